@@ -1,0 +1,1 @@
+"""Reusable typed constructs: every pipeline is built from these."""

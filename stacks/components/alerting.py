@@ -1,0 +1,69 @@
+"""The alerting topic of one environment: where alarms, EventBridge rules and workflows publish."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from stacks.components.queue import DeadLetterQueue
+
+
+class AlertTopic(Construct):
+    """A KMS-encrypted, TLS-only SNS topic with e-mail subscriptions.
+
+    The topic policy lets CloudWatch alarms and EventBridge rules of this account publish; the
+    environment key's policy (``EnvironmentKey``) lets them encrypt. Workflows and functions get
+    ``topic.grant_publish``, which covers the key.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        topic_name: str,
+        display_name: str,
+        encryption_key: kms.IKey,
+        emails: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=topic_name,
+            display_name=display_name,
+            master_key=encryption_key,
+            enforce_ssl=True,
+        )
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Allow{service.split('.')[0].capitalize()}Publish",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
+        # Deliveries SNS gives up on (bounces, a deleted endpoint) are kept, and alarmed, here.
+        self.failed_deliveries = DeadLetterQueue(
+            self,
+            "FailedDeliveries",
+            encryption_key=encryption_key,
+            alarm_action=cw_actions.SnsAction(self.topic),
+            source_description=f"SNS topic {topic_name}",
+        )
+        for email in emails:
+            self.topic.add_subscription(
+                subscriptions.EmailSubscription(
+                    email, dead_letter_queue=self.failed_deliveries.queue
+                )
+            )
+        self.alarm_action = cw_actions.SnsAction(self.topic)

@@ -1,0 +1,115 @@
+"""An SQS work queue with its dead-letter queue and the alarm that says something was lost."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+#: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
+VISIBILITY_TIMEOUT_FACTOR = 6
+MAX_RECEIVE_COUNT_LIMIT = 5
+_MAX_VISIBILITY_SECONDS = 12 * 3600
+
+
+class DeadLetterQueue(Construct):
+    """An encrypted dead-letter queue and the alarm that fires on its first message.
+
+    Used by :class:`WorkQueue` and by asynchronously invoked functions: anything that lands here was
+    given up on, so an operator hears about it at once.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        alarm_action: cloudwatch.IAlarmAction,
+        source_description: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=encryption_key,
+            enforce_ssl=True,
+            # Longest SQS allows: a DLQ is where an operator looks after the fact.
+            retention_period=Duration.days(14),
+        )
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "NotEmptyAlarm",
+            alarm_description=(
+                f"{source_description} gave up on a message and moved it to this dead-letter "
+                "queue. Read it with the console's 'poll for messages', fix the cause (see the "
+                "consumer's logs), then redrive the queue."
+            ),
+            metric=self.queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(alarm_action)
+        reason = "This queue is itself a dead-letter queue; its messages are kept 14 days."
+        Validations.of(self.queue).acknowledge(
+            Acknowledgment(id="AwsSolutions-SQS3", reason=reason),
+            Acknowledgment(id="Serverless-SQSRedrivePolicy", reason=reason),
+        )
+
+
+class WorkQueue(Construct):
+    """A KMS-encrypted, TLS-only queue whose poison messages land in an alarmed DLQ.
+
+    The visibility timeout is derived from the consumer's timeout (``consumer_timeout`` x 6), so a
+    message is never handed to a second consumer while the first is still working on it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        encryption_key: kms.IKey,
+        consumer_timeout: Duration,
+        alarm_action: cloudwatch.IAlarmAction,
+        max_receive_count: int = 3,
+        retention: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not 1 <= max_receive_count <= MAX_RECEIVE_COUNT_LIMIT:
+            raise ValueError(
+                f"WorkQueue {construct_id}: max_receive_count must be 1..{MAX_RECEIVE_COUNT_LIMIT}"
+            )
+        visibility_seconds = int(consumer_timeout.to_seconds()) * VISIBILITY_TIMEOUT_FACTOR
+        if not 0 < visibility_seconds <= _MAX_VISIBILITY_SECONDS:
+            raise ValueError(
+                f"WorkQueue {construct_id}: consumer_timeout x {VISIBILITY_TIMEOUT_FACTOR} must be "
+                "between 1 second and SQS's 12-hour visibility limit"
+            )
+        self.dead_letter = DeadLetterQueue(
+            self,
+            "DeadLetter",
+            encryption_key=encryption_key,
+            alarm_action=alarm_action,
+            source_description=f"Work queue {construct_id}, after {max_receive_count} receives,",
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=encryption_key,
+            data_key_reuse=Duration.hours(1),
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(visibility_seconds),
+            retention_period=retention or Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter.queue, max_receive_count=max_receive_count
+            ),
+        )
