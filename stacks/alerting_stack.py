@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -32,4 +32,10 @@ class AlertingStack(Stack):
             display_name=f"Image classification alerts ({config.name})",
             encryption_key=encryption_key,
             emails=config.notification_emails,
+        )
+        CfnOutput(
+            self,
+            "AlertTopicArn",
+            value=self.alerts.topic.topic_arn,
+            description="Alarms and workflow notifications of this environment",
         )

@@ -60,7 +60,7 @@ GATE_METRICS: tuple[str, ...] = (
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _REMOVAL_POLICIES = ("destroy", "retain")
 _MAX_INFERENCE_UNITS = 100
@@ -191,7 +191,7 @@ class _Reader:
     ) -> str:
         if not isinstance(value, str):
             raise ConfigError(self.key(name), f"must be a string, got {value!r}")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise ConfigError(self.key(name), f"{hint}, got {value!r}")
         return value
 
@@ -232,7 +232,7 @@ class _Reader:
         if not isinstance(value, list):
             raise ConfigError(self.key(name), f"must be a list, got {value!r}")
         for index, item in enumerate(value):
-            if not isinstance(item, str) or not pattern.match(item):
+            if not isinstance(item, str) or not pattern.fullmatch(item):
                 raise ConfigError(f"{self.key(name)}[{index}]", f"{hint}, got {item!r}")
         if len(set(value)) != len(value):
             raise ConfigError(self.key(name), "contains duplicates")
@@ -312,7 +312,7 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
             f"environments.{name}",
             f"is not configured; choose one of: {', '.join(sorted(environments))}",
         )
-    if not _ENV_NAME.match(name):
+    if not _ENV_NAME.fullmatch(name):
         raise ConfigError(
             f"environments.{name}", "environment names are 1-16 lowercase letters or digits"
         )

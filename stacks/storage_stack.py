@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -91,3 +91,13 @@ class StorageStack(Stack):
                 ),
             ],
         ).bucket
+        for output_id, value, description in (
+            ("DataBucketName", self.data_bucket.bucket_name, "Training data and inference inputs"),
+            (
+                "ArtifactsBucketName",
+                self.artifacts_bucket.bucket_name,
+                "Model artifacts, evaluation reports and results",
+            ),
+            ("EncryptionKeyArn", self.key.key_arn, "Customer-managed key of this environment"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)

@@ -82,9 +82,10 @@ class PythonFunction(Construct):
         retain_logs: bool = False,
         reserved_concurrency: int | None = None,
         alarm_action: cloudwatch.IAlarmAction | None = None,
+        source: Path = LAMBDA_SOURCE,
     ) -> None:
         super().__init__(scope, construct_id)
-        _validate(construct_id, handler, memory_size, timeout, reserved_concurrency)
+        _validate(construct_id, source, handler, memory_size, timeout, reserved_concurrency)
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self,
@@ -120,7 +121,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=handler,
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(source), exclude=ASSET_EXCLUDES),
             description=description,
             memory_size=memory_size,
             timeout=timeout,
@@ -192,6 +193,7 @@ class PythonFunction(Construct):
 
 def _validate(
     construct_id: str,
+    source: Path,
     handler: str,
     memory_size: int,
     timeout: Duration,
@@ -200,10 +202,10 @@ def _validate(
     module, _, function = handler.rpartition(".")
     if not module or not function:
         raise ValueError(f"PythonFunction {construct_id}: handler must be 'module.function'")
-    module_path = LAMBDA_SOURCE / (module.replace(".", "/") + ".py")
+    module_path = source / (module.replace(".", "/") + ".py")
     if not module_path.is_file():
         raise ValueError(
-            f"PythonFunction {construct_id}: handler module {module!r} not found in lambda_src"
+            f"PythonFunction {construct_id}: handler module {module!r} not found in {source}"
         )
     if not 128 <= memory_size <= 10240:
         raise ValueError(f"PythonFunction {construct_id}: memory_size must be 128..10240 MB")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+
+from stacks.components.alerting import AlertTopic
 
 #: Errors of a Lambda task worth retrying (service-side or throttling), as AWS names them.
 LAMBDA_TRANSIENT_ERRORS: tuple[str, ...] = (
@@ -47,7 +50,8 @@ class TaskGuard:
     it, so every failure is retried where that can help and reported where it cannot.
     """
 
-    def __init__(self, failure_handler: sfn.IChainable) -> None:
+    def __init__(self, owner: Construct, failure_handler: sfn.IChainable) -> None:
+        self._owner = owner
         self._failure_handler = failure_handler
 
     def __call__(
@@ -81,13 +85,46 @@ class TaskGuard:
         task.add_catch(self._failure_handler, errors=["States.ALL"], result_path=ERROR_PATH)
         return task
 
+    def invoke(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        timeout: Duration,
+        payload: sfn.TaskInput | None = None,
+        result_path: str | None = None,
+        result_selector: Mapping[str, Any] | None = None,
+    ) -> sfn.TaskStateBase:
+        """A guarded LambdaInvoke of ``function`` returning the handler's own result."""
+        task = tasks.LambdaInvoke(
+            scope,
+            construct_id,
+            lambda_function=function,
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # the guard's retry replaces the default one
+            result_path=result_path,
+            result_selector=result_selector,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+        function_id = Stack.of(function).get_logical_id(function.node.default_child)
+        Validations.of(self._owner).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                reason="LambdaInvoke grants this one function and its versions/aliases "
+                "(':*' qualifiers); no other function is reachable.",
+            )
+        )
+        return self(task, transient_errors=LAMBDA_TRANSIENT_ERRORS)
+
 
 class Workflow(Construct):
     """A state machine that logs everything, traces, times out, and reports every failure.
 
     ``definition`` builds the states, given the :class:`TaskGuard` to wrap each Task with. A
     caught error goes to a path that publishes a readable message (workflow, environment,
-    execution, error, cause, console link) to ``alert_topic`` and then fails the execution with
+    execution, error, cause, console link) to the ``alerts`` topic and then fails the execution with
     the original error and cause.
     """
 
@@ -100,7 +137,7 @@ class Workflow(Construct):
         environment_name: str,
         definition: Callable[[TaskGuard], sfn.IChainable],
         timeout: Duration,
-        alert_topic: sns.ITopic,
+        alerts: AlertTopic,
         encryption_key: kms.IKey,
         log_retention: logs.RetentionDays,
         retain_logs: bool = False,
@@ -115,7 +152,7 @@ class Workflow(Construct):
         notify = tasks.SnsPublish(
             self,
             "NotifyFailure",
-            topic=alert_topic,
+            topic=alerts.topic,
             subject=f"[{environment_name}] {workflow_name} failed"[:100],
             message=sfn.TaskInput.from_text(
                 sfn.JsonPath.format(
@@ -147,7 +184,7 @@ class Workflow(Construct):
         # A notification that cannot be sent must not hide the original error.
         notify.add_catch(fail, errors=["States.ALL"], result_path="$.notification_error")
         self.failure_handler = notify.next(fail)
-        self.guard = TaskGuard(self.failure_handler)
+        self.guard = TaskGuard(self, self.failure_handler)
 
         self.log_group = logs.LogGroup(
             self,
@@ -169,6 +206,7 @@ class Workflow(Construct):
                 include_execution_data=True,
             ),
         )
+        alerts.grant_publish(self.state_machine)
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",

@@ -1,0 +1,69 @@
+# One entry point for people and CI. `make synth` and `make test` work on a fresh machine:
+# they create the virtualenv and node_modules when missing or out of date.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := node_modules/.bin/cdk
+ENV ?=
+OUT := cdk.out
+
+# Node 20 prints an end-of-life banner from every jsii process; it is noise here.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup synth test lint unit cfn-lint deploy diff destroy snapshots clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(BIN)/.installed node_modules/.installed  ## Create/refresh the virtualenv and the pinned CDK CLI
+
+synth: setup  ## Synthesize every environment through the cdk-nag gate
+	rm -rf $(OUT)
+	$(CDK) synth --quiet --output $(OUT) $(if $(ENV),--context env=$(ENV))
+	@echo "Templates (cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5 - no unacknowledged findings):"
+	@ls -1 $(OUT)/*.template.json | sed 's/^/  /'
+
+lint: setup  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy stacks ops app.py
+
+unit: setup  ## The pytest suite
+	$(BIN)/pytest
+
+cfn-lint: synth  ## cfn-lint on the synthesized templates (.cfnlintrc names each ignored rule and why)
+	$(BIN)/cfn-lint $(OUT)/*.template.json
+
+test: lint unit cfn-lint  ## Everything CI runs: lint, types, tests, synth + gate, cfn-lint
+
+deploy: synth  ## Deploy one environment: make deploy ENV=dev
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=<environment>"; exit 2; }
+	$(CDK) deploy --app $(OUT) --all --require-approval broadening
+
+diff: setup  ## Show what a deploy would change: make diff ENV=prod
+	@test -n "$(ENV)" || { echo "usage: make diff ENV=<environment>"; exit 2; }
+	$(CDK) diff --all --context env=$(ENV)
+
+destroy: setup  ## Delete one environment's stacks (production stacks are termination-protected)
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment>"; exit 2; }
+	$(CDK) destroy --all --context env=$(ENV)
+
+snapshots: setup  ## Re-record template snapshots after an intended change; review the diff
+	$(BIN)/pytest tests/infra --snapshot-update
+
+clean:  ## Remove generated files (keeps the virtualenv and node_modules)
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""Snapshots of every synthesized template: any change to the CloudFormation shows up in review.
+
+Only asset hashes are scrubbed (they change with any byte of lambda_src). Re-record on purpose
+with ``make snapshots`` and review the diff; a missing snapshot fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}(\.zip|\.json)")
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def scrubbed(template: Template) -> dict:
+    text = json.dumps(template.to_json(), sort_keys=True)
+    return json.loads(ASSET_HASH.sub(r"<asset-hash>\1", text))
+
+
+@pytest.mark.parametrize(
+    ("env", "stack"),
+    [(env, stack) for env in ("dev", "prod") for stack in ("Storage", "Alerting")],
+)
+def test_template_snapshot(templates, snapshot_json, env, stack):
+    assert scrubbed(templates[(env, f"{env.capitalize()}{stack}")]) == snapshot_json

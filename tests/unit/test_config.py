@@ -1,0 +1,813 @@
+"""Tests for ``stacks/config.py``: the shipped cdk.json, every validation rule, and the CLI promise.
+
+Expected values come from the cdk.json context itself, so a change to cdk.json does not need a
+matching change here unless it changes behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import (
+    GATE_METRICS,
+    LOG_RETENTION_DAYS,
+    ConfigError,
+    EnvironmentConfig,
+    deep_merge,
+    load_all,
+    load_environment,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Context = dict[str, Any]
+Mutation = Callable[[Context], None]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _set(path: str, value: Any) -> Mutation:
+    """A mutation that sets the dotted ``path`` (creating intermediate objects) to ``value``."""
+
+    def mutate(context: Context) -> None:
+        *parents, leaf = path.split(".")
+        node = context
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Mutation:
+    def mutate(context: Context) -> None:
+        *parents, leaf = path.split(".")
+        node = context
+        for part in parents:
+            node = node[part]
+        del node[leaf]
+
+    return mutate
+
+
+def _all(*mutations: Mutation) -> Mutation:
+    def mutate(context: Context) -> None:
+        for mutation in mutations:
+            mutation(context)
+
+    return mutate
+
+
+def _load(context: Context, env: str | None) -> list[EnvironmentConfig]:
+    """What app.py does: every environment, or only ``env`` when one is selected."""
+    return load_all(context) if env is None else [load_environment(context, env)]
+
+
+def _by_name(configs: list[EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+    return {config.name: config for config in configs}
+
+
+# --------------------------------------------------------------------------------------------
+# 1. the shipped cdk.json
+# --------------------------------------------------------------------------------------------
+
+
+def test_shipped_context_has_dev_and_prod(context_copy: Context) -> None:
+    # Guard: the tests below assume these two environments exist.
+    assert {"dev", "prod"} <= set(context_copy["environments"])
+
+
+def test_load_all_parses_every_environment_in_cdk_json_order(context_copy: Context) -> None:
+    configs = load_all(context_copy)
+
+    assert [config.name for config in configs] == list(context_copy["environments"])
+    assert all(isinstance(config, EnvironmentConfig) for config in configs)
+
+
+def test_load_environment_matches_load_all(context_copy: Context) -> None:
+    from_all = _by_name(load_all(context_copy))
+
+    for name in context_copy["environments"]:
+        assert load_environment(context_copy, name) == from_all[name]
+
+
+def test_prod_is_production_retains_data_and_is_pinned(context_copy: Context) -> None:
+    prod = _by_name(load_all(context_copy))["prod"]
+    raw = context_copy["environments"]["prod"]
+    defaults = context_copy["defaults"]
+
+    assert prod.production is True
+    assert prod.removal_policy == "retain"
+    assert prod.retain_data is True
+    assert prod.termination_protection is True
+    assert prod.account == raw["account"]
+    assert prod.region == raw["region"]
+    assert prod.account is not None
+    assert prod.region is not None
+    assert prod.notification_emails == tuple(raw["notification_emails"])
+    assert prod.log_retention_days == raw["log_retention_days"]
+    assert prod.resource_name_prefix == f"{defaults['resource_prefix']}-prod"
+
+
+def test_dev_is_environment_agnostic_and_disposable(context_copy: Context) -> None:
+    dev = _by_name(load_all(context_copy))["dev"]
+    raw = context_copy["environments"]["dev"]
+    defaults = context_copy["defaults"]
+
+    assert dev.account is None
+    assert dev.region is None
+    assert dev.production is False
+    assert dev.retain_data is False
+    assert dev.removal_policy == defaults["removal_policy"] == "destroy"
+    assert dev.termination_protection is False
+    assert dev.notification_emails == tuple(raw["notification_emails"])
+    assert dev.log_retention_days == defaults["log_retention_days"]
+    assert dev.resource_name_prefix == f"{defaults['resource_prefix']}-dev"
+
+
+def test_prod_lifecycle_override_is_deep_merged_with_defaults(context_copy: Context) -> None:
+    prod = _by_name(load_all(context_copy))["prod"]
+    default_lifecycle = context_copy["defaults"]["lifecycle"]
+    prod_lifecycle = context_copy["environments"]["prod"]["lifecycle"]
+    overridden = "noncurrent_version_expiration_days"
+
+    # Guard: the override must differ from the default, or this test proves nothing.
+    assert prod_lifecycle[overridden] != default_lifecycle[overridden]
+    assert set(prod_lifecycle) == {overridden}
+
+    merged = dataclasses.asdict(prod.lifecycle)
+    assert merged[overridden] == prod_lifecycle[overridden]
+    for key, default in default_lifecycle.items():
+        if key != overridden:
+            assert merged[key] == default, key
+    assert set(merged) == set(default_lifecycle)
+
+
+def test_prod_rekognition_override_is_deep_merged_with_defaults(context_copy: Context) -> None:
+    prod = _by_name(load_all(context_copy))["prod"]
+    default_rekognition = context_copy["defaults"]["rekognition"]
+    prod_rekognition = context_copy["environments"]["prod"]["rekognition"]
+
+    merged = dataclasses.asdict(prod.rekognition)
+    assert merged == {**default_rekognition, **prod_rekognition}
+    assert merged["max_inference_units"] != default_rekognition["max_inference_units"]
+
+
+def test_sections_without_overrides_come_from_defaults(context_copy: Context) -> None:
+    defaults = context_copy["defaults"]
+
+    for config in load_all(context_copy):
+        if "quality_gate" not in context_copy["environments"][config.name]:
+            assert dataclasses.asdict(config.quality_gate) == defaults["quality_gate"]
+        if "sagemaker" not in context_copy["environments"][config.name]:
+            assert dataclasses.asdict(config.sagemaker) == defaults["sagemaker"]
+        assert config.powertools_layer_version == defaults["powertools_layer_version"]
+
+    dev = _by_name(load_all(context_copy))["dev"]
+    assert dataclasses.asdict(dev.lifecycle) == defaults["lifecycle"]
+    assert dataclasses.asdict(dev.rekognition) == defaults["rekognition"]
+
+
+def test_loading_does_not_mutate_the_context(context_copy: Context, cdk_context: Context) -> None:
+    load_all(context_copy)
+
+    assert context_copy == cdk_context
+
+
+def test_configs_are_frozen(context_copy: Context) -> None:
+    prod = _by_name(load_all(context_copy))["prod"]
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prod.removal_policy = "destroy"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prod.lifecycle.noncurrent_version_expiration_days = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "env", "attribute", "expected"),
+    [
+        pytest.param(
+            _set("environments.dev.quality_gate.threshold", 0),
+            "dev",
+            lambda c: c.quality_gate.threshold,
+            0.0,
+            id="threshold-zero",
+        ),
+        pytest.param(
+            _set("environments.dev.quality_gate.threshold", 1),
+            "dev",
+            lambda c: c.quality_gate.threshold,
+            1.0,
+            id="threshold-one-int",
+        ),
+        pytest.param(
+            _set("environments.dev.quality_gate.min_label_recall", 0.7),
+            "dev",
+            lambda c: c.quality_gate.min_label_recall,
+            0.7,
+            id="min-label-recall-set",
+        ),
+        pytest.param(
+            _set("environments.dev.quality_gate.metric", GATE_METRICS[-1]),
+            "dev",
+            lambda c: c.quality_gate.metric,
+            GATE_METRICS[-1],
+            id="other-gate-metric",
+        ),
+        pytest.param(
+            _set("environments.dev.lifecycle.results_transition_to_ia_days", 30),
+            "dev",
+            lambda c: c.lifecycle.results_transition_to_ia_days,
+            30,
+            id="ia-transition-at-30",
+        ),
+        pytest.param(
+            _set("environments.dev.log_retention_days", LOG_RETENTION_DAYS[0]),
+            "dev",
+            lambda c: c.log_retention_days,
+            LOG_RETENTION_DAYS[0],
+            id="log-retention-smallest",
+        ),
+        pytest.param(
+            _set("environments.dev.log_retention_days", LOG_RETENTION_DAYS[-1]),
+            "dev",
+            lambda c: c.log_retention_days,
+            LOG_RETENTION_DAYS[-1],
+            id="log-retention-largest",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.min_confidence", 0.6),
+                _set("environments.dev.rekognition.review_threshold", 0.6),
+            ),
+            "dev",
+            lambda c: c.rekognition.review_threshold,
+            0.6,
+            id="review-equals-min-confidence",
+        ),
+        pytest.param(
+            _set("environments.prod.rekognition.min_inference_units", 2),
+            "prod",
+            lambda c: c.rekognition.min_inference_units,
+            2,
+            id="min-units-equals-max",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.account", "222222222222"),
+                _set("environments.dev.region", "us-east-1"),
+            ),
+            "dev",
+            lambda c: (c.account, c.region),
+            ("222222222222", "us-east-1"),
+            id="dev-pinned-to-account",
+        ),
+    ],
+)
+def test_boundary_values_are_accepted(
+    context_copy: Context,
+    mutation: Mutation,
+    env: str,
+    attribute: Callable[[EnvironmentConfig], Any],
+    expected: Any,
+) -> None:
+    mutation(context_copy)
+
+    config = load_environment(context_copy, env)
+
+    assert attribute(config) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# deep_merge
+# --------------------------------------------------------------------------------------------
+
+
+def test_deep_merge_merges_nested_mappings_key_by_key() -> None:
+    base = {"a": 1, "nested": {"x": 1, "y": 2, "deeper": {"p": 1, "q": 2}}, "keep": "base"}
+    override = {"a": 10, "nested": {"y": 20, "deeper": {"q": 30}, "new": 5}, "added": True}
+
+    merged = deep_merge(base, override)
+
+    assert merged == {
+        "a": 10,
+        "nested": {"x": 1, "y": 20, "deeper": {"p": 1, "q": 30}, "new": 5},
+        "keep": "base",
+        "added": True,
+    }
+
+
+def test_deep_merge_does_not_mutate_its_inputs() -> None:
+    base = {"nested": {"x": 1}, "list": [1, 2]}
+    override = {"nested": {"x": 2}, "list": [3]}
+    base_before = json.loads(json.dumps(base))
+    override_before = json.loads(json.dumps(override))
+
+    deep_merge(base, override)
+
+    assert base == base_before
+    assert override == override_before
+
+
+@pytest.mark.parametrize(
+    ("base", "override", "expected"),
+    [
+        pytest.param({"k": {"x": 1}}, {"k": 5}, {"k": 5}, id="scalar-replaces-mapping"),
+        pytest.param({"k": 5}, {"k": {"x": 1}}, {"k": {"x": 1}}, id="mapping-replaces-scalar"),
+        pytest.param({"k": "v"}, {"k": None}, {"k": None}, id="null-overrides"),
+        pytest.param({"k": [1, 2]}, {"k": [3]}, {"k": [3]}, id="lists-replaced-not-joined"),
+        pytest.param({"k": 1}, {}, {"k": 1}, id="empty-override"),
+        pytest.param({}, {"k": {"x": 1}}, {"k": {"x": 1}}, id="empty-base"),
+    ],
+)
+def test_deep_merge_replaces_non_mapping_values(
+    base: dict[str, Any], override: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert deep_merge(base, override) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# 2. invalid configurations
+# --------------------------------------------------------------------------------------------
+
+
+def _no_change(context: Context) -> None:
+    pass
+
+
+INVALID = [
+    # -- environment selection ---------------------------------------------------------------
+    pytest.param(
+        _no_change,
+        "nope",
+        "environments.nope",
+        "is not configured; choose one of: dev, prod",
+        id="environment-not-configured",
+    ),
+    pytest.param(
+        _set("environments", {}),
+        None,
+        "environments",
+        "no environments are configured",
+        id="empty-environments",
+    ),
+    pytest.param(
+        _delete("environments"),
+        None,
+        "environments",
+        "no environments are configured",
+        id="missing-environments",
+    ),
+    pytest.param(
+        _set("environments", {}),
+        "dev",
+        "environments",
+        "no environments are configured",
+        id="empty-environments-selected",
+    ),
+    pytest.param(
+        _set("environments.Prod-1", {}),
+        None,
+        "environments.Prod-1",
+        "1-16 lowercase letters or digits",
+        id="invalid-environment-name",
+    ),
+    pytest.param(
+        _set("environments.dev\n", {}),
+        "dev\n",
+        "environments.dev\n",
+        "1-16 lowercase letters or digits",
+        id="environment-name-trailing-newline",
+    ),
+    pytest.param(
+        _set("environments.dev", "dev"),
+        None,
+        "environments.dev",
+        "must be an object",
+        id="environment-not-an-object",
+    ),
+    pytest.param(
+        _set("defaults", ["production"]),
+        None,
+        "defaults",
+        "must be an object",
+        id="defaults-not-an-object",
+    ),
+    # -- quality gate ------------------------------------------------------------------------
+    pytest.param(
+        _set("environments.dev.quality_gate.threshold", 1.5),
+        None,
+        "environments.dev.quality_gate.threshold",
+        "must be within [0, 1], got 1.5",
+        id="threshold-above-one",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.threshold", -0.1),
+        None,
+        "environments.dev.quality_gate.threshold",
+        "must be within [0, 1], got -0.1",
+        id="threshold-negative",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.threshold", "0.9"),
+        None,
+        "environments.dev.quality_gate.threshold",
+        "must be a number in [0, 1]",
+        id="threshold-string",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.threshold", True),
+        None,
+        "environments.dev.quality_gate.threshold",
+        "must be a number in [0, 1], got True",
+        id="threshold-bool",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.min_label_recall", 1.01),
+        None,
+        "environments.dev.quality_gate.min_label_recall",
+        "must be within [0, 1]",
+        id="min-label-recall-above-one",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.metric", "f2_score"),
+        None,
+        "environments.dev.quality_gate.metric",
+        "must be one of f1_score, accuracy",
+        id="unknown-gate-metric",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate", 0.9),
+        None,
+        "environments.dev.quality_gate",
+        "must be an object, got float",
+        id="quality-gate-not-an-object",
+    ),
+    pytest.param(
+        _set("environments.dev.quality_gate.treshold", 0.9),
+        None,
+        "environments.dev.quality_gate.treshold",
+        "is not a known setting",
+        id="nested-typo",
+    ),
+    # -- emails ------------------------------------------------------------------------------
+    pytest.param(
+        _set("environments.dev.notification_emails", ["ml-alerts-at-example.com"]),
+        None,
+        "environments.dev.notification_emails[0]",
+        "must be an email address, got 'ml-alerts-at-example.com'",
+        id="malformed-email",
+    ),
+    pytest.param(
+        _set("environments.dev.notification_emails", ["ok@example.com", "a@b"]),
+        None,
+        "environments.dev.notification_emails[1]",
+        "must be an email address",
+        id="malformed-second-email",
+    ),
+    pytest.param(
+        _set("environments.dev.notification_emails", ["ops@example.com\n"]),
+        None,
+        "environments.dev.notification_emails[0]",
+        "must be an email address",
+        id="email-trailing-newline",
+    ),
+    pytest.param(
+        _set("environments.dev.notification_emails", "ops@example.com"),
+        None,
+        "environments.dev.notification_emails",
+        "must be a list",
+        id="emails-not-a-list",
+    ),
+    pytest.param(
+        _set("environments.dev.notification_emails", ["ops@example.com", "ops@example.com"]),
+        None,
+        "environments.dev.notification_emails",
+        "contains duplicates",
+        id="duplicate-emails",
+    ),
+    pytest.param(
+        _set("environments.dev.notification_email", ["ops@example.com"]),
+        None,
+        "environments.dev.notification_email",
+        "is not a known setting (typo?)",
+        id="unknown-key-typo",
+    ),
+    # -- account / region --------------------------------------------------------------------
+    pytest.param(
+        _set("environments.prod.account", "123"),
+        None,
+        "environments.prod.account",
+        "must be a 12-digit AWS account id, got '123'",
+        id="account-too-short",
+    ),
+    pytest.param(
+        _set("environments.prod.account", "1111111111111"),
+        None,
+        "environments.prod.account",
+        "must be a 12-digit AWS account id",
+        id="account-too-long",
+    ),
+    pytest.param(
+        _set("environments.prod.account", "111111111111\n"),
+        None,
+        "environments.prod.account",
+        "must be a 12-digit AWS account id",
+        id="account-trailing-newline",
+    ),
+    pytest.param(
+        _set("environments.prod.account", "\u0661" * 12),
+        None,
+        "environments.prod.account",
+        "must be a 12-digit AWS account id",
+        id="account-non-ascii-digits",
+    ),
+    pytest.param(
+        _set("environments.prod.account", 111111111111),
+        None,
+        "environments.prod.account",
+        "must be a string, got 111111111111",
+        id="account-as-number",
+    ),
+    pytest.param(
+        _set("environments.prod.region", "sa-east-1"),
+        None,
+        "environments.prod.region",
+        "Rekognition Custom Labels is not available in 'sa-east-1'",
+        id="region-without-custom-labels",
+    ),
+    pytest.param(
+        _set("environments.dev.account", "222222222222"),
+        None,
+        "environments.dev.region",
+        "account and region must be set together",
+        id="account-without-region",
+    ),
+    pytest.param(
+        _set("environments.dev.region", "us-east-1"),
+        None,
+        "environments.dev.account",
+        "account and region must be set together",
+        id="region-without-account",
+    ),
+    # -- production rules --------------------------------------------------------------------
+    pytest.param(
+        _set("environments.prod.removal_policy", "destroy"),
+        None,
+        "environments.prod.removal_policy",
+        "must be 'retain' in production",
+        id="production-destroy",
+    ),
+    pytest.param(
+        _all(_set("environments.prod.account", None), _set("environments.prod.region", None)),
+        None,
+        "environments.prod.account",
+        "is required for a production environment",
+        id="production-without-account",
+    ),
+    pytest.param(
+        _set("environments.prod.termination_protection", False),
+        None,
+        "environments.prod.termination_protection",
+        "must be true in production",
+        id="production-without-termination-protection",
+    ),
+    pytest.param(
+        _set("environments.prod.notification_emails", []),
+        None,
+        "environments.prod.notification_emails",
+        "a production environment needs a recipient",
+        id="production-without-recipient",
+    ),
+    pytest.param(
+        _set("environments.prod.removal_policy", "delete"),
+        None,
+        "environments.prod.removal_policy",
+        "must be one of destroy, retain; got 'delete'",
+        id="unknown-removal-policy",
+    ),
+    # -- types -------------------------------------------------------------------------------
+    pytest.param(
+        _set("environments.prod.termination_protection", "yes"),
+        None,
+        "environments.prod.termination_protection",
+        "must be true or false, got 'yes'",
+        id="termination-protection-string",
+    ),
+    pytest.param(
+        _set("environments.dev.production", 1),
+        None,
+        "environments.dev.production",
+        "must be true or false, got 1",
+        id="production-int",
+    ),
+    pytest.param(
+        _set("environments.dev.log_retention_days", True),
+        None,
+        "environments.dev.log_retention_days",
+        "must be a whole number, got True",
+        id="bool-as-int",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.max_inference_units", True),
+        None,
+        "environments.dev.rekognition.max_inference_units",
+        "must be a whole number, got True",
+        id="bool-as-inference-units",
+    ),
+    pytest.param(
+        _set("environments.dev.log_retention_days", 30.0),
+        None,
+        "environments.dev.log_retention_days",
+        "must be a whole number, got 30.0",
+        id="float-as-int",
+    ),
+    pytest.param(
+        _set("environments.dev.resource_prefix", "Img_Clf"),
+        None,
+        "environments.dev.resource_prefix",
+        "must be 2-20 lowercase letters, digits or dashes",
+        id="bad-resource-prefix",
+    ),
+    pytest.param(
+        _delete("defaults.resource_prefix"),
+        None,
+        "environments.dev.resource_prefix",
+        "is required",
+        id="missing-required-setting",
+    ),
+    # -- log retention -----------------------------------------------------------------------
+    pytest.param(
+        _set("environments.dev.log_retention_days", 10),
+        None,
+        "environments.dev.log_retention_days",
+        "CloudWatch Logs accepts only 1, 3, 5, 7, 14, 30",
+        id="log-retention-not-accepted-by-cloudwatch",
+    ),
+    pytest.param(
+        _set("environments.dev.log_retention_days", 0),
+        None,
+        "environments.dev.log_retention_days",
+        "must be at least 1, got 0",
+        id="log-retention-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.log_retention_days", -30),
+        None,
+        "environments.dev.log_retention_days",
+        "must be at least 1, got -30",
+        id="log-retention-negative",
+    ),
+    # -- rekognition -------------------------------------------------------------------------
+    pytest.param(
+        _set("environments.prod.rekognition.min_inference_units", 3),
+        None,
+        "environments.prod.rekognition.min_inference_units",
+        "must not exceed max_inference_units (3 > 2)",
+        id="min-units-above-max",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.max_inference_units", 101),
+        None,
+        "environments.dev.rekognition.max_inference_units",
+        "must be at most 100, got 101",
+        id="max-units-above-limit",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.min_inference_units", 0),
+        None,
+        "environments.dev.rekognition.min_inference_units",
+        "must be at least 1, got 0",
+        id="min-units-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.review_threshold", 0.4),
+        None,
+        "environments.dev.rekognition.review_threshold",
+        "must be at least min_confidence (0.4 < ",
+        id="review-below-min-confidence",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.confidence_threshold", 2),
+        None,
+        "environments.dev.sagemaker.confidence_threshold",
+        "must be within [0, 1], got 2",
+        id="sagemaker-confidence-above-one",
+    ),
+    # -- lifecycle ---------------------------------------------------------------------------
+    pytest.param(
+        _set("environments.dev.lifecycle.results_transition_to_ia_days", 29),
+        None,
+        "environments.dev.lifecycle.results_transition_to_ia_days",
+        "must be at least 30, got 29",
+        id="ia-transition-below-30",
+    ),
+    pytest.param(
+        _set("environments.prod.lifecycle.abort_incomplete_upload_days", 0),
+        None,
+        "environments.prod.lifecycle.abort_incomplete_upload_days",
+        "must be at least 1, got 0",
+        id="abort-upload-zero",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutation", "env", "key", "fragment"), INVALID)
+def test_invalid_configuration_raises_config_error_naming_the_key(
+    context_copy: Context, mutation: Mutation, env: str | None, key: str, fragment: str
+) -> None:
+    mutation(context_copy)
+
+    with pytest.raises(ConfigError) as caught:
+        _load(context_copy, env)
+
+    error = caught.value
+    assert error.key == key
+    assert fragment in error.problem
+    assert str(error) == f"{key}: {error.problem}"
+    assert "\n" not in error.problem  # one line on the terminal
+
+
+def test_unconfigured_environment_lists_every_configured_name(context_copy: Context) -> None:
+    context_copy["environments"]["staging"] = {}
+
+    with pytest.raises(ConfigError) as caught:
+        load_environment(context_copy, "nope")
+
+    configured = ", ".join(sorted(context_copy["environments"]))
+    assert configured == "dev, prod, staging"
+    assert caught.value.key == "environments.nope"
+    assert f"choose one of: {configured}" in caught.value.problem
+
+
+def test_config_error_is_a_value_error() -> None:
+    error = ConfigError("environments.prod.account", "is required")
+
+    assert isinstance(error, ValueError)
+    assert error.key == "environments.prod.account"
+    assert error.problem == "is required"
+    assert str(error) == "environments.prod.account: is required"
+
+
+# --------------------------------------------------------------------------------------------
+# 3. app.py: a config error stops synth with one clear line
+# --------------------------------------------------------------------------------------------
+
+
+def _run_app(context: Context) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _meaningful_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("!!")]
+
+
+def test_app_stops_with_one_line_for_a_bad_account(context_copy: Context) -> None:
+    context_copy["environments"]["prod"]["account"] = "123"
+
+    result = _run_app(context_copy)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = _meaningful_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "environments.prod.account" in lines[0]
+    assert "12-digit" in lines[0]
+
+
+def test_app_stops_with_one_line_for_an_unknown_environment(context_copy: Context) -> None:
+    context_copy["env"] = "nope"
+
+    result = _run_app(context_copy)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = _meaningful_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "environments.nope" in lines[0]
+    assert ", ".join(sorted(context_copy["environments"])) in lines[0]
