@@ -140,6 +140,16 @@ class EnvironmentConfig:
         """Prefix for physical names: unique per app and environment."""
         return f"{self.resource_prefix}-{self.name}"
 
+    @property
+    def model_version_parameter(self) -> str:
+        """SSM parameter naming the Rekognition model version inference uses.
+
+        Written by the training workflow when a version passes the gate and is started; read by
+        inference and the model controller. Not created by CloudFormation, so a deploy never
+        resets it.
+        """
+        return f"/{self.resource_name_prefix}/rekognition/model-version-arn"
+
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``base`` updated by ``override``, merging nested mappings key by key."""

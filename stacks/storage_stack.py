@@ -69,6 +69,8 @@ class StorageStack(Stack):
             access_logs_bucket=self.access_logs_bucket,
             retain=retain,
             lifecycle_rules=[abort_uploads, expire_noncurrent],
+            # New images and manifests start inference and training through EventBridge rules.
+            event_bridge=True,
         ).bucket
         self.artifacts_bucket = SecureBucket(
             self,

@@ -17,6 +17,10 @@ class SecureBucket(Construct):
     ``access_logs_bucket=None`` and ``encryption_key=None`` only for the access-logs bucket itself:
     S3 delivers access logs only to a bucket encrypted with S3-managed keys, and a log bucket that
     logged to itself would log forever.
+
+    ``event_bridge=True`` sends the bucket's object events to EventBridge, where pipelines in other
+    stacks subscribe with rules. (Direct S3 notifications to another stack's queue or function
+    would make the two stacks depend on each other, and need a custom resource.)
     """
 
     def __init__(
@@ -28,6 +32,7 @@ class SecureBucket(Construct):
         access_logs_bucket: s3.IBucket | None,
         lifecycle_rules: Sequence[s3.LifecycleRule],
         retain: bool,
+        event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if (encryption_key is None) != (access_logs_bucket is None):
@@ -54,6 +59,13 @@ class SecureBucket(Construct):
             lifecycle_rules=list(lifecycle_rules),
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
+        if event_bridge:
+            # Set natively on AWS::S3::Bucket: the L2 `event_bridge_enabled` would add a
+            # notifications custom resource (an extra Lambda with a managed-policy role).
+            cfn_bucket = self.bucket.node.default_child
+            cfn_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
         validations = Validations.of(self)
         validations.acknowledge(
             Acknowledgment(

@@ -214,3 +214,14 @@ def test_key_policy_lets_cloudwatch_logs_encrypt_only_log_groups(templates, env)
     (logs,) = [s for s in statements if s.get("Sid") == "AllowCloudWatchLogs"]
     assert "kms:GenerateDataKey*" in logs["Action"]
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_data_bucket_sends_object_events_to_eventbridge_without_a_custom_resource(templates, env):
+    template = storage(templates, env)
+    properties = buckets(template)["DataBucketE6B0FAA8"]["Properties"]
+    assert properties["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    assert not template.find_resources("Custom::S3BucketNotifications")
+    assert not template.find_resources("AWS::Lambda::Function")
