@@ -11,33 +11,9 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from stacks.config import ConfigError, EnvironmentConfig, load_environment
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class UsageError(Exception):
-    """Bad input from the operator; printed as one line, exit code 2."""
-
-
-def load_context(cdk_json: Path = ROOT / "cdk.json") -> dict[str, Any]:
-    """The ``context`` block of cdk.json, as ``cdk synth`` sees it."""
-    try:
-        context: dict[str, Any] = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
-    except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"cannot read the context of {cdk_json}: {error}") from error
-    return context
-
-
-def environment(name: str) -> EnvironmentConfig:
-    """The validated configuration of environment ``name``."""
-    try:
-        return load_environment(load_context(), name)
-    except ConfigError as error:
-        raise UsageError(f"configuration error in cdk.json: {error}") from error
+from ops.common import UsageError, environment
 
 
 def command_config(arguments: argparse.Namespace) -> int:
@@ -47,12 +23,23 @@ def command_config(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def register(commands: Any) -> None:
+    """Add this module's commands to the ``python -m ops`` subparsers."""
     config = commands.add_parser("config", help="show an environment's resolved configuration")
     config.add_argument("--env", required=True, help="environment name from cdk.json")
     config.set_defaults(handler=command_config)
+
+
+#: Modules providing ``register(commands)``; a new command group adds its module here.
+COMMAND_MODULES: list[Any] = [sys.modules[__name__]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command module registers its own subcommands (``register(commands)``)."""
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(commands)
     return parser
 
 
