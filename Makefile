@@ -42,8 +42,8 @@ lint: setup  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stacks ops app.py
 
-unit: setup  ## The pytest suite
-	$(BIN)/pytest
+unit: setup  ## The pytest suite (one worker per core; each module stays on one worker)
+	$(BIN)/pytest --numprocesses=auto --dist=loadfile
 
 cfn-lint: synth  ## cfn-lint on the synthesized templates (.cfnlintrc names each ignored rule and why)
 	$(BIN)/cfn-lint $(OUT)/*.template.json

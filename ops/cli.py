@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ops import rekognition, sagemaker, training
 from ops.common import UsageError, environment
 
 
@@ -32,6 +33,9 @@ def register(commands: Any) -> None:
 
 #: Modules providing ``register(commands)``; a new command group adds its module here.
 COMMAND_MODULES: list[Any] = [sys.modules[__name__]]
+COMMAND_MODULES.append(rekognition)
+COMMAND_MODULES.append(training)
+COMMAND_MODULES.append(sagemaker)
 
 
 def build_parser() -> argparse.ArgumentParser:

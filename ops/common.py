@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,18 @@ def environment(name: str) -> EnvironmentConfig:
         raise UsageError(f"configuration error in cdk.json: {error}") from error
 
 
+#: Concerns whose stack name is not their kebab-case (stacks/environment.py names them so).
+_STACK_NAME_EXCEPTIONS = {"SageMaker": "sagemaker"}
+
+
 def stack_name(config: EnvironmentConfig, concern: str) -> str:
-    """CloudFormation name of one of the environment's stacks (see stacks/environment.py)."""
-    return f"{config.resource_name_prefix}-{concern.lower()}"
+    """CloudFormation name of one of the environment's stacks (see stacks/environment.py).
+
+    ``RekognitionInference`` -> ``<prefix>-<env>-rekognition-inference``; a test checks this
+    against every synthesized stack.
+    """
+    kebab = _STACK_NAME_EXCEPTIONS.get(concern) or re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
+    return f"{config.resource_name_prefix}-{kebab.lower()}"
 
 
 def stack_outputs(config: EnvironmentConfig, concern: str, cloudformation: Any) -> dict[str, str]:

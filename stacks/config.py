@@ -8,6 +8,7 @@ problem in one line, so ``app.py`` can stop synthesis without a stack trace.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,8 +63,11 @@ _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_PROJECT_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _REMOVAL_POLICIES = ("destroy", "retain")
 _MAX_INFERENCE_UNITS = 100
+#: Longest "<prefix>-<env>" that keeps "<it>-artifacts-<account>-<region>" within 63 characters.
+_MAX_NAME_PREFIX = 24
 
 
 class ConfigError(ValueError):
@@ -84,21 +88,273 @@ class QualityGateConfig:
     min_label_recall: float | None
 
 
+#: How the model controller runs the Rekognition model (see ``lambda_src/model_controller``).
+MODEL_CONTROL_MODES: tuple[str, ...] = ("off", "scheduled", "on_demand")
+#: Lambda's SQS event source: MaximumConcurrency range, and the largest batch without a window.
+SQS_MAX_CONCURRENCY_RANGE = (2, 1000)
+SQS_BATCH_WITHOUT_WINDOW = 10
+#: Upper bounds of the inference batching settings (see ``_rekognition``).
+MAX_INFERENCE_BATCH = 100
+MAX_DETECT_CONCURRENCY = 50
+#: Longest a full batch may need at the paced rate, so it ends well inside Lambda's 15 minutes.
+MAX_BATCH_SECONDS = 600
+_MODEL_VERSION_ARN = re.compile(
+    r"arn:aws[a-z-]*:rekognition:[a-z]{2}(-[a-z]+)+-\d:\d{12}:project/"
+    r"(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/[a-zA-Z0-9_.\-]{1,255}/\d{1,20}"
+)
+_INPUT_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()=-]+(/[A-Za-z0-9!_.*'()=-]+)*/")
+
+#: SageMaker: image-classification settings (see ``_sagemaker``).
+TRAINING_DATA_FORMATS: tuple[str, ...] = ("image", "recordio")
+IMAGE_CLASSIFICATION_LAYERS: tuple[int, ...] = (18, 34, 50, 101, 152, 200, 20, 32, 44, 56, 110)
+PRETRAINED_LAYERS: tuple[int, ...] = (18, 34, 50, 101, 152, 200)
+MAX_MAP_CONCURRENCY = 1000
+MAX_TRAINING_HOURS = 72
+_ENDPOINT_NAME = re.compile(r"(?=.{1,25}$)[a-z0-9](-*[a-z0-9])*")
+_CLASS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}")
+_ML_INSTANCE = re.compile(r"ml\.[a-z][a-z0-9-]*\.[a-z0-9]+")
+_ML_INSTANCE_HINT = "must be a SageMaker instance type such as ml.m5.large"
+_GPU_INSTANCE = re.compile(r"ml\.[gp]\d")
+_INSTANCE_STORAGE = re.compile(r"ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p5|p5e|p5en|trn1|trn1n)\.")
+_IMAGE_SHAPE = re.compile(r"[13],[1-9]\d{0,3},[1-9]\d{0,3}")
+_PREFIX_HINT = "must be a key prefix of letters, digits and !_.*'()=- segments ending in '/'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleWindowConfig:
+    """Hours (UTC) during which the ``scheduled`` mode keeps the model running.
+
+    ``start_hour_utc <= hour < end_hour_utc``; a window may wrap midnight (22 -> 6).
+    """
+
+    start_hour_utc: int
+    end_hour_utc: int
+
+    @property
+    def hours(self) -> int:
+        """Length of the window in hours."""
+        return (self.end_hour_utc - self.start_hour_utc) % 24
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelControlConfig:
+    """When the model controller starts and stops the model (it always gates the event source).
+
+    - ``off``: never starts or stops it (operators do, with ``python -m ops model``);
+    - ``scheduled``: running during ``schedule``; outside it, stopped once idle for
+      ``idle_minutes``, and not started for new work;
+    - ``on_demand``: started when work is waiting, stopped after ``idle_minutes`` without work.
+    """
+
+    mode: str
+    idle_minutes: int
+    schedule: ScheduleWindowConfig | None
+
+
 @dataclass(frozen=True, kw_only=True)
 class RekognitionInferenceConfig:
-    """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1])."""
+    """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1]).
 
+    Throughput is derived from the model's size so the consumers never outrun it:
+    ``model_tps = max_inference_units x tps_per_inference_unit``;
+    ``max_concurrency = clamp(ceil(model_tps / detect_concurrency), 2, 1000)`` (enough
+    invocations to reach ``model_tps`` even if a call took a full second); each invocation paces
+    its calls to ``invocation_tps = model_tps / max_concurrency``, so together they stay at or
+    below ``model_tps``; the consumer's timeout fits a full batch at that pace.
+    """
+
+    #: The Custom Labels project this environment trains and serves; IAM is scoped to it.
+    project_name: str
+    #: Pins the model version; ``None`` reads the SSM parameter the training workflow writes.
+    model_version_arn: str | None
     min_confidence: float
     review_threshold: float
     min_inference_units: int
     max_inference_units: int
+    #: Key prefix of the data bucket whose new objects are classified.
+    input_prefix: str
+    batch_size: int
+    batching_window_seconds: int
+    #: DetectCustomLabels calls one invocation keeps in flight.
+    detect_concurrency: int
+    #: Images per second one inference unit serves (AWS: about 5 for small images).
+    tps_per_inference_unit: float
+    model_control: ModelControlConfig
+
+    @property
+    def model_tps(self) -> float:
+        """Peak images per second of the model at ``max_inference_units``."""
+        return self.max_inference_units * self.tps_per_inference_unit
+
+    @property
+    def max_concurrency(self) -> int:
+        """The SQS event source's MaximumConcurrency (see the class docstring)."""
+        low, high = SQS_MAX_CONCURRENCY_RANGE
+        return max(low, min(high, math.ceil(self.model_tps / self.detect_concurrency)))
+
+    @property
+    def invocation_tps(self) -> float:
+        """DetectCustomLabels calls per second one invocation may make."""
+        return self.model_tps / self.max_concurrency
+
+    @property
+    def batch_seconds(self) -> float:
+        """How long a full batch takes at the paced rate."""
+        return self.batch_size / self.invocation_tps
+
+    @property
+    def consumer_timeout_seconds(self) -> int:
+        """Lambda timeout of the consumer: a full batch at the paced rate, with room for retries."""
+        return max(60, min(900, math.ceil(1.5 * self.batch_seconds) + 30))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RekognitionTrainingConfig:
+    """How the Rekognition training workflow polls, how long it waits, and what starts it.
+
+    Polling intervals and deadlines are validated together so that the longest run stays under
+    half of Step Functions' 25,000-event execution history.
+    """
+
+    dataset_poll_seconds: int
+    dataset_deadline_minutes: int
+    training_poll_minutes: int
+    training_deadline_hours: int
+    start_poll_seconds: int
+    start_deadline_minutes: int
+    stop_previous_version: bool
+    trigger_manifest_prefix: str | None
+    trigger_schedule: str | None
+    scheduled_manifest_key: str | None
+
+    @property
+    def dataset_max_polls(self) -> int:
+        return max(1, self.dataset_deadline_minutes * 60 // self.dataset_poll_seconds)
+
+    @property
+    def training_max_polls(self) -> int:
+        return max(1, self.training_deadline_hours * 60 // self.training_poll_minutes)
+
+    @property
+    def start_max_polls(self) -> int:
+        return max(1, self.start_deadline_minutes * 60 // self.start_poll_seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerBatchConfig:
+    """The Distributed Map of batch classification."""
+
+    #: Child executions (images) in flight at once; bounded by what the endpoint serves.
+    max_concurrency: int
+    #: Percentage of images that may fail (not an image, endpoint error) before the batch
+    #: fails; more than this fails the Map Run.
+    tolerated_failure_percentage: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageClassificationHyperparameters:
+    """Hyperparameters of SageMaker's built-in image-classification algorithm (a subset).
+
+    ``num_classes`` must equal the number of ``class_names``; ``num_training_samples`` is the
+    number of images in the ``train`` channel (the algorithm needs it for its schedule).
+    """
+
+    num_classes: int
+    num_training_samples: int
+    epochs: int
+    learning_rate: float
+    mini_batch_size: int
+    image_shape: str
+    num_layers: int
+    use_pretrained_model: bool
+
+    def as_strings(self) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob takes them (a map of strings)."""
+        return {
+            "num_classes": str(self.num_classes),
+            "num_training_samples": str(self.num_training_samples),
+            "epochs": str(self.epochs),
+            "learning_rate": repr(self.learning_rate),
+            "mini_batch_size": str(self.mini_batch_size),
+            "image_shape": self.image_shape,
+            "num_layers": str(self.num_layers),
+            "use_pretrained_model": "1" if self.use_pretrained_model else "0",
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerTrainingConfig:
+    """The training job of the train -> evaluate -> deploy workflow, and its quality gate."""
+
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_hours: int
+    #: Data bucket prefix holding the channels (``train/``, ``validation/``, and for the
+    #: ``image`` format ``train_lst/``, ``validation_lst/``).
+    data_prefix: str
+    #: ``image`` (JPEG/PNG files + .lst lists) or ``recordio`` (one .rec file per channel).
+    data_format: str
+    hyperparameters: ImageClassificationHyperparameters
+    #: The model is deployed only when its final ``validation:accuracy`` reaches this.
+    min_validation_accuracy: float
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names the algorithm expects for ``data_format``."""
+        if self.data_format == "image":
+            return ("train", "validation", "train_lst", "validation_lst")
+        return ("train", "validation")
+
+    @property
+    def content_type(self) -> str:
+        return "application/x-image" if self.data_format == "image" else "application/x-recordio"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerEndpointConfig:
+    """The real-time endpoint the training workflow deploys and inference invokes."""
+
+    instance_type: str
+    initial_instance_count: int
+    #: Share of requests and responses captured to S3 (0 turns data capture off).
+    data_capture_percentage: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class SageMakerConfig:
-    """SageMaker endpoint inference settings."""
+    """SageMaker image classification: endpoint, classes, review routing, batch, training."""
 
+    #: Short name; the endpoint is ``<resource_prefix>-<env>-<endpoint_name>``.
+    endpoint_name: str
+    #: Label of each class index, in the order the model was trained with (index 0 first).
+    class_names: tuple[str, ...]
     confidence_threshold: float
+    #: Data bucket prefix inference reads images from (single images and batches).
+    input_prefix: str
+    #: Artifacts bucket prefix where low-confidence inferences are recorded for review.
+    review_prefix: str
+    batch: SageMakerBatchConfig
+    training: SageMakerTrainingConfig
+    endpoint: SageMakerEndpointConfig
+
+    def endpoint_full_name(self, resource_name_prefix: str) -> str:
+        """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""
+        return f"{resource_name_prefix}-{self.endpoint_name}"
+
+    @staticmethod
+    def job_name_prefix(resource_name_prefix: str) -> str:
+        """Prefix of training job, model and endpoint-config names; IAM is scoped to it."""
+        return f"{resource_name_prefix}-ic"
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """True for SageMaker instance types with local NVMe storage (``ml.g4dn``, ``ml.m5d``, ...).
+
+    SageMaker encrypts those volumes with a hardware module and refuses a KMS key for them
+    (``VolumeKmsKeyId``, an endpoint configuration's ``KmsKeyId``).
+    """
+    return _INSTANCE_STORAGE.match(instance_type) is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +383,7 @@ class EnvironmentConfig:
     powertools_layer_version: int
     quality_gate: QualityGateConfig
     rekognition: RekognitionInferenceConfig
+    rekognition_training: RekognitionTrainingConfig
     sagemaker: SageMakerConfig
     lifecycle: LifecycleConfig
 
@@ -183,6 +440,10 @@ class _Reader:
             return None
         return self._data[name]
 
+    def optional_value(self, name: str) -> Any:
+        """The raw value of an optional setting (``None`` when absent or null)."""
+        return self._get(name, required=False)
+
     def child(self, name: str) -> _Reader:
         return _Reader(self._get(name, required=True), self.key(name))
 
@@ -231,6 +492,17 @@ class _Reader:
             raise ConfigError(self.key(name), f"must be within [0, 1], got {value}")
         return float(value)
 
+    def number(self, name: str, above: float, maximum: float) -> float:
+        """A number (int or float) greater than ``above`` and at most ``maximum``."""
+        value = self._get(name, required=True)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(self.key(name), f"must be a number, got {value!r}")
+        if not above < float(value) <= maximum:
+            raise ConfigError(
+                self.key(name), f"must be greater than {above} and at most {maximum}, got {value}"
+            )
+        return float(value)
+
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         value = self._get(name, required=True)
         if value not in choices:
@@ -266,12 +538,32 @@ def _quality_gate(reader: _Reader) -> QualityGateConfig:
 
 def _rekognition(reader: _Reader) -> RekognitionInferenceConfig:
     config = RekognitionInferenceConfig(
+        project_name=reader.string(
+            "project_name", _PROJECT_NAME, "must be 1-255 letters, digits, '_', '.' or '-'"
+        ),
         min_confidence=_required(reader.fraction("min_confidence")),
         review_threshold=_required(reader.fraction("review_threshold")),
         min_inference_units=reader.integer("min_inference_units", 1, _MAX_INFERENCE_UNITS),
         max_inference_units=reader.integer("max_inference_units", 1, _MAX_INFERENCE_UNITS),
+        model_version_arn=reader.optional_string(
+            "model_version_arn",
+            _MODEL_VERSION_ARN,
+            "must be a Custom Labels model version ARN "
+            "(arn:aws:rekognition:REGION:ACCOUNT:project/NAME/version/VERSION/TIMESTAMP)",
+        ),
+        input_prefix=reader.string(
+            "input_prefix",
+            _INPUT_PREFIX,
+            "must be a key prefix of letters, digits and !_.*'()=- segments ending in '/'",
+        ),
+        batch_size=reader.integer("batch_size", 1, MAX_INFERENCE_BATCH),
+        batching_window_seconds=reader.integer("batching_window_seconds", 0, 300),
+        detect_concurrency=reader.integer("detect_concurrency", 1, MAX_DETECT_CONCURRENCY),
+        tps_per_inference_unit=reader.number("tps_per_inference_unit", 0, 1000),
+        model_control=_model_control(reader.child("model_control")),
     )
     reader.reject_unknown()
+    _check_inference_throughput(reader, config)
     if config.min_inference_units > config.max_inference_units:
         raise ConfigError(
             reader.key("min_inference_units"),
@@ -287,9 +579,200 @@ def _rekognition(reader: _Reader) -> RekognitionInferenceConfig:
     return config
 
 
+def _model_control(reader: _Reader) -> ModelControlConfig:
+    mode = reader.choice("mode", MODEL_CONTROL_MODES)
+    idle_minutes = reader.integer("idle_minutes", 1, 24 * 60)
+    schedule: ScheduleWindowConfig | None = None
+    if reader.optional_value("schedule") is not None:
+        if mode != "scheduled":
+            raise ConfigError(
+                reader.key("schedule"), f"is only used with mode 'scheduled' (mode is {mode!r})"
+            )
+        window = reader.child("schedule")
+        schedule = ScheduleWindowConfig(
+            start_hour_utc=window.integer("start_hour_utc", 0, 23),
+            end_hour_utc=window.integer("end_hour_utc", 0, 23),
+        )
+        window.reject_unknown()
+        if schedule.hours == 0:
+            raise ConfigError(
+                window.key("end_hour_utc"),
+                "must differ from start_hour_utc (for a model that always runs, start it with "
+                "mode 'off' and python -m ops model start)",
+            )
+    elif mode == "scheduled":
+        raise ConfigError(reader.key("schedule"), "is required when mode is 'scheduled'")
+    reader.reject_unknown()
+    return ModelControlConfig(mode=mode, idle_minutes=idle_minutes, schedule=schedule)
+
+
+def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceConfig) -> None:
+    if config.model_version_arn is not None:
+        match = _MODEL_VERSION_ARN.fullmatch(config.model_version_arn)
+        assert match is not None  # validated by optional_string
+        if match["project"] != config.project_name:
+            raise ConfigError(
+                reader.key("model_version_arn"),
+                f"belongs to project {match['project']!r}, not project_name "
+                f"{config.project_name!r}",
+            )
+    if config.batch_size > SQS_BATCH_WITHOUT_WINDOW and config.batching_window_seconds < 1:
+        raise ConfigError(
+            reader.key("batching_window_seconds"),
+            f"must be at least 1 when batch_size is above {SQS_BATCH_WITHOUT_WINDOW} "
+            f"(Lambda's SQS event source rule), got {config.batching_window_seconds}",
+        )
+    if config.batch_seconds > MAX_BATCH_SECONDS:
+        raise ConfigError(
+            reader.key("batch_size"),
+            f"a batch of {config.batch_size} at {config.invocation_tps:g} images/s per "
+            f"invocation takes {config.batch_seconds:.0f} s, over {MAX_BATCH_SECONDS} s; use a "
+            "smaller batch or more inference units",
+        )
+
+
+#: History events one polling iteration adds (Wait, Task, Choice, counter Pass and deadline
+#: Choice); measured on a local run by tests/workflows/test_rekognition_training.py.
+EVENTS_PER_POLL = 13
+#: Half of Step Functions' 25,000-event history quota, minus the states outside the loops.
+HISTORY_BUDGET = 12_500 - 300
+_SCHEDULE = re.compile(r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))")
+_S3_PREFIX = re.compile(r"[^\s]{1,512}/")
+_S3_KEY = re.compile(r"[^\s]{1,1024}")
+
+
+def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
+    triggers = reader.child("triggers")
+    config = RekognitionTrainingConfig(
+        dataset_poll_seconds=reader.integer("dataset_poll_seconds", 10, 600),
+        dataset_deadline_minutes=reader.integer("dataset_deadline_minutes", 5, 24 * 60),
+        training_poll_minutes=reader.integer("training_poll_minutes", 1, 60),
+        training_deadline_hours=reader.integer("training_deadline_hours", 1, 72),
+        start_poll_seconds=reader.integer("start_poll_seconds", 10, 600),
+        start_deadline_minutes=reader.integer("start_deadline_minutes", 5, 180),
+        stop_previous_version=reader.boolean("stop_previous_version"),
+        trigger_manifest_prefix=triggers.optional_string(
+            "manifest_prefix", _S3_PREFIX, "must be an S3 key prefix ending in '/'"
+        ),
+        trigger_schedule=triggers.optional_string(
+            "schedule", _SCHEDULE, "must be an EventBridge rate(...) or cron(...) expression"
+        ),
+        scheduled_manifest_key=triggers.optional_string(
+            "scheduled_manifest_key", _S3_KEY, "must be an S3 object key"
+        ),
+    )
+    triggers.reject_unknown()
+    reader.reject_unknown()
+    if (config.trigger_schedule is None) != (config.scheduled_manifest_key is None):
+        raise ConfigError(
+            triggers.key("scheduled_manifest_key"),
+            "schedule and scheduled_manifest_key go together: a scheduled run trains on that "
+            "manifest of the data bucket",
+        )
+    polls = 2 * config.dataset_max_polls + config.training_max_polls + config.start_max_polls
+    if polls * EVENTS_PER_POLL > HISTORY_BUDGET:
+        raise ConfigError(
+            reader.key("training_poll_minutes"),
+            f"these intervals and deadlines allow {polls} polls (~{polls * EVENTS_PER_POLL} "
+            f"history events), over half of Step Functions' 25,000-event quota; poll less often "
+            "or shorten the deadlines",
+        )
+    return config
+
+
 def _sagemaker(reader: _Reader) -> SageMakerConfig:
+    class_names = reader.string_list(
+        "class_names", _CLASS_NAME, "must be 1-64 letters, digits, spaces, '_', '.' or '-'"
+    )
+    if len(class_names) < 2:
+        raise ConfigError(reader.key("class_names"), "a classifier needs at least 2 classes")
     config = SageMakerConfig(
-        confidence_threshold=_required(reader.fraction("confidence_threshold"))
+        endpoint_name=reader.string(
+            "endpoint_name",
+            _ENDPOINT_NAME,
+            "must be 1-25 lowercase letters, digits or dashes (the endpoint is "
+            "<resource_prefix>-<env>-<endpoint_name>, at most 63 characters)",
+        ),
+        class_names=class_names,
+        confidence_threshold=_required(reader.fraction("confidence_threshold")),
+        input_prefix=reader.string("input_prefix", _INPUT_PREFIX, _PREFIX_HINT),
+        review_prefix=reader.string("review_prefix", _INPUT_PREFIX, _PREFIX_HINT),
+        batch=_sagemaker_batch(reader.child("batch")),
+        training=_sagemaker_training(reader.child("training"), len(class_names)),
+        endpoint=_sagemaker_endpoint(reader.child("endpoint")),
+    )
+    reader.reject_unknown()
+    return config
+
+
+def _sagemaker_batch(reader: _Reader) -> SageMakerBatchConfig:
+    config = SageMakerBatchConfig(
+        max_concurrency=reader.integer("max_concurrency", 1, MAX_MAP_CONCURRENCY),
+        tolerated_failure_percentage=reader.integer("tolerated_failure_percentage", 0, 100),
+    )
+    reader.reject_unknown()
+    return config
+
+
+def _sagemaker_training(reader: _Reader, class_count: int) -> SageMakerTrainingConfig:
+    instance_type = reader.string("instance_type", _ML_INSTANCE, _ML_INSTANCE_HINT)
+    if not _GPU_INSTANCE.match(instance_type):
+        raise ConfigError(
+            reader.key("instance_type"),
+            f"the image-classification algorithm trains on GPU instances (ml.p*, ml.g*), "
+            f"got {instance_type!r}",
+        )
+    config = SageMakerTrainingConfig(
+        instance_type=instance_type,
+        instance_count=reader.integer("instance_count", 1, 10),
+        volume_size_gb=reader.integer("volume_size_gb", 1, 1024),
+        max_runtime_hours=reader.integer("max_runtime_hours", 1, MAX_TRAINING_HOURS),
+        data_prefix=reader.string("data_prefix", _INPUT_PREFIX, _PREFIX_HINT),
+        data_format=reader.choice("data_format", TRAINING_DATA_FORMATS),
+        hyperparameters=_hyperparameters(reader.child("hyperparameters"), class_count),
+        min_validation_accuracy=_required(reader.fraction("min_validation_accuracy")),
+    )
+    reader.reject_unknown()
+    return config
+
+
+def _hyperparameters(reader: _Reader, class_count: int) -> ImageClassificationHyperparameters:
+    num_layers = reader.integer("num_layers", 1)
+    if num_layers not in IMAGE_CLASSIFICATION_LAYERS:
+        allowed = ", ".join(str(n) for n in IMAGE_CLASSIFICATION_LAYERS)
+        raise ConfigError(reader.key("num_layers"), f"must be one of {allowed}; got {num_layers}")
+    config = ImageClassificationHyperparameters(
+        num_classes=reader.integer("num_classes", 2),
+        num_training_samples=reader.integer("num_training_samples", 1),
+        epochs=reader.integer("epochs", 1, 1000),
+        learning_rate=reader.number("learning_rate", 0, 1),
+        mini_batch_size=reader.integer("mini_batch_size", 1, 1024),
+        image_shape=reader.string(
+            "image_shape", _IMAGE_SHAPE, "must be 'channels,height,width' such as '3,224,224'"
+        ),
+        num_layers=num_layers,
+        use_pretrained_model=reader.boolean("use_pretrained_model"),
+    )
+    reader.reject_unknown()
+    if config.num_classes != class_count:
+        raise ConfigError(
+            reader.key("num_classes"),
+            f"must equal the number of class_names ({config.num_classes} != {class_count})",
+        )
+    if config.use_pretrained_model and num_layers not in PRETRAINED_LAYERS:
+        raise ConfigError(
+            reader.key("use_pretrained_model"),
+            f"pretrained weights exist for num_layers {', '.join(map(str, PRETRAINED_LAYERS))} "
+            f"only; got {num_layers}",
+        )
+    return config
+
+
+def _sagemaker_endpoint(reader: _Reader) -> SageMakerEndpointConfig:
+    config = SageMakerEndpointConfig(
+        instance_type=reader.string("instance_type", _ML_INSTANCE, _ML_INSTANCE_HINT),
+        initial_instance_count=reader.integer("initial_instance_count", 1, 10),
+        data_capture_percentage=reader.integer("data_capture_percentage", 0, 100),
     )
     reader.reject_unknown()
     return config
@@ -356,12 +839,33 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
         powertools_layer_version=reader.integer("powertools_layer_version", 1),
         quality_gate=_quality_gate(reader.child("quality_gate")),
         rekognition=_rekognition(reader.child("rekognition")),
+        rekognition_training=_rekognition_training(reader.child("rekognition_training")),
         sagemaker=_sagemaker(reader.child("sagemaker")),
         lifecycle=_lifecycle(reader.child("lifecycle")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
+    _check_inference_input_prefix(config)
     return config
+
+
+def _check_inference_input_prefix(config: EnvironmentConfig) -> None:
+    """Every new object under ``rekognition.input_prefix`` is classified: no other pipeline's
+    data-bucket prefix may overlap it (an image would be processed twice, a manifest would be
+    recorded as a bad image)."""
+    mine = config.rekognition.input_prefix
+    others = {
+        "sagemaker.input_prefix": config.sagemaker.input_prefix,
+        "rekognition_training.triggers.manifest_prefix": (
+            config.rekognition_training.trigger_manifest_prefix
+        ),
+    }
+    for name, prefix in others.items():
+        if prefix and (prefix.startswith(mine) or mine.startswith(prefix)):
+            raise ConfigError(
+                f"environments.{config.name}.rekognition.input_prefix",
+                f"{mine!r} overlaps {name} ({prefix!r}); the data bucket prefixes must be disjoint",
+            )
 
 
 def _log_retention(reader: _Reader) -> int:
@@ -377,6 +881,13 @@ def _log_retention(reader: _Reader) -> int:
 
 def _check_environment_rules(config: EnvironmentConfig) -> None:
     key = f"environments.{config.name}"
+    if len(config.resource_name_prefix) > _MAX_NAME_PREFIX:
+        raise ConfigError(
+            f"{key}.resource_prefix",
+            f"'<resource_prefix>-<environment>' may be at most {_MAX_NAME_PREFIX} characters "
+            f"(bucket names end in -artifacts-<account>-<region>, 63 at most); "
+            f"{config.resource_name_prefix!r} has {len(config.resource_name_prefix)}",
+        )
     if config.region is not None and config.region not in SUPPORTED_REGIONS:
         raise ConfigError(
             f"{key}.region",

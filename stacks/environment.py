@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import App, Environment, Stack, Tags
-from aws_cdk import aws_logs as logs
 
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
+from stacks.rekognition_inference_stack import RekognitionInferenceStack
+from stacks.rekognition_training_stack import RekognitionTrainingStack
+from stacks.sagemaker_stack import SageMakerStack
 from stacks.storage_stack import StorageStack
 
 
@@ -18,9 +20,18 @@ class EnvironmentStacks:
 
     storage: StorageStack
     alerting: AlertingStack
+    rekognition_training: RekognitionTrainingStack
+    rekognition_inference: RekognitionInferenceStack
+    sagemaker: SageMakerStack
 
     def all(self) -> list[Stack]:
-        return [self.storage, self.alerting]
+        return [
+            self.storage,
+            self.alerting,
+            self.rekognition_training,
+            self.rekognition_inference,
+            self.sagemaker,
+        ]
 
 
 def stack_id(config: EnvironmentConfig, concern: str) -> str:
@@ -28,9 +39,11 @@ def stack_id(config: EnvironmentConfig, concern: str) -> str:
     return f"{config.name.capitalize()}{concern}"
 
 
-def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
-    """The configured retention as the CDK enum (config validated it is one CloudWatch accepts)."""
-    return logs.RetentionDays(config.log_retention_days)
+def _kebab(concern: str) -> str:
+    """``RekognitionTraining`` -> ``rekognition-training``."""
+    return "".join(
+        f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(concern)
+    )
 
 
 def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
@@ -44,7 +57,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     def common(concern: str) -> dict[str, object]:
         return {
             "env": env,
-            "stack_name": f"{config.resource_name_prefix}-{concern.lower()}",
+            "stack_name": f"{config.resource_name_prefix}-{_kebab(concern)}",
             "termination_protection": config.termination_protection,
             "description": f"Image classification pipelines: {concern.lower()} ({config.name})",
         }
@@ -57,7 +70,38 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         encryption_key=storage.key,
         **common("Alerting"),
     )
-    stacks = EnvironmentStacks(storage=storage, alerting=alerting)
+    rekognition_training = RekognitionTrainingStack(
+        app,
+        stack_id(config, "RekognitionTraining"),
+        config=config,
+        storage=storage,
+        alerting=alerting,
+        **common("RekognitionTraining"),
+    )
+    rekognition_inference = RekognitionInferenceStack(
+        app,
+        stack_id(config, "RekognitionInference"),
+        config=config,
+        storage=storage,
+        alerting=alerting,
+        **common("RekognitionInference"),
+    )
+    sagemaker = SageMakerStack(
+        app,
+        stack_id(config, "SageMaker"),
+        config=config,
+        storage=storage,
+        alerting=alerting,
+        # One word, as people write it: imgclf-<env>-sagemaker, not sage-maker.
+        **{**common("SageMaker"), "stack_name": f"{config.resource_name_prefix}-sagemaker"},
+    )
+    stacks = EnvironmentStacks(
+        storage=storage,
+        alerting=alerting,
+        rekognition_training=rekognition_training,
+        rekognition_inference=rekognition_inference,
+        sagemaker=sagemaker,
+    )
     for stack in stacks.all():
         Tags.of(stack).add("Application", "image-classification-pipelines")
         Tags.of(stack).add("Environment", config.name)

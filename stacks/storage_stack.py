@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -14,6 +16,24 @@ from stacks.config import EnvironmentConfig
 
 #: Prefix of the artifacts bucket under which evaluation reports and inference results live.
 RESULTS_PREFIX = "results/"
+
+
+def bucket_name(config: EnvironmentConfig, stack: Stack, purpose: str) -> str:
+    """``<prefix>-<env>-<purpose>-<account>-<region>``: globally unique, known before deploy.
+
+    Other stacks compute the same name (their account and region are the same), so their IAM
+    statements name the bucket statically instead of importing it from this stack.
+    """
+    return f"{config.resource_name_prefix}-{purpose}-{stack.account}-{stack.region}"
+
+
+@dataclass(frozen=True)
+class SharedStorage:
+    """The environment's buckets and key as seen from another stack."""
+
+    data_bucket: s3.IBucket
+    artifacts_bucket: s3.IBucket
+    key: kms.IKey
 
 
 class StorageStack(Stack):
@@ -27,6 +47,7 @@ class StorageStack(Stack):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._config = config
         lifecycle = config.lifecycle
         retain = config.retain_data
         self.encryption = EnvironmentKey(
@@ -50,6 +71,7 @@ class StorageStack(Stack):
         self.access_logs_bucket = SecureBucket(
             self,
             "AccessLogs",
+            bucket_name=bucket_name(config, self, "access-logs"),
             encryption_key=None,
             access_logs_bucket=None,
             retain=retain,
@@ -65,6 +87,7 @@ class StorageStack(Stack):
         self.data_bucket = SecureBucket(
             self,
             "Data",
+            bucket_name=bucket_name(config, self, "data"),
             encryption_key=self.key,
             access_logs_bucket=self.access_logs_bucket,
             retain=retain,
@@ -75,6 +98,7 @@ class StorageStack(Stack):
         self.artifacts_bucket = SecureBucket(
             self,
             "Artifacts",
+            bucket_name=bucket_name(config, self, "artifacts"),
             encryption_key=self.key,
             access_logs_bucket=self.access_logs_bucket,
             retain=retain,
@@ -103,3 +127,26 @@ class StorageStack(Stack):
             ("EncryptionKeyArn", self.key.key_arn, "Customer-managed key of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+
+    def shared_with(self, consumer: Stack) -> SharedStorage:
+        """The buckets (imported by name) and the key for a pipeline stack; adds the dependency.
+
+        Names rather than cross-stack references keep the consumer's IAM statements readable and
+        static; the key stays a reference (its ARN is not known before deploy).
+        """
+        consumer.add_stack_dependency(self)
+        return SharedStorage(
+            data_bucket=s3.Bucket.from_bucket_attributes(
+                consumer,
+                "DataBucket",
+                bucket_name=bucket_name(self._config, consumer, "data"),
+                encryption_key=self.key,
+            ),
+            artifacts_bucket=s3.Bucket.from_bucket_attributes(
+                consumer,
+                "ArtifactsBucket",
+                bucket_name=bucket_name(self._config, consumer, "artifacts"),
+                encryption_key=self.key,
+            ),
+            key=self.key,
+        )

@@ -12,6 +12,17 @@ import pytest
 
 # jsii prints a Node end-of-life banner from every process; it must be set before jsii starts.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# No test may reach AWS. Handlers create their boto3 clients at import time, possibly outside
+# moto: give every client fake credentials and a region so it signs and moto can answer.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 

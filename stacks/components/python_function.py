@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
@@ -146,6 +146,26 @@ class PythonFunction(Construct):
             reserved_concurrent_executions=reserved_concurrency,
         )
         self._acknowledge(invocation, reserved_concurrency)
+
+    def add_policy(
+        self,
+        policy_id: str,
+        *,
+        statements: Sequence[iam.PolicyStatement],
+        acknowledgements: Sequence[tuple[str, str]] = (),
+    ) -> iam.Policy:
+        """Attach a policy of exact statements to this function's role, owned by this function.
+
+        For grants that need their own cdk-nag acknowledgements (say a prefix wildcard, or an API
+        without resource-level permissions): ``acknowledgements`` are ``(rule id, reason)`` pairs
+        placed on this policy only, so each reason sits next to the statements it explains.
+        """
+        if not statements:
+            raise ValueError(f"PythonFunction {self.node.id}: add_policy needs statements")
+        policy = iam.Policy(self, policy_id, roles=[self.role], statements=list(statements))
+        for rule, reason in acknowledgements:
+            Validations.of(policy).acknowledge(Acknowledgment(id=rule, reason=reason))
+        return policy
 
     def _acknowledge(self, invocation: Invocation, reserved_concurrency: int | None) -> None:
         validations = Validations.of(self)

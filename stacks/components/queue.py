@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -12,6 +13,11 @@ from constructs import Construct
 VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_RECEIVE_COUNT_LIMIT = 5
 _MAX_VISIBILITY_SECONDS = 12 * 3600
+#: Lambda's SQS event source limits (batch size, batching window, maximum concurrency).
+_MAX_BATCH_SIZE = 10_000
+_BATCH_WITHOUT_WINDOW = 10
+_MAX_BATCHING_WINDOW_SECONDS = 300
+_CONCURRENCY_RANGE = (2, 1000)
 
 
 class DeadLetterQueue(Construct):
@@ -93,6 +99,8 @@ class WorkQueue(Construct):
                 f"WorkQueue {construct_id}: consumer_timeout x {VISIBILITY_TIMEOUT_FACTOR} must be "
                 "between 1 second and SQS's 12-hour visibility limit"
             )
+        self.consumer_timeout = consumer_timeout
+        self.max_receive_count = max_receive_count
         self.dead_letter = DeadLetterQueue(
             self,
             "DeadLetter",
@@ -113,3 +121,65 @@ class WorkQueue(Construct):
                 queue=self.dead_letter.queue, max_receive_count=max_receive_count
             ),
         )
+
+    def add_consumer(
+        self,
+        function: lambda_.Function,
+        *,
+        batch_size: int,
+        max_batching_window: Duration | None = None,
+        max_concurrency: int | None = None,
+        enabled: bool = True,
+    ) -> lambda_.EventSourceMapping:
+        """Let ``function`` consume this queue through a Lambda event source mapping.
+
+        Always with ``ReportBatchItemFailures``: the function returns the failed message ids and
+        only those come back, so one bad message never makes a whole batch retry. The function's
+        timeout must be the ``consumer_timeout`` this queue's visibility timeout was sized for (or
+        less). ``enabled=False`` creates the mapping switched off, for consumers that something
+        else switches on (the mapping then reads nothing until it is enabled).
+        """
+        name = f"WorkQueue {self.node.id}"
+        timeout = function.timeout
+        if timeout is not None and timeout.to_seconds() > self.consumer_timeout.to_seconds():
+            raise ValueError(
+                f"{name}: the consumer's timeout ({timeout.to_seconds()} s) exceeds the "
+                f"consumer_timeout the visibility timeout was sized for "
+                f"({self.consumer_timeout.to_seconds()} s)"
+            )
+        if not 1 <= batch_size <= _MAX_BATCH_SIZE:
+            raise ValueError(f"{name}: batch_size must be 1..{_MAX_BATCH_SIZE}")
+        window = 0 if max_batching_window is None else max_batching_window.to_seconds()
+        if window > _MAX_BATCHING_WINDOW_SECONDS:
+            raise ValueError(f"{name}: max_batching_window must be at most 300 seconds")
+        if batch_size > _BATCH_WITHOUT_WINDOW and window < 1:
+            raise ValueError(
+                f"{name}: a batch_size above {_BATCH_WITHOUT_WINDOW} needs a max_batching_window "
+                "of at least 1 second"
+            )
+        low, high = _CONCURRENCY_RANGE
+        if max_concurrency is not None and not low <= max_concurrency <= high:
+            raise ValueError(f"{name}: max_concurrency must be {low}..{high}")
+        existing = [c for c in self.node.children if isinstance(c, lambda_.EventSourceMapping)]
+        mapping = lambda_.EventSourceMapping(
+            self,
+            f"Consumer{len(existing) + 1 if existing else ''}",
+            target=function,
+            event_source_arn=self.queue.queue_arn,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window if window else None,
+            max_concurrency=max_concurrency,
+            report_batch_item_failures=True,
+            enabled=enabled,
+        )
+        self.queue.grant_consume_messages(function)
+        Validations.of(mapping).acknowledge(
+            Acknowledgment(
+                id="Serverless-LambdaEventSourceMappingDestination",
+                reason="SQS event sources support no on-failure destination (only Kinesis, "
+                "DynamoDB and Kafka do, per AWS::Lambda::EventSourceMapping OnFailure); failed "
+                "messages return to this queue and its redrive policy moves them to the "
+                "alarmed dead-letter queue after max_receive_count receives.",
+            )
+        )
+        return mapping

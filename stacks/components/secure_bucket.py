@@ -32,6 +32,7 @@ class SecureBucket(Construct):
         access_logs_bucket: s3.IBucket | None,
         lifecycle_rules: Sequence[s3.LifecycleRule],
         retain: bool,
+        bucket_name: str | None = None,
         event_bridge: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -46,6 +47,7 @@ class SecureBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.S3_MANAGED if is_log_bucket else s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=not is_log_bucket,

@@ -50,9 +50,17 @@ class TaskGuard:
     it, so every failure is retried where that can help and reported where it cannot.
     """
 
-    def __init__(self, owner: Construct, failure_handler: sfn.IChainable) -> None:
+    def __init__(
+        self,
+        owner: Construct,
+        failure_handler: sfn.IChainable,
+        alerts: AlertTopic,
+        subject_prefix: str,
+    ) -> None:
         self._owner = owner
         self._failure_handler = failure_handler
+        self._alerts = alerts
+        self._subject_prefix = subject_prefix
 
     def __call__(
         self,
@@ -61,7 +69,15 @@ class TaskGuard:
         transient_errors: Sequence[str],
         max_attempts: int = 5,
         interval: Duration | None = None,
+        catch: bool = True,
     ) -> sfn.TaskStateBase:
+        """Add the standard Retry and, unless ``catch=False``, the failure Catch.
+
+        ``catch=False`` is for tasks inside a Map or Parallel branch, whose failure path lives in
+        the enclosing graph: the branch fails, and the guarded Map/Parallel state catches it.
+        Add task-specific catches (an expected "not found") *before* guarding: catchers are
+        tried in order and the guard's catches everything.
+        """
         if not transient_errors:
             raise ValueError(f"TaskGuard {task.node.id}: name the transient errors to retry")
         if "States.ALL" in transient_errors or "States.TaskFailed" in transient_errors:
@@ -82,8 +98,48 @@ class TaskGuard:
             max_delay=Duration.minutes(5),
             jitter_strategy=sfn.JitterType.FULL,
         )
-        task.add_catch(self._failure_handler, errors=["States.ALL"], result_path=ERROR_PATH)
+        if catch:
+            task.add_catch(self._failure_handler, errors=["States.ALL"], result_path=ERROR_PATH)
         return task
+
+    def catch_all(self, state: sfn.Map | sfn.Parallel) -> sfn.Map | sfn.Parallel:
+        """The failure Catch for a Map or Parallel state, whose inner tasks are ``catch=False``."""
+        state.add_catch(self._failure_handler, errors=["States.ALL"], result_path=ERROR_PATH)
+        return state
+
+    def fail(self, scope: Construct, construct_id: str, *, error: str, cause: str) -> sfn.Pass:
+        """A state that records ``error``/``cause`` and takes the notify-then-fail path.
+
+        ``cause`` may be a JsonPath expression (``sfn.JsonPath.format(...)``). Used where the
+        workflow itself decides a run has failed (a terminal status, a polling deadline).
+        """
+        record = sfn.Pass(
+            scope,
+            construct_id,
+            parameters={"Error": error, "Cause": cause},
+            result_path=ERROR_PATH,
+        )
+        record.next(self._failure_handler)
+        return record
+
+    def notify(
+        self, scope: Construct, construct_id: str, *, outcome: str, message: str
+    ) -> sfn.TaskStateBase:
+        """A guarded publish to the alert topic: subject ``[env] <workflow> <outcome>``.
+
+        ``message`` is text or a ``sfn.JsonPath.format(...)`` expression; the same topic and
+        subject style as the failure notifications, so one mail filter catches a workflow.
+        """
+        task = tasks.SnsPublish(
+            scope,
+            construct_id,
+            topic=self._alerts.topic,
+            subject=f"{self._subject_prefix} {outcome}"[:100],
+            message=sfn.TaskInput.from_text(message),
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
+        )
+        return self(task, transient_errors=SNS_TRANSIENT_ERRORS, max_attempts=3)
 
     def invoke(
         self,
@@ -95,8 +151,15 @@ class TaskGuard:
         payload: sfn.TaskInput | None = None,
         result_path: str | None = None,
         result_selector: Mapping[str, Any] | None = None,
+        retry_errors: Sequence[str] = (),
+        catch: bool = True,
     ) -> sfn.TaskStateBase:
-        """A guarded LambdaInvoke of ``function`` returning the handler's own result."""
+        """A guarded LambdaInvoke of ``function`` returning the handler's own result.
+
+        ``retry_errors`` names the handler's own transient errors (exception class names, e.g.
+        an endpoint's throttling) to retry together with Lambda's; ``catch`` as for
+        :meth:`__call__` (``False`` inside a Map's item processor).
+        """
         task = tasks.LambdaInvoke(
             scope,
             construct_id,
@@ -116,7 +179,7 @@ class TaskGuard:
                 "(':*' qualifiers); no other function is reachable.",
             )
         )
-        return self(task, transient_errors=LAMBDA_TRANSIENT_ERRORS)
+        return self(task, transient_errors=(*LAMBDA_TRANSIENT_ERRORS, *retry_errors), catch=catch)
 
 
 class Workflow(Construct):
@@ -149,11 +212,12 @@ class Workflow(Construct):
         if state_machine_type is sfn.StateMachineType.EXPRESS and timeout.to_minutes() > 5:
             raise ValueError(f"Workflow {construct_id}: Express workflows run at most 5 minutes")
         self.workflow_name = workflow_name
+        subject_prefix = f"[{environment_name}] {workflow_name}"
         notify = tasks.SnsPublish(
             self,
             "NotifyFailure",
             topic=alerts.topic,
-            subject=f"[{environment_name}] {workflow_name} failed"[:100],
+            subject=f"{subject_prefix} failed"[:100],
             message=sfn.TaskInput.from_text(
                 sfn.JsonPath.format(
                     f"{workflow_name} failed in environment {environment_name}.\\n"
@@ -184,7 +248,7 @@ class Workflow(Construct):
         # A notification that cannot be sent must not hide the original error.
         notify.add_catch(fail, errors=["States.ALL"], result_path="$.notification_error")
         self.failure_handler = notify.next(fail)
-        self.guard = TaskGuard(self, self.failure_handler)
+        self.guard = TaskGuard(self, self.failure_handler, alerts, subject_prefix)
 
         self.log_group = logs.LogGroup(
             self,

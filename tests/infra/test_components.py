@@ -436,3 +436,207 @@ def test_building_blocks_pass_every_nag_pack(cdk_context, handler_source, tmp_pa
     app.synth()  # raises ValidationFailed on any unacknowledged finding
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == []
+
+
+# --- queue consumers and extra function policies ---------------------------------------------
+
+
+def _consumer_stack(cdk_context: dict[str, Any], handler_source: Path, **app_kwargs: Any) -> Any:
+    """A queue with a consumer and a function with an extra, acknowledged policy."""
+    from aws_cdk import aws_iam as iam
+
+    app = make_app(cdk_context, **app_kwargs)
+    stack = Stack(app, "Consumers")
+    key = EnvironmentKey(stack, "Encryption", alias="alias/consumers", retain=False).key
+    alerts = AlertTopic(
+        stack, "Alerts", topic_name="t", display_name="t", encryption_key=key, emails=[]
+    )
+    function = PythonFunction(
+        stack,
+        "Consumer",
+        handler="sample.handler.lambda_handler",
+        description="consumer",
+        memory_size=256,
+        timeout=Duration.seconds(30),
+        invocation=Invocation.EVENT_SOURCE,
+        encryption_key=key,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        powertools_layer_version=LAYER_VERSION,
+        service_name="consumer",
+        metrics_namespace="Test",
+        source=handler_source,
+    )
+    queue = WorkQueue(
+        stack,
+        "Work",
+        encryption_key=key,
+        consumer_timeout=Duration.seconds(30),
+        alarm_action=alerts.alarm_action,
+    )
+    mapping = queue.add_consumer(
+        function.function,
+        batch_size=50,
+        max_batching_window=Duration.seconds(5),
+        max_concurrency=3,
+        enabled=False,
+    )
+    function.add_policy(
+        "Lookups",
+        statements=[iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])],
+        acknowledgements=[
+            ("AwsSolutions-IAM5[Resource::*]", "GetMetricData has no resource-level permissions.")
+        ],
+    )
+    return app, stack, queue, function, mapping
+
+
+def test_queue_consumer_always_reports_batch_item_failures(cdk_context, handler_source):
+    _, stack, queue, function, _ = _consumer_stack(cdk_context, handler_source)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": 50,
+            "MaximumBatchingWindowInSeconds": 5,
+            "ScalingConfig": {"MaximumConcurrency": 3},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "Enabled": False,
+            "EventSourceArn": {"Fn::GetAtt": [logical_id(queue.queue), "Arn"]},
+        },
+    )
+    role_id = logical_id(function.role)
+    statements = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    consume = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+    assert consume
+    assert consume[0]["Resource"] == {"Fn::GetAtt": [logical_id(queue.queue), "Arn"]}
+    extra = [s for s in statements if s["Action"] == "cloudwatch:GetMetricData"]
+    assert extra == [{"Action": "cloudwatch:GetMetricData", "Effect": "Allow", "Resource": "*"}]
+
+
+def test_queue_consumer_and_extra_policy_pass_every_nag_pack(cdk_context, handler_source, tmp_path):
+    """The event source's destination finding is acknowledged by the queue block itself."""
+    app, *_ = _consumer_stack(cdk_context, handler_source, outdir=str(tmp_path))
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app), ServerlessChecks(app), NIST80053R5Checks(app)
+    )
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 11}, "max_batching_window of at least 1 second"),
+        ({"batch_size": 10, "max_batching_window": Duration.seconds(301)}, "at most 300"),
+        ({"batch_size": 10, "max_concurrency": 1}, "max_concurrency"),
+        ({"batch_size": 10, "timeout": Duration.seconds(31)}, "exceeds the consumer_timeout"),
+    ],
+)
+def test_queue_consumer_argument_validation(cdk_context, handler_source, kwargs, message):
+    stack = Stack(make_app(cdk_context), "Bad")
+    key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
+    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[])
+    queue = WorkQueue(
+        stack,
+        "Q",
+        encryption_key=key,
+        consumer_timeout=Duration.seconds(30),
+        alarm_action=topic.alarm_action,
+    )
+    function = PythonFunction(
+        stack,
+        "Fn",
+        handler="sample.handler.lambda_handler",
+        description="bad",
+        memory_size=256,
+        timeout=kwargs.pop("timeout", Duration.seconds(30)),
+        invocation=Invocation.EVENT_SOURCE,
+        encryption_key=key,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        powertools_layer_version=1,
+        service_name="bad",
+        metrics_namespace="Bad",
+        source=handler_source,
+    )
+    with pytest.raises(ValueError, match=message):
+        queue.add_consumer(function.function, **kwargs)
+
+
+def test_function_add_policy_needs_statements(cdk_context, handler_source):
+    stack = Stack(make_app(cdk_context), "Bad")
+    key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
+    function = PythonFunction(
+        stack,
+        "Fn",
+        handler="sample.handler.lambda_handler",
+        description="bad",
+        memory_size=256,
+        timeout=Duration.seconds(10),
+        invocation=Invocation.SYNCHRONOUS,
+        encryption_key=key,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        powertools_layer_version=1,
+        service_name="bad",
+        metrics_namespace="Bad",
+        source=handler_source,
+    )
+    with pytest.raises(ValueError, match="needs statements"):
+        function.add_policy("Empty", statements=[])
+
+
+def test_guard_invoke_retries_the_handlers_own_errors_and_can_leave_catching_to_a_map(
+    cdk_context, handler_source
+):
+    """``retry_errors`` joins Lambda's transient errors; ``catch=False`` leaves the Catch out."""
+    stack = Stack(make_app(cdk_context), "Invoke")
+    blocks = Blocks(stack, handler_source)
+
+    def definition(guard: Any) -> sfn.IChainable:
+        caught = guard.invoke(
+            stack,
+            "Caught",
+            function=blocks.sync_function.function,
+            timeout=Duration.seconds(30),
+            retry_errors=["EndpointThrottledError"],
+        )
+        uncaught = guard.invoke(
+            stack,
+            "Uncaught",
+            function=blocks.sync_function.function,
+            timeout=Duration.seconds(30),
+            catch=False,
+        )
+        inner = sfn.Map(stack, "Each", items_path="$.items")
+        inner.item_processor(uncaught)
+        guard.catch_all(inner)
+        return caught.next(inner)
+
+    Workflow(
+        stack,
+        "Flow2",
+        workflow_name="Invoke test",
+        environment_name="test",
+        definition=definition,
+        timeout=Duration.minutes(5),
+        alerts=blocks.alerts,
+        encryption_key=blocks.key,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+    )
+    machines = Template.from_stack(stack).find_resources("AWS::StepFunctions::StateMachine")
+    (flow,) = [m for key, m in machines.items() if key.startswith("Flow2")]
+    parts = flow["Properties"]["DefinitionString"]["Fn::Join"][1]
+    states = json.loads("".join(p if isinstance(p, str) else "<ref>" for p in parts))["States"]
+    (retry,) = states["Caught"]["Retry"]
+    assert retry["ErrorEquals"] == [*LAMBDA_TRANSIENT_ERRORS, "EndpointThrottledError"]
+    assert states["Caught"]["Catch"][0]["Next"] == "NotifyFailure"
+    uncaught = states["Each"]["ItemProcessor"]["States"]["Uncaught"]
+    assert uncaught["Retry"][0]["ErrorEquals"] == list(LAMBDA_TRANSIENT_ERRORS)
+    assert "Catch" not in uncaught
+    assert states["Each"]["Catch"][0]["Next"] == "NotifyFailure"

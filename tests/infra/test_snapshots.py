@@ -28,7 +28,17 @@ def scrubbed(template: Template) -> dict:
 
 @pytest.mark.parametrize(
     ("env", "stack"),
-    [(env, stack) for env in ("dev", "prod") for stack in ("Storage", "Alerting")],
+    [
+        (env, stack)
+        for env in ("dev", "prod")
+        for stack in (
+            "Storage",
+            "Alerting",
+            "RekognitionTraining",
+            "RekognitionInference",
+            "SageMaker",
+        )
+    ],
 )
 def test_template_snapshot(templates, snapshot_json, env, stack):
     assert scrubbed(templates[(env, f"{env.capitalize()}{stack}")]) == snapshot_json

@@ -172,7 +172,9 @@ def test_sections_without_overrides_come_from_defaults(context_copy: Context) ->
         if "quality_gate" not in context_copy["environments"][config.name]:
             assert dataclasses.asdict(config.quality_gate) == defaults["quality_gate"]
         if "sagemaker" not in context_copy["environments"][config.name]:
-            assert dataclasses.asdict(config.sagemaker) == defaults["sagemaker"]
+            # Through JSON: lists in cdk.json are tuples in the frozen config.
+            sagemaker = json.loads(json.dumps(dataclasses.asdict(config.sagemaker)))
+            assert sagemaker == defaults["sagemaker"]
         assert config.powertools_layer_version == defaults["powertools_layer_version"]
 
     dev = _by_name(load_all(context_copy))["dev"]
@@ -273,6 +275,61 @@ def test_configs_are_frozen(context_copy: Context) -> None:
             lambda c: (c.account, c.region),
             ("222222222222", "us-east-1"),
             id="dev-pinned-to-account",
+        ),
+        pytest.param(
+            _set(
+                "environments.prod.rekognition.model_version_arn",
+                "arn:aws:rekognition:eu-west-1:111111111111:project/image-classifier/version/"
+                "image-classifier.2026-01-01T00.00.00/1767225600000",
+            ),
+            "prod",
+            lambda c: c.rekognition.model_version_arn.split("/")[-2],
+            "image-classifier.2026-01-01T00.00.00",
+            id="pinned-model-version",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.model_control.mode", "scheduled"),
+                _set(
+                    "environments.dev.rekognition.model_control.schedule",
+                    {"start_hour_utc": 22, "end_hour_utc": 6},
+                ),
+            ),
+            "dev",
+            lambda c: c.rekognition.model_control.schedule.hours,
+            8,
+            id="schedule-wrapping-midnight",
+        ),
+        pytest.param(
+            _set("environments.dev.rekognition.model_control.mode", "off"),
+            "dev",
+            lambda c: (c.rekognition.model_control.mode, c.rekognition.model_control.schedule),
+            ("off", None),
+            id="model-control-off",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.batch_size", 100),
+                _set("environments.dev.rekognition.batching_window_seconds", 300),
+            ),
+            "dev",
+            lambda c: (c.rekognition.batch_size, c.rekognition.batching_window_seconds),
+            (100, 300),
+            id="largest-batch-and-window",
+        ),
+        pytest.param(
+            _set("environments.dev.rekognition.input_prefix", "camera-1/raw=2026/"),
+            "dev",
+            lambda c: c.rekognition.input_prefix,
+            "camera-1/raw=2026/",
+            id="nested-input-prefix",
+        ),
+        pytest.param(
+            _set("environments.dev.rekognition.tps_per_inference_unit", 2.5),
+            "dev",
+            lambda c: c.rekognition.tps_per_inference_unit,
+            2.5,
+            id="fractional-tps",
         ),
     ],
 )
@@ -706,6 +763,244 @@ INVALID = [
         "must be within [0, 1], got 2",
         id="sagemaker-confidence-above-one",
     ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint_name", "My_Endpoint"),
+        None,
+        "environments.dev.sagemaker.endpoint_name",
+        "must be 1-25 lowercase letters",
+        id="sagemaker-endpoint-name-uppercase",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint_name", "x" * 26),
+        None,
+        "environments.dev.sagemaker.endpoint_name",
+        "at most 63 characters",
+        id="sagemaker-endpoint-name-too-long",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint_name", "-classifier"),
+        None,
+        "environments.dev.sagemaker.endpoint_name",
+        "lowercase letters, digits or dashes",
+        id="sagemaker-endpoint-name-leading-dash",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.class_names", []),
+        None,
+        "environments.dev.sagemaker.class_names",
+        "a classifier needs at least 2 classes",
+        id="sagemaker-no-class-names",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.class_names", ["cat"]),
+        None,
+        "environments.dev.sagemaker.class_names",
+        "at least 2 classes",
+        id="sagemaker-one-class-name",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.class_names", ["cat", "dog", "cat"]),
+        None,
+        "environments.dev.sagemaker.class_names",
+        "contains duplicates",
+        id="sagemaker-duplicate-class-names",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.class_names", ["cat", ""]),
+        None,
+        "environments.dev.sagemaker.class_names[1]",
+        "must be 1-64 letters",
+        id="sagemaker-empty-class-name",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.class_names", "cat,dog"),
+        None,
+        "environments.dev.sagemaker.class_names",
+        "must be a list",
+        id="sagemaker-class-names-not-a-list",
+    ),
+    pytest.param(
+        _delete("defaults.sagemaker.confidence_threshold"),
+        None,
+        "environments.dev.sagemaker.confidence_threshold",
+        "is required",
+        id="sagemaker-confidence-missing",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.review_prefix", "/review"),
+        None,
+        "environments.dev.sagemaker.review_prefix",
+        "must be a key prefix",
+        id="sagemaker-review-prefix-bad",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.input_prefix", "inference"),
+        None,
+        "environments.dev.sagemaker.input_prefix",
+        "ending in '/'",
+        id="sagemaker-input-prefix-without-slash",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.batch.max_concurrency", 0),
+        None,
+        "environments.dev.sagemaker.batch.max_concurrency",
+        "must be at least 1, got 0",
+        id="sagemaker-batch-concurrency-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.batch.max_concurrency", 1001),
+        None,
+        "environments.dev.sagemaker.batch.max_concurrency",
+        "must be at most 1000",
+        id="sagemaker-batch-concurrency-too-high",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.batch.tolerated_failure_percentage", 101),
+        None,
+        "environments.dev.sagemaker.batch.tolerated_failure_percentage",
+        "must be at most 100",
+        id="sagemaker-tolerance-above-100",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.batch.tolerated_failure_percentage", -1),
+        None,
+        "environments.dev.sagemaker.batch.tolerated_failure_percentage",
+        "must be at least 0",
+        id="sagemaker-tolerance-negative",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.batch.typo", 1),
+        None,
+        "environments.dev.sagemaker.batch.typo",
+        "is not a known setting",
+        id="sagemaker-batch-unknown-key",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.instance_type", "ml.m5.xlarge"),
+        None,
+        "environments.dev.sagemaker.training.instance_type",
+        "trains on GPU instances",
+        id="sagemaker-training-on-cpu",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.instance_type", "p3.2xlarge"),
+        None,
+        "environments.dev.sagemaker.training.instance_type",
+        "must be a SageMaker instance type",
+        id="sagemaker-training-instance-without-ml",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.instance_count", 0),
+        None,
+        "environments.dev.sagemaker.training.instance_count",
+        "must be at least 1",
+        id="sagemaker-training-no-instances",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.volume_size_gb", 0),
+        None,
+        "environments.dev.sagemaker.training.volume_size_gb",
+        "must be at least 1",
+        id="sagemaker-training-volume-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.max_runtime_hours", 73),
+        None,
+        "environments.dev.sagemaker.training.max_runtime_hours",
+        "must be at most 72",
+        id="sagemaker-training-runtime-too-long",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.data_format", "csv"),
+        None,
+        "environments.dev.sagemaker.training.data_format",
+        "must be one of image, recordio",
+        id="sagemaker-training-data-format",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.min_validation_accuracy", 1.2),
+        None,
+        "environments.dev.sagemaker.training.min_validation_accuracy",
+        "must be within [0, 1]",
+        id="sagemaker-gate-above-one",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.num_classes", 3),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.num_classes",
+        "must equal the number of class_names (3 != 2)",
+        id="sagemaker-num-classes-mismatch",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.num_training_samples", 0),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.num_training_samples",
+        "must be at least 1",
+        id="sagemaker-no-training-samples",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.epochs", 0),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.epochs",
+        "must be at least 1",
+        id="sagemaker-zero-epochs",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.learning_rate", 0),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.learning_rate",
+        "must be greater than 0",
+        id="sagemaker-learning-rate-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.image_shape", "224,224"),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.image_shape",
+        "'channels,height,width'",
+        id="sagemaker-image-shape",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.num_layers", 19),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.num_layers",
+        "must be one of 18, 34",
+        id="sagemaker-num-layers",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.num_layers", 20),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.use_pretrained_model",
+        "pretrained weights exist for num_layers",
+        id="sagemaker-pretrained-without-weights",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.training.hyperparameters.dropout", 0.5),
+        None,
+        "environments.dev.sagemaker.training.hyperparameters.dropout",
+        "is not a known setting",
+        id="sagemaker-unknown-hyperparameter",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint.instance_type", "m5.large"),
+        None,
+        "environments.dev.sagemaker.endpoint.instance_type",
+        "must be a SageMaker instance type",
+        id="sagemaker-endpoint-instance-type",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint.initial_instance_count", 0),
+        None,
+        "environments.dev.sagemaker.endpoint.initial_instance_count",
+        "must be at least 1",
+        id="sagemaker-endpoint-no-instances",
+    ),
+    pytest.param(
+        _set("environments.dev.sagemaker.endpoint.data_capture_percentage", 101),
+        None,
+        "environments.dev.sagemaker.endpoint.data_capture_percentage",
+        "must be at most 100",
+        id="sagemaker-capture-above-100",
+    ),
     # -- lifecycle ---------------------------------------------------------------------------
     pytest.param(
         _set("environments.dev.lifecycle.results_transition_to_ia_days", 29),
@@ -720,6 +1015,296 @@ INVALID = [
         "environments.prod.lifecycle.abort_incomplete_upload_days",
         "must be at least 1, got 0",
         id="abort-upload-zero",
+    ),
+    # -- rekognition inference ---------------------------------------------------------------
+    pytest.param(
+        _set("environments.dev.rekognition.project_name", "shapes classifier"),
+        None,
+        "environments.dev.rekognition.project_name",
+        "must be 1-255 letters, digits",
+        id="project-name-with-space",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.project_name", "x" * 256),
+        None,
+        "environments.dev.rekognition.project_name",
+        "must be 1-255 letters, digits",
+        id="project-name-too-long",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.project_name", ""),
+        None,
+        "environments.dev.rekognition.project_name",
+        "must be 1-255 letters, digits",
+        id="project-name-empty",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_version_arn", "arn:aws:s3:::bucket/model"),
+        None,
+        "environments.dev.rekognition.model_version_arn",
+        "must be a Custom Labels model version ARN",
+        id="model-version-arn-not-rekognition",
+    ),
+    pytest.param(
+        _set(
+            "environments.dev.rekognition.model_version_arn",
+            "arn:aws:rekognition:eu-west-1:111111111111:project/image-classifier/1700000000000",
+        ),
+        None,
+        "environments.dev.rekognition.model_version_arn",
+        "must be a Custom Labels model version ARN",
+        id="model-version-arn-is-a-project-arn",
+    ),
+    pytest.param(
+        _set(
+            "environments.dev.rekognition.model_version_arn",
+            "arn:aws:rekognition:eu-west-1:111111111111:project/other/version/v1/1700000000000",
+        ),
+        None,
+        "environments.dev.rekognition.model_version_arn",
+        "belongs to project 'other', not project_name 'image-classifier'",
+        id="model-version-arn-of-another-project",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_version_arn", 42),
+        None,
+        "environments.dev.rekognition.model_version_arn",
+        "must be a string, got 42",
+        id="model-version-arn-not-a-string",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.input_prefix", "incoming"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "ending in '/'",
+        id="input-prefix-without-slash",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.input_prefix", "/incoming/"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "must be a key prefix",
+        id="input-prefix-leading-slash",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.input_prefix", "in coming/"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "must be a key prefix",
+        id="input-prefix-with-space",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.input_prefix", "a//b/"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "must be a key prefix",
+        id="input-prefix-empty-segment",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.input_prefix", "sagemaker/"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "overlaps sagemaker.input_prefix",
+        id="input-prefix-overlaps-sagemaker",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition_training.triggers.manifest_prefix", "incoming/m/"),
+        None,
+        "environments.dev.rekognition.input_prefix",
+        "overlaps rekognition_training.triggers.manifest_prefix",
+        id="input-prefix-overlaps-training-trigger",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.batch_size", 0),
+        None,
+        "environments.dev.rekognition.batch_size",
+        "must be at least 1, got 0",
+        id="batch-size-zero",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.batch_size", 101),
+            _set("environments.dev.rekognition.batching_window_seconds", 5),
+        ),
+        None,
+        "environments.dev.rekognition.batch_size",
+        "must be at most 100, got 101",
+        id="batch-size-above-limit",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.batch_size", "10"),
+        None,
+        "environments.dev.rekognition.batch_size",
+        "must be a whole number",
+        id="batch-size-string",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.batch_size", 20),
+            _set("environments.dev.rekognition.batching_window_seconds", 0),
+        ),
+        None,
+        "environments.dev.rekognition.batching_window_seconds",
+        "must be at least 1 when batch_size is above 10",
+        id="large-batch-without-window",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.batching_window_seconds", 301),
+        None,
+        "environments.dev.rekognition.batching_window_seconds",
+        "must be at most 300, got 301",
+        id="batching-window-above-limit",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.batching_window_seconds", -1),
+        None,
+        "environments.dev.rekognition.batching_window_seconds",
+        "must be at least 0, got -1",
+        id="batching-window-negative",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.detect_concurrency", 0),
+        None,
+        "environments.dev.rekognition.detect_concurrency",
+        "must be at least 1, got 0",
+        id="detect-concurrency-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.detect_concurrency", 51),
+        None,
+        "environments.dev.rekognition.detect_concurrency",
+        "must be at most 50, got 51",
+        id="detect-concurrency-above-limit",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.tps_per_inference_unit", 0),
+        None,
+        "environments.dev.rekognition.tps_per_inference_unit",
+        "must be greater than 0",
+        id="tps-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.tps_per_inference_unit", "5"),
+        None,
+        "environments.dev.rekognition.tps_per_inference_unit",
+        "must be a number, got '5'",
+        id="tps-string",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.tps_per_inference_unit", True),
+        None,
+        "environments.dev.rekognition.tps_per_inference_unit",
+        "must be a number, got True",
+        id="tps-bool",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.tps_per_inference_unit", 1001),
+        None,
+        "environments.dev.rekognition.tps_per_inference_unit",
+        "at most 1000",
+        id="tps-above-limit",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.batch_size", 100),
+            _set("environments.dev.rekognition.batching_window_seconds", 1),
+            _set("environments.dev.rekognition.tps_per_inference_unit", 0.1),
+        ),
+        None,
+        "environments.dev.rekognition.batch_size",
+        "takes 2000 s, over 600 s",
+        id="batch-too-slow-for-the-model",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control", "on_demand"),
+        None,
+        "environments.dev.rekognition.model_control",
+        "must be an object",
+        id="model-control-not-an-object",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.mode", "sometimes"),
+        None,
+        "environments.dev.rekognition.model_control.mode",
+        "must be one of off, scheduled, on_demand; got 'sometimes'",
+        id="model-control-unknown-mode",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.idle_minutes", 0),
+        None,
+        "environments.dev.rekognition.model_control.idle_minutes",
+        "must be at least 1, got 0",
+        id="idle-minutes-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.idle_minutes", 1441),
+        None,
+        "environments.dev.rekognition.model_control.idle_minutes",
+        "must be at most 1440",
+        id="idle-minutes-above-a-day",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.mode", "scheduled"),
+        None,
+        "environments.dev.rekognition.model_control.schedule",
+        "is required when mode is 'scheduled'",
+        id="scheduled-without-schedule",
+    ),
+    pytest.param(
+        _set(
+            "environments.dev.rekognition.model_control.schedule",
+            {"start_hour_utc": 8, "end_hour_utc": 18},
+        ),
+        None,
+        "environments.dev.rekognition.model_control.schedule",
+        "is only used with mode 'scheduled' (mode is 'on_demand')",
+        id="schedule-without-scheduled-mode",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.model_control.mode", "scheduled"),
+            _set(
+                "environments.dev.rekognition.model_control.schedule",
+                {"start_hour_utc": 24, "end_hour_utc": 6},
+            ),
+        ),
+        None,
+        "environments.dev.rekognition.model_control.schedule.start_hour_utc",
+        "must be at most 23, got 24",
+        id="schedule-hour-24",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.model_control.mode", "scheduled"),
+            _set(
+                "environments.dev.rekognition.model_control.schedule",
+                {"start_hour_utc": 8, "end_hour_utc": 8},
+            ),
+        ),
+        None,
+        "environments.dev.rekognition.model_control.schedule.end_hour_utc",
+        "must differ from start_hour_utc",
+        id="schedule-empty-window",
+    ),
+    pytest.param(
+        _all(
+            _set("environments.dev.rekognition.model_control.mode", "scheduled"),
+            _set(
+                "environments.dev.rekognition.model_control.schedule",
+                {"start_hour_utc": 8, "end_hour": 18},
+            ),
+        ),
+        None,
+        "environments.dev.rekognition.model_control.schedule.end_hour_utc",
+        "is required",
+        id="schedule-key-typo",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.idle_minute", 5),
+        None,
+        "environments.dev.rekognition.model_control.idle_minute",
+        "is not a known setting (typo?)",
+        id="model-control-key-typo",
     ),
 ]
 
@@ -811,3 +1396,40 @@ def test_app_stops_with_one_line_for_an_unknown_environment(context_copy: Contex
     assert len(lines) == 1, result.stderr
     assert "environments.nope" in lines[0]
     assert ", ".join(sorted(context_copy["environments"])) in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("max_units", "tps", "concurrency", "batch", "expected"),
+    [
+        # (max_concurrency, invocation_tps, consumer timeout seconds)
+        pytest.param(1, 5, 10, 10, (2, 2.5, 60), id="one-unit-floor-of-two-invocations"),
+        pytest.param(2, 5, 10, 10, (2, 5.0, 60), id="two-units"),
+        pytest.param(10, 5, 10, 10, (5, 10.0, 60), id="ten-units"),
+        pytest.param(100, 5, 1, 10, (500, 1.0, 60), id="one-call-per-invocation"),
+        pytest.param(1, 5, 10, 100, (2, 2.5, 90), id="big-batch-slow-model"),
+        pytest.param(100, 50, 1, 10, (1000, 5.0, 60), id="ceiling-of-1000"),
+    ],
+)
+def test_throughput_settings_are_derived_from_the_model(
+    context_copy: Context,
+    max_units: int,
+    tps: float,
+    concurrency: int,
+    batch: int,
+    expected: tuple[int, float, int],
+) -> None:
+    rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
+    rekognition.update(
+        max_inference_units=max_units,
+        tps_per_inference_unit=tps,
+        detect_concurrency=concurrency,
+        batch_size=batch,
+        batching_window_seconds=1,
+    )
+
+    settings = load_environment(context_copy, "dev").rekognition
+
+    derived = (settings.max_concurrency, settings.invocation_tps, settings.consumer_timeout_seconds)
+    assert derived == expected
+    # The invocations together never ask for more than the model serves.
+    assert settings.max_concurrency * settings.invocation_tps <= max_units * tps + 1e-9

@@ -14,7 +14,15 @@ this harness corrects it:
    responses (``LocalWorkflow.script``), in order, through a botocore ``before-call`` hook; an
    unscripted call fails the test instead of surfacing as ``States.Runtime``.
 4. aws-sdk errors are named as AWS names them: ``Rekognition.ThrottlingException``.
-5. Every run has a name and a bounded duration; a history containing ``States.Runtime`` fails.
+5. JSONPath as AWS evaluates it: a definite path such as ``$.List[0].Field`` yields the value
+   (moto returns a one-element list, so a Choice never matches and a polling loop spins
+   forever); an indefinite one (``[*]``, slices, filters) yields the list of matches, empty
+   when nothing matches (moto fails when a path has more than one wildcard).
+6. Every run has a name and a bounded duration; a history containing ``States.Runtime`` fails.
+7. What moto lacks entirely (``moto_extensions.py``): optimized integrations it only forwards
+   (``sagemaker:*``, with ``.sync``) go through the scripts; AWS calls made by handlers can be
+   scripted per operation; the Distributed Map lists S3 fully, enforces the tolerated failure
+   threshold and writes its ResultWriter files.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ import importlib
 import io
 import json
 import os
+import re
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +46,7 @@ from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from jsonpath_ng import ext as jsonpath_ext
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
@@ -43,6 +54,13 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
+)
+from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
+
+from tests.workflows.moto_extensions import (
+    extension_patches,
+    handler_running,
+    moto_definition,
 )
 
 REGION = "eu-west-1"
@@ -61,6 +79,32 @@ SDK_ERROR_SERVICE_NAMES = {
     "cloudwatch": "CloudWatch",
     "lambda": "Lambda",
 }
+
+
+_INDEFINITE_PATH = re.compile(r"\[\s*(\*|\?|[^\]]*[:,])|\.\.")
+
+
+def _aws_extract_json(path: str, data: Any) -> Any:
+    """AWS's JSONPath semantics: definite -> the one value; indefinite -> the list of matches."""
+    matches = jsonpath_ext.parse(path).find(data)
+    if _INDEFINITE_PATH.search(path):
+        return [match.value for match in matches]
+    if not matches:
+        raise moto_json_path.NoSuchJsonPathError(json_path=path, data=data)
+    return matches[0].value
+
+
+_MOTO_EXTRACT_JSON = moto_json_path.extract_json  # what the patches replace
+
+
+def _json_path_patches() -> list[Any]:
+    """Replace extract_json in every moto module that imported it by name."""
+    return [
+        mock.patch.object(module, "extract_json", _aws_extract_json)
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.parser")
+        and getattr(module, "extract_json", None) is _MOTO_EXTRACT_JSON
+    ]
 
 
 class UnscriptedCallError(AssertionError):
@@ -91,6 +135,8 @@ class WorkflowRun:
     waits: list[int]
     retry_sleeps: list[float]
     calls: dict[str, list[dict[str, Any]]]
+    #: AWS calls made by Lambda handlers, by ``service.Operation`` (scripted or moto's).
+    handler_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def entered(self) -> list[str]:
@@ -111,6 +157,9 @@ class _Recorder:
     waits: list[int] = field(default_factory=list)
     retry_sleeps: list[float] = field(default_factory=list)
     calls: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    handler_calls: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -130,9 +179,9 @@ class _LambdaContext:
 class LocalWorkflow:
     """One state machine of a synthesized template, deployed into moto.
 
-    Use inside ``mock_aws(config=MOTO_CONFIG)``. ``templates`` are every template the state
-    machine's references reach (its own first; cross-stack ``Fn::GetStackOutput`` references are
-    resolved through the others' outputs).
+    Use inside ``mock_aws(config=MOTO_CONFIG)``. ``templates`` maps CloudFormation stack names to
+    every template the state machine's references reach; cross-stack ``Fn::GetStackOutput``
+    references are resolved through the producing template's outputs.
     """
 
     def __init__(
@@ -147,6 +196,7 @@ class LocalWorkflow:
         self._functions: dict[str, dict[str, Any]] = {}
         self._scripts: dict[str, list[Answer]] = defaultdict(list)
         self._recorder = _Recorder()
+        self._cold_started: set[str] = set()
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
         self._iam_role = self._role()
         machine = templates[stack_name]["Resources"][state_machine_id]
@@ -154,7 +204,7 @@ class LocalWorkflow:
         self.definition: dict[str, Any] = json.loads(definition)
         self.arn = self._sfn.create_state_machine(
             name=state_machine_id,
-            definition=definition,
+            definition=json.dumps(moto_definition(self.definition)),
             roleArn=self._iam_role,
             type=machine["Properties"].get("StateMachineType", "STANDARD"),
         )["stateMachineArn"]
@@ -185,6 +235,7 @@ class LocalWorkflow:
                 stateMachineArn=self.arn, name=name, input=json.dumps(execution_input)
             )["executionArn"]
             deadline = time.monotonic() + timeout
+            pause = 0.05
             while True:
                 described = self._sfn.describe_execution(executionArn=execution_arn)
                 if described["status"] != "RUNNING":
@@ -192,7 +243,9 @@ class LocalWorkflow:
                 if time.monotonic() > deadline:
                     self._sfn.stop_execution(executionArn=execution_arn)
                     raise AssertionError(f"execution {name} still running after {timeout}s")
-                time.sleep(0.02)
+                # Polling steals the interpreter from the execution thread: back off.
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
         history = self._sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)[
             "events"
         ]
@@ -216,6 +269,7 @@ class LocalWorkflow:
             waits=list(self._recorder.waits),
             retry_sleeps=list(self._recorder.retry_sleeps),
             calls={key: list(value) for key, value in self._recorder.calls.items()},
+            handler_calls={key: list(value) for key, value in self._recorder.handler_calls.items()},
         )
 
     # --- token resolution -----------------------------------------------------------------
@@ -245,6 +299,9 @@ class LocalWorkflow:
         if function == "Fn::Split":
             separator, text = argument
             return str(self.resolve(stack, text)).split(separator)
+        if function == "Fn::FindInMap":
+            mapping, top_key, second_key = (self.resolve(stack, part) for part in argument)
+            return self._templates[stack]["Mappings"][mapping][top_key][second_key]
         raise NotImplementedError(f"intrinsic {function} in {stack}")
 
     def _ref(self, stack: str, name: str) -> str:
@@ -266,16 +323,10 @@ class LocalWorkflow:
         return str(created[attribute])
 
     def _stack_output(self, stack_name: str, output_name: str) -> Any:
-        for name, template in self._templates.items():
-            outputs = template.get("Outputs", {})
-            if output_name in outputs and self._stack_name_matches(name, stack_name):
-                return self.resolve(name, outputs[output_name]["Value"])
-        raise KeyError(f"no template provides output {output_name} of {stack_name}")
-
-    @staticmethod
-    def _stack_name_matches(template_name: str, stack_name: str) -> bool:
-        # Templates are keyed by construct id (DevStorage); stack names are imgclf-dev-storage.
-        return template_name.lower() == stack_name.replace("imgclf-", "").replace("-", "")
+        outputs = self._templates[stack_name].get("Outputs", {})
+        if output_name not in outputs:
+            raise KeyError(f"stack {stack_name} has no output {output_name}")
+        return self.resolve(stack_name, outputs[output_name]["Value"])
 
     def _create(self, stack: str, logical_id: str) -> dict[str, str]:
         key = (stack, logical_id)
@@ -381,6 +432,7 @@ class LocalWorkflow:
             client = original_client_for(
                 region=region, service=service, state_credentials=state_credentials
             )
+            client.meta.events.register("before-parameter-build", harness._remember_params)
             client.meta.events.register("before-call", harness._answer)
             return client
 
@@ -397,8 +449,12 @@ class LocalWorkflow:
                 )
             )
             stack.enter_context(mock.patch.dict(aws_sdk_task._SERVICE_ERROR_NAMES, {}))
+            for patch in _json_path_patches():
+                stack.enter_context(patch)
             sns_recording = self._record_sns_publish()
             stack.enter_context(sns_recording)
+            for patch in extension_patches(self, client_for, self._service_error_name):
+                stack.enter_context(patch)
             yield
 
     def _service_error_name(self, api_or_service: str) -> str:
@@ -418,9 +474,15 @@ class LocalWorkflow:
 
         return mock.patch.object(SNSBackend, "publish", publish)
 
-    def _answer(self, model: Any, params: Mapping[str, Any], **_: Any) -> Any:
+    @staticmethod
+    def _remember_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # before-call only sees the serialized request; keep the API parameters for it.
+        context["api_params"] = dict(params)
+
+    def _answer(self, model: Any, context: Mapping[str, Any], **_: Any) -> Any:
         service = model.service_model.service_name
         key = f"{service}.{model.name}"
+        params = context.get("api_params", {})
         with self._recorder.lock:
             self._recorder.calls[key].append(dict(params))
         if service not in self._scripted_services():
@@ -443,6 +505,10 @@ class LocalWorkflow:
             "ResponseMetadata": {"HTTPStatusCode": 200, "RequestId": "scripted"},
         }
 
+    def _record_handler_call(self, key: str, params: dict[str, Any]) -> None:
+        with self._recorder.lock:
+            self._recorder.handler_calls[key].append(params)
+
     def _scripted_services(self) -> set[str]:
         return {key.split(".", 1)[0] for key in self._scripts}
 
@@ -454,8 +520,17 @@ class LocalWorkflow:
         module_name, handler_name = function["handler"].rsplit(".", 1)
         event = json.loads(body) if body else {}
         context = _LambdaContext(name, function["arn"], function["memory"], function["timeout"])
-        with mock.patch.dict(os.environ, {"AWS_REGION": REGION, **function["environment"]}):
-            handler = getattr(importlib.import_module(module_name), handler_name)
+        with (
+            handler_running(),
+            mock.patch.dict(os.environ, {"AWS_REGION": REGION, **function["environment"]}),
+        ):
+            module = importlib.import_module(module_name)
+            if module_name not in self._cold_started:
+                # A cold start under this function's environment: module-level Powertools and
+                # boto3 objects read it at import, and another test may have imported it first.
+                module = importlib.reload(module)
+                self._cold_started.add(module_name)
+            handler = getattr(module, handler_name)
             try:
                 result = handler(event, context)
             except Exception as error:  # reported to Step Functions as Lambda does

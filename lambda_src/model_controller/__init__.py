@@ -1,0 +1,1 @@
+"""Starts and stops the Rekognition model and gates the inference queue's event source."""

@@ -1,0 +1,1 @@
+"""Rekognition Custom Labels inference: S3 object events -> SQS -> DetectCustomLabels -> records."""

@@ -1,0 +1,224 @@
+"""Lambda entry point of the inference consumer: an SQS event source with ReportBatchItemFailures.
+
+A batch's messages are processed concurrently (Powertools ``AsyncBatchProcessor``; the blocking
+boto3 calls run on a thread pool of ``DETECT_CONCURRENCY`` workers) and DetectCustomLabels calls
+are paced to ``INVOCATION_TPS``, this invocation's share of the model's throughput. A message
+whose images all ended in a result or an error record is acknowledged; a message with a
+transient failure is reported in ``batchItemFailures`` and comes back after the visibility
+timeout, until the queue's redrive policy moves it to the dead-letter queue.
+
+Environment: ``DATA_BUCKET``, ``INPUT_PREFIX``, ``ARTIFACTS_BUCKET``, ``MIN_CONFIDENCE``,
+``REVIEW_THRESHOLD`` (fractions), ``PROJECT_NAME``, ``MODEL_VERSION_ARN`` (optional pin),
+``MODEL_VERSION_PARAMETER``, ``DETECT_CONCURRENCY``, ``INVOCATION_TPS`` (0 = unpaced).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from rekognition_inference.processing import (
+    Classifier,
+    MessageReport,
+    RatePacer,
+    Settings,
+    TransientError,
+)
+from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+#: No DetectCustomLabels call starts later than this before the function timeout: a call's
+#: worst case is two attempts of ``_DETECT_READ_TIMEOUT`` seconds.
+DEADLINE_MARGIN_SECONDS = 25
+#: How long the SSM parameter naming the model version is cached.
+PARAMETER_MAX_AGE_SECONDS = 60
+_DETECT_READ_TIMEOUT = 10
+#: EMF accepts at most 100 values per metric and record.
+_MAX_LATENCY_VALUES = 100
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Clients and settings, built once per execution environment (lazily, for tests)."""
+
+    classifier: Classifier
+    executor: ThreadPoolExecutor
+    project_name: str
+    pinned_arn: str | None
+    parameter_name: str
+
+
+@functools.cache
+def runtime() -> Runtime:
+    environ = os.environ
+    workers = int(environ.get("DETECT_CONCURRENCY", "10"))
+    pool = max(10, workers + 2)
+    s3 = boto3.client(
+        "s3",
+        config=Config(
+            max_pool_connections=pool,
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=5,
+            read_timeout=10,
+        ),
+    )
+    rekognition = boto3.client(
+        "rekognition",
+        config=Config(
+            max_pool_connections=pool,
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=_DETECT_READ_TIMEOUT,
+        ),
+    )
+    rate = float(environ.get("INVOCATION_TPS", "0"))
+    return Runtime(
+        classifier=Classifier(
+            s3=s3,
+            rekognition=rekognition,
+            settings=Settings.from_environment(environ),
+            pacer=RatePacer(rate if rate > 0 else None),
+        ),
+        executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="classify"),
+        project_name=environ["PROJECT_NAME"],
+        pinned_arn=environ.get("MODEL_VERSION_ARN") or None,
+        parameter_name=environ["MODEL_VERSION_PARAMETER"],
+    )
+
+
+def read_parameter(name: str) -> str | None:
+    """The parameter's value (cached), or None when it does not exist."""
+    try:
+        value = parameters.get_parameter(name, max_age=PARAMETER_MAX_AGE_SECONDS)
+    except parameters.exceptions.GetParameterError as error:
+        if "ParameterNotFound" in str(error):
+            return None
+        raise
+    return str(value)
+
+
+@dataclass
+class Tally:
+    """What one invocation did, published as metrics when it ends."""
+
+    processed: int = 0
+    duplicates: int = 0
+    low_confidence: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    transient: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, report: MessageReport) -> None:
+        for outcome in report.outcomes:
+            if outcome.kind == "result":
+                self.processed += 1
+                self.low_confidence += outcome.needs_review
+                if outcome.latency_ms is not None:
+                    self.latencies_ms.append(outcome.latency_ms)
+            elif outcome.kind == "duplicate":
+                self.duplicates += 1
+            else:
+                self.errors[outcome.reason or "unknown"] += 1
+                logger.warning(
+                    "Input recorded as an error",
+                    extra={"reason": outcome.reason, "record_key": outcome.record_key},
+                )
+        for error in report.transient:
+            self.transient[error.reason] += 1
+            logger.warning(
+                "Transient failure: the message returns to the queue",
+                extra={"reason": error.reason, "detail": error.detail},
+            )
+
+    def publish(self) -> None:
+        metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=self.processed)
+        metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=self.low_confidence)
+        metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=self.duplicates)
+        for latency in self.latencies_ms[:_MAX_LATENCY_VALUES]:
+            metrics.add_metric(name="DetectLatency", unit=MetricUnit.Milliseconds, value=latency)
+        for name, counts in (("ImageErrors", self.errors), ("TransientFailures", self.transient)):
+            for reason, count in sorted(counts.items()):
+                with single_metric(
+                    name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+                ) as metric:
+                    metric.add_dimension(name="reason", value=reason)
+
+
+def model_getter(state: Runtime) -> Callable[[], ModelVersion]:
+    """Resolve the model version once per invocation; the classifier calls the getter."""
+    try:
+        model: ModelVersion | Exception = resolve_model_version(
+            pinned_arn=state.pinned_arn,
+            parameter_name=state.parameter_name,
+            project_name=state.project_name,
+            read_parameter=read_parameter,
+        )
+    except ModelNotConfiguredError as error:
+        logger.error("Model not configured: images wait in the queue", extra={"detail": str(error)})
+        model = error
+    except Exception as error:  # SSM throttled or unavailable: retry the messages later
+        logger.exception("Cannot read the model version parameter")
+        model = TransientError("parameter_unavailable", str(error))
+
+    def get_model() -> ModelVersion:
+        if isinstance(model, Exception):
+            raise model
+        return model
+
+    return get_model
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = runtime()
+    get_model = model_getter(state)
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    deadline -= DEADLINE_MARGIN_SECONDS
+    tally = Tally()
+
+    async def record_handler(record: SQSRecord) -> str:
+        work = functools.partial(
+            state.classifier.handle_message,
+            body=record.body,
+            receive_count=int(record.attributes.approximate_receive_count or 1),
+            sent_at_ms=int(record.attributes.sent_timestamp or 0) or None,
+            get_model=get_model,
+            deadline=deadline,
+        )
+        report = await asyncio.get_running_loop().run_in_executor(state.executor, work)
+        tally.add(report)
+        if report.transient:
+            raise report.transient[0]
+        return "done"
+
+    response = async_process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    tally.publish()
+    return dict(response)

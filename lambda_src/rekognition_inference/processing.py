@@ -1,0 +1,567 @@
+"""Classifies the images one SQS message names; each ends in a result or an error record.
+
+Nothing is silently dropped. For every image named by a message:
+
+- **result**: DetectCustomLabels answered; ``results/...`` holds labels, model version and timing,
+  and ``review/...`` lists it too when its top confidence is below the review threshold;
+- **error record**: the input can never succeed (missing or deleted object, empty, over 15 MB,
+  not JPEG/PNG by content, corrupt, rejected by the service for its pixel size, ...);
+  ``errors/...`` says why and the message is acknowledged;
+- **transient failure** (throttling, model not running, service errors, model not configured):
+  nothing is written and :class:`TransientError` makes the message a batch item failure, so SQS
+  redelivers it and, after ``maxReceiveCount`` receives, moves it to the alarmed dead-letter queue.
+
+Records are written to deterministic keys (``locations``), so a redelivered message overwrites
+the same keys; on a redelivery an existing result for the same object version is kept as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rekognition_inference import images, locations
+from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
+from shared.model_version import ModelNotConfiguredError, ModelVersion
+
+# Reasons of error records (permanent: the input can never be classified).
+OBJECT_MISSING = "object_missing"
+EMPTY_OBJECT = "empty_object"
+OBJECT_TOO_LARGE = "object_too_large"
+ARCHIVED_OBJECT = "archived_object"
+UNSUPPORTED_FORMAT = "unsupported_format"
+UNEXPECTED_BUCKET = "unexpected_bucket"
+OUTSIDE_INPUT_PREFIX = "outside_input_prefix"
+UNREADABLE_BY_REKOGNITION = "unreadable_by_rekognition"
+
+#: DetectCustomLabels errors that no retry can fix, by the reason recorded for them.
+PERMANENT_SERVICE_ERRORS: Mapping[str, str] = {
+    "InvalidImageFormatException": "invalid_image_format",  # corrupt, or not really JPEG/PNG
+    "ImageTooLargeException": "image_too_large",  # over 4096 px per side (or 4 MB decoded)
+    "InvalidParameterException": "image_rejected",  # e.g. under 64 px per side
+}
+#: DetectCustomLabels errors worth retrying, by reason (anything unknown is retried too).
+TRANSIENT_SERVICE_ERRORS: Mapping[str, str] = {
+    "ResourceNotReadyException": "model_not_ready",
+    "ProvisionedThroughputExceededException": "throughput_exceeded",
+    "ThrottlingException": "throttled",
+    "LimitExceededException": "throttled",
+    "InternalServerError": "service_error",
+    "ServiceUnavailableException": "service_error",
+    "ResourceNotFoundException": "model_not_found",
+    "AccessDeniedException": "access_denied",
+}
+_ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_RESULT_SCHEMA = "imgclf.rekognition.result/1"
+_ERROR_SCHEMA = "imgclf.rekognition.error/1"
+_REVIEW_SCHEMA = "imgclf.rekognition.review/1"
+_BODY_EXCERPT = 4096
+
+
+class TransientError(Exception):
+    """A failure a later attempt may not have; the message goes back to the queue."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the consumer is configured with (environment variables of the function)."""
+
+    data_bucket: str
+    input_prefix: str
+    artifacts_bucket: str
+    min_confidence: float
+    review_threshold: float
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        return cls(
+            data_bucket=environ["DATA_BUCKET"],
+            input_prefix=environ["INPUT_PREFIX"],
+            artifacts_bucket=environ["ARTIFACTS_BUCKET"],
+            min_confidence=float(environ["MIN_CONFIDENCE"]),
+            review_threshold=float(environ["REVIEW_THRESHOLD"]),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one image (or one unusable message) ended."""
+
+    kind: str  # "result" | "error" | "duplicate"
+    record_key: str
+    reason: str | None = None
+    needs_review: bool = False
+    latency_ms: float | None = None
+
+
+@dataclass
+class MessageReport:
+    """Outcomes of every item of a message, and the transient failures that send it back."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    transient: list[TransientError] = field(default_factory=list)
+
+
+class RatePacer:
+    """Spaces calls at most ``rate`` per second across threads (``None``: no limit).
+
+    Each invocation gets an equal share of the model's throughput (see ``stacks/config.py``),
+    so all concurrent invocations together never exceed it.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+@dataclass(frozen=True)
+class _Head:
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    storage_class: str | None
+
+
+class Classifier:
+    """Runs the checks, the DetectCustomLabels call and the writes for one message at a time.
+
+    Thread-safe: boto3 clients are, and the only shared state is the pacer.
+    """
+
+    def __init__(
+        self,
+        *,
+        s3: Any,
+        rekognition: Any,
+        settings: Settings,
+        pacer: RatePacer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+    ) -> None:
+        self._s3 = s3
+        self._rekognition = rekognition
+        self._settings = settings
+        self._pacer = pacer or RatePacer(None)
+        self._clock = clock
+        self._wallclock = wallclock
+
+    def handle_message(
+        self,
+        *,
+        body: str,
+        receive_count: int,
+        sent_at_ms: int | None,
+        get_model: Callable[[], ModelVersion],
+        deadline: float,
+    ) -> MessageReport:
+        """Process every item of ``body``; never raises for an item, reports instead."""
+        report = MessageReport()
+        items = parse_body(body)
+        problems = [item for item in items if isinstance(item, MessageProblem)]
+        refs = [item for item in items if isinstance(item, ObjectRef)]
+        outside = [ref for ref in refs if ref.bucket != self._settings.data_bucket]
+        problems += [
+            MessageProblem(
+                UNEXPECTED_BUCKET,
+                f"object s3://{ref.bucket}/{ref.key} is not in the data bucket "
+                f"{self._settings.data_bucket}",
+            )
+            for ref in outside
+        ]
+        if problems:
+            try:
+                report.outcomes += self._record_message_problems(body, problems)
+            except TransientError as error:
+                report.transient.append(error)
+        for ref in refs:
+            if ref in outside:
+                continue
+            try:
+                report.outcomes.append(
+                    self._classify(ref, receive_count, sent_at_ms, get_model, deadline)
+                )
+            except TransientError as error:
+                report.transient.append(error)
+        return report
+
+    # -- one image ------------------------------------------------------------------------
+
+    def _classify(
+        self,
+        ref: ObjectRef,
+        receive_count: int,
+        sent_at_ms: int | None,
+        get_model: Callable[[], ModelVersion],
+        deadline: float,
+    ) -> Outcome:
+        key = ref.key
+        if not key.startswith(self._settings.input_prefix):
+            return self._record_image_error(
+                ref,
+                key,
+                None,
+                OUTSIDE_INPUT_PREFIX,
+                f"key is not under the input prefix {self._settings.input_prefix!r}",
+                None,
+            )
+        try:
+            model = get_model()
+        except ModelNotConfiguredError as error:
+            raise TransientError("model_not_configured", str(error)) from error
+        head, missing_keys = self._head_input(ref)
+        existing = None
+        if receive_count > 1:
+            found_key = head.key if head else missing_keys[0]
+            existing = self._head_artifact(
+                locations.result_key(found_key, model.project, model.version)
+            )
+        if head is None:
+            if existing is not None:
+                return Outcome("duplicate", locations.result_key(missing_keys[0], *_ids(model)))
+            return self._record_image_error(
+                ref,
+                missing_keys[0],
+                None,
+                OBJECT_MISSING,
+                "the object does not exist (deleted before it was processed?)",
+                model,
+            )
+        result_key = locations.result_key(head.key, model.project, model.version)
+        if existing is not None and _same_input(existing, head):
+            return Outcome("duplicate", result_key)
+        permanent = self._check_object(head)
+        if permanent is not None:
+            return self._record_image_error(ref, head.key, head, *permanent, model)
+        image_format = self._sniff(ref, head, model)
+        if isinstance(image_format, Outcome):
+            return image_format
+        labels, latency_ms = self._detect(ref, head, model, deadline)
+        if isinstance(labels, Outcome):
+            return labels
+        return self._record_result(
+            ref, head, image_format, model, labels, latency_ms, sent_at_ms, result_key
+        )
+
+    def _head_input(self, ref: ObjectRef) -> tuple[_Head | None, list[str]]:
+        missing: list[str] = []
+        for key in ref.key_candidates:
+            try:
+                response = self._s3.head_object(Bucket=ref.bucket, Key=key)
+            except ClientError as error:
+                if _code(error) in _MISSING_CODES:
+                    missing.append(key)
+                    continue
+                raise _storage_error(error, f"HeadObject s3://{ref.bucket}/{key}") from error
+            except BotoCoreError as error:
+                raise TransientError("connection_error", f"HeadObject: {error}") from error
+            return (
+                _Head(
+                    key=key,
+                    size=int(response.get("ContentLength", 0)),
+                    etag=str(response.get("ETag", "")).strip('"'),
+                    version_id=response.get("VersionId"),
+                    storage_class=response.get("StorageClass"),
+                ),
+                missing,
+            )
+        return None, missing
+
+    def _head_artifact(self, key: str) -> Mapping[str, str] | None:
+        """User metadata of an existing record, or None (404, or 403 without s3:ListBucket)."""
+        try:
+            response = self._s3.head_object(Bucket=self._settings.artifacts_bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING_CODES or _code(error) in {"403", "AccessDenied"}:
+                return None
+            raise _storage_error(error, f"HeadObject {key}") from error
+        except BotoCoreError as error:
+            raise TransientError("connection_error", f"HeadObject: {error}") from error
+        metadata: Mapping[str, str] = response.get("Metadata", {})
+        return metadata
+
+    @staticmethod
+    def _check_object(head: _Head) -> tuple[str, str] | None:
+        if head.size == 0:
+            return EMPTY_OBJECT, "the object is empty (0 bytes)"
+        if head.size > images.MAX_OBJECT_BYTES:
+            return (
+                OBJECT_TOO_LARGE,
+                f"{head.size} bytes; DetectCustomLabels reads S3 objects up to "
+                f"{images.MAX_OBJECT_BYTES} bytes (15 MB)",
+            )
+        if head.storage_class in _ARCHIVED_CLASSES:
+            return ARCHIVED_OBJECT, f"storage class {head.storage_class} must be restored first"
+        return None
+
+    def _sniff(self, ref: ObjectRef, head: _Head, model: ModelVersion) -> str | Outcome:
+        arguments: dict[str, Any] = {
+            "Bucket": ref.bucket,
+            "Key": head.key,
+            "Range": f"bytes=0-{images.SNIFF_BYTES - 1}",
+        }
+        if head.version_id:
+            arguments["VersionId"] = head.version_id
+        try:
+            first_bytes: bytes = self._s3.get_object(**arguments)["Body"].read()
+        except ClientError as error:
+            if _code(error) in _MISSING_CODES:
+                return self._record_image_error(
+                    ref, head.key, head, OBJECT_MISSING, "deleted while being processed", model
+                )
+            raise _storage_error(error, f"GetObject s3://{ref.bucket}/{head.key}") from error
+        except BotoCoreError as error:
+            raise TransientError("connection_error", f"GetObject: {error}") from error
+        image_format = images.sniff_format(first_bytes)
+        if image_format is None:
+            return self._record_image_error(
+                ref,
+                head.key,
+                head,
+                UNSUPPORTED_FORMAT,
+                images.describe(first_bytes),
+                model,
+            )
+        return image_format
+
+    def _detect(
+        self, ref: ObjectRef, head: _Head, model: ModelVersion, deadline: float
+    ) -> tuple[list[dict[str, Any]] | Outcome, float]:
+        image: dict[str, Any] = {"Bucket": ref.bucket, "Name": head.key}
+        if head.version_id:
+            image["Version"] = head.version_id
+        self._check_deadline(deadline)
+        self._pacer.wait()
+        self._check_deadline(deadline)
+        started = self._clock()
+        try:
+            response = self._rekognition.detect_custom_labels(
+                ProjectVersionArn=model.arn,
+                Image={"S3Object": image},
+                MinConfidence=self._settings.min_confidence * 100,
+            )
+        except ClientError as error:
+            code = _code(error)
+            message = _message(error)
+            if code in PERMANENT_SERVICE_ERRORS:
+                outcome = self._record_image_error(
+                    ref, head.key, head, PERMANENT_SERVICE_ERRORS[code], message, model
+                )
+                return outcome, 0.0
+            if code == "InvalidS3ObjectException":
+                return self._unreadable(ref, head, model, message), 0.0
+            reason = TRANSIENT_SERVICE_ERRORS.get(code, "service_error")
+            raise TransientError(reason, f"DetectCustomLabels {code}: {message}") from error
+        except BotoCoreError as error:
+            raise TransientError("connection_error", f"DetectCustomLabels: {error}") from error
+        latency_ms = (self._clock() - started) * 1000
+        labels = sorted(
+            (
+                {"name": label["Name"], "confidence": round(label["Confidence"] / 100, 6)}
+                for label in response.get("CustomLabels", [])
+            ),
+            key=lambda label: (-label["confidence"], label["name"]),
+        )
+        return labels, latency_ms
+
+    def _unreadable(
+        self, ref: ObjectRef, head: _Head, model: ModelVersion, message: str
+    ) -> Outcome:
+        """InvalidS3ObjectException: gone since our checks, or unreadable for the service."""
+        again, _ = self._head_input(ObjectRef(ref.bucket, (head.key,), None, ref.wiring))
+        if again is None or (head.version_id and again.version_id != head.version_id):
+            return self._record_image_error(
+                ref, head.key, head, OBJECT_MISSING, "deleted while being processed", model
+            )
+        return self._record_image_error(
+            ref, head.key, head, UNREADABLE_BY_REKOGNITION, message, model
+        )
+
+    def _check_deadline(self, deadline: float) -> None:
+        if self._clock() > deadline:
+            raise TransientError(
+                "deadline", "not started: too close to the function timeout; will be retried"
+            )
+
+    # -- records --------------------------------------------------------------------------
+
+    def _record_result(
+        self,
+        ref: ObjectRef,
+        head: _Head,
+        image_format: str,
+        model: ModelVersion,
+        labels: list[dict[str, Any]],
+        latency_ms: float,
+        sent_at_ms: int | None,
+        result_key: str,
+    ) -> Outcome:
+        now = self._wallclock()
+        top = labels[0] if labels else None
+        top_confidence = top["confidence"] if top else 0.0
+        needs_review = top_confidence < self._settings.review_threshold
+        document = {
+            "schema": _RESULT_SCHEMA,
+            "input": _input_document(ref, head.key, head, image_format),
+            "model": _model_document(model),
+            "labels": labels,
+            "top_label": top["name"] if top else None,
+            "top_confidence": top_confidence,
+            "min_confidence": self._settings.min_confidence,
+            "review_threshold": self._settings.review_threshold,
+            "needs_review": needs_review,
+            "timing": {
+                "event_time": ref.event_time,
+                "queued_at": _iso(sent_at_ms / 1000) if sent_at_ms else None,
+                "processed_at": _iso(now),
+                "queue_wait_ms": round(now * 1000 - sent_at_ms) if sent_at_ms else None,
+                "detect_latency_ms": round(latency_ms, 1),
+            },
+        }
+        if needs_review:
+            self._put_json(
+                locations.review_key(head.key, model.project, model.version),
+                {
+                    "schema": _REVIEW_SCHEMA,
+                    "input": document["input"],
+                    "result_key": result_key,
+                    "top_label": document["top_label"],
+                    "top_confidence": top_confidence,
+                    "review_threshold": self._settings.review_threshold,
+                },
+            )
+        # Written last: its existence (with this input version) marks the image as done.
+        self._put_json(
+            result_key,
+            document,
+            metadata={"input-etag": head.etag, "input-version": head.version_id or ""},
+        )
+        return Outcome("result", result_key, needs_review=needs_review, latency_ms=latency_ms)
+
+    def _record_image_error(
+        self,
+        ref: ObjectRef,
+        key: str,
+        head: _Head | None,
+        reason: str,
+        detail: str,
+        model: ModelVersion | None,
+    ) -> Outcome:
+        record_key = locations.image_error_key(key)
+        self._put_json(
+            record_key,
+            {
+                "schema": _ERROR_SCHEMA,
+                "reason": reason,
+                "detail": detail,
+                "input": _input_document(ref, key, head, None),
+                "model": _model_document(model) if model else None,
+            },
+        )
+        return Outcome("error", record_key, reason=reason)
+
+    def _record_message_problems(self, body: str, problems: list[MessageProblem]) -> list[Outcome]:
+        record_key = locations.message_error_key(body)
+        self._put_json(
+            record_key,
+            {
+                "schema": _ERROR_SCHEMA,
+                "reason": problems[0].reason,
+                "detail": problems[0].detail,
+                "problems": [{"reason": p.reason, "detail": p.detail} for p in problems],
+                "message_body": body[:_BODY_EXCERPT],
+                "message_body_truncated": len(body) > _BODY_EXCERPT,
+            },
+        )
+        return [Outcome("error", record_key, reason=problem.reason) for problem in problems]
+
+    def _put_json(
+        self, key: str, document: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+    ) -> None:
+        body = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode()
+        try:
+            self._s3.put_object(
+                Bucket=self._settings.artifacts_bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                Metadata=dict(metadata or {}),
+            )
+        except ClientError as error:
+            raise _storage_error(error, f"PutObject {key}") from error
+        except BotoCoreError as error:
+            raise TransientError("connection_error", f"PutObject: {error}") from error
+
+
+def _ids(model: ModelVersion) -> tuple[str, str]:
+    return model.project, model.version
+
+
+def _same_input(metadata: Mapping[str, str], head: _Head) -> bool:
+    return metadata.get("input-etag") == head.etag and metadata.get("input-version", "") == (
+        head.version_id or ""
+    )
+
+
+def _input_document(
+    ref: ObjectRef, key: str, head: _Head | None, image_format: str | None
+) -> dict[str, Any]:
+    document: dict[str, Any] = {"bucket": ref.bucket, "key": key, "wiring": ref.wiring}
+    if head is not None:
+        document.update(size=head.size, etag=head.etag, version_id=head.version_id)
+    if image_format is not None:
+        document["format"] = image_format
+    return document
+
+
+def _model_document(model: ModelVersion) -> dict[str, str]:
+    return {"project_version_arn": model.arn, "project": model.project, "version": model.version}
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message", "")) or _code(error)
+
+
+def _storage_error(error: ClientError, what: str) -> TransientError:
+    code = _code(error)
+    reason = "access_denied" if code in {"403", "AccessDenied"} else "storage_error"
+    return TransientError(reason, f"{what}: {code} {_message(error)}")
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds")

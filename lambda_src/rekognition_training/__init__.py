@@ -1,0 +1,1 @@
+"""Rekognition Custom Labels training workflow: input validation, evaluation and gate, triggers."""

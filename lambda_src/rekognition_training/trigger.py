@@ -1,0 +1,83 @@
+"""Starts a training run when a manifest lands or on schedule, never two at once.
+
+Invoked by EventBridge: an S3 "Object Created" event for a manifest under the configured prefix
+of the data bucket, or a scheduled event (then the configured manifest key is used). If any
+execution of the workflow is running (the workflow trains one project), nothing starts and the
+skip is logged and counted. The execution name derives from the EventBridge event id, so a
+redelivered event cannot start a second run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+sfn = boto3.client("stepfunctions")
+
+
+class UnexpectedEvent(ValueError):  # noqa: N818 - the name is the error name in the DLQ
+    """The event is neither an S3 Object Created event of the data bucket nor a schedule."""
+
+
+def manifest_key(event: dict[str, Any], data_bucket: str, scheduled_key: str | None) -> str:
+    """The manifest a trigger event asks to train on."""
+    if event.get("detail-type") == "Scheduled Event":
+        if not scheduled_key:
+            raise UnexpectedEvent("scheduled event, but no scheduled_manifest_key is configured")
+        return scheduled_key
+    if event.get("detail-type") == "Object Created":
+        detail = event.get("detail", {})
+        bucket = detail.get("bucket", {}).get("name")
+        key = detail.get("object", {}).get("key")
+        if bucket != data_bucket or not isinstance(key, str) or not key:
+            raise UnexpectedEvent(f"object event for {bucket}/{key}, not the data bucket")
+        return key
+    raise UnexpectedEvent(f"unexpected event type {event.get('detail-type')!r}")
+
+
+def execution_name(event_id: str) -> str:
+    """Step Functions names are 1-80 characters of [A-Za-z0-9-_]."""
+    return ("trigger-" + re.sub(r"[^A-Za-z0-9_-]", "-", event_id))[:80]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    data_bucket = os.environ["DATA_BUCKET"]
+    key = manifest_key(event, data_bucket, os.environ.get("SCHEDULED_MANIFEST_KEY") or None)
+    state_machine = os.environ["STATE_MACHINE_ARN"]
+    running = sfn.list_executions(
+        stateMachineArn=state_machine, statusFilter="RUNNING", maxResults=1
+    )["executions"]
+    if running:
+        metrics.add_metric(name="TrainingTriggerSkipped", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "a training run is in progress; not starting another",
+            extra={"running": running[0]["executionArn"], "manifest": key},
+        )
+        return {"started": False, "running": running[0]["executionArn"]}
+    name = execution_name(str(event.get("id", context.aws_request_id)))
+    started = sfn.start_execution(
+        stateMachineArn=state_machine,
+        name=name,
+        input=json.dumps(
+            {
+                "training_data": {"manifest_s3_uri": f"s3://{data_bucket}/{key}"},
+                "test_data": {"auto_split": True},
+            }
+        ),
+    )
+    metrics.add_metric(name="TrainingTriggered", unit=MetricUnit.Count, value=1)
+    logger.info("training started", extra={"execution": started["executionArn"], "manifest": key})
+    return {"started": True, "execution_arn": started["executionArn"]}

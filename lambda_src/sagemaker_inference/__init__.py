@@ -1,0 +1,1 @@
+"""SageMaker image classification: the validate, classify and batch-summary functions."""

@@ -1,0 +1,103 @@
+"""Second state: read the validated image from S3 and ask the endpoint what it shows.
+
+The endpoint's JSON answer (one probability per class) is turned into ``{label: probability}``
+with the configured class names; the top label and its confidence go back to the workflow,
+whose Choice state compares them with the threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sagemaker_inference.aws import client, emit_metric, error_code, s3_error
+from sagemaker_inference.model import (
+    EndpointModelError,
+    EndpointNotFoundError,
+    EndpointRequestRejectedError,
+    EndpointThrottledError,
+    EndpointUnavailableError,
+    parse_prediction,
+    top_label,
+)
+
+logger = Logger()
+tracer = Tracer()
+
+#: A real-time endpoint has 60 seconds to answer; a little more before we give up reading.
+ENDPOINT_READ_TIMEOUT = 70
+_UNAVAILABLE = {
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalDependencyException",
+    "ModelNotReadyException",
+}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``{"image": <Validate's image>}`` -> ``{"label", "confidence", "probabilities", ...}``."""
+    image = event["image"]
+    endpoint = os.environ["ENDPOINT_NAME"]
+    class_names = json.loads(os.environ["CLASS_NAMES"])
+    version = {"VersionId": image["version_id"]} if image.get("version_id") else {}
+    try:
+        body = (
+            client("s3")
+            .get_object(Bucket=image["bucket"], Key=image["key"], **version)["Body"]
+            .read()
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise s3_error(error, image["s3_uri"]) from error
+    started = time.monotonic()
+    response = invoke_endpoint(endpoint, image["content_type"], body)
+    latency_ms = (time.monotonic() - started) * 1000
+    probabilities = parse_prediction(response["Body"].read(), class_names)
+    label, confidence = top_label(probabilities)
+    emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
+    emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    logger.info(
+        "classified",
+        extra={"s3_uri": image["s3_uri"], "label": label, "confidence": confidence},
+    )
+    return {
+        "label": label,
+        "confidence": confidence,
+        "probabilities": probabilities,
+        "endpoint": endpoint,
+        "variant": response.get("InvokedProductionVariant"),
+    }
+
+
+def invoke_endpoint(endpoint: str, content_type: str, body: bytes) -> Any:
+    """InvokeEndpoint, with SageMaker's errors renamed to what the workflow retries or reports."""
+    runtime = client("sagemaker-runtime", read_timeout=ENDPOINT_READ_TIMEOUT)
+    try:
+        return runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType=content_type, Accept="application/json", Body=body
+        )
+    except ClientError as error:
+        code = error_code(error)
+        message = error.response.get("Error", {}).get("Message", "")
+        if code == "ThrottlingException":
+            raise EndpointThrottledError(f"endpoint {endpoint} throttled the request") from error
+        if code == "ModelError":
+            raise EndpointModelError(f"the model of {endpoint} failed: {message}") from error
+        if code in _UNAVAILABLE:
+            raise EndpointUnavailableError(f"endpoint {endpoint}: {code}: {message}") from error
+        if code == "ValidationError" and "not found" in message.lower():
+            raise EndpointNotFoundError(
+                f"endpoint {endpoint} does not exist; deploy one with "
+                "`python -m ops sagemaker train`"
+            ) from error
+        raise EndpointRequestRejectedError(f"endpoint {endpoint}: {code}: {message}") from error
+    except BotoCoreError as error:
+        raise EndpointUnavailableError(f"endpoint {endpoint} did not answer: {error}") from error

@@ -1,0 +1,246 @@
+"""Pure logic of SageMaker inference: requests, the endpoint's answer, batch summaries.
+
+No AWS calls here, so everything is unit-tested directly. The exception classes are the error
+names the workflows see (Step Functions reports a Lambda exception by its class name); the
+README lists them and which ones are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shared.s3_location import S3Location
+
+#: Largest request body a real-time endpoint accepts (InvokeEndpoint: 6 MB).
+MAX_IMAGE_BYTES = 6 * 1024 * 1024
+#: At most this many failures are listed by name in a batch summary (all are counted).
+MAX_LISTED_FAILURES = 20
+
+REQUEST_FIELDS = ("s3_uri", "confidence_threshold")
+
+
+class InvalidRequestError(Exception):
+    """The execution input is not what the workflow accepts."""
+
+
+class ImageNotFoundError(Exception):
+    """The S3 object does not exist (or is not readable)."""
+
+
+class ImageTooLargeError(Exception):
+    """The object is larger than an endpoint request may be."""
+
+
+class NotAnImageError(Exception):
+    """The object is empty or not in a format the algorithm accepts (JPEG, PNG)."""
+
+
+class StorageThrottledError(Exception):
+    """S3 asked us to slow down or failed on its side; retried by the workflow."""
+
+
+class EndpointThrottledError(Exception):
+    """The endpoint throttled the request; retried by the workflow."""
+
+
+class EndpointUnavailableError(Exception):
+    """The endpoint or SageMaker failed on its side or timed out; retried by the workflow."""
+
+
+class EndpointModelError(Exception):
+    """The model container answered with an error; retried a few times, then reported."""
+
+
+class EndpointNotFoundError(Exception):
+    """No endpoint of the configured name exists (train and deploy one first)."""
+
+
+class EndpointRequestRejectedError(Exception):
+    """SageMaker rejected the request as invalid (not retried)."""
+
+
+class MalformedEndpointResponseError(Exception):
+    """The endpoint's answer is not one probability per configured class name."""
+
+
+@dataclass(frozen=True)
+class ClassificationRequest:
+    """A validated single-image request."""
+
+    image: S3Location
+    threshold: float
+
+
+def parse_s3_uri(value: Any, *, field: str = "s3_uri") -> S3Location:
+    """``s3://bucket/key`` -> S3Location; anything else raises :class:`InvalidRequestError`."""
+    if not isinstance(value, str) or not value.startswith("s3://"):
+        raise InvalidRequestError(f"{field} must be an s3://bucket/key URI, got {value!r}")
+    bucket, _, key = value[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise InvalidRequestError(f"{field} must name a bucket and a key, got {value!r}")
+    return S3Location(bucket, key)
+
+
+def parse_threshold(value: Any, *, field: str = "confidence_threshold") -> float:
+    """A confidence threshold: a number within [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequestError(f"{field} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise InvalidRequestError(f"{field} must be within [0, 1], got {value}")
+    return float(value)
+
+
+def parse_request(
+    event: Any, *, data_bucket: str, input_prefix: str, default_threshold: float
+) -> ClassificationRequest:
+    """Validate ``{"s3_uri": ..., "confidence_threshold"?: ...}`` against where inputs live."""
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError(f"the input must be a JSON object, got {type(event).__name__}")
+    unknown = sorted(set(event) - set(REQUEST_FIELDS))
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown field {unknown[0]!r}; the input takes {', '.join(REQUEST_FIELDS)}"
+        )
+    if "s3_uri" not in event:
+        raise InvalidRequestError('s3_uri is required, e.g. {"s3_uri": "s3://bucket/key.jpg"}')
+    image = parse_s3_uri(event["s3_uri"])
+    if image.bucket != data_bucket or not image.key.startswith(input_prefix):
+        raise InvalidRequestError(
+            f"{image.uri} is outside the inference inputs: images must be under "
+            f"s3://{data_bucket}/{input_prefix}"
+        )
+    if image.key.endswith("/"):
+        raise InvalidRequestError(f"{image.uri} is a folder, not an image")
+    threshold = event.get("confidence_threshold")
+    return ClassificationRequest(
+        image=image,
+        threshold=default_threshold if threshold is None else parse_threshold(threshold),
+    )
+
+
+def parse_prediction(body: bytes, class_names: Sequence[str]) -> dict[str, float]:
+    """The endpoint's answer as ``{class name: probability}``.
+
+    The built-in image-classification algorithm answers ``application/json`` with a JSON array
+    of one probability per class, in class-index order; with ``application/jsonlines`` it wraps
+    the same array as ``{"prediction": [...]}``. Both are accepted; anything else, a count that
+    differs from ``class_names``, or a value outside [0, 1] raises
+    :class:`MalformedEndpointResponseError`.
+    """
+    try:
+        decoded = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise MalformedEndpointResponseError(
+            f"the endpoint's answer is not JSON: {body[:80]!r}"
+        ) from error
+    if isinstance(decoded, Mapping) and "prediction" in decoded:
+        decoded = decoded["prediction"]
+    if not isinstance(decoded, list):
+        raise MalformedEndpointResponseError(
+            f"expected a JSON array of probabilities, got {json.dumps(decoded)[:80]}"
+        )
+    if len(decoded) != len(class_names):
+        raise MalformedEndpointResponseError(
+            f"the endpoint returned {len(decoded)} probabilities for {len(class_names)} "
+            f"configured class names ({', '.join(class_names)}): was the model trained with "
+            "these classes?"
+        )
+    probabilities: dict[str, float] = {}
+    for name, value in zip(class_names, decoded, strict=True):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0.0 <= value <= 1.0
+        ):
+            raise MalformedEndpointResponseError(
+                f"probability of {name!r} must be a number in [0, 1], got {value!r}"
+            )
+        probabilities[name] = float(value)
+    return probabilities
+
+
+def top_label(probabilities: Mapping[str, float]) -> tuple[str, float]:
+    """The most probable label and its probability (the first one on a tie)."""
+    if not probabilities:
+        raise MalformedEndpointResponseError("no probabilities to choose from")
+    label = max(probabilities, key=lambda name: probabilities[name])
+    return label, probabilities[label]
+
+
+# --- batch summaries ------------------------------------------------------------------------
+
+
+def summarize(
+    succeeded: Iterable[Mapping[str, Any]], failed: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Counts of a batch from its Distributed Map result records.
+
+    ``succeeded``/``failed`` are the records of the ResultWriter's ``SUCCEEDED_*``/``FAILED_*``
+    files: child executions with ``Output`` (a JSON string: the per-image result) or
+    ``Error``/``Cause`` and ``Input``.
+    """
+    statuses: Counter[str] = Counter()
+    labels: Counter[str] = Counter()
+    review_labels: Counter[str] = Counter()
+    for record in succeeded:
+        result = _json_field(record, "Output")
+        status = str(result.get("status", "unknown"))
+        statuses[status] += 1
+        if status == "classified":
+            labels[str(result.get("label"))] += 1
+        elif status == "low_confidence":
+            review_labels[str(result.get("label"))] += 1
+    failures = []
+    failed_count = 0
+    for record in failed:
+        failed_count += 1
+        if len(failures) < MAX_LISTED_FAILURES:
+            item = _json_field(record, "Input")
+            failures.append(
+                {
+                    "s3_uri": item.get("s3_uri"),
+                    "error": record.get("Error", "unknown"),
+                    "cause": _readable_cause(record.get("Cause")),
+                }
+            )
+    total = sum(statuses.values()) + failed_count
+    return {
+        "total": total,
+        "classified": statuses["classified"],
+        "low_confidence": statuses["low_confidence"],
+        "skipped": statuses["skipped"],
+        "failed": failed_count,
+        "failure_percentage": round(100.0 * failed_count / total, 2) if total else 0.0,
+        "labels": dict(sorted(labels.items())),
+        "low_confidence_labels": dict(sorted(review_labels.items())),
+        "failures": failures,
+    }
+
+
+def _json_field(record: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = record.get(name)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _readable_cause(cause: Any) -> str:
+    """A Lambda error's cause is JSON (errorMessage, errorType, ...): keep the message."""
+    if not isinstance(cause, str):
+        return ""
+    try:
+        decoded = json.loads(cause)
+    except ValueError:
+        return cause[:500]
+    if isinstance(decoded, Mapping) and "errorMessage" in decoded:
+        return str(decoded["errorMessage"])[:500]
+    return cause[:500]

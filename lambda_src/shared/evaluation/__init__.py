@@ -1,0 +1,42 @@
+"""Evaluation reports for Rekognition Custom Labels classification models, standard library only.
+
+It runs in the gating Lambda (no numpy, no scikit-learn) and in the operator CLI::
+
+    from shared.evaluation import evaluate_manifest, write_report
+
+    metrics = evaluate_manifest("testing-snapshot.manifest", "EvaluationSummary.json")
+    write_report(metrics, "out/", verdict)
+
+``manifest`` reads the evaluation manifest snapshot and summary file, ``metrics`` computes the
+figures (scikit-learn's conventions) and ``report_html`` writes ``metrics.json`` and
+``report.html``.
+"""
+
+from .manifest import (
+    EvaluationSummary,
+    ManifestError,
+    evaluate_manifest,
+    load_summary,
+    parse_manifest,
+    parse_manifest_lines,
+    parse_summary,
+)
+from .metrics import NO_LABEL, EvaluationData, MetricsReport, compute_metrics
+from .report_html import GateVerdict, render_html, write_report
+
+__all__ = [
+    "NO_LABEL",
+    "EvaluationData",
+    "EvaluationSummary",
+    "GateVerdict",
+    "ManifestError",
+    "MetricsReport",
+    "compute_metrics",
+    "evaluate_manifest",
+    "load_summary",
+    "parse_manifest",
+    "parse_manifest_lines",
+    "parse_summary",
+    "render_html",
+    "write_report",
+]

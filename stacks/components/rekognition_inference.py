@@ -1,0 +1,457 @@
+"""Rekognition Custom Labels inference: new images -> SQS -> Lambda -> one record per image.
+
+The data bucket's ``Object Created`` events under the input prefix reach an encrypted work queue
+through an EventBridge rule. A consumer function, gated by the model controller, classifies them
+in batches and writes a result or an error record for each image. The controller, run every
+minute, starts and stops the model (it bills per inference-unit hour while running) and enables
+the queue's event source only while the model is RUNNING.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.components.alerting import AlertTopic
+from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.queue import DeadLetterQueue, WorkQueue
+from stacks.config import EnvironmentConfig
+
+#: Receives before a message that keeps failing transiently moves to the dead-letter queue:
+#: the most the foundation allows, so a model that is briefly not ready costs no DLQ trip.
+MAX_RECEIVE_COUNT = 5
+#: Messages wait up to SQS's maximum when the model is off (an alarm fires long before).
+QUEUE_RETENTION = Duration.days(14)
+#: Metrics namespace prefix; the environment name is appended (as the training pipeline does).
+METRICS_NAMESPACE = "ImageClassification"
+CONSUMER_SERVICE = "rekognition-inference"
+CONTROLLER_SERVICE = "rekognition-controller"
+#: Prefixes of the artifacts bucket this pipeline writes (see lambda_src/.../locations.py).
+RESULTS_PREFIX = "results/rekognition/"
+REVIEW_PREFIX = "review/rekognition/"
+ERRORS_PREFIX = "errors/rekognition/"
+#: How often the controller runs; also bounds how late it notices work or a RUNNING model.
+CONTROL_INTERVAL = Duration.minutes(1)
+#: Age of the oldest waiting message that raises the backlog alarm (on top of scheduled downtime).
+BACKLOG_ALARM_MINUTES = 60
+
+
+def backlog_alarm_minutes(config: EnvironmentConfig) -> int:
+    """Oldest-message age that means work is stuck, allowing for a scheduled mode's off hours."""
+    schedule = config.rekognition.model_control.schedule
+    off_hours = 24 - schedule.hours if schedule is not None else 0
+    return BACKLOG_ALARM_MINUTES + off_hours * 60
+
+
+class RekognitionInference(Construct):
+    """Queue, rule, consumer, model controller and their alarms for one environment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        alerts: AlertTopic,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.rekognition
+        self._stack = Stack.of(self)
+        self.config = config
+        self.metrics_namespace = f"{METRICS_NAMESPACE}/{config.name}"
+        self.consumer_service = CONSUMER_SERVICE
+        self.controller_service = CONTROLLER_SERVICE
+        consumer_timeout = Duration.seconds(settings.consumer_timeout_seconds)
+
+        self.work = WorkQueue(
+            self,
+            "Images",
+            encryption_key=encryption_key,
+            consumer_timeout=consumer_timeout,
+            alarm_action=alerts.alarm_action,
+            max_receive_count=MAX_RECEIVE_COUNT,
+            retention=QUEUE_RETENTION,
+        )
+        self.undelivered_events = DeadLetterQueue(
+            self,
+            "UndeliveredEvents",
+            encryption_key=encryption_key,
+            alarm_action=alerts.alarm_action,
+            source_description="The EventBridge rule for new images, after its retries,",
+        )
+        self.rule = events.Rule(
+            self,
+            "ImageCreated",
+            description=(
+                f"New objects under {settings.input_prefix} of the data bucket, to the "
+                "Rekognition inference queue"
+            ),
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [data_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": settings.input_prefix}]},
+                },
+            ),
+            targets=[
+                targets.SqsQueue(
+                    self.work.queue,
+                    dead_letter_queue=self.undelivered_events.queue,
+                    max_event_age=Duration.hours(24),
+                    retry_attempts=185,
+                )
+            ],
+        )
+
+        common: dict[str, Any] = {
+            "encryption_key": encryption_key,
+            "log_retention": log_retention,
+            "powertools_layer_version": config.powertools_layer_version,
+            "metrics_namespace": self.metrics_namespace,
+            "retain_logs": config.retain_data,
+        }
+        model_environment = {
+            "PROJECT_NAME": settings.project_name,
+            "MODEL_VERSION_ARN": settings.model_version_arn or "",
+            "MODEL_VERSION_PARAMETER": config.model_version_parameter,
+        }
+        self.consumer = PythonFunction(
+            self,
+            "Consumer",
+            handler="rekognition_inference.handler.lambda_handler",
+            description="Classifies new images with Rekognition Custom Labels (SQS batches)",
+            memory_size=512,
+            timeout=consumer_timeout,
+            invocation=Invocation.EVENT_SOURCE,
+            service_name=self.consumer_service,
+            environment={
+                **model_environment,
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "INPUT_PREFIX": settings.input_prefix,
+                "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "MIN_CONFIDENCE": str(settings.min_confidence),
+                "REVIEW_THRESHOLD": str(settings.review_threshold),
+                "DETECT_CONCURRENCY": str(min(settings.detect_concurrency, settings.batch_size)),
+                "INVOCATION_TPS": f"{settings.invocation_tps:g}",
+            },
+            **common,
+        )
+        self.event_source = self.work.add_consumer(
+            self.consumer.function,
+            batch_size=settings.batch_size,
+            max_batching_window=(
+                Duration.seconds(settings.batching_window_seconds)
+                if settings.batching_window_seconds
+                else None
+            ),
+            max_concurrency=settings.max_concurrency,
+            # The controller enables it once the model is RUNNING; a deploy switches it off
+            # at most until the controller's next run, and messages just wait meanwhile.
+            enabled=False,
+        )
+        self._grant_consumer(data_bucket, artifacts_bucket, encryption_key)
+
+        schedule = settings.model_control.schedule
+        self.controller = PythonFunction(
+            self,
+            "Controller",
+            handler="model_controller.handler.lambda_handler",
+            description="Starts/stops the Rekognition model and gates the inference queue",
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            invocation=Invocation.ASYNCHRONOUS,
+            alarm_action=alerts.alarm_action,
+            service_name=self.controller_service,
+            environment={
+                **model_environment,
+                "QUEUE_URL": self.work.queue.queue_url,
+                "QUEUE_NAME": self.work.queue.queue_name,
+                "EVENT_SOURCE_MAPPING_ID": self.event_source.event_source_mapping_id,
+                "CONTROL_MODE": settings.model_control.mode,
+                "IDLE_MINUTES": str(settings.model_control.idle_minutes),
+                "SCHEDULE_START_HOUR_UTC": str(schedule.start_hour_utc) if schedule else "",
+                "SCHEDULE_END_HOUR_UTC": str(schedule.end_hour_utc) if schedule else "",
+                "MIN_INFERENCE_UNITS": str(settings.min_inference_units),
+                "MAX_INFERENCE_UNITS": str(settings.max_inference_units),
+            },
+            **common,
+        )
+        assert self.controller.dead_letter is not None  # asynchronous: it always has one
+        self.schedule = events.Rule(
+            self,
+            "ControlSchedule",
+            description="Runs the Rekognition model controller",
+            schedule=events.Schedule.rate(CONTROL_INTERVAL),
+            targets=[
+                targets.LambdaFunction(
+                    self.controller.function,
+                    # Undeliverable runs join the function's own failed runs (alarmed).
+                    dead_letter_queue=self.controller.dead_letter.queue,
+                    max_event_age=Duration.minutes(5),
+                    retry_attempts=2,
+                )
+            ],
+        )
+        self._grant_controller(encryption_key)
+        self._alarms(alerts)
+
+    # -- permissions ----------------------------------------------------------------------
+
+    def _project_resources(self) -> list[str]:
+        """The configured project and its versions (ARNs end in creation timestamps)."""
+        name = self.config.rekognition.project_name
+        return [
+            self._stack.format_arn(
+                service="rekognition", resource="project", resource_name=f"{name}/*"
+            )
+        ]
+
+    def _parameter_arn(self) -> str:
+        return str(
+            self._stack.format_arn(
+                service="ssm",
+                resource="parameter",
+                resource_name=self.config.model_version_parameter.lstrip("/"),
+            )
+        )
+
+    def _grant_consumer(
+        self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey
+    ) -> None:
+        settings = self.config.rekognition
+        pinned = settings.model_version_arn
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadNewImages",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[data_bucket.arn_for_objects(f"{settings.input_prefix}*")],
+            ),
+            iam.PolicyStatement(
+                # Without it S3 answers 403 for a missing object, and a deleted image would
+                # look like a permission problem (retried) instead of a recorded error.
+                sid="TellMissingFromForbidden",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteRecords",
+                actions=["s3:PutObject"],
+                resources=[
+                    artifacts_bucket.arn_for_objects(f"{prefix}*")
+                    for prefix in (RESULTS_PREFIX, REVIEW_PREFIX, ERRORS_PREFIX)
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="SeeEarlierResults",
+                actions=["s3:GetObject"],
+                resources=[artifacts_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
+            ),
+            iam.PolicyStatement(
+                sid="DetectCustomLabels",
+                actions=["rekognition:DetectCustomLabels"],
+                resources=[pinned] if pinned else self._project_resources(),
+            ),
+            iam.PolicyStatement(
+                sid="ReadModelVersionParameter",
+                actions=["ssm:GetParameter"],
+                resources=[self._parameter_arn()],
+            ),
+            iam.PolicyStatement(
+                sid="UseEnvironmentKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+            ),
+        ]
+        bucket = _flatten(self._stack.resolve(data_bucket.bucket_arn))
+        artifacts = _flatten(self._stack.resolve(artifacts_bucket.bucket_arn))
+        findings = [
+            (
+                f"Resource::{bucket}/{settings.input_prefix}*",
+                "Reads only images under the configured input prefix; their keys are not known "
+                "before they are uploaded.",
+            ),
+        ]
+        findings += [
+            (
+                f"Resource::{artifacts}/{prefix}*",
+                f"Writes its records only under {prefix} of the artifacts bucket; keys are "
+                "derived from the input keys at run time.",
+            )
+            for prefix in (RESULTS_PREFIX, REVIEW_PREFIX, ERRORS_PREFIX)
+        ]
+        if not pinned:
+            findings.append(self._project_finding())
+        self.consumer.add_policy(
+            "InferenceAccess", statements=statements, acknowledgements=_iam5(findings)
+        )
+
+    def _project_finding(self) -> tuple[str, str]:
+        name = self.config.rekognition.project_name
+        (project,) = self._project_resources()
+        return (
+            f"Resource::{_flatten(self._stack.resolve(project))}",
+            f"Only project {name}: project and model version ARNs end in creation timestamps "
+            "unknown at deploy time, and the version in use changes with each training.",
+        )
+
+    def _grant_controller(self, key: kms.IKey) -> None:
+        self.controller.add_policy(
+            "ModelControl",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ManageModel",
+                    actions=[
+                        "rekognition:DescribeProjectVersions",
+                        "rekognition:StartProjectVersion",
+                        "rekognition:StopProjectVersion",
+                    ],
+                    resources=self._project_resources(),
+                ),
+                iam.PolicyStatement(
+                    sid="GateEventSource",
+                    actions=["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+                    resources=[self.event_source.event_source_mapping_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="SeeBacklog",
+                    actions=["sqs:GetQueueAttributes"],
+                    resources=[self.work.queue.queue_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadModelVersionParameter",
+                    actions=["ssm:GetParameter"],
+                    resources=[self._parameter_arn()],
+                ),
+            ],
+            acknowledgements=_iam5([self._project_finding()]),
+        )
+        self.controller.add_policy(
+            "ReadOnlyLookups",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadOnlyLookupsWithoutResourceLevelPermissions",
+                    actions=["rekognition:DescribeProjects", "cloudwatch:GetMetricData"],
+                    resources=["*"],
+                )
+            ],
+            acknowledgements=_iam5(
+                [
+                    (
+                        "Resource::*",
+                        "rekognition:DescribeProjects (to find the project ARN) and "
+                        "cloudwatch:GetMetricData (the queue's recent activity) support no "
+                        "resource-level permissions (Service Authorization Reference); both "
+                        "only read.",
+                    )
+                ]
+            ),
+        )
+
+    # -- alarms and metrics ---------------------------------------------------------------
+
+    def _alarms(self, alerts: AlertTopic) -> None:
+        backlog_minutes = backlog_alarm_minutes(self.config)
+        self.backlog_alarm = cloudwatch.Alarm(
+            self,
+            "BacklogTooOldAlarm",
+            alarm_description=(
+                f"An image has waited over {backlog_minutes} minutes in the Rekognition "
+                "inference queue: the model is not running (mode off, a failed start, no model "
+                "version published) or cannot keep up. Check `python -m ops model status`."
+            ),
+            metric=self.work.queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=backlog_minutes * 60,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.backlog_alarm.add_alarm_action(alerts.alarm_action)
+        self.attention_alarm = cloudwatch.Alarm(
+            self,
+            "ModelNeedsAttentionAlarm",
+            alarm_description=(
+                "The Rekognition model needs a person: it FAILED (it is never restarted "
+                "automatically), its version cannot serve while images wait, or the model "
+                "controller stopped reporting. See the controller's logs and "
+                "`python -m ops model status`."
+            ),
+            metric=self.controller_metric("ModelNeedsAttention", "Maximum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.attention_alarm.add_alarm_action(alerts.alarm_action)
+
+    def consumer_metric(
+        self, name: str, statistic: str = "Sum", reason: str | None = None
+    ) -> cloudwatch.Metric:
+        """A metric the consumer publishes (ImagesProcessed, LowConfidence, DetectLatency,
+        ImageErrors and TransientFailures by ``reason``, DuplicatesSkipped)."""
+        dimensions = {"service": self.consumer_service}
+        if reason is not None:
+            dimensions["reason"] = reason
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=name,
+            dimensions_map=dimensions,
+            statistic=statistic,
+            period=Duration.minutes(5),
+        )
+
+    def controller_metric(self, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:
+        """A metric the controller publishes (ModelRunning, ModelNeedsAttention, QueueWaiting,
+        ModelStartRequests, ModelStopRequests)."""
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=name,
+            dimensions_map={"service": self.controller_service},
+            statistic=statistic,
+            period=Duration.minutes(5),
+        )
+
+
+def _flatten(node: object) -> str:
+    """A resolved CloudFormation value as cdk-nag prints it in a finding id.
+
+    Same rules as cdk-nag's ``flattenCfnReference``: ``Ref`` -> ``<Name>``, ``Fn::GetAtt`` ->
+    ``<Id.Attr>``, ``Fn::Join`` joined, ``${X}`` -> ``<X>``.
+    """
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten(item) for item in items)
+        if "Fn::Sub" in node:
+            return _flatten(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten(node['Ref'])}>"
+    return json.dumps(node)
+
+
+def _iam5(findings: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """IAM5 acknowledgements for ``PythonFunction.add_policy``: ``(rule id, reason)`` pairs."""
+    return [(f"AwsSolutions-IAM5[{finding}]", reason) for finding, reason in findings]

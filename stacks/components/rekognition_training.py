@@ -1,0 +1,898 @@
+"""Rekognition Custom Labels: train -> evaluate -> gate -> deploy, as one Step Functions workflow.
+
+States, in order (every Task guarded: timeout, jittered retry on throttling/service errors,
+catch -> readable notification -> fail):
+
+1. ``ValidateInput`` (Lambda): the request becomes the normalized job, or the run fails at once.
+2. ``FindProject`` -> ``CreateProject`` or ``UseProject``: reuse the project by name.
+3. Datasets: replace the project's datasets (``DeleteOldDatasets``) and create TRAIN and TEST
+   from dataset ARNs or Ground Truth manifests (or an automatic split), polling each until
+   complete; or keep them (``use_existing_datasets``).
+4. ``CreateVersion`` and a bounded poll of ``DescribeProjectVersions`` *with VersionNames*.
+5. ``Evaluate`` (Lambda): report to S3, metrics to CloudWatch, the gate's verdict.
+6. Gate passed: start the version, poll until RUNNING, publish its ARN to the SSM parameter
+   inference reads, stop the previously published version (blue/green), notify, ``Deployed``.
+   Gate failed: notify the gap, end in ``ModelRejected`` (a successful run whose outcome is
+   ``REJECTED``; the version is kept, not started).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.components.alerting import AlertTopic
+from stacks.components.iam import (
+    acknowledge_prefix_wildcards,
+    acknowledge_resources,
+    grant_objects,
+)
+from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.retention import log_retention
+from stacks.components.state_machine import TaskGuard, Workflow
+from stacks.config import EnvironmentConfig
+
+REKOGNITION_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "Rekognition.ThrottlingException",
+    "Rekognition.InternalServerErrorException",
+    "Rekognition.ProvisionedThroughputExceededException",
+    "Rekognition.LimitExceededException",
+)
+SSM_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "Ssm.ThrottlingException",
+    "Ssm.InternalServerErrorException",
+    "Ssm.TooManyUpdatesException",
+)
+SDK_TIMEOUT = Duration.seconds(60)
+NO_PREVIOUS_MODEL = "none"
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What the state factories share."""
+
+    construct: Construct
+    guard: TaskGuard
+    project_resources: list[str]
+
+
+class RekognitionTraining(Construct):
+    """The training workflow, its functions, and its optional triggers."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        alerts: AlertTopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._artifacts_bucket = artifacts_bucket
+        self._encryption_key = encryption_key
+        training = config.rekognition_training
+        stack = Stack.of(self)
+        project = config.rekognition.project_name
+        self.project_resources = [
+            stack.format_arn(
+                service="rekognition", resource="project", resource_name=f"{project}/*"
+            )
+        ]
+        self.model_parameter_arn = stack.format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=config.model_version_parameter.lstrip("/"),
+        )
+        self._any_dataset_arn = stack.format_arn(
+            service="rekognition", resource="project", resource_name="*/dataset/*"
+        )
+        common: dict[str, Any] = {
+            "invocation": Invocation.SYNCHRONOUS,
+            "encryption_key": encryption_key,
+            "log_retention": log_retention(config.log_retention_days),
+            "powertools_layer_version": config.powertools_layer_version,
+            "metrics_namespace": f"ImageClassification/{config.name}",
+            "retain_logs": config.retain_data,
+        }
+        self.validate_function = PythonFunction(
+            self,
+            "ValidateInput",
+            handler="rekognition_training.validate_input.lambda_handler",
+            description="Validates a Rekognition training request",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            service_name="rekognition-training",
+            environment={
+                "PROJECT_NAME": project,
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "DEFAULT_GATE": json.dumps(
+                    {
+                        "metric": config.quality_gate.metric,
+                        "threshold": config.quality_gate.threshold,
+                        "min_label_recall": config.quality_gate.min_label_recall,
+                    }
+                ),
+            },
+            **common,
+        )
+        self.evaluate_function = PythonFunction(
+            self,
+            "Evaluate",
+            handler="rekognition_training.evaluate.lambda_handler",
+            description="Computes the evaluation report and the quality gate of a model version",
+            memory_size=1024,
+            timeout=Duration.minutes(5),
+            service_name="rekognition-evaluation",
+            environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
+            **common,
+        )
+        grant_objects(self.evaluate_function.role, artifacts_bucket, "models/", ["s3:GetObject"])
+        grant_objects(self.evaluate_function.role, artifacts_bucket, "reports/", ["s3:PutObject"])
+        encryption_key.grant(self.evaluate_function.role, "kms:Decrypt", "kms:GenerateDataKey")
+        acknowledge_prefix_wildcards(
+            self.evaluate_function,
+            artifacts_bucket,
+            ["models/", "reports/"],
+            "Reads the evaluation files Rekognition writes under models/ and writes reports "
+            "under reports/, object names unknown until training runs.",
+        )
+
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            workflow_name="Rekognition training",
+            environment_name=config.name,
+            definition=self._definition,
+            # Datasets + training + start, each at its deadline, plus slack for the Lambdas.
+            timeout=Duration.minutes(
+                2 * training.dataset_deadline_minutes
+                + training.training_deadline_hours * 60
+                + training.start_deadline_minutes
+                + 60
+            ),
+            alerts=alerts,
+            encryption_key=encryption_key,
+            log_retention=log_retention(config.log_retention_days),
+            retain_logs=config.retain_data,
+        )
+        self.state_machine = self.workflow.state_machine
+        self._grant_workflow(data_bucket)
+        self._triggers(config, data_bucket, alerts, common)
+
+    # --- definition -------------------------------------------------------------------------
+
+    def _definition(self, guard: TaskGuard) -> sfn.IChainable:
+        config = self._config
+        training = config.rekognition_training
+        # State names are construct ids: keep them apart from the functions' ids.
+        states = Construct(self, "States")
+        scope = _Scope(states, guard, self.project_resources)
+
+        validate = guard.invoke(
+            scope.construct,
+            "ValidateInput",
+            function=self.validate_function.function,
+            timeout=Duration.seconds(60),
+            payload=sfn.TaskInput.from_object(
+                {"request.$": "$", "execution_name.$": "$$.Execution.Name"}
+            ),
+            result_selector={"job.$": "$"},
+        )
+        find_project = _sdk(
+            scope,
+            "FindProject",
+            "describeProjects",
+            {"ProjectNames.$": "States.Array($.job.project_name)"},
+            # DescribeProjects authorizes on no resource type.
+            iam_resources=["*"],
+            result_selector={
+                "count.$": "States.ArrayLength($.ProjectDescriptions)",
+                "arns.$": "$.ProjectDescriptions[*].ProjectArn",
+                "datasets.$": "$.ProjectDescriptions[*].Datasets[*].DatasetArn",
+            },
+            result_path="$.lookup",
+        )
+        create_project = _sdk(
+            scope,
+            "CreateProject",
+            "createProject",
+            {"ProjectName.$": "$.job.project_name"},
+            result_selector={"arn.$": "$.ProjectArn"},
+            result_path="$.project",
+        )
+        use_project = sfn.Pass(
+            scope.construct,
+            "UseProject",
+            parameters={"arn.$": "States.ArrayGetItem($.lookup.arns, 0)"},
+            result_path="$.project",
+        )
+
+        create_version = _sdk(
+            scope,
+            "CreateVersion",
+            "createProjectVersion",
+            {
+                "ProjectArn.$": "$.project.arn",
+                "VersionName.$": "$.job.version_name",
+                "OutputConfig": {
+                    "S3Bucket": self._artifacts_bucket.bucket_name,
+                    "S3KeyPrefix.$": "$.job.output_prefix",
+                },
+                "KmsKeyId": self._encryption_key.key_arn,
+                "Tags": {"Environment": config.name, "ManagedBy": "rekognition-training-workflow"},
+            },
+            result_selector={"arn.$": "$.ProjectVersionArn"},
+            result_path="$.version",
+        )
+        datasets = self._datasets(scope, training.dataset_poll_seconds, training.dataset_max_polls)
+        datasets.existing.next(create_version)
+        datasets.ready.next(create_version)
+
+        evaluate = guard.invoke(
+            scope.construct,
+            "Evaluate",
+            function=self.evaluate_function.function,
+            timeout=Duration.minutes(6),
+            payload=sfn.TaskInput.from_object(
+                {"job.$": "$.job", "version.$": "$.training.descriptions[0]"}
+            ),
+            result_path="$.evaluation",
+        )
+        training_done = _poll_version(
+            scope,
+            "Training",
+            interval=Duration.minutes(training.training_poll_minutes),
+            max_polls=training.training_max_polls,
+            done_status="TRAINING_COMPLETED",
+            failed_statuses=("TRAINING_FAILED",),
+            result_path="$.training",
+            then=evaluate,
+        )
+        create_version.next(training_done)
+
+        deploy = self._deploy(scope, training.start_poll_seconds, training.start_max_polls)
+        rejected = guard.notify(
+            scope.construct,
+            "NotifyRejected",
+            outcome="rejected a model",
+            message=sfn.JsonPath.format(
+                "Model version {} of project {} was trained but NOT deployed: it failed the "
+                "quality gate.\\nGate: {} = {} (threshold {}, gap {}).\\nReasons: {}\\n"
+                "Report: {}\\nThe version is kept and can be started by hand.",
+                sfn.JsonPath.string_at("$.job.version_name"),
+                sfn.JsonPath.string_at("$.job.project_name"),
+                sfn.JsonPath.string_at("$.evaluation.gate.metric"),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.gap")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.gate.reasons")),
+                sfn.JsonPath.string_at("$.evaluation.report_uri"),
+            ),
+        )
+        rejected.next(
+            sfn.Pass(
+                scope.construct,
+                "RejectedOutcome",
+                parameters={
+                    "outcome": "REJECTED",
+                    "project_version_arn.$": "$.version.arn",
+                    "gate.$": "$.evaluation.gate",
+                    "metrics.$": "$.evaluation.metrics",
+                    "report_uri.$": "$.evaluation.report_uri",
+                },
+            )
+        ).next(sfn.Succeed(scope.construct, "ModelRejected"))
+        evaluate.next(
+            sfn.Choice(scope.construct, "GatePassed?")
+            .when(sfn.Condition.boolean_equals("$.evaluation.gate.passed", True), deploy)
+            .otherwise(rejected)
+        )
+
+        project_exists = (
+            sfn.Choice(scope.construct, "ProjectExists?")
+            .when(sfn.Condition.number_equals("$.lookup.count", 0), create_project)
+            .otherwise(use_project)
+        )
+        create_project.next(datasets.start)
+        use_project.next(datasets.start)
+        return validate.next(find_project).next(project_exists)
+
+    def _datasets(self, scope: _Scope, poll_seconds: int, max_polls: int) -> _DatasetStates:
+        """Replace (or keep) the project's datasets; ``ready`` continues once both are usable."""
+        guard = scope.guard
+        interval = Duration.seconds(poll_seconds)
+        delete_one = _sdk(
+            scope,
+            "DeleteDataset",
+            "deleteDataset",
+            {"DatasetArn.$": "$.arn"},
+            result_path=sfn.JsonPath.DISCARD,
+            catch=False,
+        )
+        gone = sfn.Succeed(scope.construct, "DatasetDeleted")
+        deletion_wait = _poll_until_gone(scope, interval, max_polls, gone)
+        delete_one.next(deletion_wait)
+        delete_old = sfn.Map(
+            scope.construct,
+            "DeleteOldDatasets",
+            items_path="$.lookup.datasets",
+            item_selector={"arn.$": "$$.Map.Item.Value", "polls": 0},
+            max_concurrency=2,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        delete_old.item_processor(delete_one)
+        guard.catch_all(delete_old)
+
+        def create(name: str, dataset_type: str, source_path: str | None) -> sfn.TaskStateBase:
+            parameters: dict[str, Any] = {
+                "ProjectArn.$": "$.project.arn",
+                "DatasetType": dataset_type,
+            }
+            if source_path is not None:
+                parameters["DatasetSource.$"] = source_path
+            return _sdk(
+                scope,
+                name,
+                "createDataset",
+                parameters,
+                result_selector={"arn.$": "$.DatasetArn"},
+                result_path=f"$.{dataset_type.lower()}_dataset",
+            )
+
+        create_train = create("CreateTrainDataset", "TRAIN", "$.job.datasets.train_source")
+        create_test = create("CreateTestDataset", "TEST", "$.job.datasets.test_source")
+        create_empty_test = create("CreateEmptyTestDataset", "TEST", None)
+        ready = sfn.Pass(scope.construct, "DatasetsReady")
+
+        distribute = _sdk(
+            scope,
+            "SplitTrainingData",
+            "distributeDatasetEntries",
+            {
+                "Datasets": [
+                    {"Arn.$": "$.train_dataset.arn"},
+                    {"Arn.$": "$.test_dataset.arn"},
+                ]
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        split_done = _poll_dataset(
+            scope, "SplitTest", "$.test_dataset.arn", interval, max_polls, ready
+        )
+        distribute.next(
+            _poll_dataset(
+                scope, "SplitTrain", "$.train_dataset.arn", interval, max_polls, split_done
+            )
+        )
+        after_created = (
+            sfn.Choice(scope.construct, "SplitNeeded?")
+            .when(sfn.Condition.string_equals("$.job.datasets.test_mode", "auto_split"), distribute)
+            .otherwise(ready)
+        )
+        test_done = _poll_dataset(
+            scope, "Test", "$.test_dataset.arn", interval, max_polls, after_created
+        )
+        train_done = _poll_dataset(
+            scope, "Train", "$.train_dataset.arn", interval, max_polls, test_done
+        )
+        create_test.next(train_done)
+        create_empty_test.next(train_done)
+        create_train.next(
+            sfn.Choice(scope.construct, "TestSource?")
+            .when(sfn.Condition.string_equals("$.job.datasets.test_mode", "source"), create_test)
+            .otherwise(create_empty_test)
+        )
+        delete_old.next(create_train)
+        existing = sfn.Pass(scope.construct, "UseExistingDatasets")
+        start = (
+            sfn.Choice(scope.construct, "DatasetMode?")
+            .when(sfn.Condition.string_equals("$.job.datasets.mode", "existing"), existing)
+            .when(sfn.Condition.is_present("$.lookup.datasets[0]"), delete_old)
+            .otherwise(create_train)
+        )
+        return _DatasetStates(start=start, existing=existing, ready=ready)
+
+    def _deploy(self, scope: _Scope, poll_seconds: int, max_polls: int) -> sfn.IChainable:
+        """Start the version, publish it to inference, retire the previous one, notify."""
+        config = self._config
+        parameter = config.model_version_parameter
+        no_current_model = sfn.Pass(
+            scope.construct,
+            "NoCurrentModel",
+            parameters={"arn": NO_PREVIOUS_MODEL},
+            result_path="$.previous",
+        )
+        read_current = _sdk(
+            scope,
+            "ReadCurrentModel",
+            "getParameter",
+            {"Name": parameter},
+            service="ssm",
+            iam_resources=[self.model_parameter_arn],
+            result_selector={"arn.$": "$.Parameter.Value"},
+            result_path="$.previous",
+            transient=SSM_TRANSIENT_ERRORS,
+            expected_errors={"Ssm.ParameterNotFoundException": no_current_model},
+        )
+        start = _sdk(
+            scope,
+            "StartModel",
+            "startProjectVersion",
+            {
+                "ProjectVersionArn.$": "$.version.arn",
+                "MinInferenceUnits": config.rekognition.min_inference_units,
+                "MaxInferenceUnits": config.rekognition.max_inference_units,
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        publish = _sdk(
+            scope,
+            "PublishModel",
+            "putParameter",
+            {"Name": parameter, "Value.$": "$.version.arn", "Type": "String", "Overwrite": True},
+            service="ssm",
+            iam_resources=[self.model_parameter_arn],
+            result_path=sfn.JsonPath.DISCARD,
+            transient=SSM_TRANSIENT_ERRORS,
+        )
+        notify = scope.guard.notify(
+            scope.construct,
+            "NotifyDeployed",
+            outcome="deployed a model",
+            message=sfn.JsonPath.format(
+                "Model version {} of project {} passed the quality gate and is RUNNING.\\n"
+                "Gate: {} = {} (threshold {}).\\nMetrics: {}\\nReport: {}\\nInference now uses "
+                "{} (SSM parameter " + parameter + "); previously {}.",
+                sfn.JsonPath.string_at("$.job.version_name"),
+                sfn.JsonPath.string_at("$.job.project_name"),
+                sfn.JsonPath.string_at("$.evaluation.gate.metric"),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.evaluation.metrics")),
+                sfn.JsonPath.string_at("$.evaluation.report_uri"),
+                sfn.JsonPath.string_at("$.version.arn"),
+                sfn.JsonPath.string_at("$.previous.arn"),
+            ),
+        )
+        notify.next(
+            sfn.Pass(
+                scope.construct,
+                "DeployedOutcome",
+                parameters={
+                    "outcome": "DEPLOYED",
+                    "project_version_arn.$": "$.version.arn",
+                    "previous_version_arn.$": "$.previous.arn",
+                    "gate.$": "$.evaluation.gate",
+                    "metrics.$": "$.evaluation.metrics",
+                    "report_uri.$": "$.evaluation.report_uri",
+                },
+            )
+        ).next(sfn.Succeed(scope.construct, "Deployed"))
+        if config.rekognition_training.stop_previous_version:
+            stop_previous = _sdk(
+                scope,
+                "StopPreviousModel",
+                "stopProjectVersion",
+                {"ProjectVersionArn.$": "$.previous.arn"},
+                result_path=sfn.JsonPath.DISCARD,
+                expected_errors={
+                    # Already stopped or deleted: nothing to retire.
+                    "Rekognition.ResourceInUseException": notify,
+                    "Rekognition.ResourceNotFoundException": notify,
+                },
+            )
+            stop_previous.next(notify)
+            project_prefix = self.project_resources[0].replace("/*", "/")
+            publish.next(
+                sfn.Choice(scope.construct, "PreviousModelToStop?")
+                .when(
+                    sfn.Condition.and_(
+                        sfn.Condition.not_(
+                            sfn.Condition.string_equals("$.previous.arn", NO_PREVIOUS_MODEL)
+                        ),
+                        sfn.Condition.not_(
+                            sfn.Condition.string_equals_json_path("$.previous.arn", "$.version.arn")
+                        ),
+                        sfn.Condition.string_matches("$.previous.arn", f"{project_prefix}*"),
+                    ),
+                    stop_previous,
+                )
+                .otherwise(notify)
+            )
+        else:
+            publish.next(notify)
+        running = _poll_version(
+            scope,
+            "Start",
+            interval=Duration.seconds(poll_seconds),
+            max_polls=max_polls,
+            done_status="RUNNING",
+            failed_statuses=("FAILED",),
+            result_path="$.deployment",
+            then=publish,
+        )
+        read_current.next(start)
+        no_current_model.next(start)
+        start.next(running)
+        return read_current
+
+    # --- permissions and triggers ------------------------------------------------------------
+
+    def _grant_workflow(self, data_bucket: s3.IBucket) -> None:
+        """What Rekognition does with the caller's permissions during training."""
+        role = self.state_machine.role
+        # Training reads the manifests and images of the data bucket ...
+        grant_objects(
+            role,
+            data_bucket,
+            "",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging"],
+            list_bucket=True,
+        )
+        # ... and writes the model, its evaluation and manifest snapshots under models/.
+        grant_objects(
+            role,
+            self._artifacts_bucket,
+            "models/",
+            ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+            list_bucket=True,
+        )
+        self._encryption_key.grant(
+            role, "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"
+        )
+        # CreateProjectVersion with Tags needs TagResource on the new version.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["rekognition:TagResource"], resources=self.project_resources
+            )
+        )
+        # CreateDataset from another dataset reads the source's entries (any project).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["rekognition:ListDatasetEntries"],
+                resources=[self._any_dataset_arn],
+            )
+        )
+        Validations.of(self.workflow).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="rekognition:DescribeProjects authorizes on no resource type; it only "
+                "lists project metadata. (Also X-Ray and log delivery, see Workflow.)",
+            ),
+        )
+        acknowledge_resources(
+            self.workflow,
+            self.project_resources,
+            "The project's ARN ends in a creation timestamp unknown before the workflow creates "
+            "it; the grant covers this one project's project, dataset and version ARNs only.",
+        )
+        acknowledge_resources(
+            self.workflow,
+            [self._any_dataset_arn],
+            "Copying a dataset (CreateDataset from a DatasetArn) reads the source dataset's "
+            "entries, which may belong to any project; ListDatasetEntries only.",
+        )
+        acknowledge_prefix_wildcards(
+            self.workflow,
+            data_bucket,
+            [""],
+            "Rekognition reads whichever manifest and images a request names in the data bucket "
+            "(ValidateInput refuses other buckets); read-only.",
+        )
+        acknowledge_prefix_wildcards(
+            self.workflow,
+            self._artifacts_bucket,
+            ["models/"],
+            "Rekognition writes the model, its evaluation and manifest snapshots under models/ "
+            "with names it chooses.",
+        )
+
+    def _triggers(
+        self,
+        config: EnvironmentConfig,
+        data_bucket: s3.IBucket,
+        alerts: AlertTopic,
+        common: dict[str, Any],
+    ) -> None:
+        """Optional: start on a new manifest and/or on a schedule, never beside a running one."""
+        training = config.rekognition_training
+        if training.trigger_manifest_prefix is None and training.trigger_schedule is None:
+            self.trigger_function: PythonFunction | None = None
+            return
+        function = PythonFunction(
+            self,
+            "Trigger",
+            handler="rekognition_training.trigger.lambda_handler",
+            description="Starts Rekognition training on a new manifest or on schedule",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            service_name="rekognition-training-trigger",
+            environment={
+                "STATE_MACHINE_ARN": self.state_machine.state_machine_arn,
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "SCHEDULED_MANIFEST_KEY": training.scheduled_manifest_key or "",
+            },
+            alarm_action=alerts.alarm_action,
+            # One at a time: each trigger sees the run the previous one started.
+            reserved_concurrency=1,
+            **{**common, "invocation": Invocation.ASYNCHRONOUS},
+        )
+        self.state_machine.grant_start_execution(function.role)
+        function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:ListExecutions"],
+                resources=[self.state_machine.state_machine_arn],
+            )
+        )
+        self.trigger_function = function
+        target = targets.LambdaFunction(
+            function.function,
+            dead_letter_queue=function.dead_letter.queue if function.dead_letter else None,
+            retry_attempts=3,
+        )
+        if training.trigger_manifest_prefix is not None:
+            events.Rule(
+                self,
+                "ManifestUploaded",
+                description="A Ground Truth manifest landed: train on it",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail={
+                        "bucket": {"name": [data_bucket.bucket_name]},
+                        "object": {
+                            "key": [
+                                {"prefix": training.trigger_manifest_prefix},
+                            ]
+                        },
+                    },
+                ),
+                targets=[target],
+            )
+        if training.trigger_schedule is not None:
+            events.Rule(
+                self,
+                "Schedule",
+                description="Scheduled retraining",
+                schedule=events.Schedule.expression(training.trigger_schedule),
+                targets=[target],
+            )
+
+
+@dataclass(frozen=True)
+class _DatasetStates:
+    start: sfn.IChainable
+    existing: sfn.Pass
+    ready: sfn.Pass
+
+
+def _sdk(
+    scope: _Scope,
+    construct_id: str,
+    action: str,
+    parameters: dict[str, Any],
+    *,
+    service: str = "rekognition",
+    iam_resources: Sequence[str] | None = None,
+    result_selector: dict[str, Any] | None = None,
+    result_path: str | None = None,
+    transient: Sequence[str] = REKOGNITION_TRANSIENT_ERRORS,
+    expected_errors: dict[str, sfn.IChainable] | None = None,
+    catch: bool = True,
+) -> sfn.TaskStateBase:
+    """A guarded aws-sdk task; IAM action = ``service:Action``, resources the project's ARNs."""
+    task = tasks.CallAwsService(
+        scope.construct,
+        construct_id,
+        service=service,
+        action=action,
+        parameters=parameters,
+        iam_resources=list(iam_resources or scope.project_resources),
+        iam_action=f"{service}:{action[0].upper()}{action[1:]}",
+        result_selector=result_selector,
+        result_path=result_path,
+        task_timeout=sfn.Timeout.duration(SDK_TIMEOUT),
+    )
+    for error, handler in (expected_errors or {}).items():
+        task.add_catch(handler, errors=[error], result_path=sfn.JsonPath.DISCARD)
+    return scope.guard(task, transient_errors=transient, catch=catch)
+
+
+def _poll_dataset(
+    scope: _Scope,
+    name: str,
+    arn_path: str,
+    interval: Duration,
+    max_polls: int,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """Wait until the dataset at ``arn_path`` is complete; a failed status fails the run."""
+    construct, guard = scope.construct, scope.guard
+    status_path = f"$.dataset_status.{name.lower()}"
+    init = sfn.Pass(
+        construct, f"Init{name}DatasetPolls", parameters={"count": 0}, result_path="$.polls"
+    )
+    wait = sfn.Wait(construct, f"Wait{name}Dataset", time=sfn.WaitTime.duration(interval))
+    describe = _sdk(
+        scope,
+        f"Describe{name}Dataset",
+        "describeDataset",
+        {"DatasetArn.$": arn_path},
+        result_selector={"description.$": "$.DatasetDescription"},
+        result_path=status_path,
+    )
+    count = sfn.Pass(
+        construct,
+        f"Count{name}DatasetPolls",
+        parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
+        result_path="$.polls",
+    )
+    status = f"{status_path}.description.Status"
+    failed = guard.fail(
+        construct,
+        f"{name}DatasetFailed",
+        error="DatasetFailed",
+        cause=sfn.JsonPath.format(
+            f"{name} dataset {{}} ended in {{}}: {{}}",
+            sfn.JsonPath.string_at(arn_path),
+            sfn.JsonPath.string_at(status),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{status_path}.description")),
+        ),
+    )
+    timed_out = guard.fail(
+        construct,
+        f"{name}DatasetTimedOut",
+        error="DatasetDeadlineExceeded",
+        cause=sfn.JsonPath.format(
+            f"{name} dataset {{}} was not complete after {max_polls} polls "
+            f"({int(interval.to_seconds()) * max_polls} s)",
+            sfn.JsonPath.string_at(arn_path),
+        ),
+    )
+    choice = (
+        sfn.Choice(construct, f"{name}DatasetReady?")
+        .when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals(status, "CREATE_COMPLETE"),
+                sfn.Condition.string_equals(status, "UPDATE_COMPLETE"),
+            ),
+            then,
+        )
+        .when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals(status, "CREATE_FAILED"),
+                sfn.Condition.string_equals(status, "UPDATE_FAILED"),
+            ),
+            failed,
+        )
+        .otherwise(count)
+    )
+    count.next(
+        sfn.Choice(construct, f"{name}DatasetDeadline?")
+        .when(sfn.Condition.number_greater_than_equals("$.polls.count", max_polls), timed_out)
+        .otherwise(wait)
+    )
+    return init.next(wait).next(describe).next(choice)
+
+
+def _poll_until_gone(
+    scope: _Scope, interval: Duration, max_polls: int, gone: sfn.IChainable
+) -> sfn.IChainable:
+    """Inside the deletion Map: wait until DescribeDataset says the dataset no longer exists."""
+    construct = scope.construct
+    wait = sfn.Wait(construct, "WaitDatasetDeleted", time=sfn.WaitTime.duration(interval))
+    describe = _sdk(
+        scope,
+        "DescribeDeletedDataset",
+        "describeDataset",
+        {"DatasetArn.$": "$.arn"},
+        result_path=sfn.JsonPath.DISCARD,
+        expected_errors={"Rekognition.ResourceNotFoundException": gone},
+        catch=False,
+    )
+    count = sfn.Pass(
+        construct,
+        "CountDeletionPolls",
+        parameters={"arn.$": "$.arn", "polls.$": "States.MathAdd($.polls, 1)"},
+    )
+    timed_out = sfn.Fail(
+        construct,
+        "DatasetDeletionTimedOut",
+        error="DatasetDeadlineExceeded",
+        cause=f"an old dataset was still being deleted after {max_polls} polls",
+    )
+    count.next(
+        sfn.Choice(construct, "DeletionDeadline?")
+        .when(sfn.Condition.number_greater_than_equals("$.polls", max_polls), timed_out)
+        .otherwise(wait)
+    )
+    return wait.next(describe).next(count)
+
+
+def _poll_version(
+    scope: _Scope,
+    name: str,
+    *,
+    interval: Duration,
+    max_polls: int,
+    done_status: str,
+    failed_statuses: Sequence[str],
+    result_path: str,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """Poll DescribeProjectVersions (with VersionNames) until ``done_status``; bounded."""
+    construct, guard = scope.construct, scope.guard
+    init = sfn.Pass(construct, f"Init{name}Polls", parameters={"count": 0}, result_path="$.polls")
+    wait = sfn.Wait(construct, f"Wait{name}", time=sfn.WaitTime.duration(interval))
+    describe = _sdk(
+        scope,
+        f"Describe{name}",
+        "describeProjectVersions",
+        {
+            "ProjectArn.$": "$.project.arn",
+            "VersionNames.$": "States.Array($.job.version_name)",
+        },
+        result_selector={"descriptions.$": "$.ProjectVersionDescriptions"},
+        result_path=result_path,
+    )
+    count = sfn.Pass(
+        construct,
+        f"Count{name}Polls",
+        parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
+        result_path="$.polls",
+    )
+    status = f"{result_path}.descriptions[0].Status"
+    failed = guard.fail(
+        construct,
+        f"{name}Failed",
+        error=f"{name}Failed",
+        cause=sfn.JsonPath.format(
+            "Version {} ended in {}: {}",
+            sfn.JsonPath.string_at("$.job.version_name"),
+            sfn.JsonPath.string_at(status),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{result_path}.descriptions[0]")),
+        ),
+    )
+    timed_out = guard.fail(
+        construct,
+        f"{name}TimedOut",
+        error="PollingDeadlineExceeded",
+        cause=sfn.JsonPath.format(
+            f"Version {{}} did not reach {done_status} within {max_polls} polls "
+            f"({int(interval.to_seconds()) * max_polls} s)",
+            sfn.JsonPath.string_at("$.job.version_name"),
+        ),
+    )
+    choice = (
+        sfn.Choice(construct, f"{name}Done?")
+        # Not visible yet (eventual consistency): poll again.
+        .when(sfn.Condition.is_not_present(f"{result_path}.descriptions[0]"), count)
+        .when(sfn.Condition.string_equals(status, done_status), then)
+        .when(
+            sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in failed_statuses)),
+            failed,
+        )
+        .otherwise(count)
+    )
+    count.next(
+        sfn.Choice(construct, f"{name}Deadline?")
+        .when(sfn.Condition.number_greater_than_equals("$.polls.count", max_polls), timed_out)
+        .otherwise(wait)
+    )
+    return init.next(wait).next(describe).next(choice)

@@ -1,0 +1,66 @@
+"""Rekognition Custom Labels inference of one environment: wiring only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.alerting_stack import AlertingStack
+from stacks.components.rekognition_inference import RekognitionInference
+from stacks.components.retention import log_retention
+from stacks.config import EnvironmentConfig
+from stacks.storage_stack import StorageStack
+
+
+class RekognitionInferenceStack(Stack):
+    """New images in the data bucket, classified by the environment's Custom Labels model."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        alerting: AlertingStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        shared = storage.shared_with(self)
+        self.inference = RekognitionInference(
+            self,
+            "Inference",
+            config=config,
+            data_bucket=shared.data_bucket,
+            artifacts_bucket=shared.artifacts_bucket,
+            encryption_key=shared.key,
+            alerts=alerting.alerts,
+            log_retention=log_retention(config.log_retention_days),
+        )
+        inference = self.inference
+        for output_id, value, description in (
+            ("WorkQueueUrl", inference.work.queue.queue_url, "Images waiting for inference"),
+            (
+                "DeadLetterQueueUrl",
+                inference.work.dead_letter.queue.queue_url,
+                "Messages given up on after their retries",
+            ),
+            (
+                "EventSourceMappingId",
+                inference.event_source.event_source_mapping_id,
+                "The consumer's SQS event source (enabled while the model runs)",
+            ),
+            (
+                "ConsumerFunctionName",
+                inference.consumer.function.function_name,
+                "Classifies images (python -m ops classify)",
+            ),
+            (
+                "ControllerFunctionName",
+                inference.controller.function.function_name,
+                "Starts and stops the model (python -m ops model)",
+            ),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,45 @@
+"""Rekognition Custom Labels training of one environment: wiring only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.alerting_stack import AlertingStack
+from stacks.components.rekognition_training import RekognitionTraining
+from stacks.config import EnvironmentConfig
+from stacks.storage_stack import StorageStack
+
+
+class RekognitionTrainingStack(Stack):
+    """The train -> evaluate -> gate -> deploy workflow, fed by storage and reporting to alerts."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        alerting: AlertingStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        shared = storage.shared_with(self)
+        self.training = RekognitionTraining(
+            self,
+            "Training",
+            config=config,
+            data_bucket=shared.data_bucket,
+            artifacts_bucket=shared.artifacts_bucket,
+            encryption_key=shared.key,
+            alerts=alerting.alerts,
+        )
+        CfnOutput(
+            self,
+            "TrainingStateMachineArn",
+            value=self.training.state_machine.state_machine_arn,
+            description="Start with `python -m ops train start --env <env> ...`",
+        )

@@ -1,0 +1,65 @@
+"""SageMaker image classification of one environment: wiring only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.alerting_stack import AlertingStack
+from stacks.components.sagemaker_inference import SageMakerInference
+from stacks.components.sagemaker_training import SageMakerTraining
+from stacks.config import EnvironmentConfig
+from stacks.storage_stack import StorageStack
+
+
+class SageMakerStack(Stack):
+    """Single-image and batch classification against the endpoint, and the train -> deploy
+    workflow that creates or updates that endpoint."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        alerting: AlertingStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        storage_view = storage.shared_with(self)
+        shared: dict[str, Any] = {
+            "config": config,
+            "data_bucket": storage_view.data_bucket,
+            "artifacts_bucket": storage_view.artifacts_bucket,
+            "encryption_key": storage_view.key,
+            "alerts": alerting.alerts,
+        }
+        self.inference = SageMakerInference(self, "Inference", **shared)
+        self.training = SageMakerTraining(self, "Training", **shared)
+        for output_id, value, description in (
+            (
+                "ClassifyImageStateMachineArn",
+                self.inference.single.state_machine.state_machine_arn,
+                'Standard workflow: {"s3_uri": ...} -> label (python -m ops sagemaker classify)',
+            ),
+            (
+                "ClassifyImageSyncStateMachineArn",
+                self.inference.single_sync.state_machine.state_machine_arn,
+                "Express workflow for StartSyncExecution (request/response callers)",
+            ),
+            (
+                "ClassifyBatchStateMachineArn",
+                self.inference.batch.state_machine.state_machine_arn,
+                'Standard workflow: {"prefix": ...} -> per-label counts',
+            ),
+            (
+                "TrainingStateMachineArn",
+                self.training.state_machine.state_machine_arn,
+                "Train -> gate -> deploy (python -m ops sagemaker train)",
+            ),
+            ("EndpointName", self.inference.endpoint_name, "The endpoint inference invokes"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,235 @@
+"""Intent of the Rekognition training stack: guarded states, bounded polls, exact permissions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.config import load_environment
+from stacks.environment import build_environment
+from tests.infra.conftest import make_app, template_of
+
+ENVIRONMENTS = ["dev", "prod"]
+
+
+def training(templates, env: str) -> Template:
+    return template_of(templates, env, "RekognitionTraining")
+
+
+def definition(template: Template) -> dict[str, Any]:
+    (machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "<ref>" for p in parts))
+
+
+def all_states(states: dict[str, Any]) -> dict[str, Any]:
+    """Every state, including those inside Map item processors."""
+    found = dict(states)
+    for state in states.values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found.update(all_states(processor["States"]))
+    return found
+
+
+def inner_state_names(states: dict[str, Any]) -> set[str]:
+    inner: set[str] = set()
+    for state in states.values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            inner |= set(all_states(processor["States"]))
+    return inner
+
+
+def role_statements(template: Template, role_fragment: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for logical_id, policy in template.find_resources("AWS::IAM::Policy").items()
+        if role_fragment in logical_id
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_task_has_timeout_retry_with_jitter_and_a_catch(templates, env):
+    states = definition(training(templates, env))["States"]
+    inner = inner_state_names(states)
+    tasks = {name: s for name, s in all_states(states).items() if s["Type"] == "Task"}
+    assert len(tasks) > 20
+    for name, task in tasks.items():
+        assert "TimeoutSeconds" in task, name
+        assert task["Retry"], name
+        assert all(r.get("JitterStrategy") == "FULL" for r in task["Retry"]), name
+        if name in inner:
+            continue  # a failure inside the Map fails the Map, which is caught
+        assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+    assert states["DeleteOldDatasets"]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_version_is_always_described_by_version_name(templates, env):
+    states = definition(training(templates, env))["States"]
+    describes = [
+        s for s in states.values() if s.get("Resource", "").endswith("describeProjectVersions")
+    ]
+    assert len(describes) == 2  # training and start
+    for state in describes:
+        assert state["Parameters"]["VersionNames.$"] == "States.Array($.job.version_name)"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_polls_are_spaced_and_bounded_as_configured(templates, env, cdk_context):
+    settings = load_environment(cdk_context, env).rekognition_training
+    states = definition(training(templates, env))["States"]
+    assert states["WaitTraining"]["Seconds"] == settings.training_poll_minutes * 60
+    assert states["WaitStart"]["Seconds"] == settings.start_poll_seconds
+    for name in ("Train", "Test", "SplitTrain", "SplitTest"):
+        assert states[f"Wait{name}Dataset"]["Seconds"] == settings.dataset_poll_seconds
+        (deadline,) = states[f"{name}DatasetDeadline?"]["Choices"]
+        assert deadline["NumericGreaterThanEquals"] == settings.dataset_max_polls
+    (training_deadline,) = states["TrainingDeadline?"]["Choices"]
+    assert training_deadline["NumericGreaterThanEquals"] == settings.training_max_polls
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_model_is_started_with_the_configured_inference_units(templates, env, cdk_context):
+    rekognition = load_environment(cdk_context, env).rekognition
+    parameters = definition(training(templates, env))["States"]["StartModel"]["Parameters"]
+    assert parameters["MinInferenceUnits"] == rekognition.min_inference_units
+    assert parameters["MaxInferenceUnits"] == rekognition.max_inference_units
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_state_machine_may_touch_only_its_project(templates, env, cdk_context):
+    project = load_environment(cdk_context, env).rekognition.project_name
+    statements = role_statements(training(templates, env), "StateMachineRole")
+    rekognition = [
+        s for s in statements if any(a.startswith("rekognition:") for a in actions_of(s))
+    ]
+    granted = {a for s in rekognition for a in actions_of(s) if a.startswith("rekognition:")}
+    assert granted == {
+        "rekognition:DescribeProjects",
+        "rekognition:CreateProject",
+        "rekognition:CreateDataset",
+        "rekognition:DescribeDataset",
+        "rekognition:DeleteDataset",
+        "rekognition:DistributeDatasetEntries",
+        "rekognition:ListDatasetEntries",
+        "rekognition:CreateProjectVersion",
+        "rekognition:DescribeProjectVersions",
+        "rekognition:StartProjectVersion",
+        "rekognition:StopProjectVersion",
+        "rekognition:TagResource",
+    }
+    for statement in rekognition:
+        resource = json.dumps(statement["Resource"])
+        own = [a for a in actions_of(statement) if a.startswith("rekognition:")]
+        if statement["Resource"] == "*":
+            # CDK merges same-resource statements (X-Ray, log delivery): only this one is ours.
+            assert own == ["rekognition:DescribeProjects"]
+        elif own == ["rekognition:ListDatasetEntries"]:
+            assert ":project/*/dataset/*" in resource
+        else:
+            assert f":project/{project}/*" in resource, statement
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_s3_access_is_exact_actions_on_named_prefixes(templates, env):
+    statements = role_statements(training(templates, env), "StateMachineRole")
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in actions_of(s))]
+    for statement in s3:
+        assert not any("*" in action for action in actions_of(statement)), statement
+    resources = json.dumps([s["Resource"] for s in s3])
+    assert f"imgclf-{env}-artifacts-" in resources
+    assert "/models/*" in resources
+    evaluate = role_statements(training(templates, env), "EvaluateRole")
+    writes = [s for s in evaluate if "s3:PutObject" in actions_of(s)]
+    assert len(writes) == 1
+    assert "/reports/*" in json.dumps(writes[0]["Resource"])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_model_parameter_is_written_only_by_the_workflow(templates, env):
+    statements = role_statements(training(templates, env), "StateMachineRole")
+    (put,) = [s for s in statements if "ssm:PutParameter" in actions_of(s)]
+    assert f"parameter/imgclf-{env}/rekognition/model-version-arn" in json.dumps(put["Resource"])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_validate_function_knows_the_project_bucket_and_gate(templates, env, cdk_context):
+    config = load_environment(cdk_context, env)
+    functions = training(templates, env).find_resources("AWS::Lambda::Function")
+    (validate,) = [f for key, f in functions.items() if "ValidateInput" in key]
+    variables = validate["Properties"]["Environment"]["Variables"]
+    assert variables["PROJECT_NAME"] == config.rekognition.project_name
+    assert json.loads(variables["DEFAULT_GATE"]) == {
+        "metric": config.quality_gate.metric,
+        "threshold": config.quality_gate.threshold,
+        "min_label_recall": config.quality_gate.min_label_recall,
+    }
+
+
+def test_no_trigger_unless_configured(templates):
+    for env in ENVIRONMENTS:
+        template = training(templates, env)
+        assert not template.find_resources("AWS::Events::Rule")
+        assert len(template.find_resources("AWS::Lambda::Function")) == 2
+
+
+@pytest.fixture(scope="module")
+def triggered(cdk_context) -> Template:
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["dev"]["rekognition_training"] = {
+        "triggers": {
+            "manifest_prefix": "training/manifests/",
+            "schedule": "cron(0 3 ? * MON *)",
+            "scheduled_manifest_key": "training/manifests/latest.manifest",
+        }
+    }
+    stacks = build_environment(make_app(context), load_environment(context, "dev"))
+    return Template.from_stack(stacks.rekognition_training)
+
+
+def test_manifest_trigger_matches_only_the_prefix_of_the_data_bucket(triggered):
+    rules = triggered.find_resources("AWS::Events::Rule")
+    (manifest,) = [r for r in rules.values() if "EventPattern" in r["Properties"]]
+    pattern = manifest["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "training/manifests/"}]
+    assert "imgclf-dev-data-" in json.dumps(pattern["detail"]["bucket"]["name"])
+    (target,) = manifest["Properties"]["Targets"]
+    assert "DeadLetterConfig" in target
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
+
+
+def test_schedule_trigger_uses_the_configured_expression(triggered):
+    rules = triggered.find_resources("AWS::Events::Rule")
+    (scheduled,) = [r for r in rules.values() if "ScheduleExpression" in r["Properties"]]
+    assert scheduled["Properties"]["ScheduleExpression"] == "cron(0 3 ? * MON *)"
+
+
+def test_triggers_are_handled_one_at_a_time(triggered):
+    functions = triggered.find_resources("AWS::Lambda::Function")
+    (trigger,) = [f for key, f in functions.items() if "Trigger" in key]
+    assert trigger["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_trigger_may_only_list_and_start_this_workflow(triggered):
+    statements = role_statements(triggered, "TriggerRole")
+    states = [s for s in statements if any(a.startswith("states:") for a in actions_of(s))]
+    assert {a for s in states for a in actions_of(s)} == {
+        "states:StartExecution",
+        "states:ListExecutions",
+    }
+    for statement in states:
+        assert "TrainingWorkflowStateMachine" in json.dumps(statement["Resource"])

@@ -1,0 +1,397 @@
+"""Intent of the SageMaker stack: exact IAM, encryption everywhere, guarded tasks, the gates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
+
+from stacks.config import load_environment
+from stacks.environment import build_environment
+from tests.infra.conftest import make_app, template_of
+
+ENVIRONMENTS = ["dev", "prod"]
+MACHINES = ("ClassifyImage", "ClassifyImageSync", "ClassifyBatch", "TrainingWorkflow")
+#: Actions that may name '*' (no resource-level permissions), and why they are here.
+STAR_ACTIONS = {
+    "xray:PutTraceSegments",  # Lambda and Step Functions tracing
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",  # Step Functions vended log delivery
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "sagemaker:ListEndpoints",  # finding the endpoint to create or update
+    "cloudwatch:PutMetricData",  # SageMaker jobs/endpoints, with a namespace condition
+}
+
+
+def sagemaker(templates: dict[tuple[str, str], Template], env: str) -> Template:
+    return template_of(templates, env, "SageMaker")
+
+
+def render(value: Any) -> str:
+    """A CloudFormation value as readable text: tokens as <Ref>/<Logical.Attr>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Fn::Join":
+            return argument[0].join(render(part) for part in argument[1])
+    return json.dumps(value, sort_keys=True)
+
+
+#: Workflow construct -> how its state machine's logical id starts.
+MACHINE_IDS = {
+    "ClassifyImage": "InferenceClassifyImageStateMachine",
+    "ClassifyImageSync": "InferenceClassifyImageSyncStateMachine",
+    "ClassifyBatch": "InferenceClassifyBatchStateMachine",
+    "TrainingWorkflow": "TrainingWorkflowStateMachine",
+}
+
+
+def machine(template: Template, construct: str) -> dict[str, Any]:
+    (resource,) = [
+        value
+        for key, value in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if key.startswith(MACHINE_IDS[construct])
+    ]
+    return resource
+
+
+def definition(template: Template, construct: str) -> dict[str, Any]:
+    """The state machine's definition; tokens inside it read <Ref>, <Logical.Attr>, <Fn::...>."""
+    parts = machine(template, construct)["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads(
+        "".join(
+            part
+            if isinstance(part, str)
+            else render(part)
+            if set(part) <= {"Ref", "Fn::GetAtt"}
+            else f"<{next(iter(part))}>"
+            for part in parts
+        )
+    )
+
+
+def arn(env: str, service: str) -> str:
+    """How an ARN of this account and region starts in env's template."""
+    if env == "prod":  # prod pins account and region
+        return f"arn:aws:{service}:eu-west-1:111111111111:"
+    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+
+
+def bucket_arn(env: str, purpose: str) -> str:
+    if env == "prod":
+        return f"arn:aws:s3:::imgclf-prod-{purpose}-111111111111-eu-west-1"
+    return f"arn:<AWS::Partition>:s3:::imgclf-dev-{purpose}-<AWS::AccountId>-<AWS::Region>"
+
+
+def all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state, including those of Map item processors."""
+    for name, state in states.items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor["States"])
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ] + [
+        statement
+        for role in template.find_resources("AWS::IAM::Role").values()
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(template: Template, action: str) -> list[dict[str, Any]]:
+    return [s for s in statements(template) if action in listify(s["Action"])]
+
+
+def resources_of(statement: dict[str, Any]) -> list[str]:
+    return [render(resource) for resource in listify(statement["Resource"])]
+
+
+# --- IAM ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_wildcard_actions_and_star_only_where_aws_allows_nothing_else(templates, env):
+    for statement in statements(sagemaker(templates, env)):
+        actions = listify(statement["Action"])
+        assert not any(a.endswith("*") for a in actions), statement
+        if "*" in listify(statement["Resource"]):
+            assert set(actions) <= STAR_ACTIONS, statement
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_endpoint_invocation_is_scoped_to_the_configured_endpoint(templates, env):
+    (statement,) = grants(sagemaker(templates, env), "sagemaker:InvokeEndpoint")
+    assert resources_of(statement) == [f"{arn(env, 'sagemaker')}endpoint/imgclf-{env}-classifier"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_s3_access_is_limited_to_the_prefixes_used(templates, env):
+    data, artifacts = bucket_arn(env, "data"), bucket_arn(env, "artifacts")
+    expected = {
+        "s3:GetObject": {
+            f"{data}/sagemaker/inference/*",
+            f"{data}/sagemaker/training/*",
+            f"{artifacts}/results/sagemaker/batch/*",
+            f"{artifacts}/sagemaker/models/*",
+        },
+        "s3:PutObject": {
+            f"{artifacts}/sagemaker/review/*",
+            f"{artifacts}/results/sagemaker/batch/*",
+            f"{artifacts}/sagemaker/models/*",
+            f"{artifacts}/sagemaker/data-capture/*",
+        },
+        "s3:ListBucket": {data},
+    }
+    template = sagemaker(templates, env)
+    for action, allowed in expected.items():
+        granted = {r for s in grants(template, action) for r in resources_of(s)}
+        assert granted == allowed, action
+    for statement in grants(template, "s3:ListBucket"):
+        prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+        assert prefixes in (["sagemaker/inference/*"], ["sagemaker/training/*"])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env):
+    template = sagemaker(templates, env)
+    prefix = arn(env, "sagemaker")
+    expected = {
+        "sagemaker:CreateTrainingJob": [f"{prefix}training-job/imgclf-{env}-ic-*"],
+        "sagemaker:DescribeTrainingJob": [f"{prefix}training-job/imgclf-{env}-ic-*"],
+        "sagemaker:StopTrainingJob": [f"{prefix}training-job/imgclf-{env}-ic-*"],
+        "sagemaker:CreateModel": [f"{prefix}model/imgclf-{env}-ic-*"],
+        "sagemaker:CreateEndpointConfig": [f"{prefix}endpoint-config/imgclf-{env}-ic-*"],
+        "sagemaker:CreateEndpoint": [
+            f"{prefix}endpoint/imgclf-{env}-classifier",
+            f"{prefix}endpoint-config/imgclf-{env}-ic-*",
+        ],
+        "sagemaker:UpdateEndpoint": [
+            f"{prefix}endpoint/imgclf-{env}-classifier",
+            f"{prefix}endpoint-config/imgclf-{env}-ic-*",
+        ],
+        "sagemaker:DescribeEndpoint": [f"{prefix}endpoint/imgclf-{env}-classifier"],
+    }
+    for action, allowed in expected.items():
+        (statement,) = grants(template, action)
+        assert sorted(resources_of(statement)) == sorted(allowed), action
+    for statement in grants(template, "iam:PassRole"):
+        assert statement["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+        }
+    (events,) = grants(template, "events:PutRule")
+    assert resources_of(events) == [
+        f"{arn(env, 'events')}rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+    ]
+    for statement in grants(template, "cloudwatch:PutMetricData"):
+        assert "cloudwatch:namespace" in statement["Condition"]["StringEquals"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_roles_have_no_managed_policies(templates, env):
+    for role in sagemaker(templates, env).find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# --- encryption -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_key(templates, env):
+    states = definition(sagemaker(templates, env), "TrainingWorkflow")["States"]
+    train = states["Train"]["Parameters"]
+    key = train["OutputDataConfig"]["KmsKeyId"]
+    assert "EncryptionKey" in key or "<" in key
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == key
+    config = states["CreateEndpointConfig"]["Parameters"]
+    assert config["KmsKeyId"] == key
+    capture = config["DataCaptureConfig"]
+    assert capture["KmsKeyId"] == key
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == 20
+    assert capture["DestinationS3Uri"].endswith("/sagemaker/data-capture")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_logs_and_function_environments_are_encrypted(templates, env):
+    template = sagemaker(templates, env)
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 3 + 4  # three functions, four state machines
+    for group in groups.values():
+        assert "KmsKeyId" in group["Properties"]
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        assert "KmsKeyArn" in function["Properties"]
+
+
+# --- tasks, choices, map ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("construct", MACHINES)
+def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
+    states = definition(sagemaker(templates, "dev"), construct)["States"]
+    tasks = [(name, state) for name, state in all_states(states) if state["Type"] == "Task"]
+    assert tasks
+    for name, state in tasks:
+        assert "TimeoutSeconds" in state, name
+        assert state.get("Retry"), name
+        for retrier in state["Retry"]:
+            assert "States.ALL" not in retrier["ErrorEquals"], name
+            assert retrier["JitterStrategy"] == "FULL", name
+    # Outside a Map's children, every task reports its failure.
+    for name, state in states.items():
+        if state["Type"] in ("Task", "Map") and name != "NotifyFailure":
+            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
+            assert state["Catch"][0]["Next"] == "NotifyFailure", name
+
+
+def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
+    states = dict(all_states(definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]))
+    (retrier,) = states["Classify"]["Retry"]
+    assert {
+        "EndpointThrottledError",
+        "EndpointModelError",
+        "EndpointUnavailableError",
+        "Lambda.TooManyRequestsException",
+    } <= set(retrier["ErrorEquals"])
+    assert "MalformedEndpointResponseError" not in retrier["ErrorEquals"]
+    assert "NotAnImageError" not in states["Validate"]["Retry"][0]["ErrorEquals"]
+    # Inside the Map's children, failures fail the child (counted against the tolerance).
+    assert "Catch" not in states["Classify"]
+
+
+@pytest.mark.parametrize("construct", ["ClassifyImage", "ClassifyImageSync"])
+def test_confidence_choice_compares_with_the_execution_threshold(templates, construct):
+    states = definition(sagemaker(templates, "dev"), construct)["States"]
+    (rule,) = states["Confident?"]["Choices"]
+    assert rule == {
+        "Variable": "$.inference.confidence",
+        "NumericGreaterThanEqualsPath": "$.threshold",
+        "Next": "Result",
+    }
+    assert states["Confident?"]["Default"] == "RecordForReview"
+    assert states["LowConfidence"]["Parameters"]["Error"] == "LowConfidence"
+    assert states["LowConfidence"]["Next"] == "NotifyFailure"
+
+
+def test_default_threshold_and_classes_come_from_the_configuration(templates, cdk_context):
+    defaults = cdk_context["defaults"]["sagemaker"]
+    functions = sagemaker(templates, "dev").find_resources("AWS::Lambda::Function")
+    variables = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
+    (validate,) = [v for v in variables if "DEFAULT_THRESHOLD" in v]
+    assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
+    assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
+    (classify,) = [v for v in variables if "CLASS_NAMES" in v]
+    assert json.loads(classify["CLASS_NAMES"]) == defaults["class_names"]
+    assert classify["ENDPOINT_NAME"] == f"imgclf-dev-{defaults['endpoint_name']}"
+    batch = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
+    assert (
+        batch["UseDefaultThreshold"]["Parameters"]["threshold"]
+        == (defaults["confidence_threshold"])
+    )
+
+
+def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_context):
+    batch = cdk_context["defaults"]["sagemaker"]["batch"]
+    states = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
+    images = states["ClassifyImages"]
+    assert images["MaxConcurrency"] == batch["max_concurrency"]
+    assert images["ToleratedFailurePercentage"] == batch["tolerated_failure_percentage"]
+    assert images["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "EXPRESS",
+    }
+    assert images["ItemReader"]["Resource"].endswith(":states:::s3:listObjectsV2")
+    assert images["ItemReader"]["Parameters"]["Prefix.$"] == "$.request.prefix"
+    assert "imgclf-dev-data-" in images["ItemReader"]["Parameters"]["Bucket"]
+    assert images["ResultWriter"]["Resource"].endswith(":states:::s3:putObject")
+    assert images["ResultWriter"]["Parameters"]["Prefix"] == "results/sagemaker/batch"
+    assert "imgclf-dev-artifacts-" in images["ResultWriter"]["Parameters"]["Bucket"]
+    assert images["ResultPath"] == "$.map"
+    (rule,) = states["ValidBatchRequest?"]["Choices"]
+    assert "sagemaker/inference/*" in json.dumps(rule)
+
+
+def test_training_gate_uses_the_configured_accuracy(templates, cdk_context):
+    minimum = cdk_context["defaults"]["sagemaker"]["training"]["min_validation_accuracy"]
+    states = definition(sagemaker(templates, "dev"), "TrainingWorkflow")["States"]
+    (rule,) = states["GatePassed?"]["Choices"]
+    assert rule == {
+        "Variable": "$.evaluation.accuracy",
+        "NumericGreaterThanEquals": minimum,
+        "Next": "CreateModel",
+    }
+    assert states["GatePassed?"]["Default"] == "NotifyRejected"
+    assert states["Train"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    assert states["Train"]["Parameters"]["HyperParameters"]["num_classes"] == "2"
+
+
+def test_a_changed_gate_and_batch_settings_reach_the_definitions(context_copy):
+    sagemaker_config = context_copy["defaults"]["sagemaker"]
+    sagemaker_config["training"]["min_validation_accuracy"] = 0.95
+    sagemaker_config["batch"] = {"max_concurrency": 3, "tolerated_failure_percentage": 0}
+    sagemaker_config["endpoint"]["data_capture_percentage"] = 0
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
+    template = Template.from_stack(stacks.sagemaker)
+    training = definition(template, "TrainingWorkflow")["States"]
+    assert training["GatePassed?"]["Choices"][0]["NumericGreaterThanEquals"] == 0.95
+    assert "DataCaptureConfig" not in training["CreateEndpointConfig"]["Parameters"]
+    images = definition(template, "ClassifyBatch")["States"]["ClassifyImages"]
+    assert images["MaxConcurrency"] == 3
+    assert images.get("ToleratedFailurePercentage", 0) == 0  # 0 is the default: omitted
+
+
+def test_training_image_is_the_regional_algorithm(templates):
+    prod = sagemaker(templates, "prod").to_json()
+    (registry,) = [m for m in prod["Mappings"].values() if "eu-west-1" in m]
+    assert registry["eu-west-1"] == {"account": "685385470294"}
+    assert registry["us-east-1"] == {"account": "811284229777"}
+    assert len(registry) == 12
+    image = definition(sagemaker(templates, "prod"), "TrainingWorkflow")["States"]["Train"][
+        "Parameters"
+    ]["AlgorithmSpecification"]["TrainingImage"]
+    assert image.endswith("/image-classification:1")
+    assert ".dkr.ecr.<AWS::Region>." in image
+
+
+def test_stack_outputs_name_the_workflows(templates):
+    outputs = sagemaker(templates, "dev").to_json()["Outputs"]
+    assert {
+        "ClassifyImageStateMachineArn",
+        "ClassifyImageSyncStateMachineArn",
+        "ClassifyBatchStateMachineArn",
+        "TrainingStateMachineArn",
+        "EndpointName",
+    } <= set(outputs)
+    assert outputs["EndpointName"]["Value"] == "imgclf-dev-classifier"
+
+
+def test_stack_is_named_as_ops_expects(environments):
+    stack: Stack = environments["dev"].sagemaker
+    assert stack.stack_name == "imgclf-dev-sagemaker"

@@ -1,0 +1,495 @@
+"""The model controller: its pure decision (exhaustively) and its handler against moto.
+
+The decision table is checked against an independent statement of the rules for every model
+status x work/no work x idle/not idle x mode; the handler tests check that decisions turn into
+the right AWS calls (start, stop, event source gating, metrics) and that a FAILED model is never
+restarted.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from model_controller import handler as controller
+from model_controller.decision import (
+    ALL_STATUSES,
+    Action,
+    Observation,
+    Policy,
+    decide,
+    is_idle,
+)
+from tests.unit.rekognition_support import (
+    MODEL_ARN,
+    FakeModel,
+    LambdaContext,
+    ServiceError,
+    emf_records,
+    metric_total,
+)
+
+# --------------------------------------------------------------------------------------------
+# The decision, exhaustively
+# --------------------------------------------------------------------------------------------
+
+NOON = datetime(2026, 3, 2, 12, 30, tzinfo=UTC)
+NIGHT = datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
+IDLE_MINUTES = 2
+#: Mode, the policy for it, and the time of the observation.
+MODES = {
+    "off": (Policy("off", IDLE_MINUTES), NOON),
+    "on_demand": (Policy("on_demand", IDLE_MINUTES), NOON),
+    "scheduled-inside": (Policy("scheduled", IDLE_MINUTES, 8, 18), NOON),
+    "scheduled-outside": (Policy("scheduled", IDLE_MINUTES, 8, 18), NIGHT),
+}
+STATUSES: list[str | None] = [*sorted(ALL_STATUSES), None]
+DOCUMENTED_STATUSES = {
+    "TRAINING_IN_PROGRESS",
+    "TRAINING_COMPLETED",
+    "TRAINING_FAILED",
+    "STARTING",
+    "RUNNING",
+    "FAILED",
+    "STOPPING",
+    "STOPPED",
+    "DELETING",
+    "COPYING_IN_PROGRESS",
+    "COPYING_COMPLETED",
+    "COPYING_FAILED",
+    "DEPRECATED",
+    "EXPIRED",
+}
+
+
+def expected_decision(
+    mode: str, status: str | None, work: bool, idle: bool
+) -> tuple[Action, bool, bool]:
+    """The rules, written independently of the implementation: (action, event source, attention)."""
+    if status is None:
+        return Action.NOTHING, False, work
+    broken = {"FAILED", "TRAINING_FAILED", "COPYING_FAILED", "DELETING", "DEPRECATED", "EXPIRED"}
+    attention = status == "FAILED" or (work and status in broken)
+    can_start = status in {"STOPPED", "TRAINING_COMPLETED", "COPYING_COMPLETED"}
+    can_stop = status == "RUNNING" and idle and not work
+    action = {
+        "off": Action.NOTHING,
+        "on_demand": Action.START
+        if can_start and work
+        else Action.STOP
+        if can_stop
+        else Action.NOTHING,
+        "scheduled-inside": Action.START if can_start else Action.NOTHING,
+        "scheduled-outside": Action.STOP if can_stop else Action.NOTHING,
+    }[mode]
+    return action, status == "RUNNING" and action is not Action.STOP, attention
+
+
+TABLE = list(itertools.product(MODES, STATUSES, (True, False), (True, False)))
+
+
+def test_the_table_covers_every_documented_status() -> None:
+    assert set(ALL_STATUSES) == DOCUMENTED_STATUSES
+    assert len(TABLE) == 4 * 15 * 2 * 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "work", "idle"),
+    TABLE,
+    ids=[f"{m}-{s}-{'work' if w else 'empty'}-{'idle' if i else 'busy'}" for m, s, w, i in TABLE],
+)
+def test_decision_table(mode: str, status: str | None, work: bool, idle: bool) -> None:
+    policy, now = MODES[mode]
+    observation = Observation(
+        status=status,
+        waiting_messages=3 if work else 0,
+        minutes_since_last_work=(IDLE_MINUTES + 5) if idle else 0.5,
+        now=now,
+    )
+
+    decision = decide(observation, policy)
+
+    action, event_source, attention = expected_decision(mode, status, work, idle)
+    assert (decision.action, decision.event_source_enabled, decision.needs_attention) == (
+        action,
+        event_source,
+        attention,
+    )
+    assert decision.reason
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_model_is_never_started_and_always_needs_attention(mode: str) -> None:
+    policy, now = MODES[mode]
+    for waiting, minutes in itertools.product((0, 1, 500), (None, 0.0, 60.0)):
+        decision = decide(Observation("FAILED", waiting, minutes, now), policy)
+        assert decision.action is Action.NOTHING
+        assert decision.needs_attention
+        assert not decision.event_source_enabled
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_never_stops_while_messages_wait(mode: str) -> None:
+    policy, now = MODES[mode]
+    for status, minutes in itertools.product(STATUSES, (None, 0.0, 1_000.0)):
+        assert decide(Observation(status, 1, minutes, now), policy).action is not Action.STOP
+
+
+@pytest.mark.parametrize(
+    ("minutes", "idle"),
+    [(None, True), (0.0, False), (1.99, False), (2.0, True), (30.0, True)],
+)
+def test_idle_means_no_work_for_idle_minutes(minutes: float | None, idle: bool) -> None:
+    policy = Policy("on_demand", 2)
+
+    assert is_idle(Observation("RUNNING", 0, minutes, NOON), policy) is idle
+    assert is_idle(Observation("RUNNING", 1, minutes, NOON), policy) is False
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "hour", "inside"),
+    [
+        (8, 18, 8, True),
+        (8, 18, 17, True),
+        (8, 18, 18, False),
+        (8, 18, 7, False),
+        (22, 6, 23, True),
+        (22, 6, 2, True),
+        (22, 6, 6, False),
+        (22, 6, 12, False),
+    ],
+)
+def test_schedule_window_hours_utc(start: int, end: int, hour: int, inside: bool) -> None:
+    now = datetime(2026, 1, 1, hour, 0, tzinfo=UTC)
+
+    assert Policy("scheduled", 5, start, end).in_window(now) is inside
+
+
+def test_unknown_status_is_left_alone_and_flagged_when_work_waits() -> None:
+    decision = decide(Observation("SOMETHING_NEW", 5, None, NOON), Policy("on_demand", 2))
+
+    assert decision.action is Action.NOTHING
+    assert decision.needs_attention
+    assert not decision.event_source_enabled
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "sometimes", "idle_minutes": 5}, "mode must be one of"),
+        ({"mode": "on_demand", "idle_minutes": 0}, "idle_minutes"),
+        ({"mode": "scheduled", "idle_minutes": 5}, "start_hour_utc"),
+    ],
+)
+def test_policy_validation(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Policy(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# The handler against moto
+# --------------------------------------------------------------------------------------------
+
+PARAMETER = "/imgclf-test/rekognition/model-version-arn"
+
+
+@dataclass
+class Controlled:
+    sqs: Any
+    lambda_: Any
+    ssm: Any
+    cloudwatch: Any
+    queue_url: str
+    mapping_id: str
+    model: FakeModel
+
+    def messages(self, count: int) -> None:
+        for index in range(count):
+            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=f"m{index}")
+
+    def event_source(self) -> str:
+        return str(self.lambda_.get_event_source_mapping(UUID=self.mapping_id)["State"])
+
+    def recent_activity(self, minutes_ago: float) -> None:
+        self.cloudwatch.put_metric_data(
+            Namespace="AWS/SQS",
+            MetricData=[
+                {
+                    "MetricName": "NumberOfMessagesReceived",
+                    "Dimensions": [{"Name": "QueueName", "Value": "inference"}],
+                    "Timestamp": datetime.now(UTC) - timedelta(minutes=minutes_ago),
+                    "Value": 4,
+                }
+            ],
+        )
+
+    def run(self) -> dict[str, Any]:
+        return controller.lambda_handler({"source": "aws.events"}, LambdaContext())
+
+
+@functools.cache
+def _clients() -> dict[str, Any]:
+    return {
+        name: boto3.client(name)
+        for name in ("sqs", "lambda", "ssm", "cloudwatch", "iam", "rekognition")
+    }
+
+
+@pytest.fixture
+def controlled(monkeypatch: pytest.MonkeyPatch) -> Iterator[Controlled]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PROJECT_NAME": "shapes",
+        "MODEL_VERSION_ARN": "",
+        "MODEL_VERSION_PARAMETER": PARAMETER,
+        "CONTROL_MODE": "on_demand",
+        "IDLE_MINUTES": "2",
+        "SCHEDULE_START_HOUR_UTC": "",
+        "SCHEDULE_END_HOUR_UTC": "",
+        "MIN_INFERENCE_UNITS": "1",
+        "MAX_INFERENCE_UNITS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(controller.metrics, "namespace", "ImageClassification/test")
+    monkeypatch.setattr(controller.metrics, "service", "rekognition-controller")
+    with mock_aws():
+        parameters.clear_caches()
+        controller.cached_project_arn.cache_clear()
+        controller._LAST_SEEN_WORK.clear()
+        aws = _clients()
+        monkeypatch.setattr(
+            controller,
+            "clients",
+            lambda: controller.Clients(
+                rekognition=aws["rekognition"],
+                sqs=aws["sqs"],
+                lambda_=aws["lambda"],
+                cloudwatch=aws["cloudwatch"],
+            ),
+        )
+        role = aws["iam"].create_role(RoleName="consumer", AssumeRolePolicyDocument="{}")
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("handler.py", "def lambda_handler(event, context):\n    pass\n")
+        aws["lambda"].create_function(
+            FunctionName="consumer",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": archive.getvalue()},
+        )
+        queue_url = aws["sqs"].create_queue(QueueName="inference")["QueueUrl"]
+        queue_arn = aws["sqs"].get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        mapping = aws["lambda"].create_event_source_mapping(
+            EventSourceArn=queue_arn, FunctionName="consumer", Enabled=False, BatchSize=10
+        )
+        aws["ssm"].put_parameter(Name=PARAMETER, Value=MODEL_ARN, Type="String")
+        monkeypatch.setenv("QUEUE_URL", queue_url)
+        monkeypatch.setenv("QUEUE_NAME", "inference")
+        monkeypatch.setenv("EVENT_SOURCE_MAPPING_ID", mapping["UUID"])
+        model = FakeModel()
+        model.install(aws["rekognition"])
+        yield Controlled(
+            aws["sqs"],
+            aws["lambda"],
+            aws["ssm"],
+            aws["cloudwatch"],
+            queue_url,
+            mapping["UUID"],
+            model,
+        )
+        controller.metrics.clear_metrics()  # runs called directly leave unflushed metrics
+
+
+def test_starts_a_stopped_model_when_work_arrives(controlled: Controlled) -> None:
+    controlled.messages(3)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "start"
+    assert controlled.model.started == [{"ProjectVersionArn": MODEL_ARN, "MinInferenceUnits": 1}]
+    assert controlled.event_source() == "Disabled"  # not before it is RUNNING
+
+
+def test_does_nothing_without_work(controlled: Controlled) -> None:
+    summary = controlled.run()
+
+    assert summary["action"] == "nothing"
+    assert controlled.model.started == []
+    assert controlled.model.stopped == []
+
+
+def test_enables_the_event_source_once_running(controlled: Controlled) -> None:
+    controlled.model.status = "RUNNING"
+    controlled.messages(3)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "nothing"
+    assert summary["event_source_changed"] is True
+    assert controlled.event_source() == "Enabled"
+
+
+def test_keeps_running_while_work_was_seen_recently(controlled: Controlled) -> None:
+    controlled.model.status = "RUNNING"
+    controlled.recent_activity(minutes_ago=0.5)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "nothing"
+    assert summary["minutes_since_last_work"] < 2
+    assert controlled.model.stopped == []
+
+
+def test_stops_an_idle_model_after_disabling_the_event_source(controlled: Controlled) -> None:
+    controlled.model.status = "RUNNING"
+    controlled.lambda_.update_event_source_mapping(UUID=controlled.mapping_id, Enabled=True)
+    controlled.recent_activity(minutes_ago=4)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "stop"
+    assert summary["minutes_since_last_work"] >= 2
+    assert controlled.model.stopped == [MODEL_ARN]
+    assert controlled.event_source() == "Disabled"
+
+
+def test_a_failed_model_raises_attention_and_is_not_restarted(
+    controlled: Controlled, capsys: pytest.CaptureFixture[str]
+) -> None:
+    controlled.model.status = "FAILED"
+    controlled.messages(2)
+
+    for _ in range(3):
+        summary = controlled.run()
+
+    assert summary["needs_attention"] is True
+    assert controlled.model.started == []
+    records = emf_records(capsys.readouterr().out)
+    assert metric_total(records, "ModelNeedsAttention") == 3
+    assert metric_total(records, "ModelRunning") == 0
+
+
+def test_running_state_is_published(
+    controlled: Controlled, capsys: pytest.CaptureFixture[str]
+) -> None:
+    controlled.model.status = "RUNNING"
+    controlled.messages(1)
+
+    controlled.run()
+
+    records = emf_records(capsys.readouterr().out)
+    service = "rekognition-controller"
+    assert metric_total(records, "ModelRunning", service=service) == 1
+    assert metric_total(records, "QueueWaiting", service=service) == 1
+    assert metric_total(records, "ModelNeedsAttention", service=service) == 0
+
+
+def test_missing_parameter_means_wait(controlled: Controlled) -> None:
+    controlled.ssm.delete_parameter(Name=PARAMETER)
+    controlled.messages(1)
+
+    summary = controlled.run()
+
+    assert summary["status"] is None
+    assert summary["action"] == "nothing"
+    assert "does not exist" in summary["status_detail"]
+    assert summary["needs_attention"] is True  # work waits and no model is published
+    assert controlled.event_source() == "Disabled"
+
+
+def test_missing_version_is_not_configured(controlled: Controlled) -> None:
+    controlled.model.status = None
+    controlled.messages(1)
+
+    summary = controlled.run()
+
+    assert summary["status"] is None
+    assert "does not exist" in summary["status_detail"]
+    assert controlled.model.started == []
+
+
+def test_a_start_already_under_way_is_not_an_error(controlled: Controlled) -> None:
+    controlled.model.start_error = ServiceError("ResourceInUseException", "already starting")
+    controlled.messages(1)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "start"
+    assert summary["action_outcome"] == "ALREADY_CHANGING"
+
+
+def test_other_start_errors_fail_the_run(controlled: Controlled) -> None:
+    controlled.model.start_error = ServiceError("LimitExceededException", "too many models")
+    controlled.messages(1)
+
+    with pytest.raises(ClientError, match="LimitExceeded"):
+        controlled.run()
+
+
+def test_auto_scaling_range_is_passed_when_max_exceeds_min(
+    controlled: Controlled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_INFERENCE_UNITS", "3")
+    controlled.messages(1)
+
+    controlled.run()
+
+    assert controlled.model.started == [
+        {"ProjectVersionArn": MODEL_ARN, "MinInferenceUnits": 1, "MaxInferenceUnits": 3}
+    ]
+
+
+def test_mode_off_gates_but_never_starts(
+    controlled: Controlled, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTROL_MODE", "off")
+    controlled.messages(5)
+
+    assert controlled.run()["action"] == "nothing"
+    controlled.model.status = "RUNNING"
+    assert controlled.run()["action"] == "nothing"
+
+    assert controlled.model.started == []
+    assert controlled.event_source() == "Enabled"
+
+
+def test_summary_is_json_serializable(controlled: Controlled) -> None:
+    json.dumps(controlled.run())
+
+
+def test_work_it_saw_itself_counts_before_cloudwatch_reports_it(controlled: Controlled) -> None:
+    """CloudWatch's SQS metrics arrive a minute or two late; the controller's own sighting
+    keeps a just-drained queue from looking idle."""
+    controlled.model.status = "RUNNING"
+    controlled.messages(1)
+    settings = controller.ControllerSettings.from_environment(os.environ)
+    now = datetime.now(UTC)
+    assert controller.run(settings, controller.clients(), now)["action"] == "nothing"
+    controlled.sqs.purge_queue(QueueUrl=controlled.queue_url)
+
+    one_minute_later = controller.run(settings, controller.clients(), now + timedelta(minutes=1))
+    three_minutes_later = controller.run(settings, controller.clients(), now + timedelta(minutes=3))
+
+    assert one_minute_later["action"] == "nothing"
+    assert one_minute_later["minutes_since_last_work"] == pytest.approx(1.0)
+    assert three_minutes_later["action"] == "stop"

@@ -1,0 +1,797 @@
+"""The inference consumer, driven through its real Lambda handler with moto S3/SQS/SSM.
+
+DetectCustomLabels answers are scripted with the response shapes and error codes AWS documents.
+The core property: every input ends in exactly one of a result, an error record, or the
+dead-letter queue (after ``maxReceiveCount`` receives) - nothing loops, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from rekognition_inference import handler as consumer
+from rekognition_inference import locations
+from rekognition_inference.messages import parse_body
+from rekognition_inference.processing import RatePacer
+from stacks.components.rekognition_inference import MAX_RECEIVE_COUNT
+from tests.unit.rekognition_support import (
+    GIF,
+    JPEG,
+    MODEL_ARN,
+    PNG,
+    FakeDetect,
+    LambdaContext,
+    ServiceError,
+    drain,
+    emf_records,
+    eventbridge_body,
+    labels,
+    metric_total,
+    notification_body,
+    s3_test_event_body,
+    sqs_record,
+)
+
+DATA = "imgclf-test-data"
+ARTIFACTS = "imgclf-test-artifacts"
+PARAMETER = "/imgclf-test/rekognition/model-version-arn"
+PROJECT, VERSION = "shapes", "shapes.v1"
+MAX_OBJECT = 15 * 1024 * 1024
+
+
+@dataclass
+class Pipeline:
+    s3: Any
+    sqs: Any
+    ssm: Any
+    queue_url: str
+    dlq_url: str
+    detect: FakeDetect
+
+    def upload(self, key: str, body: bytes) -> None:
+        self.s3.put_object(Bucket=DATA, Key=key, Body=body)
+
+    def send(self, body: str) -> None:
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
+
+    def run(self, **kwargs: Any) -> int:
+        return drain(self.sqs, self.queue_url, consumer.lambda_handler, **kwargs)
+
+    def dead_letters(self) -> list[str]:
+        bodies = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=300
+            ).get("Messages", [])
+            if not messages:
+                return bodies
+            bodies += [message["Body"] for message in messages]
+
+    def artifact(self, key: str) -> dict[str, Any] | None:
+        try:
+            body = self.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        document: dict[str, Any] = json.loads(body)
+        return document
+
+    def artifact_keys(self) -> list[str]:
+        listing = self.s3.list_objects_v2(Bucket=ARTIFACTS)
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "rekognition-inference",
+        "POWERTOOLS_METRICS_NAMESPACE": "ImageClassification/test",
+        "DATA_BUCKET": DATA,
+        "ARTIFACTS_BUCKET": ARTIFACTS,
+        "INPUT_PREFIX": "incoming/",
+        "MIN_CONFIDENCE": "0.5",
+        "REVIEW_THRESHOLD": "0.8",
+        "PROJECT_NAME": PROJECT,
+        "MODEL_VERSION_ARN": "",
+        "MODEL_VERSION_PARAMETER": PARAMETER,
+        "DETECT_CONCURRENCY": "4",
+        "INVOCATION_TPS": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@functools.cache
+def _clients() -> tuple[Any, Any, Any]:
+    """Created once (creating boto3 clients is slow); moto intercepts them in every test."""
+    return boto3.client("s3"), boto3.client("sqs"), boto3.client("ssm")
+
+
+@pytest.fixture
+def pipeline(environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    # Powertools reads these when the module is imported, which may have been before the fixture.
+    monkeypatch.setattr(consumer.metrics, "namespace", "ImageClassification/test")
+    monkeypatch.setattr(consumer.metrics, "service", "rekognition-inference")
+    with mock_aws():
+        parameters.clear_caches()
+        s3, sqs, ssm = _clients()
+        for bucket in (DATA, ARTIFACTS):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": "Enabled"})
+        dlq_url = sqs.create_queue(QueueName="inference-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName="inference",
+            Attributes={
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+                )
+            },
+        )["QueueUrl"]
+        ssm.put_parameter(Name=PARAMETER, Value=MODEL_ARN, Type="String")
+        detect = FakeDetect()
+        detect.install(consumer.runtime().classifier._rekognition)
+        yield Pipeline(s3, sqs, ssm, queue_url, dlq_url, detect)
+        if consumer.runtime().pinned_arn:  # built by a test that changed the environment
+            consumer.runtime.cache_clear()
+
+
+# --------------------------------------------------------------------------------------------
+# The bad-input matrix: every case through the real handler, redeliveries included
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input: how it is set up, and the single place it must end."""
+
+    name: str
+    prepare: Callable[[Pipeline], str]  # returns the message body
+    expected: str  # "result", "review", "error:<reason>" or "dlq"
+    key: str | None = None  # the image key, for image inputs
+
+
+def _upload_and_notify(key: str, body: bytes, *answers: Any) -> Callable[[Pipeline], str]:
+    def prepare(p: Pipeline) -> str:
+        p.upload(key, body)
+        if answers:
+            p.detect.on(key, *answers)
+        return eventbridge_body(DATA, key)
+
+    return prepare
+
+
+def _deleted(key: str) -> Callable[[Pipeline], str]:
+    def prepare(p: Pipeline) -> str:
+        p.upload(key, PNG)
+        p.s3.delete_object(Bucket=DATA, Key=key)
+        return eventbridge_body(DATA, key)
+
+    return prepare
+
+
+def _classic(key: str) -> Callable[[Pipeline], str]:
+    def prepare(p: Pipeline) -> str:
+        p.upload(key, PNG)
+        return notification_body(DATA, key)
+
+    return prepare
+
+
+def _body(text: str, upload: str | None = None) -> Callable[[Pipeline], str]:
+    def prepare(p: Pipeline) -> str:
+        if upload:
+            p.upload(upload, PNG)
+        return text
+
+    return prepare
+
+
+K = "incoming/cases/"
+CASES = [
+    Case("valid-png", _upload_and_notify(f"{K}circle.png", PNG), "result", f"{K}circle.png"),
+    Case(
+        "low-confidence-jpeg",
+        _upload_and_notify(f"{K}blurry.jpg", JPEG, labels(("square", 61.0), ("circle", 30.0))),
+        "review",
+        f"{K}blurry.jpg",
+    ),
+    Case(
+        "no-label-above-min-confidence",
+        _upload_and_notify(f"{K}nothing.png", PNG, {"CustomLabels": []}),
+        "review",
+        f"{K}nothing.png",
+    ),
+    Case(
+        "classic-notification-url-encoded-key",
+        _classic(f"{K}red flower+1 (copy).png"),
+        "result",
+        f"{K}red flower+1 (copy).png",
+    ),
+    Case(
+        "eventbridge-key-with-spaces",
+        _upload_and_notify(f"{K}a photo (1).png", PNG),
+        "result",
+        f"{K}a photo (1).png",
+    ),
+    Case(
+        "eventbridge-key-url-encoded",
+        _body(eventbridge_body(DATA, f"{K}encoded+name.png"), upload=f"{K}encoded name.png"),
+        "result",
+        f"{K}encoded name.png",
+    ),
+    Case(
+        "object-missing",
+        _body(eventbridge_body(DATA, f"{K}never-uploaded.png")),
+        "error:object_missing",
+        f"{K}never-uploaded.png",
+    ),
+    Case(
+        "deleted-before-processing",
+        _deleted(f"{K}deleted.png"),
+        "error:object_missing",
+        f"{K}deleted.png",
+    ),
+    Case(
+        "zero-bytes",
+        _upload_and_notify(f"{K}empty.png", b""),
+        "error:empty_object",
+        f"{K}empty.png",
+    ),
+    Case(
+        "larger-than-15-mb",
+        _upload_and_notify(f"{K}huge.png", PNG + bytes(MAX_OBJECT)),
+        "error:object_too_large",
+        f"{K}huge.png",
+    ),
+    Case(
+        "gif-named-jpg",
+        _upload_and_notify(f"{K}animated.jpg", GIF),
+        "error:unsupported_format",
+        f"{K}animated.jpg",
+    ),
+    Case(
+        "text-named-png",
+        _upload_and_notify(f"{K}notes.png", b"just some text, not an image"),
+        "error:unsupported_format",
+        f"{K}notes.png",
+    ),
+    Case(
+        "corrupt-image",
+        _upload_and_notify(
+            f"{K}corrupt.png",
+            PNG,
+            ServiceError("InvalidImageFormatException", "Request has invalid image format"),
+        ),
+        "error:invalid_image_format",
+        f"{K}corrupt.png",
+    ),
+    Case(
+        "too-large-in-pixels",
+        _upload_and_notify(
+            f"{K}poster.jpg",
+            JPEG,
+            ServiceError("ImageTooLargeException", "Image size is too large."),
+        ),
+        "error:image_too_large",
+        f"{K}poster.jpg",
+    ),
+    Case(
+        "too-small-in-pixels",
+        _upload_and_notify(
+            f"{K}icon.png",
+            PNG,
+            ServiceError("InvalidParameterException", "Minimum image dimension is 64 pixels"),
+        ),
+        "error:image_rejected",
+        f"{K}icon.png",
+    ),
+    Case(
+        "unreadable-by-rekognition",
+        _upload_and_notify(
+            f"{K}odd.png",
+            PNG,
+            ServiceError("InvalidS3ObjectException", "Unable to get object metadata from S3."),
+        ),
+        "error:unreadable_by_rekognition",
+        f"{K}odd.png",
+    ),
+    Case("s3-test-event", _body(s3_test_event_body(DATA)), "error:s3_test_event"),
+    Case("malformed-body", _body("this is {not json"), "error:malformed_message"),
+    Case("json-not-an-object", _body("[1, 2, 3]"), "error:malformed_message"),
+    Case("not-an-s3-message", _body(json.dumps({"hello": "world"})), "error:not_an_s3_event"),
+    Case(
+        "object-deleted-event",
+        _body(eventbridge_body(DATA, f"{K}gone.png", detail_type="Object Deleted")),
+        "error:unsupported_event",
+    ),
+    Case(
+        "another-bucket",
+        _body(eventbridge_body("someone-elses-bucket", f"{K}x.png")),
+        "error:unexpected_bucket",
+    ),
+    Case(
+        "outside-input-prefix",
+        _body(eventbridge_body(DATA, "training/x.png"), upload="training/x.png"),
+        "error:outside_input_prefix",
+        "training/x.png",
+    ),
+    Case(
+        "throttled-once-then-ok",
+        _upload_and_notify(
+            f"{K}busy.png", PNG, ServiceError("ThrottlingException"), labels(("circle", 90.0))
+        ),
+        "result",
+        f"{K}busy.png",
+    ),
+    Case(
+        "model-not-ready-twice-then-ok",
+        _upload_and_notify(
+            f"{K}early.png",
+            PNG,
+            ServiceError("ResourceNotReadyException"),
+            ServiceError("ResourceNotReadyException"),
+            labels(("circle", 90.0)),
+        ),
+        "result",
+        f"{K}early.png",
+    ),
+    Case(
+        "throughput-exceeded-every-time",
+        _upload_and_notify(
+            f"{K}flood.png", PNG, ServiceError("ProvisionedThroughputExceededException")
+        ),
+        "dlq",
+        f"{K}flood.png",
+    ),
+    Case(
+        "model-not-ready-every-time",
+        _upload_and_notify(f"{K}stopped.png", PNG, ServiceError("ResourceNotReadyException")),
+        "dlq",
+        f"{K}stopped.png",
+    ),
+    Case(
+        "throttled-every-time",
+        _upload_and_notify(f"{K}throttled.png", PNG, ServiceError("ThrottlingException")),
+        "dlq",
+        f"{K}throttled.png",
+    ),
+    Case(
+        "service-error-every-time",
+        _upload_and_notify(f"{K}broken.png", PNG, ServiceError("InternalServerError", status=500)),
+        "dlq",
+        f"{K}broken.png",
+    ),
+]
+
+
+def _ending(p: Pipeline, case: Case, body: str, dead: list[str]) -> list[str]:
+    """Every place this input ended up (the property: exactly one)."""
+    endings = []
+    if case.key is not None:
+        result = p.artifact(locations.result_key(case.key, PROJECT, VERSION))
+        if result is not None:
+            review = p.artifact(locations.review_key(case.key, PROJECT, VERSION))
+            assert (review is not None) == result["needs_review"]
+            endings.append("review" if result["needs_review"] else "result")
+        error = p.artifact(locations.image_error_key(case.key))
+        if error is not None:
+            endings.append(f"error:{error['reason']}")
+    message_error = p.artifact(locations.message_error_key(body))
+    if message_error is not None:
+        endings.append(f"error:{message_error['reason']}")
+    if body in dead:
+        endings.append("dlq")
+    return endings
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_every_input_ends_in_exactly_one_place(pipeline: Pipeline, case: Case) -> None:
+    body = case.prepare(pipeline)
+    pipeline.send(body)
+
+    pipeline.run()
+
+    assert _ending(pipeline, case, body, pipeline.dead_letters()) == [case.expected]
+    if case.key and case.expected == "dlq":
+        # Retried on every receive, then given up on: never more, never fewer.
+        assert pipeline.detect.calls_for(case.key) == MAX_RECEIVE_COUNT
+
+
+def test_all_inputs_mixed_in_batches_each_end_in_exactly_one_place(pipeline: Pipeline) -> None:
+    bodies = [case.prepare(pipeline) for case in CASES]
+    for body in bodies:
+        pipeline.send(body)
+
+    invocations = pipeline.run(batch_size=10)
+
+    dead = pipeline.dead_letters()
+    for case, body in zip(CASES, bodies, strict=True):
+        assert _ending(pipeline, case, body, dead) == [case.expected], case.name
+    assert len(dead) == sum(case.expected == "dlq" for case in CASES)
+    assert invocations >= MAX_RECEIVE_COUNT  # the failing ones really were received 5 times
+
+
+def test_result_record_holds_labels_model_and_timing(pipeline: Pipeline) -> None:
+    key = "incoming/shapes/tri angle.png"
+    pipeline.upload(key, PNG)
+    pipeline.detect.on(key, labels(("triangle", 91.25), ("circle", 55.5)))
+    pipeline.send(eventbridge_body(DATA, key))
+
+    pipeline.run()
+
+    result = pipeline.artifact(locations.result_key(key, PROJECT, VERSION))
+    assert result is not None
+    assert result["labels"] == [
+        {"name": "triangle", "confidence": 0.9125},
+        {"name": "circle", "confidence": 0.555},
+    ]
+    assert result["top_label"] == "triangle"
+    assert result["needs_review"] is False
+    assert result["model"] == {
+        "project_version_arn": MODEL_ARN,
+        "project": PROJECT,
+        "version": VERSION,
+    }
+    assert result["input"]["key"] == key
+    assert result["input"]["format"] == "png"
+    assert result["input"]["version_id"]
+    assert set(result["timing"]) == {
+        "event_time",
+        "queued_at",
+        "processed_at",
+        "queue_wait_ms",
+        "detect_latency_ms",
+    }
+    (call,) = pipeline.detect.calls
+    assert call["ProjectVersionArn"] == MODEL_ARN
+    assert call["MinConfidence"] == 50.0
+    # By S3 reference, pinned to the version that was checked.
+    assert call["Image"]["S3Object"] == {
+        "Bucket": DATA,
+        "Name": key,
+        "Version": result["input"]["version_id"],
+    }
+    assert pipeline.artifact_keys() == [locations.result_key(key, PROJECT, VERSION)]
+
+
+def test_low_confidence_is_listed_for_review(pipeline: Pipeline) -> None:
+    key = "incoming/unsure.png"
+    pipeline.upload(key, PNG)
+    pipeline.detect.on(key, labels(("circle", 79.9)))
+    pipeline.send(eventbridge_body(DATA, key))
+
+    pipeline.run()
+
+    review = pipeline.artifact(locations.review_key(key, PROJECT, VERSION))
+    assert review is not None
+    assert review["result_key"] == locations.result_key(key, PROJECT, VERSION)
+    assert review["top_confidence"] == pytest.approx(0.799)
+    assert review["review_threshold"] == 0.8
+
+
+def test_error_record_says_why(pipeline: Pipeline) -> None:
+    key = "incoming/empty.png"
+    pipeline.upload(key, b"")
+    pipeline.send(eventbridge_body(DATA, key))
+
+    pipeline.run()
+
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == "empty_object"
+    assert "0 bytes" in error["detail"]
+    assert error["input"]["key"] == key
+    assert pipeline.detect.calls == []  # never paid for a call that could not succeed
+
+
+# --------------------------------------------------------------------------------------------
+# Idempotency: redeliveries overwrite the same keys or keep what is there
+# --------------------------------------------------------------------------------------------
+
+
+def _invoke(body: str, receive_count: int, message_id: str = "m-1") -> dict[str, Any]:
+    message = {
+        "MessageId": message_id,
+        "ReceiptHandle": "r",
+        "Body": body,
+        "Attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1767254400000",
+        },
+    }
+    event = {"Records": [sqs_record(message, "arn:aws:sqs:us-east-1:123456789012:inference")]}
+    return consumer.lambda_handler(event, LambdaContext())
+
+
+def test_redelivered_message_keeps_the_existing_result(pipeline: Pipeline) -> None:
+    key = "incoming/again.png"
+    pipeline.upload(key, PNG)
+    body = eventbridge_body(DATA, key)
+    result_key = locations.result_key(key, PROJECT, VERSION)
+
+    assert _invoke(body, receive_count=1) == {"batchItemFailures": []}
+    first = pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read()
+    assert _invoke(body, receive_count=2) == {"batchItemFailures": []}
+
+    assert pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read() == first
+    assert pipeline.detect.calls_for(key) == 1
+
+
+def test_redelivery_after_success_and_deletion_is_not_an_error(pipeline: Pipeline) -> None:
+    key = "incoming/short-lived.png"
+    pipeline.upload(key, PNG)
+    body = eventbridge_body(DATA, key)
+
+    _invoke(body, receive_count=1)
+    pipeline.s3.delete_object(Bucket=DATA, Key=key)
+    assert _invoke(body, receive_count=2) == {"batchItemFailures": []}
+
+    assert pipeline.artifact(locations.image_error_key(key)) is None
+    assert pipeline.artifact(locations.result_key(key, PROJECT, VERSION)) is not None
+
+
+def test_a_new_upload_to_the_same_key_is_classified_again(pipeline: Pipeline) -> None:
+    key = "incoming/replaced.png"
+    pipeline.upload(key, PNG)
+    body = eventbridge_body(DATA, key)
+    _invoke(body, receive_count=1)
+    pipeline.upload(key, JPEG)  # new content, new version
+
+    _invoke(eventbridge_body(DATA, key), receive_count=2)
+
+    result = pipeline.artifact(locations.result_key(key, PROJECT, VERSION))
+    assert result is not None
+    assert result["input"]["format"] == "jpeg"
+    assert pipeline.detect.calls_for(key) == 2
+
+
+def test_duplicate_message_error_records_are_identical(pipeline: Pipeline) -> None:
+    body = s3_test_event_body(DATA)
+
+    _invoke(body, receive_count=1, message_id="a")
+    first = pipeline.artifact(locations.message_error_key(body))
+    _invoke(body, receive_count=2, message_id="a")
+
+    assert pipeline.artifact(locations.message_error_key(body)) == first
+    assert len(pipeline.artifact_keys()) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Model version: from SSM (training publishes it), or pinned; missing = wait, never lose
+# --------------------------------------------------------------------------------------------
+
+
+def test_missing_parameter_keeps_images_waiting_and_records_bad_messages(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.ssm.delete_parameter(Name=PARAMETER)
+    key = "incoming/waiting.png"
+    pipeline.upload(key, PNG)
+    image_body = eventbridge_body(DATA, key)
+    test_body = s3_test_event_body(DATA)
+
+    response = _invoke(image_body, 1, "image")
+    assert response == {"batchItemFailures": [{"itemIdentifier": "image"}]}
+    assert _invoke(test_body, 1, "test") == {"batchItemFailures": []}
+    assert pipeline.artifact_keys() == [locations.message_error_key(test_body)]
+    assert pipeline.detect.calls == []
+
+    pipeline.ssm.put_parameter(Name=PARAMETER, Value=MODEL_ARN, Type="String")
+    parameters.clear_caches()
+    assert _invoke(image_body, 2, "image") == {"batchItemFailures": []}
+    assert pipeline.artifact(locations.result_key(key, PROJECT, VERSION)) is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not-an-arn",
+        MODEL_ARN.replace("project/shapes/", "project/other/"),
+    ],
+    ids=["garbage", "another-project"],
+)
+def test_unusable_parameter_is_transient(pipeline: Pipeline, value: str) -> None:
+    pipeline.ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
+    pipeline.upload("incoming/x.png", PNG)
+
+    response = _invoke(eventbridge_body(DATA, "incoming/x.png"), 1)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert pipeline.detect.calls == []
+    assert pipeline.artifact_keys() == []
+
+
+def test_pinned_version_needs_no_parameter(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pinned = MODEL_ARN.replace("shapes.v1", "shapes.v0")
+    monkeypatch.setenv("MODEL_VERSION_ARN", pinned)
+    consumer.runtime.cache_clear()
+    pipeline.detect.install(consumer.runtime().classifier._rekognition)
+    pipeline.ssm.delete_parameter(Name=PARAMETER)
+    pipeline.upload("incoming/p.png", PNG)
+
+    assert _invoke(eventbridge_body(DATA, "incoming/p.png"), 1) == {"batchItemFailures": []}
+
+    assert pipeline.detect.calls[0]["ProjectVersionArn"] == pinned
+    assert pipeline.artifact(locations.result_key("incoming/p.png", PROJECT, "shapes.v0"))
+
+
+# --------------------------------------------------------------------------------------------
+# Batches: concurrent within an invocation, bounded, and never started past the deadline
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_batch_calls_the_service_concurrently(pipeline: Pipeline) -> None:
+    rendezvous = threading.Barrier(3, timeout=10)
+    arrivals = itertools.count()
+
+    def during(params: dict[str, Any]) -> None:
+        if next(arrivals) < 3:  # the first three calls wait for each other
+            rendezvous.wait()
+
+    pipeline.detect.during_call = during
+    for index in range(8):
+        key = f"incoming/batch/{index}.png"
+        pipeline.upload(key, PNG)
+        pipeline.send(eventbridge_body(DATA, key))
+
+    pipeline.run()
+
+    # Three calls met at the barrier: they were in flight at the same time.
+    assert not rendezvous.broken
+    assert len(pipeline.detect.calls) == 8
+    assert len(pipeline.artifact_keys()) == 8
+
+
+def test_concurrency_is_bounded_by_detect_concurrency(pipeline: Pipeline) -> None:
+    lock = threading.Lock()
+    in_flight = [0, 0]  # current, highest
+    release = threading.Event()
+
+    def during(params: dict[str, Any]) -> None:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+            if in_flight[0] >= 4:
+                release.set()
+        release.wait(timeout=5)
+        with lock:
+            in_flight[0] -= 1
+
+    pipeline.detect.during_call = during
+    for index in range(10):
+        key = f"incoming/bounded/{index}.png"
+        pipeline.upload(key, PNG)
+        pipeline.send(eventbridge_body(DATA, key))
+
+    pipeline.run()
+
+    assert in_flight[1] == 4  # DETECT_CONCURRENCY
+    assert len(pipeline.artifact_keys()) == 10
+
+
+def test_nothing_starts_too_close_to_the_timeout(pipeline: Pipeline) -> None:
+    key = "incoming/late.png"
+    pipeline.upload(key, PNG)
+    remaining = (consumer.DEADLINE_MARGIN_SECONDS - 1) * 1000
+
+    pipeline.send(eventbridge_body(DATA, key))
+    messages = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, AttributeNames=["All"])
+    event = {"Records": [sqs_record(m, "arn:q") for m in messages["Messages"]]}
+    response = consumer.lambda_handler(event, LambdaContext(remaining_ms=remaining))
+
+    assert len(response["batchItemFailures"]) == 1
+    assert pipeline.detect.calls == []
+    assert pipeline.artifact_keys() == []
+
+
+def test_pacer_spaces_calls_to_the_invocation_share() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pacer = RatePacer(2.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        pacer.wait()
+
+    assert slept == [0.5, 1.0, 1.5]  # 2 calls per second: at 0, 0.5, 1.0, 1.5 s
+    unpaced = RatePacer(None, clock=lambda: now[0], sleep=sleep)
+    unpaced.wait()
+    assert len(slept) == 3
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+def test_metrics_count_processed_low_confidence_errors_by_reason_and_latency(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.upload("incoming/m/good.png", PNG)
+    pipeline.upload("incoming/m/unsure.png", PNG)
+    pipeline.detect.on("incoming/m/unsure.png", labels(("circle", 60.0)))
+    pipeline.upload("incoming/m/empty.png", b"")
+    for key in ("incoming/m/good.png", "incoming/m/unsure.png", "incoming/m/empty.png"):
+        pipeline.send(eventbridge_body(DATA, key))
+    pipeline.send("garbage")
+    capsys.readouterr()
+
+    pipeline.run()
+
+    records = emf_records(capsys.readouterr().out)
+    service = "rekognition-inference"
+    assert metric_total(records, "ImagesProcessed", service=service) == 2
+    assert metric_total(records, "LowConfidence", service=service) == 1
+    assert metric_total(records, "ImageErrors", reason="empty_object", service=service) == 1
+    assert metric_total(records, "ImageErrors", reason="malformed_message", service=service) == 1
+    latency = [r for r in records if "DetectLatency" in r]
+    assert sum(len(r["DetectLatency"]) for r in latency) == 2
+    for record in records:
+        assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ImageClassification/test"
+
+
+def test_transient_failures_are_counted_by_reason(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.upload("incoming/t.png", PNG)
+    pipeline.detect.on("incoming/t.png", ServiceError("ResourceNotReadyException"))
+    capsys.readouterr()
+
+    _invoke(eventbridge_body(DATA, "incoming/t.png"), 1)
+
+    records = emf_records(capsys.readouterr().out)
+    assert metric_total(records, "TransientFailures", reason="model_not_ready") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_long_input_keys_get_a_bounded_record_key() -> None:
+    key = "incoming/" + "k" * 1010
+
+    record = locations.result_key(key, PROJECT, VERSION)
+
+    assert len(record.encode()) <= locations.MAX_KEY_BYTES
+    assert record.startswith(f"results/rekognition/{PROJECT}/{VERSION}/_long-keys/")
+    assert record == locations.result_key(key, PROJECT, VERSION)  # deterministic
+    assert locations.input_key_of(record, f"results/rekognition/{PROJECT}/{VERSION}/") is None
+
+
+def test_record_keys_are_deterministic_and_invertible() -> None:
+    key = "incoming/a b/c.png"
+    prefix = locations.model_prefix(locations.RESULTS_PREFIX, PROJECT, VERSION)
+
+    assert locations.result_key(key, PROJECT, VERSION) == f"{prefix}{key}.json"
+    assert locations.input_key_of(locations.result_key(key, PROJECT, VERSION), prefix) == key
+    assert locations.image_error_key(key) == f"errors/rekognition/images/{key}.json"
+    assert locations.message_error_key("x") == locations.message_error_key("x")
+    assert locations.message_error_key("x") != locations.message_error_key("y")
+
+
+def test_sns_wrapped_notifications_are_unwrapped() -> None:
+    inner = notification_body(DATA, "incoming/a b.png")
+    (ref,) = parse_body(json.dumps({"Type": "Notification", "Message": inner}))
+
+    assert ref.key == "incoming/a b.png"  # type: ignore[union-attr]

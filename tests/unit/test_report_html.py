@@ -1,0 +1,193 @@
+"""``metrics.json`` and ``report.html``: content checked against scikit-learn, escaping, no assets.
+
+The HTML is read back with the standard library's parser, so the checks see what a browser
+sees (unescaped text), not the markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import classification_report, confusion_matrix
+
+from shared.evaluation import (
+    NO_LABEL,
+    EvaluationData,
+    GateVerdict,
+    MetricsReport,
+    compute_metrics,
+    render_html,
+    write_report,
+)
+from tests.evaluation_data import ManifestSpec, generate_images
+
+HOSTILE_LABELS = ("<b>bold</b>", "say \"hi\" & 'bye'", "chat 🐱", "日本語", "</td></table>")
+
+
+class Tables(HTMLParser):
+    """Cells of every table, by table class: [[cell text pieces, ...] per row]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[list[str]]]]] = []
+        self.opened: Counter[str] = Counter()
+        self.closed: Counter[str] = Counter()
+        self.in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.opened[tag] += 1
+        if tag == "table":
+            self.tables.append((dict(attrs).get("class") or "", []))
+        elif tag == "tr":
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th"):
+            self.tables[-1][1][-1].append([])
+            self.in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        self.closed[tag] += 1
+        if tag in ("td", "th"):
+            self.in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_cell and data.strip():
+            self.tables[-1][1][-1][-1].append(data)
+
+    def table(self, class_name: str) -> list[list[list[str]]]:
+        return next(rows for name, rows in self.tables if name == class_name)
+
+
+def read_back(html: str) -> Tables:
+    parser = Tables()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def single_label_case() -> tuple[MetricsReport, list[str], list[str]]:
+    spec = ManifestSpec(seed=3, labels=HOSTILE_LABELS, n_images=300, no_prediction_rate=0.1)
+    images = [(image.truth, image.predicted) for image in generate_images(spec)]
+    data = EvaluationData.from_observations(Counter(images), multi_label=False)
+    y_true = [truth[0] if truth else NO_LABEL for truth, _ in images]
+    y_pred = [predicted[0] if predicted else NO_LABEL for _, predicted in images]
+    return compute_metrics(data), y_true, y_pred
+
+
+def multi_label_metrics() -> MetricsReport:
+    spec = ManifestSpec(seed=4, labels=HOSTILE_LABELS, multi_label=True, no_prediction_rate=0.1)
+    images = Counter((image.truth, image.predicted) for image in generate_images(spec))
+    return compute_metrics(EvaluationData.from_observations(images, multi_label=True))
+
+
+def test_heat_map_shows_sklearn_counts_and_row_percentages() -> None:
+    metrics, y_true, y_pred = single_label_case()
+    labels = metrics["labels"]
+    expected = confusion_matrix(y_true, y_pred, labels=labels)
+    header, *rows = read_back(render_html(metrics)).table("heatmap")
+    assert [" ".join(cell) for cell in header[1:]] == labels
+    assert len(rows) == len(labels)
+    for label, row, counts in zip(labels, rows, expected, strict=True):
+        assert row[0] == [label]
+        total = counts.sum()
+        shown = [(int(count), share) for count, share in row[1:]]
+        assert shown == [(int(c), f"{100 * c / total:.1f}%" if total else "n/a") for c in counts], (
+            label
+        )
+
+
+def test_classification_report_table_matches_sklearn() -> None:
+    metrics, y_true, y_pred = single_label_case()
+    labels = metrics["labels"]
+    report = classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
+    tables = read_back(render_html(metrics))
+    _, *rows = tables.tables[-1][1]
+    by_name = {row[0][0]: [cell[0] for cell in row[1:]] for row in rows}
+    for label in labels:
+        scores = report[label]
+        assert by_name[label] == [
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1-score']:.4f}",
+            str(int(scores["support"])),
+        ], label
+    for average in ("macro", "weighted"):
+        scores = report[f"{average} avg"]
+        assert by_name[f"{average} avg"][:3] == [
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1-score']:.4f}",
+        ]
+    assert "samples avg" not in by_name
+
+
+def test_label_names_are_escaped() -> None:
+    html = render_html(multi_label_metrics())
+    assert "<b>bold</b>" not in html
+    assert "</td></table>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "say &quot;hi&quot; &amp; &#x27;bye&#x27;" in html
+    assert "chat 🐱" in html
+    assert "日本語" in html
+
+
+@pytest.mark.parametrize("task", ["single-label", "multi-label"])
+def test_report_is_self_contained_and_well_formed(task: str) -> None:
+    metrics = single_label_case()[0] if task == "single-label" else multi_label_metrics()
+    html = render_html(metrics)
+    assert html.startswith("<!DOCTYPE html>")
+    assert re.search(r"<script|<link|<img|<iframe|\bsrc=|url\(|@import|https?://", html) is None
+    parser = read_back(html)
+    parser.opened.subtract({"meta": parser.opened["meta"]})  # void element, never closed
+    assert +parser.opened == parser.closed
+    assert parser.opened["style"] == 1
+
+
+def test_multi_label_report_explains_the_co_occurrence_matrix() -> None:
+    html = render_html(multi_label_metrics())
+    assert "Multi-label data" in html
+    tables = read_back(html)
+    _, *rows = tables.tables[-1][1]
+    assert "samples avg" in {row[0][0] for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [
+        (None, ["No gate verdict was given."]),
+        (
+            GateVerdict(passed=True, metric="f1.macro", value=0.91234, threshold=0.9),
+            ["PASSED", "f1.macro = 0.9123 (threshold 0.9000)"],
+        ),
+        (
+            GateVerdict(
+                passed=False,
+                metric="recall.macro",
+                value=0.5,
+                threshold=0.8,
+                reasons=["label <b> recall 0.10 < 0.80", "fewer than 50 test images"],
+            ),
+            ["FAILED", "recall.macro = 0.5000 (threshold 0.8000)", "&lt;b&gt; recall 0.10"],
+        ),
+    ],
+    ids=["no verdict", "passed", "failed with reasons"],
+)
+def test_gate_verdict_section(verdict: GateVerdict | None, expected: list[str]) -> None:
+    html = render_html(single_label_case()[0], verdict)
+    section = html[html.index("<h2>Gate verdict</h2>") : html.index("<h2>Aggregate metrics</h2>")]
+    for text in expected:
+        assert text in section
+
+
+def test_write_report_writes_both_files(tmp_path: Path) -> None:
+    metrics = multi_label_metrics()
+    verdict = GateVerdict(passed=True, metric="f1.micro", value=0.9, threshold=0.5, reasons=[])
+    metrics_path, report_path = write_report(metrics, tmp_path / "out", verdict)
+    assert json.loads(Path(metrics_path).read_text(encoding="utf-8")) == metrics
+    assert Path(report_path).read_text(encoding="utf-8") == render_html(metrics, verdict)
+    assert Path(metrics_path).name == "metrics.json"
+    assert Path(report_path).name == "report.html"

@@ -1,0 +1,310 @@
+"""SageMaker inference runtime: request validation, the endpoint's answer, batch summaries,
+and the validate/classify handlers against moto's S3 and SageMaker runtime."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from sagemaker_inference import aws, classify, model, validate
+
+BUCKET = "data-bucket"
+PREFIX = "sagemaker/inference/"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + b"\x00" * 200
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 200
+CLASSES = ["bicycle", "motorcycle"]
+
+
+class Context:
+    function_name = "test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:test"
+    aws_request_id = "req"
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def request(**fields):
+    return model.parse_request(
+        fields, data_bucket=BUCKET, input_prefix=PREFIX, default_threshold=0.9
+    )
+
+
+def test_request_takes_the_default_threshold_and_an_override():
+    assert request(s3_uri=f"s3://{BUCKET}/{PREFIX}a.jpg").threshold == 0.9
+    parsed = request(s3_uri=f"s3://{BUCKET}/{PREFIX}dir/a.jpg", confidence_threshold=0.5)
+    assert parsed.threshold == 0.5
+    assert parsed.image == model.S3Location(BUCKET, f"{PREFIX}dir/a.jpg")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "s3_uri is required"),
+        ({"s3_uri": "https://x/y.jpg"}, "must be an s3://bucket/key URI"),
+        ({"s3_uri": "s3://bucket-only"}, "must name a bucket and a key"),
+        ({"s3_uri": f"s3://other/{PREFIX}a.jpg"}, "outside the inference inputs"),
+        ({"s3_uri": f"s3://{BUCKET}/elsewhere/a.jpg"}, f"under s3://{BUCKET}/{PREFIX}"),
+        ({"s3_uri": f"s3://{BUCKET}/{PREFIX}dir/"}, "is a folder"),
+        ({"s3_uri": f"s3://{BUCKET}/{PREFIX}a.jpg", "confidence_threshold": 1.5}, "within"),
+        ({"s3_uri": f"s3://{BUCKET}/{PREFIX}a.jpg", "confidence_threshold": "0.5"}, "number"),
+        ({"s3_uri": f"s3://{BUCKET}/{PREFIX}a.jpg", "confidence_threshold": True}, "number"),
+        ({"s3_uri": f"s3://{BUCKET}/{PREFIX}a.jpg", "threshold": 0.5}, "unknown field"),
+    ],
+)
+def test_bad_requests_are_rejected_with_a_clear_message(fields, message):
+    with pytest.raises(model.InvalidRequestError, match=message):
+        request(**fields)
+
+
+def test_a_non_object_input_is_rejected():
+    with pytest.raises(model.InvalidRequestError, match="JSON object"):
+        model.parse_request(
+            ["s3://x"], data_bucket=BUCKET, input_prefix=PREFIX, default_threshold=1
+        )
+
+
+# --- the endpoint's answer ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[0.25, 0.75]", b'{"prediction": [0.25, 0.75]}', b"[0.25,0.75]\n"],
+)
+def test_prediction_is_mapped_to_the_configured_class_names(body):
+    assert model.parse_prediction(body, CLASSES) == {"bicycle": 0.25, "motorcycle": 0.75}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>oops</html>", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b'"0.75"', "expected a JSON array"),
+        (b'{"scores": [0.2, 0.8]}', "expected a JSON array"),
+        (b"[0.1, 0.2, 0.7]", "3 probabilities for 2 configured class names"),
+        (b"[0.5, 1.5]", "must be a number in \\[0, 1\\]"),
+        (b'[0.5, "0.5"]', "must be a number"),
+        (b"[0.5, NaN]", "must be a number"),
+        (b"[true, 0.5]", "must be a number"),
+    ],
+)
+def test_malformed_answers_raise(body, message):
+    with pytest.raises(model.MalformedEndpointResponseError, match=message):
+        model.parse_prediction(body, CLASSES)
+
+
+def test_top_label_is_the_most_probable():
+    assert model.top_label({"a": 0.1, "b": 0.7, "c": 0.2}) == ("b", 0.7)
+    assert model.top_label({"a": 0.5, "b": 0.5}) == ("a", 0.5)
+    with pytest.raises(model.MalformedEndpointResponseError):
+        model.top_label({})
+
+
+# --- batch summary --------------------------------------------------------------------------
+
+
+def child(status: str, label: str | None = None) -> dict:
+    output = {"status": status, "s3_uri": "s3://b/k", "label": label, "confidence": 0.5}
+    return {"Status": "SUCCEEDED", "Output": json.dumps(output)}
+
+
+def failure(uri: str, error: str, message: str) -> dict:
+    cause = json.dumps({"errorMessage": message, "errorType": error})
+    return {
+        "Status": "FAILED",
+        "Input": json.dumps({"s3_uri": uri}),
+        "Error": error,
+        "Cause": cause,
+    }
+
+
+def test_summary_counts_labels_review_and_failures():
+    summary = model.summarize(
+        [
+            child("classified", "bicycle"),
+            child("classified", "bicycle"),
+            child("classified", "motorcycle"),
+            child("low_confidence", "motorcycle"),
+            child("skipped"),
+        ],
+        [failure("s3://b/x.gif", "NotAnImageError", "a GIF image")],
+    )
+    assert summary == {
+        "total": 6,
+        "classified": 3,
+        "low_confidence": 1,
+        "skipped": 1,
+        "failed": 1,
+        "failure_percentage": round(100 / 6, 2),
+        "labels": {"bicycle": 2, "motorcycle": 1},
+        "low_confidence_labels": {"motorcycle": 1},
+        "failures": [
+            {"s3_uri": "s3://b/x.gif", "error": "NotAnImageError", "cause": "a GIF image"}
+        ],
+    }
+
+
+def test_summary_of_nothing_and_of_many_failures():
+    assert model.summarize([], [])["failure_percentage"] == 0.0
+    many = [failure(f"s3://b/{i}", "E", "m") for i in range(model.MAX_LISTED_FAILURES + 5)]
+    summary = model.summarize([], many)
+    assert summary["failed"] == model.MAX_LISTED_FAILURES + 5
+    assert len(summary["failures"]) == model.MAX_LISTED_FAILURES
+
+
+# --- handlers against moto ------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("DATA_BUCKET", BUCKET)
+    monkeypatch.setenv("INPUT_PREFIX", PREFIX)
+    monkeypatch.setenv("DEFAULT_THRESHOLD", "0.9")
+    monkeypatch.setenv("MAX_IMAGE_BYTES", str(model.MAX_IMAGE_BYTES))
+    monkeypatch.setenv("ENDPOINT_NAME", "imgclf-test-classifier")
+    monkeypatch.setenv("CLASS_NAMES", json.dumps(CLASSES))
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    aws.client.cache_clear()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield s3
+    aws.client.cache_clear()
+
+
+def run_validate(key: str, **extra):
+    return validate.lambda_handler({"s3_uri": f"s3://{BUCKET}/{key}", **extra}, Context())
+
+
+def test_validate_accepts_jpeg_and_png_and_passes_a_versioned_reference(aws_env):
+    version = aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}a.jpg", Body=JPEG)["VersionId"]
+    aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}b.png", Body=PNG)
+    result = run_validate(f"{PREFIX}a.jpg", confidence_threshold=0.6)
+    assert result == {
+        "image": {
+            "s3_uri": f"s3://{BUCKET}/{PREFIX}a.jpg",
+            "bucket": BUCKET,
+            "key": f"{PREFIX}a.jpg",
+            "version_id": version,
+            "size": len(JPEG),
+            "format": "JPEG",
+            "content_type": "image/jpeg",
+        },
+        "threshold": 0.6,
+    }
+    assert run_validate(f"{PREFIX}b.png")["image"]["content_type"] == "image/png"
+    assert "image_data" not in json.dumps(result)  # a reference, never the bytes
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        (b"", model.NotAnImageError, "is empty"),
+        (b"GIF89a" + b"\x00" * 50, model.NotAnImageError, "a GIF image"),
+        (b"%PDF-1.7\n" + b"\x00" * 50, model.NotAnImageError, "not an image"),
+    ],
+)
+def test_validate_rejects_what_the_algorithm_cannot_take(aws_env, body, error, message):
+    aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}x", Body=body)
+    with pytest.raises(error, match=message):
+        run_validate(f"{PREFIX}x")
+
+
+def test_validate_rejects_a_missing_object_and_an_oversized_one(aws_env, monkeypatch):
+    with pytest.raises(model.ImageNotFoundError, match="does not exist"):
+        run_validate(f"{PREFIX}missing.jpg")
+    aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}big.jpg", Body=JPEG)
+    monkeypatch.setenv("MAX_IMAGE_BYTES", "100")
+    with pytest.raises(model.ImageTooLargeError, match="at most 100 bytes"):
+        run_validate(f"{PREFIX}big.jpg")
+
+
+def test_classify_reads_the_image_and_maps_the_answer(aws_env, monkeypatch):
+    aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}a.jpg", Body=JPEG)
+    image = run_validate(f"{PREFIX}a.jpg")["image"]
+    # moto's InvokeEndpoint decodes request bodies as UTF-8 and cannot take image bytes.
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    stubber = Stubber(runtime)
+    stubber.add_response(
+        "invoke_endpoint",
+        {
+            "Body": StreamingBody(io.BytesIO(b"[0.1, 0.9]"), 10),
+            "ContentType": "application/json",
+            "InvokedProductionVariant": "AllTraffic",
+        },
+        {
+            "EndpointName": "imgclf-test-classifier",
+            "ContentType": "image/jpeg",
+            "Accept": "application/json",
+            "Body": JPEG,
+        },
+    )
+    real_client = aws.client
+    monkeypatch.setattr(
+        classify,
+        "client",
+        lambda service, read_timeout=30: (
+            runtime if service == "sagemaker-runtime" else real_client(service)
+        ),
+    )
+    with stubber:
+        result = classify.lambda_handler({"image": image}, Context())
+    assert result == {
+        "label": "motorcycle",
+        "confidence": 0.9,
+        "probabilities": {"bicycle": 0.1, "motorcycle": 0.9},
+        "endpoint": "imgclf-test-classifier",
+        "variant": "AllTraffic",
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "error"),
+    [
+        ("ThrottlingException", "slow down", model.EndpointThrottledError),
+        ("ModelError", "Received server error (500)", model.EndpointModelError),
+        ("ServiceUnavailable", "try later", model.EndpointUnavailableError),
+        ("ModelNotReadyException", "not ready", model.EndpointUnavailableError),
+        ("ValidationError", "Endpoint x of account y not found.", model.EndpointNotFoundError),
+        ("ValidationError", "Body too large", model.EndpointRequestRejectedError),
+    ],
+)
+def test_endpoint_errors_get_workflow_names(monkeypatch, code, message, error):
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    stubber = Stubber(runtime)
+    stubber.add_client_error("invoke_endpoint", service_error_code=code, service_message=message)
+    monkeypatch.setattr(classify, "client", lambda service, read_timeout=30: runtime)
+    with stubber, pytest.raises(error):
+        classify.invoke_endpoint("x", "image/jpeg", b"\xff\xd8\xff")
+
+
+def test_s3_errors_get_workflow_names():
+    def client_error(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, "GetObject")
+
+    assert isinstance(aws.s3_error(client_error("NoSuchKey"), "s3://b/k"), model.ImageNotFoundError)
+    assert isinstance(aws.s3_error(client_error("403"), "s3://b/k"), model.ImageNotFoundError)
+    assert isinstance(
+        aws.s3_error(client_error("SlowDown"), "s3://b/k"), model.StorageThrottledError
+    )
+    other = client_error("InvalidObjectState")
+    assert aws.s3_error(other, "s3://b/k") is other
+
+
+def test_probabilities_are_finite_in_results():
+    parsed = model.parse_prediction(b"[0.000001, 0.999999]", CLASSES)
+    assert all(math.isfinite(v) for v in parsed.values())

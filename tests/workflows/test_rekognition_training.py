@@ -1,0 +1,536 @@
+"""The synthesized training workflow, executed locally with scripted Rekognition answers.
+
+Rekognition Custom Labels is not in moto: each test scripts the documented responses of the
+calls the workflow makes (the runner fails on any unscripted call). S3, SSM, SNS and the two
+Lambdas (ValidateInput, Evaluate: the real handlers) run in moto.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_cdk.assertions import Template
+from moto import mock_aws
+
+from stacks.config import EVENTS_PER_POLL, load_environment
+from stacks.environment import build_environment
+from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
+from tests.infra.conftest import make_app
+from tests.workflows.conftest import state_machine_id
+from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, AwsError, LocalWorkflow
+
+PROJECT = "image-classifier"
+PROJECT_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{PROJECT}/1700000000000"
+DATA_BUCKET = f"imgclf-dev-data-{ACCOUNT}-{REGION}"
+ARTIFACTS_BUCKET = f"imgclf-dev-artifacts-{ACCOUNT}-{REGION}"
+PARAMETER = "/imgclf-dev/rekognition/model-version-arn"
+LABELS = ("circle", "square", "triangle")
+TRAIN_INPUT = {"training_data": {"manifest_s3_uri": f"s3://{DATA_BUCKET}/manifests/train.manifest"}}
+
+
+def version_arn(name: str) -> str:
+    return f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{PROJECT}/version/{name}/1700000001"
+
+
+def dataset_arn(kind: str) -> str:
+    return f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{PROJECT}/dataset/{kind}/1700000002"
+
+
+class Rekognition:
+    """Scripted Custom Labels: statuses advance one step per describe call."""
+
+    def __init__(self, workflow: LocalWorkflow, *, version: str) -> None:
+        self.workflow = workflow
+        self.version = version
+        self.dataset_statuses: dict[str, list[str]] = defaultdict(
+            lambda: ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+        )
+        self.training_statuses = ["TRAINING_IN_PROGRESS", "TRAINING_COMPLETED"]
+        self.start_statuses = ["STARTING", "RUNNING"]
+        self.f1 = 0.93
+        self.stage = "training"
+
+    def install(
+        self, *, existing_project: bool = False, old_datasets: tuple[str, ...] = ()
+    ) -> None:
+        w = self.workflow
+        projects = (
+            [
+                {
+                    "ProjectArn": PROJECT_ARN,
+                    "Status": "CREATED",
+                    "Datasets": [
+                        {"DatasetArn": arn, "Status": "CREATE_COMPLETE"} for arn in old_datasets
+                    ],
+                }
+            ]
+            if existing_project
+            else []
+        )
+        w.script("rekognition", "DescribeProjects", {"ProjectDescriptions": projects})
+        w.script("rekognition", "CreateProject", {"ProjectArn": PROJECT_ARN})
+        w.script(
+            "rekognition",
+            "CreateDataset",
+            lambda params: {"DatasetArn": dataset_arn(params["DatasetType"].lower())},
+        )
+        w.script("rekognition", "DescribeDataset", self._describe_dataset)
+        w.script("rekognition", "DeleteDataset", {"Status": "DELETE_IN_PROGRESS"})
+        w.script("rekognition", "DistributeDatasetEntries", self._distribute)
+        w.script(
+            "rekognition", "CreateProjectVersion", {"ProjectVersionArn": version_arn(self.version)}
+        )
+        w.script("rekognition", "DescribeProjectVersions", self._describe_version)
+        w.script("rekognition", "StartProjectVersion", self._start)
+        w.script("rekognition", "StopProjectVersion", {"Status": "STOPPING"})
+
+    def _describe_dataset(self, params: dict[str, Any]) -> dict[str, Any] | AwsError:
+        arn = params["DatasetArn"]
+        statuses = self.dataset_statuses[arn]
+        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        if status == "GONE":
+            return AwsError("ResourceNotFoundException", "dataset not found")
+        return {"DatasetDescription": {"Status": status, "StatusMessage": f"{status} message"}}
+
+    def _distribute(self, params: dict[str, Any]) -> dict[str, Any]:
+        for dataset in params["Datasets"]:
+            self.dataset_statuses[dataset["Arn"]] = ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"]
+        return {}
+
+    def _start(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.stage = "start"
+        return {"Status": "STARTING"}
+
+    def _describe_version(self, params: dict[str, Any]) -> dict[str, Any]:
+        assert params["VersionNames"] == [self.version], "always describe by VersionNames"
+        statuses = self.training_statuses if self.stage == "training" else self.start_statuses
+        status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        description: dict[str, Any] = {
+            "ProjectVersionArn": version_arn(self.version),
+            "Status": status,
+            "StatusMessage": f"{status}: scripted",
+        }
+        if status not in ("TRAINING_IN_PROGRESS", "TRAINING_FAILED"):
+            prefix = f"models/{PROJECT}/{self.version}/"
+            description["EvaluationResult"] = {
+                "F1Score": self.f1,
+                "Summary": {
+                    "S3Object": {"Bucket": ARTIFACTS_BUCKET, "Name": prefix + "summary.json"}
+                },
+            }
+            description["TestingDataResult"] = {
+                "Output": {
+                    "Assets": [
+                        {
+                            "GroundTruthManifest": {
+                                "S3Object": {
+                                    "Bucket": ARTIFACTS_BUCKET,
+                                    "Name": prefix + "eval.manifest",
+                                }
+                            }
+                        }
+                    ]
+                }
+            }
+        return {"ProjectVersionDescriptions": [description]}
+
+
+def put_evaluation(tmp_path: Path, version: str, *, accuracy: float = 0.9) -> None:
+    """The summary and evaluation manifest Rekognition would write under the version's prefix."""
+    s3 = boto3.client("s3", region_name=REGION)
+    manifest, summary = tmp_path / "eval.manifest", tmp_path / "summary.json"
+    write_manifest(manifest, ManifestSpec(labels=LABELS, n_images=60, seed=7, accuracy=accuracy))
+    write_summary(summary, LABELS, f1=0.93)
+    prefix = f"models/{PROJECT}/{version}/"
+    s3.upload_file(str(manifest), ARTIFACTS_BUCKET, prefix + "eval.manifest")
+    s3.upload_file(str(summary), ARTIFACTS_BUCKET, prefix + "summary.json")
+
+
+@pytest.fixture
+def workflow(dev_templates, dev_stacks) -> Iterator[LocalWorkflow]:
+    with mock_aws(config=MOTO_CONFIG):
+        stack = dev_stacks.rekognition_training.stack_name
+        local = LocalWorkflow(dev_templates, stack, state_machine_id(dev_templates[stack]))
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+        yield local
+
+
+def notifications(run) -> list[str]:
+    return [published["Message"] for published in run.published()]
+
+
+def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
+    version = "v-happy"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="happy")
+
+    assert run.status == "SUCCEEDED", debug_run(run)
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert run.output["outcome"] == "DEPLOYED"
+    assert run.output["project_version_arn"] == version_arn(version)
+    assert run.output["gate"]["passed"] is True
+    entered = run.entered
+    for state in (
+        "ValidateInput",
+        "CreateProject",
+        "CreateTrainDataset",
+        "CreateEmptyTestDataset",
+        "SplitTrainingData",
+        "CreateVersion",
+        "Evaluate",
+        "StartModel",
+        "PublishModel",
+        "NotifyDeployed",
+        "Deployed",
+    ):
+        assert state in entered, state
+    assert "DeleteOldDatasets" not in entered
+    # Nothing to retire: no model was published before.
+    assert "StopPreviousModel" not in entered
+    # The version is trained into our bucket, under its prefix, with our key.
+    (create_version,) = run.calls["rekognition.CreateProjectVersion"]
+    assert create_version["OutputConfig"] == {
+        "S3Bucket": ARTIFACTS_BUCKET,
+        "S3KeyPrefix": f"models/{PROJECT}/{version}/",
+    }
+    assert create_version["KmsKeyId"].startswith("arn:aws:kms:")
+    (dataset_train, dataset_test) = run.calls["rekognition.CreateDataset"]
+    assert dataset_train["DatasetSource"] == {
+        "GroundTruthManifest": {
+            "S3Object": {"Bucket": DATA_BUCKET, "Name": "manifests/train.manifest"}
+        }
+    }
+    assert "DatasetSource" not in dataset_test
+    # Waits: 30 s per dataset poll, 5 min per training poll, 1 min per start poll.
+    assert run.waits == [30] * 8 + [300, 300] + [60, 60]
+    # Inference now uses the new version.
+    ssm = boto3.client("ssm", region_name=REGION)
+    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == version_arn(version)
+    # The report is in the artifacts bucket and the notification says where.
+    s3 = boto3.client("s3", region_name=REGION)
+    report = json.loads(
+        s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=f"reports/{PROJECT}/{version}/metrics.json")[
+            "Body"
+        ].read()
+    )
+    assert report["labels"][:3] == list(LABELS)
+    html = s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=f"reports/{PROJECT}/{version}/report.html")
+    assert html["ContentType"].startswith("text/html")
+    (message,) = notifications(run)
+    assert "passed the quality gate and is RUNNING" in message
+    assert f"reports/{PROJECT}/{version}/report.html" in message
+    assert run.published()[0]["subject"] == "[dev] Rekognition training deployed a model"
+
+
+def test_existing_project_is_reused_and_its_old_datasets_replaced(workflow, tmp_path):
+    version = "v-reuse"
+    rekognition = Rekognition(workflow, version=version)
+    old = (dataset_arn("train") + "-old", dataset_arn("test") + "-old")
+    for arn in old:
+        rekognition.dataset_statuses[arn] = ["DELETE_IN_PROGRESS", "GONE"]
+    rekognition.install(existing_project=True, old_datasets=old)
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="reuse")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert "CreateProject" not in run.entered
+    assert "UseProject" in run.entered
+    assert sorted(call["DatasetArn"] for call in run.calls["rekognition.DeleteDataset"]) == sorted(
+        old
+    )
+    # The new datasets are created in the existing project, after the old ones are gone.
+    for call in run.calls["rekognition.CreateDataset"]:
+        assert call["ProjectArn"] == PROJECT_ARN
+    assert run.calls["rekognition.CreateProjectVersion"][0]["ProjectArn"] == PROJECT_ARN
+
+
+def test_use_existing_datasets_trains_without_touching_them(workflow, tmp_path):
+    version = "v-existing"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install(existing_project=True, old_datasets=(dataset_arn("train"),))
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({"use_existing_datasets": True, "version_name": version}, name="existing")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert "rekognition.DeleteDataset" not in run.calls
+    assert "rekognition.CreateDataset" not in run.calls
+
+
+def test_dataset_create_failed_fails_with_the_status_message(workflow):
+    rekognition = Rekognition(workflow, version="v-bad-data")
+    rekognition.dataset_statuses[dataset_arn("train")] = ["CREATE_IN_PROGRESS", "CREATE_FAILED"]
+    rekognition.install()
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": "v-bad-data"}, name="bad-data")
+
+    assert run.status == "FAILED"
+    assert run.error == "DatasetFailed"
+    assert "ended in CREATE_FAILED" in run.cause
+    assert "CREATE_FAILED message" in run.cause
+    assert run.entered[-3:] == ["TrainDatasetFailed", "NotifyFailure", "Failed"]
+    assert "rekognition.CreateProjectVersion" not in run.calls
+    (message,) = notifications(run)
+    assert "DatasetFailed" in message
+    assert "CREATE_FAILED message" in message
+
+
+def test_training_failed_fails_with_the_status_message(workflow):
+    rekognition = Rekognition(workflow, version="v-broken")
+    rekognition.training_statuses = ["TRAINING_IN_PROGRESS", "TRAINING_FAILED"]
+    rekognition.install()
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": "v-broken"}, name="broken")
+
+    assert run.status == "FAILED"
+    assert run.error == "TrainingFailed"
+    assert "TRAINING_FAILED: scripted" in run.cause
+    assert "Evaluate" not in run.entered
+    assert "rekognition.StartProjectVersion" not in run.calls
+
+
+def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path):
+    version = "v-weak"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.f1 = 0.61
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="weak")
+
+    assert run.status == "SUCCEEDED"
+    assert run.output["outcome"] == "REJECTED", debug_run(run)
+    assert run.output["gate"] == {
+        "passed": False,
+        "metric": "f1_score",
+        "value": 0.61,
+        "threshold": 0.85,
+        "gap": -0.24,
+        "reasons": ["f1_score 0.6100 is below the threshold 0.8500"],
+    }
+    assert run.entered[-3:] == ["NotifyRejected", "RejectedOutcome", "ModelRejected"]
+    assert "rekognition.StartProjectVersion" not in run.calls
+    (message,) = notifications(run)
+    assert "NOT deployed" in message
+    assert "gap -0.24" in message
+    assert run.published()[0]["subject"] == "[dev] Rekognition training rejected a model"
+    ssm = boto3.client("ssm", region_name=REGION)
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=PARAMETER)
+
+
+def test_gate_override_per_execution_and_per_label_recall_floor(workflow, tmp_path):
+    version = "v-floor"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version, accuracy=0.6)
+    gate = {"metric": "accuracy", "threshold": 0.1, "min_label_recall": 0.99}
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version, "gate": gate}, name="floor")
+
+    assert run.output["outcome"] == "REJECTED", debug_run(run)
+    assert run.output["gate"]["metric"] == "accuracy"
+    assert any("recall of" in reason for reason in run.output["gate"]["reasons"])
+
+
+def test_missing_gate_metric_fails_clearly(workflow, tmp_path):
+    version = "v-nometric"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+    original = rekognition._describe_version
+
+    def without_f1(params):
+        answer = original(params)
+        for description in answer["ProjectVersionDescriptions"]:
+            description.get("EvaluationResult", {}).pop("F1Score", None)
+        return answer
+
+    workflow.script("rekognition", "DescribeProjectVersions", without_f1)
+    workflow._scripts["rekognition.DescribeProjectVersions"].pop(0)
+    # The summary file carries the F1 too: remove it there as well.
+    s3 = boto3.client("s3", region_name=REGION)
+    key = f"models/{PROJECT}/{version}/summary.json"
+    summary = json.loads(s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=key)["Body"].read())
+    summary["AggregatedEvaluationResults"].pop("F1Score")
+    s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=key, Body=json.dumps(summary).encode())
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="nometric")
+
+    assert run.status == "FAILED"
+    assert run.error == "GateMetricMissing"
+    assert "'f1_score' is not in this evaluation" in run.cause
+    assert "accuracy" in run.cause
+    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
+
+
+def test_throttling_is_retried_with_backoff_then_succeeds(workflow, tmp_path):
+    version = "v-throttled"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+    throttled = AwsError("ThrottlingException", "Rate exceeded")
+    workflow._scripts["rekognition.CreateProjectVersion"][:0] = [throttled, throttled]
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="throttled")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert len(run.calls["rekognition.CreateProjectVersion"]) == 3
+    # Two back-offs, full jitter: each within [0, 2 s x 2^n].
+    assert len(run.retry_sleeps) == 2
+    assert 0 <= run.retry_sleeps[0] <= 2
+    assert 0 <= run.retry_sleeps[1] <= 4
+
+
+def test_error_that_cannot_succeed_is_not_retried(workflow):
+    rekognition = Rekognition(workflow, version="v-denied")
+    rekognition.install()
+    workflow._scripts["rekognition.CreateProject"][:0] = [AwsError("AccessDeniedException", "no")]
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": "v-denied"}, name="denied")
+
+    assert run.status == "FAILED"
+    assert run.error == "Rekognition.AccessDeniedException"
+    assert run.retry_sleeps == []
+    assert len(run.calls["rekognition.CreateProject"]) == 1
+
+
+def test_model_start_failed_fails_with_the_status_message(workflow, tmp_path):
+    version = "v-nostart"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.start_statuses = ["STARTING", "FAILED"]
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="nostart")
+
+    assert run.status == "FAILED"
+    assert run.error == "StartFailed"
+    assert "FAILED: scripted" in run.cause
+    assert "ssm.PutParameter" not in run.calls
+
+
+@pytest.fixture(scope="module")
+def short_deadline_templates(cdk_context) -> dict[str, dict[str, Any]]:
+    """dev with a 1-hour training deadline: 12 polls of 5 minutes."""
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["dev"]["rekognition_training"] = {"training_deadline_hours": 1}
+    stacks = build_environment(make_app(context), load_environment(context, "dev"))
+    return {stack.stack_name: Template.from_stack(stack).to_json() for stack in stacks.all()}
+
+
+def test_training_polling_deadline_is_reached_and_reported(short_deadline_templates, dev_stacks):
+    with mock_aws(config=MOTO_CONFIG):
+        stack = dev_stacks.rekognition_training.stack_name
+        workflow = LocalWorkflow(
+            short_deadline_templates, stack, state_machine_id(short_deadline_templates[stack])
+        )
+        rekognition = Rekognition(workflow, version="v-slow")
+        rekognition.training_statuses = ["TRAINING_IN_PROGRESS"]
+        rekognition.install()
+
+        run = workflow.run({**TRAIN_INPUT, "version_name": "v-slow"}, name="slow")
+
+    assert run.status == "FAILED"
+    assert run.error == "PollingDeadlineExceeded"
+    assert "within 12 polls (3600 s)" in run.cause
+    assert run.waits.count(300) == 12
+    assert "rekognition.StartProjectVersion" not in run.calls
+
+
+def test_a_full_length_run_stays_under_half_the_history_quota(short_deadline_templates, dev_stacks):
+    """Measure the events one training poll adds; the config's budget must hold with it."""
+    with mock_aws(config=MOTO_CONFIG):
+        stack = dev_stacks.rekognition_training.stack_name
+        workflow = LocalWorkflow(
+            short_deadline_templates, stack, state_machine_id(short_deadline_templates[stack])
+        )
+        rekognition = Rekognition(workflow, version="v-count")
+        rekognition.training_statuses = ["TRAINING_IN_PROGRESS"]
+        rekognition.install()
+        run = workflow.run({**TRAIN_INPUT, "version_name": "v-count"}, name="count")
+
+    waits = [
+        event["id"]
+        for event in run.history
+        if event.get("stateEnteredEventDetails", {}).get("name") == "WaitTraining"
+    ]
+    per_poll = {later - earlier for earlier, later in itertools.pairwise(waits)}
+    assert len(per_poll) == 1, per_poll
+    assert max(per_poll) <= EVENTS_PER_POLL, "config's EVENTS_PER_POLL underestimates a poll"
+    training = dev_stacks.rekognition_training.training._config.rekognition_training
+    polls = 2 * training.dataset_max_polls + training.training_max_polls + training.start_max_polls
+    # Every loop at its deadline, plus the states outside the loops (measured on this run).
+    outside = len(run.history) - 12 * max(per_poll)
+    assert polls * max(per_poll) + outside < 12_500
+
+
+def test_blue_green_stops_the_previously_published_version(workflow, tmp_path):
+    version = "v-green"
+    previous = version_arn("v-blue")
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=PARAMETER, Value=previous, Type="String"
+    )
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install(existing_project=True)
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="green")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert run.output["previous_version_arn"] == previous
+    assert run.calls["rekognition.StopProjectVersion"] == [{"ProjectVersionArn": previous}]
+    assert run.entered.index("StopPreviousModel") > run.entered.index("PublishModel")
+    (message,) = notifications(run)
+    assert f"previously {previous}" in message
+
+
+def test_bad_input_fails_fast_with_every_problem_and_a_notification(workflow):
+    rekognition = Rekognition(workflow, version="unused")
+    rekognition.install()
+    request = {
+        "training_data": {"manifest_s3_uri": "s3://someone-elses-bucket/train.manifest"},
+        "version_name": "has spaces",
+        "gate": {"threshold": 3},
+        "colour": "blue",
+    }
+
+    run = workflow.run(request, name="bad-input")
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidTrainingInput"
+    for fragment in ("colour: unknown field", "version_name:", "gate.threshold", "data bucket"):
+        assert fragment in run.cause, fragment
+    assert run.entered == ["ValidateInput", "NotifyFailure", "Failed"]
+    assert not [key for key in run.calls if key.startswith("rekognition.")]
+    (message,) = notifications(run)
+    assert "InvalidTrainingInput" in message
+
+
+def debug_run(run) -> str:
+    return json.dumps(
+        {
+            "status": run.status,
+            "error": run.error,
+            "cause": run.cause,
+            "entered": run.entered,
+            "output": run.output,
+        },
+        default=str,
+    )[:3000]

@@ -1,0 +1,204 @@
+"""The synthesized batch workflow (a Distributed Map over an S3 prefix), executed locally.
+
+The ItemReader listing, the Express child executions with the real Validate/Classify handlers,
+the failure tolerance, the ResultWriter files and the real Summarize handler all run; moto lacks
+the Distributed Map's listing pages, tolerance and result files, which the runner adds as AWS
+documents them (tests/workflows/moto_extensions.py). The endpoint is scripted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from tests.workflows.harness import MOTO_CONFIG, LocalWorkflow, WorkflowRun
+from tests.workflows.moto_extensions import tolerance_exceeded
+from tests.workflows.sagemaker_support import (
+    ARTIFACTS_BUCKET,
+    DATA_BUCKET,
+    INPUT_PREFIX,
+    REVIEW_PREFIX,
+    STACK,
+    create_buckets,
+    endpoint_by_marker,
+    image,
+    largest_state_payload,
+    machine_id,
+    read_json,
+    script_endpoint,
+)
+
+BATCH = f"{INPUT_PREFIX}batch-1/"
+
+
+class Batch:
+    def __init__(self, templates: dict[str, Any]) -> None:
+        self.s3 = create_buckets()
+        self.workflow = LocalWorkflow(
+            templates, STACK, machine_id(templates[STACK], "InferenceClassifyBatch")
+        )
+        script_endpoint(self.workflow, endpoint_by_marker)
+
+    def put(self, name: str, body: bytes) -> str:
+        self.s3.put_object(Bucket=DATA_BUCKET, Key=f"{BATCH}{name}", Body=body)
+        return f"s3://{DATA_BUCKET}/{BATCH}{name}"
+
+    def run(self, execution_input: dict[str, Any], name: str) -> WorkflowRun:
+        return self.workflow.run(execution_input, name=name, timeout=120)
+
+
+@pytest.fixture
+def batch(dev_templates) -> Iterator[Batch]:
+    with mock_aws(config=MOTO_CONFIG):
+        yield Batch(dev_templates)
+
+
+def put_mixed_batch(batch: Batch) -> dict[str, str]:
+    """Ten objects: six confident images (one of 2 MB), one unsure, one PDF, one folder marker,
+    and one confident PNG in a sub-folder."""
+    uris = {
+        "bike-1": batch.put("bike-1.jpg", image(30_000, marker="bicycle")),
+        "bike-2": batch.put("bike-2.jpg", image(12_000, marker="bicycle")),
+        "bike-3": batch.put("bike-3.png", image(9_000, kind="png", marker="bicycle")),
+        "moto-1": batch.put("moto-1.jpg", image(2 * 1024 * 1024, marker="motorcycle")),
+        "moto-2": batch.put("moto-2.jpg", image(15_000, marker="motorcycle")),
+        "moto-3": batch.put("sub/moto-3.png", image(15_000, kind="png", marker="motorcycle")),
+        "unsure": batch.put("unsure.jpg", image(15_000, marker="unsure")),
+        "pdf": batch.put("report.jpg", b"%PDF-1.7\n" + b"\x00" * 500),
+        "folder": batch.put("sub/", b""),
+        "bike-4": batch.put("bike-4.jpg", image(11_000, marker="bicycle")),
+    }
+    return uris
+
+
+def test_mixed_batch_within_tolerance_summarizes_and_notifies(batch):
+    uris = put_mixed_batch(batch)
+
+    run = batch.run({"prefix": BATCH}, "mixed")
+
+    assert run.status == "SUCCEEDED", run.cause
+    summary = run.output
+    assert summary["total"] == 10
+    assert summary["classified"] == 7
+    assert summary["labels"] == {"bicycle": 4, "motorcycle": 3}
+    assert summary["low_confidence"] == 1
+    assert summary["low_confidence_labels"] == {"motorcycle": 1}
+    assert summary["skipped"] == 1
+    assert summary["failed"] == 1
+    assert summary["failure_percentage"] == 10.0  # tolerated: 10 % is not more than 10 %
+    (failure,) = summary["failures"]
+    assert failure["s3_uri"] == uris["pdf"]
+    assert failure["error"] == "NotAnImageError"
+    assert "not an image" in failure["cause"]
+    assert summary["prefix"] == BATCH
+    assert summary["threshold"] == 0.9
+
+    # Every image went to the endpoint once (the PDF and the folder marker never did).
+    assert len(run.handler_calls["sagemaker-runtime.InvokeEndpoint"]) == 8
+    # The 2 MB image travelled by reference: no state ever held image bytes.
+    assert largest_state_payload(run.history) < 16 * 1024
+
+    # The low-confidence image is recorded for review; the batch does not fail for it.
+    review = read_json(batch.s3, ARTIFACTS_BUCKET, f"{REVIEW_PREFIX}{BATCH}unsure.jpg.json")
+    assert review["inference"]["label"] == "motorcycle"
+
+    # ResultWriter files and the summary beside them.
+    manifest_uri = summary["results_uri"]
+    manifest = read_json(batch.s3, ARTIFACTS_BUCKET, manifest_uri.split("/", 3)[3])
+    assert manifest_uri.startswith(f"s3://{ARTIFACTS_BUCKET}/results/sagemaker/batch/")
+    assert [len(manifest["ResultFiles"][status]) for status in ("SUCCEEDED", "FAILED")] == [1, 1]
+    succeeded = read_json(
+        batch.s3, ARTIFACTS_BUCKET, manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+    )
+    assert len(succeeded) == 9
+    assert {json.loads(r["Output"])["status"] for r in succeeded} == {
+        "classified",
+        "low_confidence",
+        "skipped",
+    }
+    stored = read_json(batch.s3, ARTIFACTS_BUCKET, summary["summary_uri"].split("/", 3)[3])
+    assert stored == summary
+
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker classify batch finished"
+    message = published["Message"]
+    assert "10 objects, 7 classified, 1 low-confidence" in message
+    assert '"bicycle":4' in message
+    assert "NotAnImageError" in message
+    assert summary["summary_uri"] in message
+
+
+def test_child_inputs_carry_the_batch_threshold(batch):
+    batch.put("unsure.jpg", image(5_000, marker="unsure"))
+    batch.put("bike.jpg", image(5_000, marker="bicycle"))
+
+    run = batch.run({"prefix": BATCH, "confidence_threshold": 0.5}, "lowered")
+
+    assert run.status == "SUCCEEDED", run.cause
+    # 0.55 passes a 0.5 threshold: nothing goes to review.
+    assert run.output["classified"] == 2
+    assert run.output["low_confidence"] == 0
+    assert run.output["threshold"] == 0.5
+
+
+def test_too_many_failures_fail_the_batch_and_notify(batch):
+    batch.put("ok.jpg", image(5_000, marker="bicycle"))
+    for index in range(3):
+        batch.put(f"notes-{index}.jpg", b"plain text, not a picture")
+
+    run = batch.run({"prefix": BATCH}, "too-many-failures")
+
+    assert run.status == "FAILED"
+    assert run.error == "States.ExceedToleratedFailureThreshold"
+    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
+    assert "Summarize" not in run.entered
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker classify batch failed"
+    assert "States.ExceedToleratedFailureThreshold" in published["Message"]
+
+
+def test_an_empty_prefix_is_an_empty_summary(batch):
+    run = batch.run({"prefix": f"{INPUT_PREFIX}nothing-here/"}, "empty")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output["total"] == 0
+    assert run.output["failure_percentage"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "execution_input",
+    [
+        {},
+        {"prefix": "elsewhere/"},
+        {"prefix": 42},
+        {"prefix": BATCH, "confidence_threshold": 1.5},
+        {"prefix": BATCH, "confidence_threshold": "high"},
+    ],
+)
+def test_invalid_batch_requests_are_rejected_before_listing(batch, execution_input):
+    run = batch.run(execution_input, "invalid")
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidRequestError"
+    assert INPUT_PREFIX in run.cause
+    assert run.entered == ["ValidBatchRequest?", "InvalidBatchRequest", "NotifyFailure", "Failed"]
+
+
+@pytest.mark.parametrize(
+    ("failed", "total", "count", "percentage", "exceeded"),
+    [
+        (0, 10, 0, 0, False),
+        (1, 10, 0, 0, True),  # nothing tolerated by default
+        (1, 10, 0, 10, False),  # 10 % is not more than 10 %
+        (2, 10, 0, 10, True),
+        (2, 10, 2, 0, False),
+        (3, 10, 2, 0, True),
+        (2, 10, 5, 10, True),  # both set: breaching either fails
+    ],
+)
+def test_the_runner_applies_aws_tolerance_rules(failed, total, count, percentage, exceeded):
+    assert tolerance_exceeded(failed, total, count, percentage) is exceeded

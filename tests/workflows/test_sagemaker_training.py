@@ -1,0 +1,319 @@
+"""The synthesized train -> gate -> deploy workflow, executed locally with scripted SageMaker.
+
+moto only forwards the optimized ``sagemaker:*`` integrations (and cannot run ``.sync``), so
+every SageMaker call is answered from a script of the documented responses; the runner waits for
+the training job the way Step Functions does (DescribeTrainingJob until a terminal status). The
+scripts also check the requests the workflow makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, AwsError, LocalWorkflow
+from tests.workflows.sagemaker_support import (
+    ARTIFACTS_BUCKET,
+    DATA_BUCKET,
+    ENDPOINT,
+    STACK,
+    create_buckets,
+    machine_id,
+)
+
+JOB_PREFIX = "imgclf-dev-ic-"
+#: The built-in algorithm's registry in eu-west-1 (the runner's region).
+IMAGE = f"685385470294.dkr.ecr.{REGION}.amazonaws.com/image-classification:1"
+
+
+class SageMaker:
+    """A scripted SageMaker: the training job and the endpoint advance one status per describe."""
+
+    def __init__(self, workflow: LocalWorkflow) -> None:
+        self.workflow = workflow
+        self.training_statuses = ["InProgress", "Completed"]
+        self.validation_accuracy: float | None = 0.93
+        self.existing_endpoint: str | None = None
+        self.endpoint_statuses = ["Creating", "InService"]
+        self.job_name = ""
+
+    def install(self) -> None:
+        w = self.workflow
+        w.script("sagemaker", "CreateTrainingJob", self._create_training_job)
+        w.script("sagemaker", "DescribeTrainingJob", self._describe_training_job)
+        w.script("sagemaker", "CreateModel", {"ModelArn": self._arn("model")})
+        w.script(
+            "sagemaker", "CreateEndpointConfig", {"EndpointConfigArn": self._arn("endpoint-config")}
+        )
+        w.script("sagemaker", "ListEndpoints", self._list_endpoints)
+        w.script("sagemaker", "CreateEndpoint", {"EndpointArn": self._arn("endpoint")})
+        w.script("sagemaker", "UpdateEndpoint", {"EndpointArn": self._arn("endpoint")})
+        w.script("sagemaker", "DescribeEndpoint", self._describe_endpoint)
+
+    @staticmethod
+    def _arn(kind: str) -> str:
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/x"
+
+    def _create_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self.job_name = params["TrainingJobName"]
+        return {"TrainingJobArn": self._arn("training-job")}
+
+    def _describe_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert params["TrainingJobName"] == self.job_name
+        status = (
+            self.training_statuses.pop(0)
+            if len(self.training_statuses) > 1
+            else (self.training_statuses[0])
+        )
+        description: dict[str, Any] = {
+            "TrainingJobName": self.job_name,
+            "TrainingJobArn": self._arn("training-job"),
+            "TrainingJobStatus": status,
+            "SecondaryStatus": status,
+            "ModelArtifacts": {
+                "S3ModelArtifacts": f"s3://{ARTIFACTS_BUCKET}/sagemaker/models/"
+                f"{self.job_name}/output/model.tar.gz"
+            },
+            "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+            "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 14400},
+            "BillableTimeInSeconds": 900,
+        }
+        if status == "Failed":
+            description["FailureReason"] = "ClientError: No train_lst channel data found"
+        if status == "Completed":
+            metrics = [{"MetricName": "train:accuracy", "Value": 0.99}]
+            if self.validation_accuracy is not None:
+                metrics.append(
+                    {"MetricName": "validation:accuracy", "Value": self.validation_accuracy}
+                )
+            description["FinalMetricDataList"] = metrics
+        return description
+
+    def _list_endpoints(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert params["NameContains"] == ENDPOINT
+        endpoints = [
+            # A longer name containing ours must not be mistaken for it.
+            {"EndpointName": f"{ENDPOINT}-canary", "EndpointStatus": "InService"},
+        ]
+        if self.existing_endpoint:
+            endpoints.append({"EndpointName": ENDPOINT, "EndpointStatus": self.existing_endpoint})
+        return {"Endpoints": endpoints}
+
+    def _describe_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert params["EndpointName"] == ENDPOINT
+        status = (
+            self.endpoint_statuses.pop(0)
+            if len(self.endpoint_statuses) > 1
+            else (self.endpoint_statuses[0])
+        )
+        return {
+            "EndpointName": ENDPOINT,
+            "EndpointArn": self._arn("endpoint"),
+            "EndpointConfigName": self.job_name,
+            "EndpointStatus": status,
+        }
+
+
+@pytest.fixture
+def sagemaker(dev_templates) -> Iterator[SageMaker]:
+    with mock_aws(config=MOTO_CONFIG):
+        create_buckets()
+        workflow = LocalWorkflow(
+            dev_templates, STACK, machine_id(dev_templates[STACK], "TrainingWorkflow")
+        )
+        scripted = SageMaker(workflow)
+        scripted.install()
+        yield scripted
+
+
+def sent(run: Any, operation: str) -> dict[str, Any]:
+    (params,) = run.calls[f"sagemaker.{operation}"]
+    return dict(params)
+
+
+def test_gate_pass_trains_and_creates_the_endpoint(sagemaker):
+    run = sagemaker.workflow.run({}, name="pass")
+
+    assert run.status == "SUCCEEDED", run.cause
+    job = sagemaker.job_name
+    assert job.startswith(JOB_PREFIX)
+    assert len(job) == len(JOB_PREFIX) + 12
+    assert run.output == {
+        "outcome": "DEPLOYED",
+        "training_job": job,
+        "endpoint": ENDPOINT,
+        "endpoint_config": job,
+        "evaluation": {
+            "accuracy": 0.93,
+            "threshold": 0.8,
+            "model_artifacts": f"s3://{ARTIFACTS_BUCKET}/sagemaker/models/{job}/output/model.tar.gz",
+        },
+    }
+    assert "CreateEndpoint" in run.entered
+    assert "UpdateEndpoint" not in run.entered
+    # The job was polled until Completed; the endpoint twice, a minute apart.
+    assert len(run.calls["sagemaker.DescribeTrainingJob"]) == 2
+    assert run.waits == [60, 60]
+
+    training = sent(run, "CreateTrainingJob")
+    assert training["AlgorithmSpecification"] == {
+        "TrainingImage": IMAGE,
+        "TrainingInputMode": "File",
+    }
+    assert training["HyperParameters"]["num_classes"] == "2"
+    assert training["HyperParameters"]["epochs"] == "10"
+    assert training["ResourceConfig"]["InstanceType"] == "ml.p3.2xlarge"
+    assert training["ResourceConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:")
+    assert training["OutputDataConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert training["OutputDataConfig"]["S3OutputPath"] == (
+        f"s3://{ARTIFACTS_BUCKET}/sagemaker/models/"
+    )
+    channels = {c["ChannelName"]: c for c in training["InputDataConfig"]}
+    assert set(channels) == {"train", "validation", "train_lst", "validation_lst"}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        f"s3://{DATA_BUCKET}/sagemaker/training/train/"
+    )
+    assert channels["train"]["ContentType"] == "application/x-image"
+    assert training["StoppingCondition"] == {"MaxRuntimeInSeconds": 4 * 3600}
+
+    model = sent(run, "CreateModel")
+    assert model["ModelName"] == job
+    assert model["PrimaryContainer"]["Image"] == IMAGE
+    assert model["PrimaryContainer"]["ModelDataUrl"] == run.output["evaluation"]["model_artifacts"]
+
+    config = sent(run, "CreateEndpointConfig")
+    assert config["EndpointConfigName"] == job
+    (variant,) = config["ProductionVariants"]
+    assert variant["InstanceType"] == "ml.m5.large"
+    assert variant["ModelName"] == job
+    assert config["KmsKeyId"]
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True
+    assert capture["InitialSamplingPercentage"] == 20
+    assert capture["DestinationS3Uri"] == f"s3://{ARTIFACTS_BUCKET}/sagemaker/data-capture"
+    assert capture["KmsKeyId"].startswith("arn:aws:kms:")
+
+    assert sent(run, "CreateEndpoint") == {"EndpointName": ENDPOINT, "EndpointConfigName": job}
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker training deployed a model"
+    assert "validation:accuracy 0.93 >= 0.8" in published["Message"]
+    assert f"endpoint {ENDPOINT} is InService" in published["Message"]
+
+
+def test_gate_pass_updates_an_existing_endpoint(sagemaker):
+    sagemaker.existing_endpoint = "InService"
+    sagemaker.endpoint_statuses = ["Updating", "Updating", "InService"]
+
+    run = sagemaker.workflow.run({}, name="update")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert "UpdateEndpoint" in run.entered
+    assert "CreateEndpoint" not in run.entered
+    assert sent(run, "UpdateEndpoint") == {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": sagemaker.job_name,
+    }
+    assert run.waits == [60, 60, 60]
+
+
+def test_gate_reject_notifies_and_leaves_the_endpoint_alone(sagemaker):
+    sagemaker.validation_accuracy = 0.61
+
+    run = sagemaker.workflow.run({}, name="reject")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output["outcome"] == "REJECTED"
+    assert run.output["evaluation"]["accuracy"] == 0.61
+    assert run.entered[-4:] == ["GatePassed?", "NotifyRejected", "RejectedOutcome", "ModelRejected"]
+    for operation in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint"):
+        assert f"sagemaker.{operation}" not in run.calls
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker training rejected a model"
+    assert "0.61 is below the gate of 0.8" in published["Message"]
+    assert "NOT deployed" in published["Message"]
+
+
+def test_accuracy_exactly_at_the_gate_passes(sagemaker):
+    sagemaker.validation_accuracy = 0.8
+
+    run = sagemaker.workflow.run({}, name="at-gate")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output["outcome"] == "DEPLOYED"
+
+
+def test_missing_validation_metric_fails_and_notifies(sagemaker):
+    sagemaker.validation_accuracy = None
+
+    run = sagemaker.workflow.run({}, name="no-metric")
+
+    assert run.status == "FAILED"
+    assert run.error == "MissingValidationAccuracy"
+    assert "validation channel" in run.cause
+    assert run.entered[-3:] == ["NoValidationAccuracy", "NotifyFailure", "Failed"]
+    assert "sagemaker.CreateModel" not in run.calls
+
+
+def test_failed_training_job_fails_the_run_and_notifies(sagemaker):
+    sagemaker.training_statuses = ["InProgress", "Failed"]
+
+    run = sagemaker.workflow.run({}, name="job-failed")
+
+    assert run.status == "FAILED"
+    assert run.error == "States.TaskFailed"
+    assert "No train_lst channel data found" in run.cause
+    assert run.entered == ["NameJob", "Train", "NotifyFailure", "Failed"]
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker training failed"
+    assert "No train_lst channel data found" in published["Message"]
+
+
+def test_throttled_create_training_job_is_retried(sagemaker):
+    sagemaker.workflow._scripts["sagemaker.CreateTrainingJob"].insert(
+        0, AwsError("ThrottlingException", "Rate exceeded")
+    )
+
+    run = sagemaker.workflow.run({}, name="throttled")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert len(run.calls["sagemaker.CreateTrainingJob"]) == 2
+    assert len(run.retry_sleeps) == 1
+
+
+@pytest.mark.parametrize("status", ["Updating", "Failed", "Creating"])
+def test_an_endpoint_that_is_not_in_service_is_not_touched(sagemaker, status):
+    sagemaker.existing_endpoint = status
+
+    run = sagemaker.workflow.run({}, name="busy")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointNotUpdatable"
+    assert f"is {status}" in run.cause
+    assert "sagemaker.UpdateEndpoint" not in run.calls
+    assert "sagemaker.CreateEndpoint" not in run.calls
+
+
+def test_endpoint_that_fails_to_deploy_is_reported(sagemaker):
+    sagemaker.endpoint_statuses = ["Creating", "Failed"]
+
+    run = sagemaker.workflow.run({}, name="endpoint-failed")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointFailed"
+    assert run.entered[-3:] == ["EndpointFailed", "NotifyFailure", "Failed"]
+
+
+def test_endpoint_wait_is_bounded(sagemaker):
+    sagemaker.endpoint_statuses = ["Creating"]
+
+    run = sagemaker.workflow.run({}, name="endpoint-slow", timeout=120)
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointNotInService"
+    assert "within 45 minutes" in run.cause
+    assert run.waits == [60] * 45
+    assert len(run.calls["sagemaker.DescribeEndpoint"]) == 45
