@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/inference_throughput.py [--invocations 20] [--latency-ms 100]
 
 A child process serves DetectCustomLabels (after ``--latency-ms``) and the S3 calls the handler
-makes (HeadObject, ranged GetObject, PutObject) on 127.0.0.1 only; it stops by itself after
+makes (ranged GetObject, PutObject) on 127.0.0.1 only; it stops by itself after
 ``--max-seconds``. boto3 reaches it through ``AWS_ENDPOINT_URL``. The handler runs in this
 process, unchanged, with the same environment variables the stack gives it. Measured:
 
