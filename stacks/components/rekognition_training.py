@@ -714,6 +714,37 @@ def _sdk(
     return scope.guard(task, transient_errors=transient, catch=catch)
 
 
+def _polling_loop(
+    scope: _Scope,
+    label: str,
+    interval: Duration,
+    max_polls: int,
+    describe: sfn.TaskStateBase,
+    timed_out: sfn.IChainable,
+) -> tuple[sfn.Chain, sfn.Pass]:
+    """The bounded loop every poll shares: ``Init<label>Polls -> Wait<label> -> describe``.
+
+    Returns that chain (the caller appends its status Choice) and the state that polls again:
+    ``Count<label>Polls -> <label>Deadline?`` (``timed_out`` once ``max_polls`` are spent,
+    otherwise back to the Wait).
+    """
+    construct = scope.construct
+    init = sfn.Pass(construct, f"Init{label}Polls", parameters={"count": 0}, result_path="$.polls")
+    wait = sfn.Wait(construct, f"Wait{label}", time=sfn.WaitTime.duration(interval))
+    again = sfn.Pass(
+        construct,
+        f"Count{label}Polls",
+        parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
+        result_path="$.polls",
+    )
+    again.next(
+        sfn.Choice(construct, f"{label}Deadline?")
+        .when(sfn.Condition.number_greater_than_equals("$.polls.count", max_polls), timed_out)
+        .otherwise(wait)
+    )
+    return init.next(wait).next(describe), again
+
+
 def _poll_dataset(
     scope: _Scope,
     name: str,
@@ -725,10 +756,6 @@ def _poll_dataset(
     """Wait until the dataset at ``arn_path`` is complete; a failed status fails the run."""
     construct, guard = scope.construct, scope.guard
     status_path = f"$.dataset_status.{name.lower()}"
-    init = sfn.Pass(
-        construct, f"Init{name}DatasetPolls", parameters={"count": 0}, result_path="$.polls"
-    )
-    wait = sfn.Wait(construct, f"Wait{name}Dataset", time=sfn.WaitTime.duration(interval))
     describe = _sdk(
         scope,
         f"Describe{name}Dataset",
@@ -736,12 +763,6 @@ def _poll_dataset(
         {"DatasetArn.$": arn_path},
         result_selector={"description.$": "$.DatasetDescription"},
         result_path=status_path,
-    )
-    count = sfn.Pass(
-        construct,
-        f"Count{name}DatasetPolls",
-        parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
-        result_path="$.polls",
     )
     status = f"{status_path}.description.Status"
     failed = guard.fail(
@@ -765,6 +786,9 @@ def _poll_dataset(
             sfn.JsonPath.string_at(arn_path),
         ),
     )
+    first_poll, again = _polling_loop(
+        scope, f"{name}Dataset", interval, max_polls, describe, timed_out
+    )
     choice = (
         sfn.Choice(construct, f"{name}DatasetReady?")
         .when(
@@ -781,14 +805,9 @@ def _poll_dataset(
             ),
             failed,
         )
-        .otherwise(count)
+        .otherwise(again)
     )
-    count.next(
-        sfn.Choice(construct, f"{name}DatasetDeadline?")
-        .when(sfn.Condition.number_greater_than_equals("$.polls.count", max_polls), timed_out)
-        .otherwise(wait)
-    )
-    return init.next(wait).next(describe).next(choice)
+    return first_poll.next(choice)
 
 
 def _poll_until_gone(
@@ -838,8 +857,6 @@ def _poll_version(
 ) -> sfn.IChainable:
     """Poll DescribeProjectVersions (with VersionNames) until ``done_status``; bounded."""
     construct, guard = scope.construct, scope.guard
-    init = sfn.Pass(construct, f"Init{name}Polls", parameters={"count": 0}, result_path="$.polls")
-    wait = sfn.Wait(construct, f"Wait{name}", time=sfn.WaitTime.duration(interval))
     describe = _sdk(
         scope,
         f"Describe{name}",
@@ -850,12 +867,6 @@ def _poll_version(
         },
         result_selector={"descriptions.$": "$.ProjectVersionDescriptions"},
         result_path=result_path,
-    )
-    count = sfn.Pass(
-        construct,
-        f"Count{name}Polls",
-        parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
-        result_path="$.polls",
     )
     status = f"{result_path}.descriptions[0].Status"
     failed = guard.fail(
@@ -879,20 +890,16 @@ def _poll_version(
             sfn.JsonPath.string_at("$.job.version_name"),
         ),
     )
+    first_poll, again = _polling_loop(scope, name, interval, max_polls, describe, timed_out)
     choice = (
         sfn.Choice(construct, f"{name}Done?")
         # Not visible yet (eventual consistency): poll again.
-        .when(sfn.Condition.is_not_present(f"{result_path}.descriptions[0]"), count)
+        .when(sfn.Condition.is_not_present(f"{result_path}.descriptions[0]"), again)
         .when(sfn.Condition.string_equals(status, done_status), then)
         .when(
             sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in failed_statuses)),
             failed,
         )
-        .otherwise(count)
+        .otherwise(again)
     )
-    count.next(
-        sfn.Choice(construct, f"{name}Deadline?")
-        .when(sfn.Condition.number_greater_than_equals("$.polls.count", max_polls), timed_out)
-        .otherwise(wait)
-    )
-    return init.next(wait).next(describe).next(choice)
+    return first_poll.next(choice)
