@@ -19,6 +19,9 @@ for _name, _value in {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "eu-west-1",
+    # What the Lambda runtime sets; handlers read it (the workflow runner sets it per call too,
+    # but Map children run on threads while the environment is patched and restored).
+    "AWS_REGION": "eu-west-1",
     "POWERTOOLS_TRACE_DISABLED": "1",
 }.items():
     os.environ[_name] = _value
