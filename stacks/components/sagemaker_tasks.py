@@ -28,8 +28,18 @@ class _ExactTask:
     the state machine; what State.whenBoundToGraph does besides (registering the state) is kept.
     """
 
-    _exact_policies: Sequence[iam.PolicyStatement]
-    _extra_parameters: Mapping[str, Any]
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        policies: Sequence[iam.PolicyStatement],
+        extra_parameters: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[call-arg]
+        self._exact_policies = list(policies)
+        self._extra_parameters = dict(extra_parameters or {})
 
     def _when_bound_to_graph(self, graph: sfn.StateGraph) -> None:
         graph.register_state(self)
@@ -56,83 +66,21 @@ def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 class TrainingJob(_ExactTask, tasks.SageMakerCreateTrainingJob):
     """``sagemaker:createTrainingJob`` (use ``RUN_JOB`` for ``.sync``) with exact statements."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        policies: Sequence[iam.PolicyStatement],
-        extra_parameters: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self._exact_policies = list(policies)
-        self._extra_parameters = dict(extra_parameters or {})
-
 
 class CreateModel(_ExactTask, tasks.SageMakerCreateModel):
     """``sagemaker:createModel`` with exact statements."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        policies: Sequence[iam.PolicyStatement],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self._exact_policies = list(policies)
-        self._extra_parameters = {}
 
 
 class CreateEndpointConfig(_ExactTask, tasks.SageMakerCreateEndpointConfig):
     """``sagemaker:createEndpointConfig`` with exact statements and extra parameters."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        policies: Sequence[iam.PolicyStatement],
-        extra_parameters: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self._exact_policies = list(policies)
-        self._extra_parameters = dict(extra_parameters or {})
-
 
 class CreateEndpoint(_ExactTask, tasks.SageMakerCreateEndpoint):
     """``sagemaker:createEndpoint`` with exact statements."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        policies: Sequence[iam.PolicyStatement],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self._exact_policies = list(policies)
-        self._extra_parameters = {}
-
 
 class UpdateEndpoint(_ExactTask, tasks.SageMakerUpdateEndpoint):
     """``sagemaker:updateEndpoint`` with exact statements."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        policies: Sequence[iam.PolicyStatement],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        self._exact_policies = list(policies)
-        self._extra_parameters = {}
 
 
 class S3Uri(tasks.S3Location):
