@@ -368,6 +368,32 @@ class LifecycleConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OperationsConfig:
+    """Alarm thresholds and dashboard links of one environment (see README "Runbooks").
+
+    - ``queue_age_alarm_minutes``: oldest image waiting for Rekognition inference (a
+      ``scheduled`` model's off hours are added on top);
+    - ``lambda_errors_threshold``: errors of one function within 5 minutes;
+    - ``endpoint_5xx_threshold``: SageMaker endpoint 5XX errors within 5 minutes;
+    - ``low_confidence_ratio`` over ``low_confidence_window_minutes``, once at least
+      ``low_confidence_min_images`` were classified (the drift signal, per pipeline);
+    - ``model_idle_alarm_minutes``: a Rekognition model RUNNING with no work for this long
+      (``None``: ``idle_minutes`` + 10 in ``on_demand`` mode; the window + ``idle_minutes`` + 10
+      in ``scheduled`` mode; 120 in ``off`` mode);
+    - ``runbook_url``: where the README's runbooks are read (linked from the dashboard).
+    """
+
+    queue_age_alarm_minutes: int
+    lambda_errors_threshold: int
+    endpoint_5xx_threshold: int
+    low_confidence_ratio: float
+    low_confidence_min_images: int
+    low_confidence_window_minutes: int
+    model_idle_alarm_minutes: int
+    runbook_url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """Everything one deployment environment needs; built only by :func:`load_environment`."""
 
@@ -386,6 +412,7 @@ class EnvironmentConfig:
     rekognition_training: RekognitionTrainingConfig
     sagemaker: SageMakerConfig
     lifecycle: LifecycleConfig
+    operations: OperationsConfig
 
     @property
     def retain_data(self) -> bool:
@@ -790,6 +817,59 @@ def _lifecycle(reader: _Reader) -> LifecycleConfig:
     return config
 
 
+#: The controller stops an idle on_demand model after idle_minutes; it runs every minute, and a
+#: stop takes a few minutes: past this margin the model is idle *and* still billing.
+_IDLE_ALARM_MARGIN_MINUTES = 10
+#: A model that scheduled/off mode keeps running on purpose is only worth an alarm after this.
+_IDLE_ALARM_DEFAULT_MINUTES = 120
+_URL = re.compile(r"https://[^\s]+")
+
+
+def _operations(reader: _Reader, rekognition: RekognitionInferenceConfig) -> OperationsConfig:
+    idle = reader.optional_value("model_idle_alarm_minutes")
+    control = rekognition.model_control
+    if idle is None:
+        if control.mode == "on_demand":
+            idle = control.idle_minutes + _IDLE_ALARM_MARGIN_MINUTES
+        elif control.schedule is not None:
+            # Idle through a whole window and past it: the model was not stopped after hours.
+            idle = min(
+                control.schedule.hours * 60 + control.idle_minutes + _IDLE_ALARM_MARGIN_MINUTES,
+                24 * 60,
+            )
+        else:
+            idle = _IDLE_ALARM_DEFAULT_MINUTES
+    else:
+        # CloudWatch evaluates at most one day of 1-minute periods.
+        idle = reader.integer("model_idle_alarm_minutes", 5, 24 * 60)
+        if control.mode == "on_demand" and idle <= control.idle_minutes:
+            raise ConfigError(
+                reader.key("model_idle_alarm_minutes"),
+                f"must exceed rekognition.model_control.idle_minutes ({control.idle_minutes}), "
+                "after which the controller stops the model itself",
+            )
+    config = OperationsConfig(
+        queue_age_alarm_minutes=reader.integer("queue_age_alarm_minutes", 5, 7 * 24 * 60),
+        lambda_errors_threshold=reader.integer("lambda_errors_threshold", 1),
+        endpoint_5xx_threshold=reader.integer("endpoint_5xx_threshold", 1),
+        low_confidence_ratio=_required(reader.fraction("low_confidence_ratio")),
+        low_confidence_min_images=reader.integer("low_confidence_min_images", 1),
+        low_confidence_window_minutes=reader.integer("low_confidence_window_minutes", 5, 24 * 60),
+        model_idle_alarm_minutes=idle,
+        runbook_url=reader.optional_string(
+            "runbook_url", _URL, "must be an https:// URL without spaces"
+        ),
+    )
+    if config.low_confidence_window_minutes % 5:
+        raise ConfigError(
+            reader.key("low_confidence_window_minutes"),
+            "must be a multiple of 5 (the metrics' period), "
+            f"got {config.low_confidence_window_minutes}",
+        )
+    reader.reject_unknown()
+    return config
+
+
 def _required(value: float | None) -> float:
     assert value is not None  # fraction(required=True) never returns None
     return value
@@ -822,6 +902,7 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
     region = reader.optional_string("region")
     retain = reader.choice("removal_policy", _REMOVAL_POLICIES) == "retain"
     termination_protection = reader.boolean("termination_protection")
+    rekognition = _rekognition(reader.child("rekognition"))
     config = EnvironmentConfig(
         name=name,
         production=production,
@@ -838,10 +919,11 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
         log_retention_days=_log_retention(reader),
         powertools_layer_version=reader.integer("powertools_layer_version", 1),
         quality_gate=_quality_gate(reader.child("quality_gate")),
-        rekognition=_rekognition(reader.child("rekognition")),
+        rekognition=rekognition,
         rekognition_training=_rekognition_training(reader.child("rekognition_training")),
         sagemaker=_sagemaker(reader.child("sagemaker")),
         lifecycle=_lifecycle(reader.child("lifecycle")),
+        operations=_operations(reader.child("operations"), rekognition),
     )
     reader.reject_unknown()
     _check_environment_rules(config)

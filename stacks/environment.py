@@ -8,6 +8,7 @@ from aws_cdk import App, Environment, Stack, Tags
 
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
+from stacks.monitoring_stack import MonitoringStack
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.rekognition_training_stack import RekognitionTrainingStack
 from stacks.sagemaker_stack import SageMakerStack
@@ -23,6 +24,7 @@ class EnvironmentStacks:
     rekognition_training: RekognitionTrainingStack
     rekognition_inference: RekognitionInferenceStack
     sagemaker: SageMakerStack
+    monitoring: MonitoringStack
 
     def all(self) -> list[Stack]:
         return [
@@ -31,6 +33,7 @@ class EnvironmentStacks:
             self.rekognition_training,
             self.rekognition_inference,
             self.sagemaker,
+            self.monitoring,
         ]
 
 
@@ -95,12 +98,26 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         # One word, as people write it: imgclf-<env>-sagemaker, not sage-maker.
         **{**common("SageMaker"), "stack_name": f"{config.resource_name_prefix}-sagemaker"},
     )
+    monitoring = MonitoringStack(
+        app,
+        stack_id(config, "Monitoring"),
+        config=config,
+        storage=storage,
+        alerting=alerting,
+        pipelines=[rekognition_training, rekognition_inference, sagemaker],
+        training=rekognition_training.training,
+        inference=rekognition_inference.inference,
+        sagemaker_inference=sagemaker.inference,
+        sagemaker_training=sagemaker.training,
+        **common("Monitoring"),
+    )
     stacks = EnvironmentStacks(
         storage=storage,
         alerting=alerting,
         rekognition_training=rekognition_training,
         rekognition_inference=rekognition_inference,
         sagemaker=sagemaker,
+        monitoring=monitoring,
     )
     for stack in stacks.all():
         Tags.of(stack).add("Application", "image-classification-pipelines")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import boto3
@@ -52,8 +53,11 @@ def s3_error(error: Exception, uri: str) -> Exception:
     return error
 
 
-def emit_metric(*, name: str, unit: MetricUnit, value: float) -> None:
-    """One CloudWatch metric (EMF log line) in the function's namespace, read at call time."""
+def emit_metric(
+    *, name: str, unit: MetricUnit, value: float, dimensions: Mapping[str, str] | None = None
+) -> None:
+    """One CloudWatch metric (EMF log line) in the function's namespace, read at call time,
+    with the ``service`` dimension and ``dimensions``."""
     with single_metric(
         name=name,
         unit=unit,
@@ -61,3 +65,5 @@ def emit_metric(*, name: str, unit: MetricUnit, value: float) -> None:
         namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImageClassification"),
     ) as metric:
         metric.add_dimension(name="service", value=os.environ.get("POWERTOOLS_SERVICE_NAME", "-"))
+        for key, dimension in (dimensions or {}).items():
+            metric.add_dimension(name=key, value=dimension)

@@ -3,6 +3,11 @@
 The endpoint's JSON answer (one probability per class) is turned into ``{label: probability}``
 with the configured class names; the top label and its confidence go back to the workflow,
 whose Choice state compares them with the threshold.
+
+The workflow also passes its threshold and its own name: every answer counts as
+``ImagesClassified`` and, under the threshold, ``LowConfidence``, per ``workflow`` dimension.
+Their ratio is the drift signal the operations alarm watches (a workflow's failed-executions
+count cannot be used: a low-confidence image *ends* a single-image execution as failed).
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ _UNAVAILABLE = {
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """``{"image": <Validate's image>}`` -> ``{"label", "confidence", "probabilities", ...}``."""
+    """``{"image": <Validate's image>, "threshold", "workflow"}`` -> ``{"label", "confidence",
+    "probabilities", ...}``."""
     image = event["image"]
+    counted_as = _caller(event)
     endpoint = os.environ["ENDPOINT_NAME"]
     class_names = json.loads(os.environ["CLASS_NAMES"])
     version = {"VersionId": image["version_id"]} if image.get("version_id") else {}
@@ -64,6 +71,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     label, confidence = top_label(probabilities)
     emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
     emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    _count_classification(counted_as, confidence)
     logger.info(
         "classified",
         extra={"s3_uri": image["s3_uri"], "label": label, "confidence": confidence},
@@ -75,6 +83,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "endpoint": endpoint,
         "variant": response.get("InvokedProductionVariant"),
     }
+
+
+def _caller(event: dict[str, Any]) -> tuple[str, float]:
+    """The calling workflow's name and threshold, checked before the endpoint is paid for."""
+    threshold, workflow = event.get("threshold"), event.get("workflow")
+    if not isinstance(workflow, str) or not workflow:
+        raise ValueError(
+            f"the request needs 'workflow', the calling workflow's name; got {workflow!r}"
+        )
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(f"the request needs a numeric 'threshold', got {threshold!r}")
+    return workflow, float(threshold)
+
+
+def _count_classification(caller: tuple[str, float], confidence: float) -> None:
+    """``ImagesClassified`` and ``LowConfidence`` (0 or 1) for the calling workflow."""
+    workflow, threshold = caller
+    dimensions = {"workflow": workflow}
+    emit_metric(name="ImagesClassified", unit=MetricUnit.Count, value=1, dimensions=dimensions)
+    emit_metric(
+        name="LowConfidence",
+        unit=MetricUnit.Count,
+        value=int(confidence < threshold),
+        dimensions=dimensions,
+    )
 
 
 def invoke_endpoint(endpoint: str, content_type: str, body: bytes) -> Any:

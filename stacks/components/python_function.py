@@ -86,6 +86,7 @@ class PythonFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         _validate(construct_id, source, handler, memory_size, timeout, reserved_concurrency)
+        self.description = description
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self,

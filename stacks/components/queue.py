@@ -9,6 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.components.alarms import Runbook, alarm
+
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_RECEIVE_COUNT_LIMIT = 5
@@ -46,23 +48,21 @@ class DeadLetterQueue(Construct):
             # Longest SQS allows: a DLQ is where an operator looks after the fact.
             retention_period=Duration.days(14),
         )
-        self.alarm = cloudwatch.Alarm(
+        self.alarm = alarm(
             self,
             "NotEmptyAlarm",
-            alarm_description=(
+            description=(
                 f"{source_description} gave up on a message and moved it to this dead-letter "
                 "queue. Read it with the console's 'poll for messages', fix the cause (see the "
                 "consumer's logs), then redrive the queue."
             ),
+            runbook=Runbook.DEAD_LETTER,
             metric=self.queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            action=alarm_action,
         )
-        self.alarm.add_alarm_action(alarm_action)
         reason = "This queue is itself a dead-letter queue; its messages are kept 14 days."
         Validations.of(self.queue).acknowledge(
             Acknowledgment(id="AwsSolutions-SQS3", reason=reason),

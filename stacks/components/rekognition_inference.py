@@ -22,6 +22,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.components.alarms import Runbook, alarm
 from stacks.components.alerting import AlertTopic
 from stacks.components.python_function import Invocation, PythonFunction
 from stacks.components.queue import DeadLetterQueue, WorkQueue
@@ -42,15 +43,13 @@ REVIEW_PREFIX = "review/rekognition/"
 ERRORS_PREFIX = "errors/rekognition/"
 #: How often the controller runs; also bounds how late it notices work or a RUNNING model.
 CONTROL_INTERVAL = Duration.minutes(1)
-#: Age of the oldest waiting message that raises the backlog alarm (on top of scheduled downtime).
-BACKLOG_ALARM_MINUTES = 60
 
 
 def backlog_alarm_minutes(config: EnvironmentConfig) -> int:
     """Oldest-message age that means work is stuck, allowing for a scheduled mode's off hours."""
     schedule = config.rekognition.model_control.schedule
     off_hours = 24 - schedule.hours if schedule is not None else 0
-    return BACKLOG_ALARM_MINUTES + off_hours * 60
+    return config.operations.queue_age_alarm_minutes + off_hours * 60
 
 
 class RekognitionInference(Construct):
@@ -366,39 +365,36 @@ class RekognitionInference(Construct):
 
     def _alarms(self, alerts: AlertTopic) -> None:
         backlog_minutes = backlog_alarm_minutes(self.config)
-        self.backlog_alarm = cloudwatch.Alarm(
+        self.backlog_alarm = alarm(
             self,
             "BacklogTooOldAlarm",
-            alarm_description=(
+            description=(
                 f"An image has waited over {backlog_minutes} minutes in the Rekognition "
                 "inference queue: the model is not running (mode off, a failed start, no model "
                 "version published) or cannot keep up. Check `python -m ops model status`."
             ),
+            runbook=Runbook.BACKLOG,
             metric=self.work.queue.metric_approximate_age_of_oldest_message(
                 period=Duration.minutes(5), statistic="Maximum"
             ),
             threshold=backlog_minutes * 60,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            action=alerts.alarm_action,
         )
-        self.backlog_alarm.add_alarm_action(alerts.alarm_action)
-        self.attention_alarm = cloudwatch.Alarm(
+        self.attention_alarm = alarm(
             self,
             "ModelNeedsAttentionAlarm",
-            alarm_description=(
+            description=(
                 "The Rekognition model needs a person: it FAILED (it is never restarted "
                 "automatically), its version cannot serve while images wait, or the model "
                 "controller stopped reporting. See the controller's logs and "
                 "`python -m ops model status`."
             ),
+            runbook=Runbook.MODEL_ATTENTION,
             metric=self.controller_metric("ModelNeedsAttention", "Maximum"),
             threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            action=alerts.alarm_action,
+            missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
-        self.attention_alarm.add_alarm_action(alerts.alarm_action)
 
     def consumer_metric(
         self, name: str, statistic: str = "Sum", reason: str | None = None
@@ -414,6 +410,21 @@ class RekognitionInference(Construct):
             dimensions_map=dimensions,
             statistic=statistic,
             period=Duration.minutes(5),
+        )
+
+    def errors_by_reason_search(self, name: str = "ImageErrors") -> str:
+        """A ``SEARCH`` over ``ImageErrors`` (or ``TransientFailures``) of every reason."""
+        return (
+            f'SEARCH(\'{{{self.metrics_namespace},reason,service}} MetricName="{name}" '
+            f"service=\"{self.consumer_service}\"', 'Sum', 300)"
+        )
+
+    def inference_units_search(self) -> str:
+        """A ``SEARCH`` over the inference units Rekognition reports for the project's versions."""
+        return (
+            "SEARCH('{AWS/Rekognition,ProjectName,VersionName} "
+            f'MetricName="InServiceInferenceUnits" '
+            f"ProjectName=\"{self.config.rekognition.project_name}\"', 'Average', 300)"
         )
 
     def controller_metric(self, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:

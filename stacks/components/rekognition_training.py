@@ -57,6 +57,7 @@ SSM_TRANSIENT_ERRORS: tuple[str, ...] = (
 )
 SDK_TIMEOUT = Duration.seconds(60)
 NO_PREVIOUS_MODEL = "none"
+EVALUATION_SERVICE = "rekognition-evaluation"
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,18 @@ class RekognitionTraining(Construct):
         self._any_dataset_arn = stack.format_arn(
             service="rekognition", resource="project", resource_name="*/dataset/*"
         )
+        self.metrics_namespace = f"ImageClassification/{config.name}"
+        self.project_name = project
+        self.environment_name = config.name
+        self.artifacts_bucket = artifacts_bucket
+        #: Where the evaluation function writes each version's metrics.json and report.html.
+        self.reports_prefix = f"reports/{project}/"
         common: dict[str, Any] = {
             "invocation": Invocation.SYNCHRONOUS,
             "encryption_key": encryption_key,
             "log_retention": log_retention(config.log_retention_days),
             "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": f"ImageClassification/{config.name}",
+            "metrics_namespace": self.metrics_namespace,
             "retain_logs": config.retain_data,
         }
         self.validate_function = PythonFunction(
@@ -138,7 +145,7 @@ class RekognitionTraining(Construct):
             description="Computes the evaluation report and the quality gate of a model version",
             memory_size=1024,
             timeout=Duration.minutes(5),
-            service_name="rekognition-evaluation",
+            service_name=EVALUATION_SERVICE,
             environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
             **common,
         )
@@ -176,6 +183,16 @@ class RekognitionTraining(Construct):
         self._triggers(config, data_bucket, alerts, common)
 
     # --- definition -------------------------------------------------------------------------
+
+    def label_metric_search(self, name: str) -> str:
+        """A ``SEARCH`` over ``LabelPrecision``/``LabelRecall``/``LabelF1`` the evaluation
+        function publishes for every label and version of this project (labels are only known
+        once trained, so a search rather than fixed metrics)."""
+        return (
+            f"SEARCH('{{{self.metrics_namespace},Label,Project,Version,service}} "
+            f'MetricName="{name}" Project="{self.project_name}" '
+            f"service=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
+        )
 
     def _definition(self, guard: TaskGuard) -> sfn.IChainable:
         config = self._config
@@ -270,11 +287,13 @@ class RekognitionTraining(Construct):
         rejected = guard.notify(
             scope.construct,
             "NotifyRejected",
-            outcome="rejected a model",
-            message=sfn.JsonPath.format(
+            outcome="REJECTED",
+            summary=(
                 "Model version {} of project {} was trained but NOT deployed: it failed the "
-                "quality gate.\\nGate: {} = {} (threshold {}, gap {}).\\nReasons: {}\\n"
-                "Report: {}\\nThe version is kept and can be started by hand.",
+                "quality gate.\nGate: {} = {} (threshold {}, gap {}).\nReasons: {}\n"
+                "Report: {}\nThe version is kept and can be started by hand."
+            ),
+            values=[
                 sfn.JsonPath.string_at("$.job.version_name"),
                 sfn.JsonPath.string_at("$.job.project_name"),
                 sfn.JsonPath.string_at("$.evaluation.gate.metric"),
@@ -283,7 +302,7 @@ class RekognitionTraining(Construct):
                 sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.gap")),
                 sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.gate.reasons")),
                 sfn.JsonPath.string_at("$.evaluation.report_uri"),
-            ),
+            ],
         )
         rejected.next(
             sfn.Pass(
@@ -454,11 +473,13 @@ class RekognitionTraining(Construct):
         notify = scope.guard.notify(
             scope.construct,
             "NotifyDeployed",
-            outcome="deployed a model",
-            message=sfn.JsonPath.format(
-                "Model version {} of project {} passed the quality gate and is RUNNING.\\n"
-                "Gate: {} = {} (threshold {}).\\nMetrics: {}\\nReport: {}\\nInference now uses "
-                "{} (SSM parameter " + parameter + "); previously {}.",
+            outcome="DEPLOYED",
+            summary=(
+                "Model version {} of project {} passed the quality gate and is RUNNING.\n"
+                "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
+                "{} (SSM parameter " + parameter + "); previously {}."
+            ),
+            values=[
                 sfn.JsonPath.string_at("$.job.version_name"),
                 sfn.JsonPath.string_at("$.job.project_name"),
                 sfn.JsonPath.string_at("$.evaluation.gate.metric"),
@@ -468,7 +489,7 @@ class RekognitionTraining(Construct):
                 sfn.JsonPath.string_at("$.evaluation.report_uri"),
                 sfn.JsonPath.string_at("$.version.arn"),
                 sfn.JsonPath.string_at("$.previous.arn"),
-            ),
+            ],
         )
         notify.next(
             sfn.Pass(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Fn, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -94,6 +95,8 @@ class SageMakerInference(Construct):
         self._config = config
         self._data_bucket = data_bucket
         self._artifacts_bucket = artifacts_bucket
+        self.metrics_namespace = f"ImageClassification/{config.name}"
+        self.service_name = "sagemaker-inference"
         self.endpoint_name = sagemaker.endpoint_full_name(config.resource_name_prefix)
         self.endpoint_arn = Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
@@ -105,9 +108,9 @@ class SageMakerInference(Construct):
             "encryption_key": encryption_key,
             "log_retention": log_retention(config.log_retention_days),
             "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": f"ImageClassification/{config.name}",
+            "metrics_namespace": self.metrics_namespace,
             "retain_logs": config.retain_data,
-            "service_name": "sagemaker-inference",
+            "service_name": self.service_name,
         }
         self.validate_function = PythonFunction(
             self,
@@ -184,6 +187,20 @@ class SageMakerInference(Construct):
         for workflow in (self.single, self.single_sync, self.batch):
             self._grant_workflow(workflow, encryption_key)
         self._acknowledge()
+
+    def classification_metric(self, name: str, workflow: Workflow) -> cloudwatch.Metric:
+        """``ImagesClassified`` or ``LowConfidence`` the classify function counts for the runs
+        of ``workflow`` (a ``workflow`` dimension: the workflow's name)."""
+        return cloudwatch.Metric(
+            namespace=self.metrics_namespace,
+            metric_name=name,
+            dimensions_map={"service": self.service_name, "workflow": workflow.workflow_name},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+
+    def workflows(self) -> tuple[Workflow, ...]:
+        return (self.single, self.single_sync, self.batch)
 
     # --- definitions ------------------------------------------------------------------------
 
@@ -343,8 +360,8 @@ class SageMakerInference(Construct):
         notify = guard.notify(
             states,
             "NotifyBatchDone",
-            outcome="finished",
-            message=sfn.JsonPath.format(
+            outcome="FINISHED",
+            summary=(
                 "Batch of s3://{}/{} finished: {} objects, {} classified, {} low-confidence "
                 "(recorded for review under s3://"
                 + self._artifacts_bucket.bucket_name
@@ -352,8 +369,10 @@ class SageMakerInference(Construct):
                 + sagemaker.review_prefix
                 + "), {} skipped, {} failed ({} percent, tolerated "
                 + str(sagemaker.batch.tolerated_failure_percentage)
-                + ").\\nLabels: {}\\n"
-                "Low-confidence labels: {}\\nFirst failures: {}\\nSummary: {}\\nResults: {}",
+                + ").\nLabels: {}\n"
+                "Low-confidence labels: {}\nFirst failures: {}\nSummary: {}\nResults: {}"
+            ),
+            values=[
                 sfn.JsonPath.string_at("$.request.bucket"),
                 sfn.JsonPath.string_at("$.request.prefix"),
                 sfn.JsonPath.string_at("$.summary.total"),
@@ -369,7 +388,7 @@ class SageMakerInference(Construct):
                 sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.summary.failures")),
                 sfn.JsonPath.string_at("$.summary.summary_uri"),
                 sfn.JsonPath.string_at("$.summary.results_uri"),
-            ),
+            ],
         )
         done = sfn.Succeed(states, "BatchDone", output_path="$.summary")
         images.next(summarize).next(notify).next(done)
@@ -404,7 +423,13 @@ class SageMakerInference(Construct):
             "Classify",
             function=self.classify_function.function,
             timeout=Duration.seconds(120),
-            payload=sfn.TaskInput.from_object({"image.$": "$.image"}),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "image.$": "$.image",
+                    "threshold.$": "$.threshold",
+                    "workflow": guard.workflow_name,
+                }
+            ),
             result_path="$.inference",
             retry_errors=ENDPOINT_TRANSIENT_ERRORS,
             catch=catch,

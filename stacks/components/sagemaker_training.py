@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnMapping, Duration, Size, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -70,6 +71,8 @@ ALGORITHM_REPOSITORY = "image-classification:1"
 MODELS_PREFIX = "sagemaker/models/"
 DATA_CAPTURE_PREFIX = "sagemaker/data-capture/"
 VALIDATION_METRIC = "validation:accuracy"
+#: The endpoint's one production variant (its metrics are per endpoint and variant).
+VARIANT_NAME = "AllTraffic"
 #: Endpoint creation or update usually takes 5-10 minutes; the poll gives up after 45.
 ENDPOINT_POLL_INTERVAL = Duration.seconds(60)
 ENDPOINT_MAX_POLLS = 45
@@ -210,17 +213,19 @@ class SageMakerTraining(Construct):
         rejected = guard.notify(
             states,
             "NotifyRejected",
-            outcome="rejected a model",
-            message=sfn.JsonPath.format(
+            outcome="REJECTED",
+            summary=(
                 "Training job {} finished, but its " + VALIDATION_METRIC + " {} is below the "
                 "gate of {}: the model was NOT deployed and endpoint "
                 + self.endpoint_name
-                + " is unchanged.\\nModel artifacts: {}",
+                + " is unchanged.\nModel artifacts: {}"
+            ),
+            values=[
                 sfn.JsonPath.string_at("$.job.name"),
                 sfn.JsonPath.string_at("$.evaluation.accuracy"),
                 sfn.JsonPath.string_at("$.evaluation.threshold"),
                 sfn.JsonPath.string_at("$.evaluation.model_artifacts"),
-            ),
+            ],
         )
         rejected.next(
             sfn.Pass(
@@ -390,7 +395,7 @@ class SageMakerTraining(Construct):
             production_variants=[
                 tasks.ProductionVariant(
                     model_name=sfn.JsonPath.string_at("$.job.name"),
-                    variant_name="AllTraffic",
+                    variant_name=VARIANT_NAME,
                     instance_type=ec2.InstanceType(endpoint.instance_type.removeprefix("ml.")),
                     initial_instance_count=endpoint.initial_instance_count,
                 )
@@ -501,17 +506,19 @@ class SageMakerTraining(Construct):
         notify = guard.notify(
             states,
             "NotifyDeployed",
-            outcome="deployed a model",
-            message=sfn.JsonPath.format(
+            outcome="DEPLOYED",
+            summary=(
                 "Training job {} passed the gate (" + VALIDATION_METRIC + " {} >= {}) and is "
                 "deployed: endpoint " + self.endpoint_name + " is InService with endpoint "
-                "configuration {}.\\nModel artifacts: {}",
+                "configuration {}.\nModel artifacts: {}"
+            ),
+            values=[
                 sfn.JsonPath.string_at("$.job.name"),
                 sfn.JsonPath.string_at("$.evaluation.accuracy"),
                 sfn.JsonPath.string_at("$.evaluation.threshold"),
                 sfn.JsonPath.string_at("$.endpoint.config"),
                 sfn.JsonPath.string_at("$.evaluation.model_artifacts"),
-            ),
+            ],
         )
         notify.next(
             sfn.Pass(
@@ -653,6 +660,17 @@ class SageMakerTraining(Construct):
             [f"{_log_group_arn(self, group)}:*" for group in self._log_groups],
             "SageMaker writes one log stream per training job or endpoint instance into its "
             "fixed log group.",
+        )
+
+    def endpoint_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        """A metric SageMaker publishes for the endpoint this workflow deploys (``Invocations``,
+        ``ModelLatency`` in microseconds, ``Invocation4XXErrors``, ``Invocation5XXErrors``)."""
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+            statistic=statistic,
+            period=Duration.minutes(5),
         )
 
 

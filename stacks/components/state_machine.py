@@ -35,6 +35,52 @@ SNS_TRANSIENT_ERRORS: tuple[str, ...] = (
 ERROR_PATH = "$.error"
 
 
+#: How each outcome reads in a notification's first line (``<workflow> <phrase> in environment``).
+#: The execution-status notifier (``lambda_src/shared/notification.py``) writes the same format;
+#: the workflow tests compare the two.
+OUTCOME_PHRASES = {
+    "SUCCEEDED": "succeeded",
+    "DEPLOYED": "deployed a model",
+    "REJECTED": "rejected a model",
+    "FINISHED": "finished",
+    "FAILED": "failed",
+}
+
+
+def notification_template(
+    workflow_name: str,
+    environment_name: str,
+    outcome: str,
+    summary: str = "",
+    *,
+    failure: bool = False,
+) -> str:
+    """A ``States.Format`` template of the shared notification format.
+
+    Placeholders, in order: the summary's own ``{}``, then the execution id, then (``failure``)
+    error and cause, then the execution id again for the console link.
+    """
+    lines = [f"{workflow_name} {OUTCOME_PHRASES[outcome]} in environment {environment_name}."]
+    if summary:
+        lines.append(summary)
+    lines += [
+        "",
+        f"Pipeline: {workflow_name}",
+        f"Environment: {environment_name}",
+        f"Outcome: {outcome}",
+        "Execution: {}",
+    ]
+    if failure:
+        lines += ["Error: {}", "Cause: {}"]
+    lines.append("Console: " + console_execution_url("{}"))
+    return "\n".join(lines)
+
+
+def notification_subject(environment_name: str, workflow_name: str, outcome: str) -> str:
+    """``[env] <workflow> <OUTCOME>``, within SNS's 100 characters."""
+    return f"[{environment_name}] {workflow_name} {outcome}"[:100]
+
+
 def console_execution_url(execution_arn: str) -> str:
     """Console link to one execution (a plain string or a States.Format placeholder)."""
     return (
@@ -55,12 +101,14 @@ class TaskGuard:
         owner: Construct,
         failure_handler: sfn.IChainable,
         alerts: AlertTopic,
-        subject_prefix: str,
+        workflow_name: str,
+        environment_name: str,
     ) -> None:
         self._owner = owner
         self._failure_handler = failure_handler
         self._alerts = alerts
-        self._subject_prefix = subject_prefix
+        self.workflow_name = workflow_name
+        self._environment_name = environment_name
 
     def __call__(
         self,
@@ -123,19 +171,43 @@ class TaskGuard:
         return record
 
     def notify(
-        self, scope: Construct, construct_id: str, *, outcome: str, message: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        outcome: str,
+        summary: str,
+        values: Sequence[str] = (),
     ) -> sfn.TaskStateBase:
-        """A guarded publish to the alert topic: subject ``[env] <workflow> <outcome>``.
+        """A guarded publish to the alert topic in the shared notification format.
 
-        ``message`` is text or a ``sfn.JsonPath.format(...)`` expression; the same topic and
-        subject style as the failure notifications, so one mail filter catches a workflow.
+        Subject ``[env] <workflow> <OUTCOME>``; the message starts with
+        ``<workflow> <phrase> in environment <env>.`` and ``summary`` (a ``States.Format``
+        template whose ``{}`` take ``values``, JsonPath expressions), then the Pipeline,
+        Environment, Outcome, Execution and Console lines every notification has.
         """
+        if outcome not in OUTCOME_PHRASES or outcome == "FAILED":
+            raise ValueError(
+                f"notify {construct_id}: outcome must be one of "
+                f"{sorted(set(OUTCOME_PHRASES) - {'FAILED'})} (failures use fail())"
+            )
+        if summary.count("{}") != len(values):
+            raise ValueError(f"notify {construct_id}: one value per {{}} of the summary")
         task = tasks.SnsPublish(
             scope,
             construct_id,
             topic=self._alerts.topic,
-            subject=f"{self._subject_prefix} {outcome}"[:100],
-            message=sfn.TaskInput.from_text(message),
+            subject=notification_subject(self._environment_name, self.workflow_name, outcome),
+            message=sfn.TaskInput.from_text(
+                sfn.JsonPath.format(
+                    notification_template(
+                        self.workflow_name, self._environment_name, outcome, summary
+                    ),
+                    *values,
+                    sfn.JsonPath.execution_id,
+                    sfn.JsonPath.execution_id,
+                )
+            ),
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
         )
@@ -212,17 +284,16 @@ class Workflow(Construct):
         if state_machine_type is sfn.StateMachineType.EXPRESS and timeout.to_minutes() > 5:
             raise ValueError(f"Workflow {construct_id}: Express workflows run at most 5 minutes")
         self.workflow_name = workflow_name
-        subject_prefix = f"[{environment_name}] {workflow_name}"
+        self.environment_name = environment_name
+        self.state_machine_type = state_machine_type
         notify = tasks.SnsPublish(
             self,
             "NotifyFailure",
             topic=alerts.topic,
-            subject=f"{subject_prefix} failed"[:100],
+            subject=notification_subject(environment_name, workflow_name, "FAILED"),
             message=sfn.TaskInput.from_text(
                 sfn.JsonPath.format(
-                    f"{workflow_name} failed in environment {environment_name}.\\n"
-                    "Execution: {}\\nError: {}\\nCause: {}\\nConsole: "
-                    + console_execution_url("{}"),
+                    notification_template(workflow_name, environment_name, "FAILED", failure=True),
                     sfn.JsonPath.execution_id,
                     sfn.JsonPath.string_at(f"{ERROR_PATH}.Error"),
                     sfn.JsonPath.string_at(f"{ERROR_PATH}.Cause"),
@@ -248,7 +319,7 @@ class Workflow(Construct):
         # A notification that cannot be sent must not hide the original error.
         notify.add_catch(fail, errors=["States.ALL"], result_path="$.notification_error")
         self.failure_handler = notify.next(fail)
-        self.guard = TaskGuard(self, self.failure_handler, alerts, subject_prefix)
+        self.guard = TaskGuard(self, self.failure_handler, alerts, workflow_name, environment_name)
 
         self.log_group = logs.LogGroup(
             self,

@@ -31,11 +31,13 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
     assert report["pluginReports"] == []
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
         "DevAlerting.template.json",
+        "DevMonitoring.template.json",
         "DevRekognitionInference.template.json",
         "DevRekognitionTraining.template.json",
         "DevSageMaker.template.json",
         "DevStorage.template.json",
         "ProdAlerting.template.json",
+        "ProdMonitoring.template.json",
         "ProdRekognitionInference.template.json",
         "ProdRekognitionTraining.template.json",
         "ProdSageMaker.template.json",

@@ -37,6 +37,7 @@ def scrubbed(template: Template) -> dict:
             "RekognitionTraining",
             "RekognitionInference",
             "SageMaker",
+            "Monitoring",
         )
     ],
 )

@@ -233,7 +233,7 @@ def test_validate_rejects_a_missing_object_and_an_oversized_one(aws_env, monkeyp
         run_validate(f"{PREFIX}big.jpg")
 
 
-def test_classify_reads_the_image_and_maps_the_answer(aws_env, monkeypatch):
+def test_classify_reads_the_image_and_maps_the_answer(aws_env, monkeypatch, capsys):
     aws_env.put_object(Bucket=BUCKET, Key=f"{PREFIX}a.jpg", Body=JPEG)
     image = run_validate(f"{PREFIX}a.jpg")["image"]
     # moto's InvokeEndpoint decodes request bodies as UTF-8 and cannot take image bytes.
@@ -262,7 +262,9 @@ def test_classify_reads_the_image_and_maps_the_answer(aws_env, monkeypatch):
         ),
     )
     with stubber:
-        result = classify.lambda_handler({"image": image}, Context())
+        result = classify.lambda_handler(
+            {"image": image, "threshold": 0.95, "workflow": "SageMaker classify image"}, Context()
+        )
     assert result == {
         "label": "motorcycle",
         "confidence": 0.9,
@@ -270,6 +272,33 @@ def test_classify_reads_the_image_and_maps_the_answer(aws_env, monkeypatch):
         "endpoint": "imgclf-test-classifier",
         "variant": "AllTraffic",
     }
+    # 0.9 < 0.95: one image classified, counted as low confidence, for the calling workflow.
+    counts = {
+        (name, record["workflow"]): record[name]
+        for record in emf_records(capsys.readouterr().out)
+        for name in ("ImagesClassified", "LowConfidence")
+        if name in record
+    }
+    assert counts == {
+        ("ImagesClassified", "SageMaker classify image"): [1.0],
+        ("LowConfidence", "SageMaker classify image"): [1.0],
+    }
+
+
+def emf_records(output: str) -> list[dict]:
+    """CloudWatch embedded-metric-format records printed by the handler."""
+    records = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            records.append(json.loads(line))
+    return records
+
+
+def test_classify_refuses_a_request_without_its_workflow_before_paying(aws_env):
+    with pytest.raises(ValueError, match="needs 'workflow'"):
+        classify.lambda_handler({"image": {"bucket": BUCKET}, "threshold": 0.5}, Context())
+    with pytest.raises(ValueError, match="numeric 'threshold'"):
+        classify.lambda_handler({"image": {}, "threshold": "high", "workflow": "w"}, Context())
 
 
 @pytest.mark.parametrize(

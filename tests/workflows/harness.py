@@ -127,6 +127,7 @@ Answer = Mapping[str, Any] | AwsError | Callable[[Mapping[str, Any]], Any]
 class WorkflowRun:
     """What one execution did."""
 
+    execution_arn: str
     status: str
     output: Any
     error: str | None
@@ -262,6 +263,7 @@ class LocalWorkflow:
             )
         output = described.get("output")
         return WorkflowRun(
+            execution_arn=execution_arn,
             status=described["status"],
             output=json.loads(output) if output else None,
             error=described.get("error"),

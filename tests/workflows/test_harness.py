@@ -9,6 +9,7 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from shared.notification import render
 from tests.infra.conftest import make_app
 from tests.infra.test_components import Blocks
 from tests.workflows.harness import MOTO_CONFIG, LocalWorkflow
@@ -67,8 +68,17 @@ def test_handler_error_is_notified_then_fails_with_the_original_error(blocks_tem
     assert "field 'x' is required" in run.cause
     assert run.entered == ["Invoke", "NotifyFailure", "Failed"]
     (notification,) = run.published()
-    assert "Test pipeline failed in environment test" in notification["Message"]
-    assert "InvalidInput" in notification["Message"]
-    assert "console.aws.amazon.com/states" in notification["Message"]
+    # Word for word the format the execution-status notifier writes (shared.notification).
+    expected = render(
+        pipeline="Test pipeline",
+        environment="test",
+        outcome="FAILED",
+        summary="",
+        execution_arn=run.execution_arn,
+        error=run.error,
+        cause=run.cause,
+    )
+    assert notification["subject"] == expected.subject
+    assert notification["Message"] == expected.message
     # InvalidInput is not transient: no retry happened.
     assert run.retry_sleeps == []

@@ -234,7 +234,7 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     (message,) = notifications(run)
     assert "passed the quality gate and is RUNNING" in message
     assert f"reports/{PROJECT}/{version}/report.html" in message
-    assert run.published()[0]["subject"] == "[dev] Rekognition training deployed a model"
+    assert run.published()[0]["subject"] == "[dev] Rekognition training DEPLOYED"
 
 
 def test_existing_project_is_reused_and_its_old_datasets_replaced(workflow, tmp_path):
@@ -329,7 +329,7 @@ def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path
     (message,) = notifications(run)
     assert "NOT deployed" in message
     assert "gap -0.24" in message
-    assert run.published()[0]["subject"] == "[dev] Rekognition training rejected a model"
+    assert run.published()[0]["subject"] == "[dev] Rekognition training REJECTED"
     ssm = boto3.client("ssm", region_name=REGION)
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=PARAMETER)

@@ -124,7 +124,7 @@ def test_mixed_batch_within_tolerance_summarizes_and_notifies(batch):
     assert stored == summary
 
     (published,) = run.published()
-    assert published["subject"] == "[dev] SageMaker classify batch finished"
+    assert published["subject"] == "[dev] SageMaker classify batch FINISHED"
     message = published["Message"]
     assert "10 objects, 7 classified, 1 low-confidence" in message
     assert '"bicycle":4' in message
@@ -157,7 +157,7 @@ def test_too_many_failures_fail_the_batch_and_notify(batch):
     assert run.entered[-2:] == ["NotifyFailure", "Failed"]
     assert "Summarize" not in run.entered
     (published,) = run.published()
-    assert published["subject"] == "[dev] SageMaker classify batch failed"
+    assert published["subject"] == "[dev] SageMaker classify batch FAILED"
     assert "States.ExceedToleratedFailureThreshold" in published["Message"]
 
 

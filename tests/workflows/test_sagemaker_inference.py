@@ -135,7 +135,7 @@ def test_low_confidence_is_recorded_for_review_notified_and_fails(single):
     assert head["ContentType"] == "application/json"
     assert head["Metadata"]["execution"].endswith(":unsure")
     message = notification(run)
-    assert message["subject"] == "[dev] SageMaker classify image failed"
+    assert message["subject"] == "[dev] SageMaker classify image FAILED"
     assert "Error: LowConfidence" in message["Message"]
     assert f"s3://{ARTIFACTS_BUCKET}/{review_key}" in message["Message"]
 

@@ -199,7 +199,7 @@ def test_gate_pass_trains_and_creates_the_endpoint(sagemaker):
 
     assert sent(run, "CreateEndpoint") == {"EndpointName": ENDPOINT, "EndpointConfigName": job}
     (published,) = run.published()
-    assert published["subject"] == "[dev] SageMaker training deployed a model"
+    assert published["subject"] == "[dev] SageMaker training DEPLOYED"
     assert "validation:accuracy 0.93 >= 0.8" in published["Message"]
     assert f"endpoint {ENDPOINT} is InService" in published["Message"]
 
@@ -232,7 +232,7 @@ def test_gate_reject_notifies_and_leaves_the_endpoint_alone(sagemaker):
     for operation in ("CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint"):
         assert f"sagemaker.{operation}" not in run.calls
     (published,) = run.published()
-    assert published["subject"] == "[dev] SageMaker training rejected a model"
+    assert published["subject"] == "[dev] SageMaker training REJECTED"
     assert "0.61 is below the gate of 0.8" in published["Message"]
     assert "NOT deployed" in published["Message"]
 
@@ -268,7 +268,7 @@ def test_failed_training_job_fails_the_run_and_notifies(sagemaker):
     assert "No train_lst channel data found" in run.cause
     assert run.entered == ["NameJob", "Train", "NotifyFailure", "Failed"]
     (published,) = run.published()
-    assert published["subject"] == "[dev] SageMaker training failed"
+    assert published["subject"] == "[dev] SageMaker training FAILED"
     assert "No train_lst channel data found" in published["Message"]
 
 

@@ -3,12 +3,17 @@
 The HTML report is read from S3 links and email attachments, often offline or behind strict
 content policies, so it is one file: inline CSS, no script, no external fonts or images. Every
 label name goes through :func:`html.escape` (names are free text: unicode, ``<``, quotes).
+
+The CloudWatch dashboard's evaluation widget (``evaluation_widget``) shows the same heat map and
+gate verdict, so those parts are public: :func:`render_heat_map`, :func:`heat_map_caption`,
+:func:`render_verdict` and :data:`COMPONENT_CSS` (their style rules, without the page's).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from html import escape
 from typing import Literal, NotRequired, TypedDict
 
@@ -30,13 +35,17 @@ _Average = Literal["micro", "macro", "weighted", "samples"]
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 
-_CSS = """
+#: Page layout of the standalone report (the widget lives inside CloudWatch's page instead).
+_PAGE_CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
   margin:2rem auto;max-width:1200px;padding:0 1rem}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
   border-bottom:1px solid #d8dde6;padding-bottom:.3rem}
 .meta{color:#5b6475;margin-top:0}
-table{border-collapse:collapse;margin:.5rem 0}
+"""
+
+#: Style rules of the tables, the heat map and the verdict block: reused by the widget.
+COMPONENT_CSS = """table{border-collapse:collapse;margin:.5rem 0}
 th,td{padding:.3rem .6rem;border:1px solid #d8dde6;text-align:right;
   font-variant-numeric:tabular-nums}
 th{background:#f3f5f9;font-weight:600}
@@ -53,6 +62,8 @@ tr.average td{background:#fafbfd;font-style:italic}
 .verdict strong{font-size:1.1rem}
 .none{color:#5b6475;font-style:italic}
 """
+
+_CSS = _PAGE_CSS + COMPONENT_CSS
 
 
 def write_report(
@@ -115,11 +126,19 @@ def _averages(metrics: MetricsReport) -> list[_Average]:
 def _verdict_section(verdict: GateVerdict | None) -> str:
     if verdict is None:
         return '<h2>Gate verdict</h2><p class="none">No gate verdict was given.</p>'
+    return f"<h2>Gate verdict</h2>{render_verdict(verdict)}"
+
+
+def render_verdict(verdict: GateVerdict, *, failed: str = "FAILED") -> str:
+    """The verdict block: PASSED or ``failed``, the metric against its threshold, the reasons.
+
+    Only the :class:`GateVerdict` keys are read (a workflow verdict's ``gap`` is ignored).
+    """
     passed = verdict["passed"]
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in verdict.get("reasons", []))
     return (
-        f'<h2>Gate verdict</h2><div class="verdict {"pass" if passed else "fail"}">'
-        f"<strong>{'PASSED' if passed else 'FAILED'}</strong>: "
+        f'<div class="verdict {"pass" if passed else "fail"}">'
+        f"<strong>{'PASSED' if passed else escape(failed)}</strong>: "
         f"{escape(verdict['metric'])} = {_number(verdict['value'])} "
         f"(threshold {_number(verdict['threshold'])})"
         f"{f'<ul>{reasons}</ul>' if reasons else ''}</div>"
@@ -160,16 +179,14 @@ def _aggregate_section(metrics: MetricsReport) -> str:
 
 
 def _confusion_section(metrics: MetricsReport) -> str:
-    labels = metrics["labels"]
-    support = [metrics["per_label"][label]["support"] for label in labels]
-    head = "".join(f'<th class="predicted">{escape(label)}</th>' for label in labels)
-    rows = []
-    for i, (label, row) in enumerate(zip(labels, metrics["confusion_matrix"], strict=True)):
-        cells = "".join(
-            _heat_cell(label, labels[j], count, support[i], diagonal=i == j)
-            for j, count in enumerate(row)
-        )
-        rows.append(f'<tr><th class="label">{escape(label)}</th>{cells}</tr>')
+    return (
+        "<h2>Confusion matrix</h2>"
+        f'<p class="axis">{heat_map_caption(metrics)}</p>{render_heat_map(metrics)}'
+    )
+
+
+def heat_map_caption(metrics: MetricsReport) -> str:
+    """How to read :func:`render_heat_map`'s table (HTML-safe text, no markup)."""
     if metrics["task"] == "multi_label":
         explanation = (
             "Multi-label data: a cell counts the images whose ground truth contains the row's "
@@ -178,10 +195,32 @@ def _confusion_section(metrics: MetricsReport) -> str:
         )
     else:
         explanation = "Rows are the ground truth, columns the prediction."
+    return f"{explanation} Each cell shows the image count and its share of the row label's images."
+
+
+def render_heat_map(metrics: MetricsReport, labels: Sequence[str] | None = None) -> str:
+    """The confusion matrix as a ``<table class="heatmap">``, blue diagonal, red errors.
+
+    ``labels``: the rows and columns to show, in that order (a subset of ``metrics["labels"]``
+    for a large label set); all of them by default. A cell's share is of the row label's
+    support, whichever columns are shown.
+    """
+    axis = metrics["labels"]
+    if len(metrics["confusion_matrix"]) != len(axis):
+        raise ValueError("the confusion matrix does not have one row per label")
+    shown = axis if labels is None else labels
+    index = {label: i for i, label in enumerate(axis)}
+    head = "".join(f'<th class="predicted">{escape(label)}</th>' for label in shown)
+    rows = []
+    for label in shown:
+        row = metrics["confusion_matrix"][index[label]]
+        support = metrics["per_label"][label]["support"]
+        cells = "".join(
+            _heat_cell(label, other, row[index[other]], support, diagonal=other == label)
+            for other in shown
+        )
+        rows.append(f'<tr><th class="label">{escape(label)}</th>{cells}</tr>')
     return (
-        "<h2>Confusion matrix</h2>"
-        f'<p class="axis">{explanation} Each cell shows the image count and its share of the '
-        "row label's images.</p>"
         '<table class="heatmap"><tr><th class="label axis">truth \\ predicted</th>'
         f"{head}</tr>{''.join(rows)}</table>"
     )

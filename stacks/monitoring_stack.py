@@ -1,0 +1,185 @@
+"""Operations of one environment: dashboard, alarms and execution-status notifications.
+
+Reads what the pipeline stacks expose (their workflows, functions, queues and metric helpers,
+found in their construct trees) and depends on them; nothing depends on it, so it can be
+redeployed on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.alerting_stack import AlertingStack
+from stacks.components.execution_notifications import ExecutionStatusNotifications
+from stacks.components.operational_alarms import OperationalAlarms, pascal
+from stacks.components.operations_dashboard import (
+    DashboardSources,
+    EvaluationWidgetFunction,
+    OperationsDashboard,
+)
+from stacks.components.python_function import PythonFunction
+from stacks.components.queue import DeadLetterQueue
+from stacks.components.rekognition_inference import RekognitionInference
+from stacks.components.rekognition_training import RekognitionTraining
+from stacks.components.retention import log_retention
+from stacks.components.sagemaker_inference import SageMakerInference
+from stacks.components.sagemaker_training import SageMakerTraining
+from stacks.components.state_machine import Workflow
+from stacks.config import EnvironmentConfig
+from stacks.storage_stack import StorageStack, bucket_name
+
+_ONE_MINUTE = Duration.minutes(1)
+T = TypeVar("T")
+
+
+def constructs_of(stacks: Sequence[Stack], kind: type[T]) -> list[T]:
+    """Every construct of ``kind`` in ``stacks``, in tree order."""
+    return [node for stack in stacks for node in stack.node.find_all() if isinstance(node, kind)]
+
+
+def readable_path(node: Construct, environment_name: str) -> str:
+    """``DevSageMaker/Inference/Validate`` -> ``SageMaker/Inference/Validate``: where a construct
+    is, without the environment prefix every stack id has."""
+    stack_id, *path = node.node.path.split("/")
+    return "/".join([stack_id.removeprefix(environment_name.capitalize()), *path])
+
+
+class MonitoringStack(Stack):
+    """Dashboard, operational alarms and execution-status notifications of one environment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        storage: StorageStack,
+        alerting: AlertingStack,
+        pipelines: Sequence[Stack],
+        training: RekognitionTraining,
+        inference: RekognitionInference,
+        sagemaker_inference: SageMakerInference,
+        sagemaker_training: SageMakerTraining,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        for pipeline in pipelines:
+            self.add_stack_dependency(pipeline)
+        shared = storage.shared_with(self)
+        alerts = alerting.alerts
+        namespace = f"ImageClassification/{config.name}"
+        common: dict[str, Any] = {
+            "encryption_key": shared.key,
+            "log_retention": log_retention(config.log_retention_days),
+            "powertools_layer_version": config.powertools_layer_version,
+            "metrics_namespace": namespace,
+            "retain_logs": config.retain_data,
+        }
+
+        workflows = constructs_of(pipelines, Workflow)
+        self.notifications = ExecutionStatusNotifications(
+            self,
+            "ExecutionStatus",
+            environment_name=config.name,
+            workflows=workflows,
+            alerts=alerts,
+            **common,
+        )
+        self.evaluation_widget = EvaluationWidgetFunction(
+            self, "EvaluationWidget", training=training, **common
+        )
+        functions = {
+            pascal(readable_path(function, config.name)): function
+            for function in [
+                *constructs_of(pipelines, PythonFunction),
+                self.notifications.function,
+                self.evaluation_widget.function,
+            ]
+        }
+        expected_failures = {
+            workflow: sagemaker_inference.classification_metric("LowConfidence", workflow)
+            for workflow in (sagemaker_inference.single, sagemaker_inference.single_sync)
+        }
+        sagemaker_workflows = sagemaker_inference.workflows()
+        self.alarms = OperationalAlarms(
+            self,
+            "Alarms",
+            settings=config.operations,
+            action=alerts.alarm_action,
+            workflows=workflows,
+            functions=functions,
+            evaluation_function=training.evaluate_function,
+            expected_failures=expected_failures,
+            endpoint_5xx=sagemaker_training.endpoint_metric("Invocation5XXErrors"),
+            low_confidence={
+                "Rekognition inference": (
+                    {"low": inference.consumer_metric("LowConfidence")},
+                    {"total": inference.consumer_metric("ImagesProcessed")},
+                ),
+                "SageMaker inference": (
+                    {
+                        f"low{index}": sagemaker_inference.classification_metric(
+                            "LowConfidence", workflow
+                        )
+                        for index, workflow in enumerate(sagemaker_workflows)
+                    },
+                    {
+                        f"total{index}": sagemaker_inference.classification_metric(
+                            "ImagesClassified", workflow
+                        )
+                        for index, workflow in enumerate(sagemaker_workflows)
+                    },
+                ),
+            },
+            model_idle={
+                "running": inference.controller_metric("ModelRunning", "Minimum").with_(
+                    period=_ONE_MINUTE
+                ),
+                "processed": inference.consumer_metric("ImagesProcessed").with_(period=_ONE_MINUTE),
+                "waiting": inference.controller_metric("QueueWaiting").with_(period=_ONE_MINUTE),
+            },
+        )
+        dead_letters: dict[str, sqs.IQueue] = {
+            readable_path(queue, config.name): queue.queue
+            for queue in constructs_of([*pipelines, alerting, self], DeadLetterQueue)
+        }
+        pipeline_alarms: list[cloudwatch.IAlarm] = [
+            node
+            for stack in [*pipelines, alerting, self]
+            for node in stack.node.find_all()
+            if isinstance(node, cloudwatch.Alarm)
+        ]
+        self.dashboard = OperationsDashboard(
+            self,
+            "Operations",
+            dashboard_name=f"{config.resource_name_prefix}-operations",
+            environment_name=config.name,
+            sources=DashboardSources(
+                training=training,
+                inference=inference,
+                sagemaker_inference=sagemaker_inference,
+                sagemaker_training=sagemaker_training,
+                functions=functions,
+                widget_function=self.evaluation_widget.function,
+                dead_letter_queues=dead_letters,
+                alarms=pipeline_alarms,
+                data_bucket_name=bucket_name(config, self, "data"),
+                artifacts_bucket=shared.artifacts_bucket,
+            ),
+            runbook_url=config.operations.runbook_url,
+        )
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=(
+                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
+                f"{self.region}#dashboards/dashboard/{config.resource_name_prefix}-operations"
+            ),
+            description="The environment's operations dashboard",
+        )
