@@ -20,6 +20,7 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from shared.notification import render
 from stacks.config import EVENTS_PER_POLL, load_environment
 from stacks.environment import build_environment
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
@@ -235,6 +236,20 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     assert "passed the quality gate and is RUNNING" in message
     assert f"reports/{PROJECT}/{version}/report.html" in message
     assert run.published()[0]["subject"] == "[dev] Rekognition training DEPLOYED"
+    assert_shared_format(message, run.execution_arn, "DEPLOYED", "deployed a model")
+
+
+def assert_shared_format(message: str, execution_arn: str, outcome: str, phrase: str) -> None:
+    """Headline, summary, then the fields every notification ends with (shared.notification)."""
+    fields = render(
+        pipeline="Rekognition training",
+        environment="dev",
+        outcome=outcome,
+        summary="",
+        execution_arn=execution_arn,
+    ).message.split("\n", 1)[1]
+    assert message.startswith(f"Rekognition training {phrase} in environment dev.\n")
+    assert message.endswith(fields)
 
 
 def test_existing_project_is_reused_and_its_old_datasets_replaced(workflow, tmp_path):
@@ -330,6 +345,7 @@ def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path
     assert "NOT deployed" in message
     assert "gap -0.24" in message
     assert run.published()[0]["subject"] == "[dev] Rekognition training REJECTED"
+    assert_shared_format(message, run.execution_arn, "REJECTED", "rejected a model")
     ssm = boto3.client("ssm", region_name=REGION)
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=PARAMETER)
