@@ -4,18 +4,22 @@
     .venv/bin/python benchmarks/inference_throughput.py [--invocations 20] [--latency-ms 100]
 
 A child process serves DetectCustomLabels (after ``--latency-ms``) and the S3 calls the handler
-makes (ranged GetObject, PutObject) on 127.0.0.1 only; it stops by itself after
-``--max-seconds``. boto3 reaches it through ``AWS_ENDPOINT_URL``. The handler runs in this
-process, unchanged, with the same environment variables the stack gives it. Measured:
+makes (PutObject of the record; HeadObject of a record on a redelivery and the ranged GetObject
+that diagnoses a rejected object are served too, though a run of new, valid images makes
+neither) on 127.0.0.1 only; it stops by itself after ``--max-seconds``. boto3 reaches it
+through ``AWS_ENDPOINT_URL``. The handler runs in this process, unchanged, with the same
+environment variables the stack gives it, on EventBridge "Object Created" events that carry
+what S3 puts in them (key, size, ETag, version id). Measured:
 
 - images per second per invocation: a batch of 10 processed concurrently (the default
   DETECT_CONCURRENCY) versus one image at a time (DETECT_CONCURRENCY=1, and one message per
   invocation as the original consumers did);
-- the handler's own overhead per image: what it costs beyond its AWS API calls (message
-  parsing, checks, record building, JSON, batch framework, threads, logging, metrics), as CPU
-  time and, for the sequential run, as wall time; every boto3 call is timed (wall and thread
-  CPU) and subtracted. The AWS SDK's own cost per call is reported next to it: it is the same
-  for any consumer making these calls, and depends on the machine;
+- the handler's own overhead per image: what it costs beyond its AWS API calls (2 per image:
+  DetectCustomLabels by S3 reference and PutObject of the result; message parsing, checks,
+  record building, JSON, batch framework, threads, logging, metrics), as CPU time and, for the
+  sequential run, as wall time; every boto3 call is timed (wall and thread CPU) and
+  subtracted. The AWS SDK's own cost per call is reported next to it, with the calls per image:
+  it is the same for any consumer making these calls, and depends on the machine;
 - the pacing: with INVOCATION_TPS set to dev's share of one inference unit the rate holds.
 
 Prints a table and writes ``benchmarks/results/inference_throughput.json``.
@@ -47,6 +51,9 @@ MODEL_ARN = (
     "arn:aws:rekognition:us-east-1:123456789012:project/bench/version/bench.v1/1700000000000"
 )
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(2048)
+#: What the fake S3 answers for every seeded object, and what the events say about it.
+ETAG = "0f343b0931126a20f133d67c2b018a3b"
+VERSION_ID = "v1"
 TARGET_SPEEDUP = 6.0
 TARGET_OVERHEAD_MS = 5.0
 
@@ -89,15 +96,27 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
             return unquote(self.path.split("?", 1)[0].lstrip("/"))
 
         def do_POST(self) -> None:
-            self._body()
-            if self.headers.get("X-Amz-Target") == "RekognitionService.DetectCustomLabels":
-                time.sleep(latency_s)
-                answer = {"CustomLabels": [{"Name": "circle", "Confidence": 97.5}]}
-                self._send(
-                    200, json.dumps(answer).encode(), {"Content-Type": "application/x-amz-json-1.1"}
-                )
-            else:
+            request = json.loads(self._body() or b"{}")
+            if self.headers.get("X-Amz-Target") != "RekognitionService.DetectCustomLabels":
                 self._send(400, b"{}")
+                return
+            time.sleep(latency_s)
+            # The service reads the object by S3 reference (the version the event named).
+            image = request.get("Image", {}).get("S3Object", {})
+            with lock:
+                found = f"{image.get('Bucket')}/{image.get('Name')}" in objects
+            if not found or image.get("Version", VERSION_ID) != VERSION_ID:
+                answer: dict[str, Any] = {
+                    "__type": "InvalidS3ObjectException",
+                    "message": "Unable to get object metadata from S3.",
+                }
+                status = 400
+            else:
+                answer = {"CustomLabels": [{"Name": "circle", "Confidence": 97.5}]}
+                status = 200
+            self._send(
+                status, json.dumps(answer).encode(), {"Content-Type": "application/x-amz-json-1.1"}
+            )
 
         def do_PUT(self) -> None:
             body = self._body()
@@ -108,7 +127,7 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
             else:
                 with lock:
                     objects[key] = body
-            self._send(200, b"", {"ETag": '"0f343b0931126a20f133d67c2b018a3b"'})
+            self._send(200, b"", {"ETag": f'"{ETAG}"'})
 
         def _object(self) -> bytes | None:
             with lock:
@@ -121,9 +140,9 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
                 return
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", '"0f343b0931126a20f133d67c2b018a3b"')
+            self.send_header("ETag", f'"{ETAG}"')
             self.send_header("Last-Modified", formatdate(usegmt=True))
-            self.send_header("x-amz-version-id", "v1")
+            self.send_header("x-amz-version-id", VERSION_ID)
             self.end_headers()
 
         def do_GET(self) -> None:
@@ -141,8 +160,8 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
                 part,
                 {
                     "Content-Range": f"bytes {first}-{end}/{len(body)}",
-                    "ETag": '"0f343b0931126a20f133d67c2b018a3b"',
-                    "x-amz-version-id": "v1",
+                    "ETag": f'"{ETAG}"',
+                    "x-amz-version-id": VERSION_ID,
                     "Last-Modified": formatdate(usegmt=True),
                 },
             )
@@ -179,7 +198,16 @@ def event(keys: list[str]) -> dict[str, Any]:
                 "detail-type": "Object Created",
                 "source": "aws.s3",
                 "time": "2026-01-01T00:00:00Z",
-                "detail": {"bucket": {"name": DATA}, "object": {"key": key}},
+                "detail": {
+                    "bucket": {"name": DATA},
+                    "object": {
+                        "key": key,
+                        "size": len(PNG),
+                        "etag": ETAG,
+                        "version-id": VERSION_ID,
+                        "sequencer": f"{index:016X}",
+                    },
+                },
             }
         )
         records.append(

@@ -9,6 +9,12 @@ Accepted bodies:
 - the same wrapped in an SNS notification (S3 -> SNS -> SQS without raw delivery);
 - ``s3:TestEvent``, which S3 sends once when a notification is configured.
 
+What the event says about the object (its size, ETag and version id: ``detail.object.size`` /
+``etag`` / ``version-id`` from EventBridge, ``s3.object.size`` / ``eTag`` / ``versionId`` in a
+classic notification) is kept on the :class:`ObjectRef`: it lets the consumer check the size,
+pin the version and recognize a redelivery without reading the object first. Each is ``None``
+when the event leaves it out or gives it with the wrong type; the consumer then reads the object.
+
 Anything else is a :class:`MessageProblem`: it is recorded and acknowledged, never retried.
 """
 
@@ -31,13 +37,18 @@ class ObjectRef:
     """One new object named by a message.
 
     ``key_candidates`` lists the keys to try, in order: an EventBridge key as written and then
-    URL-decoded (if that differs), a classic notification key only decoded.
+    URL-decoded (if that differs), a classic notification key only decoded. ``size``, ``etag``
+    (without quotes, as S3 events give it) and ``version_id`` describe the object the event was
+    sent for (``None`` when the event does not say).
     """
 
     bucket: str
     key_candidates: tuple[str, ...]
     event_time: str | None
     wiring: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
 
     @property
     def key(self) -> str:
@@ -103,6 +114,9 @@ def _eventbridge_event(event: dict[str, Any]) -> Item:
         key_candidates=candidates,
         event_time=time if isinstance(time, str) else None,
         wiring="eventbridge",
+        size=_size(_path(detail, "object", "size")),
+        etag=_text(_path(detail, "object", "etag")),
+        version_id=_text(_path(detail, "object", "version-id")),
     )
 
 
@@ -137,6 +151,9 @@ def _notification_records(records: Any) -> list[Item]:
                 key_candidates=(unquote_plus(key),),
                 event_time=time if isinstance(time, str) else None,
                 wiring="s3_notification",
+                size=_size(_path(record, "s3", "object", "size")),
+                etag=_text(_path(record, "s3", "object", "eTag")),
+                version_id=_text(_path(record, "s3", "object", "versionId")),
             )
         )
     return items
@@ -148,3 +165,17 @@ def _path(document: Any, *names: str) -> Any:
             return None
         document = document.get(name)
     return document
+
+
+def _size(value: Any) -> int | None:
+    """A byte count, or None (absent, not an integer, negative)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string without surrounding quotes (an ETag may be quoted), or None."""
+    if not isinstance(value, str):
+        return None
+    return value.strip('"') or None

@@ -5,14 +5,48 @@ Nothing is silently dropped. For every image named by a message:
 - **result**: DetectCustomLabels answered; ``results/...`` holds labels, model version and timing,
   and ``review/...`` lists it too when its top confidence is below the review threshold;
 - **error record**: the input can never succeed (missing or deleted object, empty, over 15 MB,
-  not JPEG/PNG by content, corrupt, rejected by the service for its pixel size, ...);
+  archived, not JPEG/PNG by content, corrupt, rejected by the service for its pixel size, ...);
   ``errors/...`` says why and the message is acknowledged;
 - **transient failure** (throttling, model not running, service errors, model not configured):
   nothing is written and :class:`TransientError` makes the message a batch item failure, so SQS
   redelivers it and, after ``maxReceiveCount`` receives, moves it to the alarmed dead-letter queue.
 
+Two AWS calls per image when the event describes the object (S3 events give its size, ETag and
+version id): the size is checked from the event (0 bytes or over 15 MB: an error record, without
+calling the service or reading the object), DetectCustomLabels reads the object by S3 reference
+(as it is now, not pinned to the event's version: see below), and one PutObject writes the
+result. The object is not read
+first because the SDK's CPU bounds a concurrent batch: each boto3 call costs ~3.5 ms of CPU
+under the GIL, several times the handler's own work per image, so every call saved per image
+raises a batch's throughput (``benchmarks/inference_throughput.py``).
+
+The object is read (one ranged GetObject over the key candidates: size, identity and first
+bytes, see :meth:`Classifier._open_input`) only to diagnose, never on the happy path:
+
+- when DetectCustomLabels rejects the object (``InvalidS3ObjectException``,
+  ``InvalidImageFormatException``, ``ImageTooLargeException``, ``InvalidParameterException``):
+  the read tells a missing or deleted object, a key that exists only URL-decoded (classified
+  under that key), an empty, oversized or archived object, and content that is not JPEG/PNG
+  (``unsupported_format``) from an image the service cannot use (corrupt:
+  ``invalid_image_format``; pixel size: ``image_too_large`` / ``image_rejected``; otherwise
+  ``unreadable_by_rekognition``);
+- when the event does not settle it: no size, an error-making size for an ambiguous key (an
+  EventBridge key that may be meant URL-decoded: which object is it?), or a redelivery the
+  event's identity cannot decide (below). The object is then read first and classified as it is.
+
+Versions: the happy path's DetectCustomLabels reads the key's current version, so an object
+deleted before it was processed (a delete marker in the versioned data bucket) is rejected by the
+service, and the read that follows records ``object_missing``. The result records the identity
+the event names; if the key was overwritten between the event and the call (both uploads raise
+events), the labels are those of the newer content and the newer upload's own event rewrites
+the result with its identity.
+
 Records are written to deterministic keys (``locations``), so a redelivered message overwrites
-the same keys; on a redelivery an existing result for the same object version is kept as it is.
+the same keys; on a redelivery an existing result for the same object version (the ETag and
+version id the event names, compared with the result's metadata: one HeadObject, no read of the
+image) is kept as it is. When the result there is for another version of the object, or the
+event has no ETag, the object is read to tell which one is current, so a late redelivery never
+replaces a newer result.
 """
 
 from __future__ import annotations
@@ -41,12 +75,17 @@ UNEXPECTED_BUCKET = "unexpected_bucket"
 OUTSIDE_INPUT_PREFIX = "outside_input_prefix"
 UNREADABLE_BY_REKOGNITION = "unreadable_by_rekognition"
 
-#: DetectCustomLabels errors that no retry can fix, by the reason recorded for them.
+#: DetectCustomLabels errors that no retry can fix, by the reason recorded for them when reading
+#: the object finds nothing more specific (missing, empty, too large, archived, not JPEG/PNG).
 PERMANENT_SERVICE_ERRORS: Mapping[str, str] = {
-    "InvalidImageFormatException": "invalid_image_format",  # corrupt, or not really JPEG/PNG
+    "InvalidImageFormatException": "invalid_image_format",  # JPEG/PNG by content, but corrupt
     "ImageTooLargeException": "image_too_large",  # over 4096 px per side (or 4 MB decoded)
     "InvalidParameterException": "image_rejected",  # e.g. under 64 px per side
 }
+#: The service cannot read the object: missing (or that version), or unreadable for it.
+INVALID_S3_OBJECT = "InvalidS3ObjectException"
+#: DetectCustomLabels answers about the object; each is diagnosed by reading the object.
+_OBJECT_PROBLEMS = frozenset({*PERMANENT_SERVICE_ERRORS, INVALID_S3_OBJECT})
 #: DetectCustomLabels errors worth retrying, by reason (anything unknown is retried too).
 TRANSIENT_SERVICE_ERRORS: Mapping[str, str] = {
     "ResourceNotReadyException": "model_not_ready",
@@ -64,9 +103,12 @@ _MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _EMPTY_CODES = frozenset({"416", "InvalidRange"})
 #: An archived object must be restored before it can be read.
 _ARCHIVED_CODES = frozenset({"InvalidObjectState"})
-_RESULT_SCHEMA = "imgclf.rekognition.result/1"
+#: /2: ``input`` has no ``format`` any more (/1 had it: the format is decided by content, and
+#: the content is no longer read before DetectCustomLabels; size, ETag and version id remain).
+_RESULT_SCHEMA = "imgclf.rekognition.result/2"
 _ERROR_SCHEMA = "imgclf.rekognition.error/1"
-_REVIEW_SCHEMA = "imgclf.rekognition.review/1"
+#: /2: the same ``input`` as the result's.
+_REVIEW_SCHEMA = "imgclf.rekognition.review/2"
 _BODY_EXCERPT = 4096
 
 
@@ -151,13 +193,40 @@ class RatePacer:
 
 @dataclass(frozen=True)
 class _Head:
+    """What is known of the input object: what its event says, or what a ranged GetObject read."""
+
     key: str
     size: int
     etag: str
     version_id: str | None
     storage_class: str | None
-    #: The object's first bytes (its format is decided by content).
+    #: The object's first bytes, when it was read (its format is decided by content).
     first_bytes: bytes = b""
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """DetectCustomLabels answered that it cannot use the object (a code of _OBJECT_PROBLEMS)."""
+
+    key: str
+    version_id: str | None
+    code: str
+    message: str
+
+    def about(self, head: _Head) -> bool:
+        """Whether the rejected call read the very object ``head`` describes."""
+        return self.key == head.key and self.version_id in (None, head.version_id)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One image being classified, and what its message and invocation say about it."""
+
+    ref: ObjectRef
+    receive_count: int
+    sent_at_ms: int | None
+    model: ModelVersion
+    deadline: float
 
 
 class Classifier:
@@ -232,6 +301,7 @@ class Classifier:
         get_model: Callable[[], ModelVersion],
         deadline: float,
     ) -> Outcome:
+        """From what the event says: DetectCustomLabels and PutObject, nothing read first."""
         key = ref.key
         if not key.startswith(self._settings.input_prefix):
             return self._record_image_error(
@@ -246,13 +316,52 @@ class Classifier:
             model = get_model()
         except ModelNotConfiguredError as error:
             raise TransientError("model_not_configured", str(error)) from error
+        job = _Job(ref, receive_count, sent_at_ms, model, deadline)
+        if ref.size is None:
+            return self._read_and_classify(job)  # the event does not describe the object
+        # With two key candidates (an EventBridge key that may be meant URL-decoded), only a
+        # read says which key the event's size and identity belong to.
+        unambiguous = len(ref.key_candidates) == 1
+        head = _Head(key, ref.size, ref.etag or "", ref.version_id, None)
+        permanent = self._check_object(head)
+        if permanent is not None:
+            if not unambiguous:
+                return self._read_and_classify(job)
+            return self._record_image_error(ref, key, head, *permanent, model)
+        result_key = locations.result_key(key, *_ids(model))
+        if receive_count > 1:
+            if not ref.etag or not unambiguous:
+                return self._read_and_classify(job)
+            existing = self._head_artifact(result_key)
+            if existing is not None:
+                if _same_input(existing, head):
+                    return Outcome("duplicate", result_key)
+                # A result for another version of the object: the object says which is current
+                # (a late redelivery of an older upload must not replace a newer result).
+                return self._read_and_classify(job)
+        # Not pinned to the event's version: a versioned bucket keeps the version a DeleteObject
+        # hides, and a deleted image must end as object_missing, not be classified.
+        answer = self._detect(job, head, pinned=False)
+        if isinstance(answer, _Rejection):
+            return self._read_and_classify(job, answer)
+        labels, latency_ms = answer
+        return self._record_result(job, head, labels, latency_ms, result_key)
+
+    def _read_and_classify(self, job: _Job, rejection: _Rejection | None = None) -> Outcome:
+        """The object read first: the diagnosis of a rejection, or an event that says too little.
+
+        ``rejection`` is DetectCustomLabels' answer for the event's key and version. If the read
+        finds nothing more specific (missing, empty, too large, archived, not JPEG/PNG) and
+        it read that same object, the service's reason is recorded without a second call;
+        otherwise (another key candidate exists, another version is current, or no call was
+        made yet) the object found is classified as it is now.
+        """
+        ref, model = job.ref, job.model
         head, missing_keys = self._open_input(ref)
         existing = None
-        if receive_count > 1:
+        if job.receive_count > 1:
             found_key = head.key if head else missing_keys[0]
-            existing = self._head_artifact(
-                locations.result_key(found_key, model.project, model.version)
-            )
+            existing = self._head_artifact(locations.result_key(found_key, *_ids(model)))
         if head is None:
             if existing is not None:
                 return Outcome("duplicate", locations.result_key(missing_keys[0], *_ids(model)))
@@ -264,28 +373,39 @@ class Classifier:
                 "the object does not exist (deleted before it was processed?)",
                 model,
             )
-        result_key = locations.result_key(head.key, model.project, model.version)
+        result_key = locations.result_key(head.key, *_ids(model))
         if existing is not None and _same_input(existing, head):
             return Outcome("duplicate", result_key)
         permanent = self._check_object(head)
         if permanent is not None:
             return self._record_image_error(ref, head.key, head, *permanent, model)
-        image_format = self._sniff(ref, head, model)
-        if isinstance(image_format, Outcome):
-            return image_format
-        labels, latency_ms = self._detect(ref, head, model, deadline)
-        if isinstance(labels, Outcome):
-            return labels
-        return self._record_result(
-            ref, head, image_format, model, labels, latency_ms, sent_at_ms, result_key
-        )
+        if images.sniff_format(head.first_bytes) is None:
+            return self._record_image_error(
+                ref,
+                head.key,
+                head,
+                UNSUPPORTED_FORMAT,
+                images.describe(head.first_bytes),
+                model,
+            )
+        if rejection is not None and rejection.about(head):
+            # JPEG/PNG by content, of a size the service reads, and there: the service's
+            # answer about this very object stands (corrupt, pixel size, unreadable).
+            return self._record_rejection(job, head, rejection)
+        answer = self._detect(job, head)
+        if isinstance(answer, _Rejection):
+            if answer.code == INVALID_S3_OBJECT:
+                return self._unreadable(job, head, answer.message)
+            return self._record_rejection(job, head, answer)
+        labels, latency_ms = answer
+        return self._record_result(job, head, labels, latency_ms, result_key)
 
     def _open_input(self, ref: ObjectRef) -> tuple[_Head | None, list[str]]:
         """One ranged GetObject: the object's size, identity and first bytes in a single call.
 
-        (A HeadObject and then a ranged GetObject cost one more AWS call per image, which is
-        most of a batch's CPU: each boto3 call costs milliseconds.) The size comes from
-        ``Content-Range: bytes 0-N/SIZE``; S3 answers a range on an empty object with 416.
+        Only to diagnose (see the module docstring): tries the key candidates in order. The size
+        comes from ``Content-Range: bytes 0-N/SIZE``; S3 answers a range on an empty object
+        with 416, and a read of an archived object with InvalidObjectState.
         """
         missing: list[str] = []
         for key in ref.key_candidates:
@@ -350,45 +470,33 @@ class Classifier:
             return ARCHIVED_OBJECT, f"storage class {head.storage_class} must be restored first"
         return None
 
-    def _sniff(self, ref: ObjectRef, head: _Head, model: ModelVersion) -> str | Outcome:
-        image_format = images.sniff_format(head.first_bytes)
-        if image_format is None:
-            return self._record_image_error(
-                ref,
-                head.key,
-                head,
-                UNSUPPORTED_FORMAT,
-                images.describe(head.first_bytes),
-                model,
-            )
-        return image_format
-
     def _detect(
-        self, ref: ObjectRef, head: _Head, model: ModelVersion, deadline: float
-    ) -> tuple[list[dict[str, Any]] | Outcome, float]:
-        image: dict[str, Any] = {"Bucket": ref.bucket, "Name": head.key}
-        if head.version_id:
-            image["Version"] = head.version_id
-        self._check_deadline(deadline)
+        self, job: _Job, head: _Head, *, pinned: bool = True
+    ) -> tuple[list[dict[str, Any]], float] | _Rejection:
+        """Labels and latency, or the service's rejection of the object; raises if transient.
+
+        ``pinned``: read the version ``head`` names (one the handler read itself); otherwise the
+        object as it is now, so an object deleted since its event is not classified.
+        """
+        version = head.version_id if pinned else None
+        image: dict[str, Any] = {"Bucket": job.ref.bucket, "Name": head.key}
+        if version:
+            image["Version"] = version
+        self._check_deadline(job.deadline)
         self._pacer.wait()
-        self._check_deadline(deadline)
+        self._check_deadline(job.deadline)
         started = self._clock()
         try:
             response = self._rekognition.detect_custom_labels(
-                ProjectVersionArn=model.arn,
+                ProjectVersionArn=job.model.arn,
                 Image={"S3Object": image},
                 MinConfidence=self._settings.min_confidence * 100,
             )
         except ClientError as error:
             code = _code(error)
             message = _message(error)
-            if code in PERMANENT_SERVICE_ERRORS:
-                outcome = self._record_image_error(
-                    ref, head.key, head, PERMANENT_SERVICE_ERRORS[code], message, model
-                )
-                return outcome, 0.0
-            if code == "InvalidS3ObjectException":
-                return self._unreadable(ref, head, model, message), 0.0
+            if code in _OBJECT_PROBLEMS:
+                return _Rejection(head.key, version, code, message)
             reason = TRANSIENT_SERVICE_ERRORS.get(code, "service_error")
             raise TransientError(reason, f"DetectCustomLabels {code}: {message}") from error
         except BotoCoreError as error:
@@ -403,17 +511,22 @@ class Classifier:
         )
         return labels, latency_ms
 
-    def _unreadable(
-        self, ref: ObjectRef, head: _Head, model: ModelVersion, message: str
-    ) -> Outcome:
-        """InvalidS3ObjectException: gone since our checks, or unreadable for the service."""
+    def _record_rejection(self, job: _Job, head: _Head, rejection: _Rejection) -> Outcome:
+        reason = PERMANENT_SERVICE_ERRORS.get(rejection.code, UNREADABLE_BY_REKOGNITION)
+        return self._record_image_error(
+            job.ref, head.key, head, reason, rejection.message, job.model
+        )
+
+    def _unreadable(self, job: _Job, head: _Head, message: str) -> Outcome:
+        """InvalidS3ObjectException after a read: gone since, or unreadable for the service."""
+        ref = job.ref
         again, _ = self._open_input(ObjectRef(ref.bucket, (head.key,), None, ref.wiring))
         if again is None or (head.version_id and again.version_id != head.version_id):
             return self._record_image_error(
-                ref, head.key, head, OBJECT_MISSING, "deleted while being processed", model
+                ref, head.key, head, OBJECT_MISSING, "deleted while being processed", job.model
             )
         return self._record_image_error(
-            ref, head.key, head, UNREADABLE_BY_REKOGNITION, message, model
+            ref, head.key, head, UNREADABLE_BY_REKOGNITION, message, job.model
         )
 
     def _check_deadline(self, deadline: float) -> None:
@@ -426,22 +539,20 @@ class Classifier:
 
     def _record_result(
         self,
-        ref: ObjectRef,
+        job: _Job,
         head: _Head,
-        image_format: str,
-        model: ModelVersion,
         labels: list[dict[str, Any]],
         latency_ms: float,
-        sent_at_ms: int | None,
         result_key: str,
     ) -> Outcome:
+        ref, model, sent_at_ms = job.ref, job.model, job.sent_at_ms
         now = self._wallclock()
         top = labels[0] if labels else None
         top_confidence = top["confidence"] if top else 0.0
         needs_review = top_confidence < self._settings.review_threshold
         document = {
             "schema": _RESULT_SCHEMA,
-            "input": _input_document(ref, head.key, head, image_format),
+            "input": _input_document(ref, head.key, head),
             "model": _model_document(model),
             "labels": labels,
             "top_label": top["name"] if top else None,
@@ -493,7 +604,7 @@ class Classifier:
                 "schema": _ERROR_SCHEMA,
                 "reason": reason,
                 "detail": detail,
-                "input": _input_document(ref, key, head, None),
+                "input": _input_document(ref, key, head),
                 "model": _model_document(model) if model else None,
             },
         )
@@ -542,14 +653,11 @@ def _same_input(metadata: Mapping[str, str], head: _Head) -> bool:
     )
 
 
-def _input_document(
-    ref: ObjectRef, key: str, head: _Head | None, image_format: str | None
-) -> dict[str, Any]:
+def _input_document(ref: ObjectRef, key: str, head: _Head | None) -> dict[str, Any]:
+    """The input as the event described it, or as it was read (size -1: archived, not read)."""
     document: dict[str, Any] = {"bucket": ref.bucket, "key": key, "wiring": ref.wiring}
     if head is not None:
         document.update(size=head.size, etag=head.etag, version_id=head.version_id)
-    if image_format is not None:
-        document["format"] = image_format
     return document
 
 

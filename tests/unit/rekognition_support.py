@@ -2,7 +2,9 @@
 
 moto has no DetectCustomLabels or Custom Labels model APIs, so the tests answer them through a
 botocore ``before-call`` hook with the documented response shapes and error codes; everything
-else (S3, SQS with its redrive policy, SSM, CloudWatch) is moto.
+else (S3, SQS with its redrive policy, SSM, CloudWatch) is moto. Given the S3 client, the fake
+DetectCustomLabels reads the object it is asked about as the service does (missing, archived,
+over 15 MB, not JPEG/PNG: the documented errors), so the consumer's diagnosis is exercised.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
 GIF = b"GIF89a" + bytes(64)
+#: DetectCustomLabels reads S3 objects up to 15 MB.
+MAX_OBJECT_BYTES = 15 * 1024 * 1024
 MODEL_ARN = (
     "arn:aws:rekognition:us-east-1:123456789012:project/shapes/version/shapes.v1/1700000000000"
 )
@@ -72,6 +77,9 @@ class FakeDetect:
     calls: list[dict[str, Any]] = field(default_factory=list)
     #: Called with the request parameters while the call is "in flight".
     during_call: Callable[[dict[str, Any]], None] | None = None
+    #: An S3 client (moto): the object named by a call is read first, as the service reads it,
+    #: and scripts answer only for objects the service could read. None: scripts only.
+    storage: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on(self, key: str, *answers: Answer) -> None:
@@ -84,13 +92,41 @@ class FakeDetect:
     def __call__(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         params = request_of(params)
         key = params["Image"]["S3Object"]["Name"]
+        unusable = self._read(params["Image"]["S3Object"])
         with self._lock:
             self.calls.append(params)
             script = self.scripts.get(key)
             result = (script.pop(0) if len(script) > 1 else script[0]) if script else self.default
         if self.during_call is not None:
             self.during_call(params)
-        return answer(result)
+        return answer(unusable or result)
+
+    def _read(self, s3_object: dict[str, Any]) -> ServiceError | None:
+        """What the service answers when it cannot use the object (None: it can)."""
+        if self.storage is None:
+            return None
+        where = {"Bucket": s3_object["Bucket"], "Key": s3_object["Name"]}
+        if "Version" in s3_object:
+            where["VersionId"] = s3_object["Version"]
+        unreadable = ServiceError(
+            "InvalidS3ObjectException",
+            "Unable to get object metadata from S3. Check object key, region and/or access "
+            "permissions.",
+        )
+        try:
+            head = self.storage.head_object(**where)
+        except ClientError:
+            return unreadable  # no such key or version
+        if head.get("StorageClass") in {"GLACIER", "DEEP_ARCHIVE"}:
+            return unreadable  # archived: not readable until restored
+        if head["ContentLength"] > MAX_OBJECT_BYTES:
+            return ServiceError("ImageTooLargeException", "Image size is too large.")
+        first = b""
+        if head["ContentLength"]:
+            first = self.storage.get_object(**where, Range="bytes=0-15")["Body"].read()
+        if not first.startswith((PNG[:8], JPEG[:3])):
+            return ServiceError("InvalidImageFormatException", "Request has invalid image format")
+        return None
 
     def calls_for(self, key: str) -> int:
         return sum(1 for call in self.calls if call["Image"]["S3Object"]["Name"] == key)
@@ -175,8 +211,33 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def eventbridge_body(bucket: str, key: str, detail_type: str = "Object Created") -> str:
-    """An S3 event as EventBridge delivers it to an SQS target (key as written)."""
+def object_details(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    """What an S3 event says about an object that exists: size, etag (unquoted), version id."""
+    head = s3.head_object(Bucket=bucket, Key=key)
+    details: dict[str, Any] = {"size": head["ContentLength"], "etag": head["ETag"].strip('"')}
+    if head.get("VersionId") and head["VersionId"] != "null":
+        details["version_id"] = head["VersionId"]
+    return details
+
+
+def eventbridge_body(
+    bucket: str,
+    key: str,
+    detail_type: str = "Object Created",
+    *,
+    size: int | None = None,
+    etag: str | None = None,
+    version_id: str | None = None,
+) -> str:
+    """An S3 event as EventBridge delivers it to an SQS target (key as written).
+
+    ``size``, ``etag`` and ``version_id`` go into ``detail.object`` when given (S3 always sends
+    the first two, and the version id from a versioned bucket); see :func:`object_details`.
+    """
+    described: dict[str, Any] = {"key": key, "sequencer": "1"}
+    for name, value in (("size", size), ("etag", etag), ("version-id", version_id)):
+        if value is not None:
+            described[name] = value
     return json.dumps(
         {
             "version": "0",
@@ -190,7 +251,7 @@ def eventbridge_body(bucket: str, key: str, detail_type: str = "Object Created")
             "detail": {
                 "version": "0",
                 "bucket": {"name": bucket},
-                "object": {"key": key, "size": 1, "etag": "x", "sequencer": "1"},
+                "object": described,
                 "request-id": "R",
                 "requester": "123456789012",
                 "reason": "PutObject",
@@ -199,8 +260,24 @@ def eventbridge_body(bucket: str, key: str, detail_type: str = "Object Created")
     )
 
 
-def notification_body(bucket: str, key: str, event_name: str = "ObjectCreated:Put") -> str:
-    """A classic S3 event notification: the key is URL-encoded, as S3 sends it."""
+def notification_body(
+    bucket: str,
+    key: str,
+    event_name: str = "ObjectCreated:Put",
+    *,
+    size: int | None = None,
+    etag: str | None = None,
+    version_id: str | None = None,
+) -> str:
+    """A classic S3 event notification: the key is URL-encoded, as S3 sends it.
+
+    ``size``, ``etag`` and ``version_id`` go into ``s3.object`` (``size``, ``eTag``,
+    ``versionId``) when given.
+    """
+    described: dict[str, Any] = {"key": quote_plus(key, safe="/"), "sequencer": "1"}
+    for name, value in (("size", size), ("eTag", etag), ("versionId", version_id)):
+        if value is not None:
+            described[name] = value
     return json.dumps(
         {
             "Records": [
@@ -213,7 +290,7 @@ def notification_body(bucket: str, key: str, event_name: str = "ObjectCreated:Pu
                     "s3": {
                         "s3SchemaVersion": "1.0",
                         "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                        "object": {"key": quote_plus(key, safe="/"), "size": 1},
+                        "object": described,
                     },
                 }
             ]

@@ -1,8 +1,11 @@
 """The inference consumer, driven through its real Lambda handler with moto S3/SQS/SSM.
 
-DetectCustomLabels answers are scripted with the response shapes and error codes AWS documents.
-The core property: every input ends in exactly one of a result, an error record, or the
-dead-letter queue (after ``maxReceiveCount`` receives) - nothing loops, nothing is lost.
+DetectCustomLabels answers are scripted with the response shapes and error codes AWS documents,
+after the fake has read the object as the service does (so a missing, archived or non-image
+object is rejected by "the service" and diagnosed by the consumer). The core property: every
+input ends in exactly one of a result, an error record, or the dead-letter queue (after
+``maxReceiveCount`` receives) - nothing loops, nothing is lost. Events carry what S3 says about
+the object (size, ETag, version id) unless a case says otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -39,6 +43,7 @@ from tests.unit.rekognition_support import (
     labels,
     metric_total,
     notification_body,
+    object_details,
     s3_test_event_body,
     sqs_record,
 )
@@ -58,9 +63,19 @@ class Pipeline:
     queue_url: str
     dlq_url: str
     detect: FakeDetect
+    #: The consumer's own S3 calls, by operation name (the fake service's reads are not in it).
+    s3_calls: list[str]
 
-    def upload(self, key: str, body: bytes) -> None:
-        self.s3.put_object(Bucket=DATA, Key=key, Body=body)
+    def upload(self, key: str, body: bytes, **extra: Any) -> None:
+        self.s3.put_object(Bucket=DATA, Key=key, Body=body, **extra)
+
+    def event(self, key: str, **details: Any) -> str:
+        """The EventBridge event S3 sends for ``key`` as it is now (``details`` override)."""
+        return eventbridge_body(DATA, key, **{**object_details(self.s3, DATA, key), **details})
+
+    def reads(self) -> int:
+        """How many times the consumer read an input object."""
+        return self.s3_calls.count("GetObject")
 
     def send(self, body: str) -> None:
         self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body)
@@ -144,9 +159,17 @@ def pipeline(environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pip
             },
         )["QueueUrl"]
         ssm.put_parameter(Name=PARAMETER, Value=MODEL_ARN, Type="String")
-        detect = FakeDetect()
+        detect = FakeDetect(storage=s3)
         detect.install(consumer.runtime().classifier._rekognition)
-        yield Pipeline(s3, sqs, ssm, queue_url, dlq_url, detect)
+        s3_calls: list[str] = []
+        consumer_s3 = consumer.runtime().classifier._s3
+        consumer_s3.meta.events.register(
+            "before-call.s3",
+            lambda model, **_: s3_calls.append(model.name),
+            unique_id="count-s3-calls",
+        )
+        yield Pipeline(s3, sqs, ssm, queue_url, dlq_url, detect, s3_calls)
+        consumer_s3.meta.events.unregister("before-call.s3", unique_id="count-s3-calls")
         if consumer.runtime().pinned_arn:  # built by a test that changed the environment
             consumer.runtime.cache_clear()
 
@@ -166,21 +189,46 @@ class Case:
     key: str | None = None  # the image key, for image inputs
 
 
-def _upload_and_notify(key: str, body: bytes, *answers: Any) -> Callable[[Pipeline], str]:
+def _upload_and_notify(
+    key: str, body: bytes, *answers: Any, details: dict[str, Any] | None = None, **extra: Any
+) -> Callable[[Pipeline], str]:
+    """Upload, script the service, and send the event (``details`` override what it says)."""
+
     def prepare(p: Pipeline) -> str:
-        p.upload(key, body)
+        p.upload(key, body, **extra)
         if answers:
             p.detect.on(key, *answers)
+        return p.event(key, **(details or {}))
+
+    return prepare
+
+
+def _without_size(key: str, body: bytes) -> Callable[[Pipeline], str]:
+    """An event that says nothing about the object: the consumer reads it first."""
+
+    def prepare(p: Pipeline) -> str:
+        p.upload(key, body)
         return eventbridge_body(DATA, key)
 
     return prepare
 
 
-def _deleted(key: str) -> Callable[[Pipeline], str]:
+def _deleted(key: str, *, versioned_event: bool = True) -> Callable[[Pipeline], str]:
+    """Uploaded, the event sent, then deleted for good (every version) before processing.
+
+    Without ``versioned_event`` the event names no version (an unversioned bucket) and only a
+    delete marker hides the object.
+    """
+
     def prepare(p: Pipeline) -> str:
         p.upload(key, PNG)
-        p.s3.delete_object(Bucket=DATA, Key=key)
-        return eventbridge_body(DATA, key)
+        body = p.event(key) if versioned_event else p.event(key, version_id=None)
+        if versioned_event:
+            for version in p.s3.list_object_versions(Bucket=DATA, Prefix=key)["Versions"]:
+                p.s3.delete_object(Bucket=DATA, Key=key, VersionId=version["VersionId"])
+        else:
+            p.s3.delete_object(Bucket=DATA, Key=key)
+        return body
 
     return prepare
 
@@ -188,7 +236,19 @@ def _deleted(key: str) -> Callable[[Pipeline], str]:
 def _classic(key: str) -> Callable[[Pipeline], str]:
     def prepare(p: Pipeline) -> str:
         p.upload(key, PNG)
-        return notification_body(DATA, key)
+        return notification_body(DATA, key, **object_details(p.s3, DATA, key))
+
+    return prepare
+
+
+def _encoded(key: str, body: bytes) -> Callable[[Pipeline], str]:
+    """An EventBridge event whose key came URL-encoded; only the decoded key exists."""
+
+    def prepare(p: Pipeline) -> str:
+        p.upload(key, body)
+        encoded = quote_plus(key, safe="/")
+        assert encoded != key
+        return eventbridge_body(DATA, encoded, **object_details(p.s3, DATA, key))
 
     return prepare
 
@@ -231,13 +291,25 @@ CASES = [
     ),
     Case(
         "eventbridge-key-url-encoded",
-        _body(eventbridge_body(DATA, f"{K}encoded+name.png"), upload=f"{K}encoded name.png"),
+        _encoded(f"{K}encoded name.png", PNG),
         "result",
         f"{K}encoded name.png",
     ),
     Case(
+        "eventbridge-key-url-encoded-empty",
+        _encoded(f"{K}encoded empty.png", b""),
+        "error:empty_object",
+        f"{K}encoded empty.png",
+    ),
+    Case(
+        "event-without-object-details",
+        _without_size(f"{K}plain.png", PNG),
+        "result",
+        f"{K}plain.png",
+    ),
+    Case(
         "object-missing",
-        _body(eventbridge_body(DATA, f"{K}never-uploaded.png")),
+        _body(eventbridge_body(DATA, f"{K}never-uploaded.png", size=70, etag="0" * 32)),
         "error:object_missing",
         f"{K}never-uploaded.png",
     ),
@@ -248,16 +320,40 @@ CASES = [
         f"{K}deleted.png",
     ),
     Case(
+        "deleted-before-processing-event-without-version",
+        _deleted(f"{K}deleted-unversioned.png", versioned_event=False),
+        "error:object_missing",
+        f"{K}deleted-unversioned.png",
+    ),
+    Case(
         "zero-bytes",
         _upload_and_notify(f"{K}empty.png", b""),
         "error:empty_object",
         f"{K}empty.png",
     ),
     Case(
+        "zero-bytes-event-without-size",
+        _without_size(f"{K}empty-unsized.png", b""),
+        "error:empty_object",
+        f"{K}empty-unsized.png",
+    ),
+    Case(
         "larger-than-15-mb",
         _upload_and_notify(f"{K}huge.png", PNG + bytes(MAX_OBJECT)),
         "error:object_too_large",
         f"{K}huge.png",
+    ),
+    Case(
+        "larger-than-15-mb-event-without-size",
+        _without_size(f"{K}huge-unsized.png", PNG + bytes(MAX_OBJECT)),
+        "error:object_too_large",
+        f"{K}huge-unsized.png",
+    ),
+    Case(
+        "archived",
+        _upload_and_notify(f"{K}cold.png", PNG, StorageClass="GLACIER"),
+        "error:archived_object",
+        f"{K}cold.png",
     ),
     Case(
         "gif-named-jpg",
@@ -270,6 +366,22 @@ CASES = [
         _upload_and_notify(f"{K}notes.png", b"just some text, not an image"),
         "error:unsupported_format",
         f"{K}notes.png",
+    ),
+    Case(
+        "gif-named-png-event-without-size",
+        _without_size(f"{K}animated-unsized.png", GIF),
+        "error:unsupported_format",
+        f"{K}animated-unsized.png",
+    ),
+    Case(
+        "corrupt-jpeg",
+        _upload_and_notify(
+            f"{K}corrupt.jpg",
+            JPEG,
+            ServiceError("InvalidImageFormatException", "Request has invalid image format"),
+        ),
+        "error:invalid_image_format",
+        f"{K}corrupt.jpg",
     ),
     Case(
         "corrupt-image",
@@ -327,7 +439,7 @@ CASES = [
     ),
     Case(
         "outside-input-prefix",
-        _body(eventbridge_body(DATA, "training/x.png"), upload="training/x.png"),
+        _upload_and_notify("training/x.png", PNG),
         "error:outside_input_prefix",
         "training/x.png",
     ),
@@ -431,7 +543,7 @@ def test_result_record_holds_labels_model_and_timing(pipeline: Pipeline) -> None
     key = "incoming/shapes/tri angle.png"
     pipeline.upload(key, PNG)
     pipeline.detect.on(key, labels(("triangle", 91.25), ("circle", 55.5)))
-    pipeline.send(eventbridge_body(DATA, key))
+    pipeline.send(pipeline.event(key))
 
     pipeline.run()
 
@@ -448,9 +560,17 @@ def test_result_record_holds_labels_model_and_timing(pipeline: Pipeline) -> None
         "project": PROJECT,
         "version": VERSION,
     }
-    assert result["input"]["key"] == key
-    assert result["input"]["format"] == "png"
-    assert result["input"]["version_id"]
+    details = object_details(pipeline.s3, DATA, key)
+    assert result["schema"] == "imgclf.rekognition.result/2"
+    # What the event said about the object; no format: the content was never read.
+    assert result["input"] == {
+        "bucket": DATA,
+        "key": key,
+        "wiring": "eventbridge",
+        "size": len(PNG),
+        "etag": details["etag"],
+        "version_id": details["version_id"],
+    }
     assert set(result["timing"]) == {
         "event_time",
         "queued_at",
@@ -461,20 +581,18 @@ def test_result_record_holds_labels_model_and_timing(pipeline: Pipeline) -> None
     (call,) = pipeline.detect.calls
     assert call["ProjectVersionArn"] == MODEL_ARN
     assert call["MinConfidence"] == 50.0
-    # By S3 reference, pinned to the version that was checked.
-    assert call["Image"]["S3Object"] == {
-        "Bucket": DATA,
-        "Name": key,
-        "Version": result["input"]["version_id"],
-    }
+    # By S3 reference to the object as it is now (not pinned: a deleted object must fail).
+    assert call["Image"]["S3Object"] == {"Bucket": DATA, "Name": key}
+    assert result["input"]["version_id"] == object_details(pipeline.s3, DATA, key)["version_id"]
     assert pipeline.artifact_keys() == [locations.result_key(key, PROJECT, VERSION)]
+    assert pipeline.s3_calls == ["PutObject"]
 
 
 def test_low_confidence_is_listed_for_review(pipeline: Pipeline) -> None:
     key = "incoming/unsure.png"
     pipeline.upload(key, PNG)
     pipeline.detect.on(key, labels(("circle", 79.9)))
-    pipeline.send(eventbridge_body(DATA, key))
+    pipeline.send(pipeline.event(key))
 
     pipeline.run()
 
@@ -488,7 +606,7 @@ def test_low_confidence_is_listed_for_review(pipeline: Pipeline) -> None:
 def test_error_record_says_why(pipeline: Pipeline) -> None:
     key = "incoming/empty.png"
     pipeline.upload(key, b"")
-    pipeline.send(eventbridge_body(DATA, key))
+    pipeline.send(pipeline.event(key))
 
     pipeline.run()
 
@@ -498,6 +616,195 @@ def test_error_record_says_why(pipeline: Pipeline) -> None:
     assert "0 bytes" in error["detail"]
     assert error["input"]["key"] == key
     assert pipeline.detect.calls == []  # never paid for a call that could not succeed
+    assert pipeline.s3_calls == ["PutObject"]  # the event's size was enough
+
+
+# --------------------------------------------------------------------------------------------
+# Calls per image: DetectCustomLabels and PutObject; the object is read only to diagnose
+# --------------------------------------------------------------------------------------------
+
+
+def test_happy_path_is_one_detect_and_one_put_and_no_read(pipeline: Pipeline) -> None:
+    keys = [f"incoming/calls/{index}.jpg" for index in range(3)]
+    for key in keys:
+        pipeline.upload(key, JPEG)
+        pipeline.send(pipeline.event(key))
+
+    pipeline.run()
+
+    assert sorted(call["Image"]["S3Object"]["Name"] for call in pipeline.detect.calls) == keys
+    assert pipeline.s3_calls == ["PutObject"] * 3
+    assert pipeline.artifact_keys() == [locations.result_key(k, PROJECT, VERSION) for k in keys]
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [(0, "empty_object"), (MAX_OBJECT + 1, "object_too_large")],
+    ids=["zero-bytes", "over-15-mb"],
+)
+def test_size_from_the_event_decides_without_any_read(
+    pipeline: Pipeline, size: int, reason: str
+) -> None:
+    # Never uploaded: any read of the object would end in object_missing instead.
+    key = "incoming/sized/by-the-event.png"
+    body = eventbridge_body(DATA, key, size=size, etag="0" * 32, version_id="v-7")
+
+    assert _invoke(body, receive_count=1) == {"batchItemFailures": []}
+
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == reason
+    assert str(size) in error["detail"]
+    assert error["input"] == {
+        "bucket": DATA,
+        "key": key,
+        "wiring": "eventbridge",
+        "size": size,
+        "etag": "0" * 32,
+        "version_id": "v-7",
+    }
+    assert pipeline.detect.calls == []
+    assert pipeline.s3_calls == ["PutObject"]
+
+
+def test_object_deleted_after_the_event_is_missing(pipeline: Pipeline) -> None:
+    key = "incoming/gone-now.png"
+    pipeline.send(_deleted(key)(pipeline))
+
+    pipeline.run()
+
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == "object_missing"
+    assert len(pipeline.detect.calls) == 1  # the service could not read it ...
+    assert pipeline.reads() == 1  # ... and the read said why
+    assert pipeline.artifact(locations.result_key(key, PROJECT, VERSION)) is None
+
+
+def test_a_plain_delete_before_processing_is_missing_in_a_versioned_bucket(
+    pipeline: Pipeline,
+) -> None:
+    # The versioned data bucket keeps the event's version behind a delete marker; the image
+    # was still deleted before it was processed, and is not classified.
+    key = "incoming/hidden.png"
+    pipeline.upload(key, PNG)
+    body = pipeline.event(key)
+    pipeline.s3.delete_object(Bucket=DATA, Key=key)
+
+    assert _invoke(body, receive_count=1) == {"batchItemFailures": []}
+
+    assert pipeline.artifact(locations.result_key(key, PROJECT, VERSION)) is None
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == "object_missing"
+    assert len(pipeline.detect.calls) == 1
+    assert "Version" not in pipeline.detect.calls[0]["Image"]["S3Object"]
+
+
+@pytest.mark.parametrize(
+    ("content", "described"),
+    [(GIF, "GIF image"), (b"%PDF-1.7 not an image", "neither JPEG nor PNG")],
+    ids=["gif", "pdf"],
+)
+def test_content_that_is_not_jpeg_or_png_is_unsupported_format(
+    pipeline: Pipeline, content: bytes, described: str
+) -> None:
+    key = "incoming/named.jpg"
+    pipeline.upload(key, content)
+
+    assert _invoke(pipeline.event(key), receive_count=1) == {"batchItemFailures": []}
+
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == "unsupported_format"
+    assert described in error["detail"]
+    assert len(pipeline.detect.calls) == 1  # rejected by the service, then read to say why
+    assert pipeline.reads() == 1
+
+
+def test_corrupt_jpeg_is_invalid_image_format_with_a_single_call(pipeline: Pipeline) -> None:
+    key = "incoming/truncated.jpg"
+    pipeline.upload(key, JPEG)
+    pipeline.detect.on(
+        key, ServiceError("InvalidImageFormatException", "Request has invalid image format")
+    )
+
+    assert _invoke(pipeline.event(key), receive_count=1) == {"batchItemFailures": []}
+
+    error = pipeline.artifact(locations.image_error_key(key))
+    assert error is not None
+    assert error["reason"] == "invalid_image_format"
+    assert error["detail"] == "Request has invalid image format"
+    assert len(pipeline.detect.calls) == 1  # the read confirmed JPEG: no second call
+    assert pipeline.reads() == 1
+
+
+def test_event_without_object_details_reads_the_object_first(pipeline: Pipeline) -> None:
+    key = "incoming/undescribed.png"
+    pipeline.upload(key, PNG)
+
+    assert _invoke(eventbridge_body(DATA, key), receive_count=1) == {"batchItemFailures": []}
+
+    result = pipeline.artifact(locations.result_key(key, PROJECT, VERSION))
+    assert result is not None
+    details = object_details(pipeline.s3, DATA, key)
+    assert (result["input"]["size"], result["input"]["etag"], result["input"]["version_id"]) == (
+        len(PNG),
+        details["etag"],
+        details["version_id"],
+    )
+    assert pipeline.s3_calls == ["GetObject", "PutObject"]
+    assert pipeline.detect.calls[0]["Image"]["S3Object"]["Version"] == details["version_id"]
+
+
+@pytest.mark.parametrize("wiring", ["eventbridge", "s3_notification"])
+def test_url_encoded_key_gets_its_result_under_the_decoded_key(
+    pipeline: Pipeline, wiring: str
+) -> None:
+    key = "incoming/red flower+1 (copy).png"
+    pipeline.upload(key, PNG)
+    details = object_details(pipeline.s3, DATA, key)
+    encoded = quote_plus(key, safe="/")
+    if wiring == "eventbridge":
+        body = eventbridge_body(DATA, encoded, **details)
+    else:
+        body = notification_body(DATA, key, **details)  # encodes the key, as S3 does
+
+    assert _invoke(body, receive_count=1) == {"batchItemFailures": []}
+
+    assert pipeline.artifact_keys() == [locations.result_key(key, PROJECT, VERSION)]
+    result = pipeline.artifact(locations.result_key(key, PROJECT, VERSION))
+    assert result is not None
+    assert result["input"]["key"] == key
+    assert result["input"]["wiring"] == wiring
+    assert pipeline.detect.calls[-1]["Image"]["S3Object"]["Name"] == key
+
+
+def test_event_details_of_the_wrong_type_are_ignored() -> None:
+    body = json.loads(eventbridge_body(DATA, "incoming/a.png"))
+    body["detail"]["object"].update({"size": "12", "etag": 5, "version-id": ""})
+    (ref,) = parse_body(json.dumps(body))
+    assert (ref.size, ref.etag, ref.version_id) == (None, None, None)  # type: ignore[union-attr]
+
+    body["detail"]["object"].update({"size": True})
+    (ref,) = parse_body(json.dumps(body))
+    assert ref.size is None  # type: ignore[union-attr]
+
+    body["detail"]["object"].update({"size": 0, "etag": '"ab"', "version-id": "v"})
+    (ref,) = parse_body(json.dumps(body))
+    assert (ref.size, ref.etag, ref.version_id) == (0, "ab", "v")  # type: ignore[union-attr]
+
+
+def test_classic_notification_details_are_read() -> None:
+    body = notification_body(DATA, "incoming/a b.png", size=12, etag="ab", version_id="v1")
+    (ref,) = parse_body(body)
+
+    assert (ref.key, ref.size, ref.etag, ref.version_id) == (  # type: ignore[union-attr]
+        "incoming/a b.png",
+        12,
+        "ab",
+        "v1",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,7 +829,7 @@ def _invoke(body: str, receive_count: int, message_id: str = "m-1") -> dict[str,
 def test_redelivered_message_keeps_the_existing_result(pipeline: Pipeline) -> None:
     key = "incoming/again.png"
     pipeline.upload(key, PNG)
-    body = eventbridge_body(DATA, key)
+    body = pipeline.event(key)
     result_key = locations.result_key(key, PROJECT, VERSION)
 
     assert _invoke(body, receive_count=1) == {"batchItemFailures": []}
@@ -531,12 +838,47 @@ def test_redelivered_message_keeps_the_existing_result(pipeline: Pipeline) -> No
 
     assert pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read() == first
     assert pipeline.detect.calls_for(key) == 1
+    # The event's ETag and version against the result's metadata: no read of the image.
+    assert pipeline.s3_calls == ["PutObject", "HeadObject"]
+
+
+def test_redelivery_without_an_etag_in_the_event_reads_the_object(pipeline: Pipeline) -> None:
+    key = "incoming/again-unsized.png"
+    pipeline.upload(key, PNG)
+    _invoke(pipeline.event(key), receive_count=1)
+    result_key = locations.result_key(key, PROJECT, VERSION)
+    first = pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read()
+    pipeline.s3_calls.clear()
+
+    assert _invoke(eventbridge_body(DATA, key), receive_count=2) == {"batchItemFailures": []}
+
+    assert pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read() == first
+    assert pipeline.detect.calls_for(key) == 1
+    assert pipeline.s3_calls == ["GetObject", "HeadObject"]
+
+
+def test_late_redelivery_of_an_older_upload_keeps_the_newer_result(pipeline: Pipeline) -> None:
+    key = "incoming/overwritten.png"
+    pipeline.upload(key, PNG)
+    older = pipeline.event(key)
+    pipeline.upload(key, JPEG)
+    newer_version = object_details(pipeline.s3, DATA, key)["version_id"]
+    _invoke(pipeline.event(key), receive_count=1)
+    result_key = locations.result_key(key, PROJECT, VERSION)
+    newer = pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read()
+
+    assert _invoke(older, receive_count=2) == {"batchItemFailures": []}
+
+    # The result is for another version: the read says the newer one is current.
+    assert pipeline.s3.get_object(Bucket=ARTIFACTS, Key=result_key)["Body"].read() == newer
+    assert json.loads(newer)["input"]["version_id"] == newer_version
+    assert pipeline.detect.calls_for(key) == 1
 
 
 def test_redelivery_after_success_and_deletion_is_not_an_error(pipeline: Pipeline) -> None:
     key = "incoming/short-lived.png"
     pipeline.upload(key, PNG)
-    body = eventbridge_body(DATA, key)
+    body = pipeline.event(key)
 
     _invoke(body, receive_count=1)
     pipeline.s3.delete_object(Bucket=DATA, Key=key)
@@ -549,15 +891,19 @@ def test_redelivery_after_success_and_deletion_is_not_an_error(pipeline: Pipelin
 def test_a_new_upload_to_the_same_key_is_classified_again(pipeline: Pipeline) -> None:
     key = "incoming/replaced.png"
     pipeline.upload(key, PNG)
-    body = eventbridge_body(DATA, key)
+    body = pipeline.event(key)
     _invoke(body, receive_count=1)
     pipeline.upload(key, JPEG)  # new content, new version
 
-    _invoke(eventbridge_body(DATA, key), receive_count=2)
+    _invoke(pipeline.event(key), receive_count=2)
 
     result = pipeline.artifact(locations.result_key(key, PROJECT, VERSION))
     assert result is not None
-    assert result["input"]["format"] == "jpeg"
+    assert result["input"] == {"bucket": DATA, "wiring": "eventbridge", "key": key} | {
+        "etag": object_details(pipeline.s3, DATA, key)["etag"],
+        "size": len(JPEG),
+        "version_id": object_details(pipeline.s3, DATA, key)["version_id"],
+    }
     assert pipeline.detect.calls_for(key) == 2
 
 
@@ -583,7 +929,7 @@ def test_missing_parameter_keeps_images_waiting_and_records_bad_messages(
     pipeline.ssm.delete_parameter(Name=PARAMETER)
     key = "incoming/waiting.png"
     pipeline.upload(key, PNG)
-    image_body = eventbridge_body(DATA, key)
+    image_body = pipeline.event(key)
     test_body = s3_test_event_body(DATA)
 
     response = _invoke(image_body, 1, "image")
@@ -610,7 +956,7 @@ def test_unusable_parameter_is_transient(pipeline: Pipeline, value: str) -> None
     pipeline.ssm.put_parameter(Name=PARAMETER, Value=value, Type="String", Overwrite=True)
     pipeline.upload("incoming/x.png", PNG)
 
-    response = _invoke(eventbridge_body(DATA, "incoming/x.png"), 1)
+    response = _invoke(pipeline.event("incoming/x.png"), 1)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert pipeline.detect.calls == []
@@ -627,7 +973,7 @@ def test_pinned_version_needs_no_parameter(
     pipeline.ssm.delete_parameter(Name=PARAMETER)
     pipeline.upload("incoming/p.png", PNG)
 
-    assert _invoke(eventbridge_body(DATA, "incoming/p.png"), 1) == {"batchItemFailures": []}
+    assert _invoke(pipeline.event("incoming/p.png"), 1) == {"batchItemFailures": []}
 
     assert pipeline.detect.calls[0]["ProjectVersionArn"] == pinned
     assert pipeline.artifact(locations.result_key("incoming/p.png", PROJECT, "shapes.v0"))
@@ -650,7 +996,7 @@ def test_a_batch_calls_the_service_concurrently(pipeline: Pipeline) -> None:
     for index in range(8):
         key = f"incoming/batch/{index}.png"
         pipeline.upload(key, PNG)
-        pipeline.send(eventbridge_body(DATA, key))
+        pipeline.send(pipeline.event(key))
 
     pipeline.run()
 
@@ -679,7 +1025,7 @@ def test_concurrency_is_bounded_by_detect_concurrency(pipeline: Pipeline) -> Non
     for index in range(10):
         key = f"incoming/bounded/{index}.png"
         pipeline.upload(key, PNG)
-        pipeline.send(eventbridge_body(DATA, key))
+        pipeline.send(pipeline.event(key))
 
     pipeline.run()
 
@@ -692,7 +1038,7 @@ def test_nothing_starts_too_close_to_the_timeout(pipeline: Pipeline) -> None:
     pipeline.upload(key, PNG)
     remaining = (consumer.DEADLINE_MARGIN_SECONDS - 1) * 1000
 
-    pipeline.send(eventbridge_body(DATA, key))
+    pipeline.send(pipeline.event(key))
     messages = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, AttributeNames=["All"])
     event = {"Records": [sqs_record(m, "arn:q") for m in messages["Messages"]]}
     response = consumer.lambda_handler(event, LambdaContext(remaining_ms=remaining))
@@ -732,7 +1078,7 @@ def test_metrics_count_processed_low_confidence_errors_by_reason_and_latency(
     pipeline.detect.on("incoming/m/unsure.png", labels(("circle", 60.0)))
     pipeline.upload("incoming/m/empty.png", b"")
     for key in ("incoming/m/good.png", "incoming/m/unsure.png", "incoming/m/empty.png"):
-        pipeline.send(eventbridge_body(DATA, key))
+        pipeline.send(pipeline.event(key))
     pipeline.send("garbage")
     capsys.readouterr()
 
@@ -757,7 +1103,7 @@ def test_transient_failures_are_counted_by_reason(
     pipeline.detect.on("incoming/t.png", ServiceError("ResourceNotReadyException"))
     capsys.readouterr()
 
-    _invoke(eventbridge_body(DATA, "incoming/t.png"), 1)
+    _invoke(pipeline.event("incoming/t.png"), 1)
 
     records = emf_records(capsys.readouterr().out)
     assert metric_total(records, "TransientFailures", reason="model_not_ready") == 1

@@ -198,7 +198,10 @@ class LocalWorkflow:
         self._scripts: dict[str, list[Answer]] = defaultdict(list)
         self._recorder = _Recorder()
         self._cold_started: set[str] = set()
-        self._cold_start_lock = threading.Lock()
+        # One invocation at a time: each real Lambda has its own process environment, here
+        # they share os.environ, which patch.dict clears and refills on exit (a Map child
+        # running meanwhile in another thread saw its variables vanish).
+        self._invocation_lock = threading.Lock()
         self._sfn = boto3.client("stepfunctions", region_name=REGION)
         self._iam_role = self._role()
         machine = templates[stack_name]["Resources"][state_machine_id]
@@ -524,20 +527,18 @@ class LocalWorkflow:
         event = json.loads(body) if body else {}
         context = _LambdaContext(name, function["arn"], function["memory"], function["timeout"])
         with (
+            self._invocation_lock,
             handler_running(),
             mock.patch.dict(os.environ, {"AWS_REGION": REGION, **function["environment"]}),
         ):
-            # Map children run in threads: one cold start per module, and no thread may look
-            # up the handler while another is re-executing the module.
-            with self._cold_start_lock:
-                module = importlib.import_module(module_name)
-                if module_name not in self._cold_started:
-                    # A cold start under this function's environment: module-level Powertools
-                    # and boto3 objects read it at import, and another test may have imported
-                    # the module first.
-                    module = importlib.reload(module)
-                    self._cold_started.add(module_name)
-                handler = getattr(module, handler_name)
+            module = importlib.import_module(module_name)
+            if module_name not in self._cold_started:
+                # A cold start under this function's environment: module-level Powertools
+                # and boto3 objects read it at import, and another test may have imported
+                # the module first.
+                module = importlib.reload(module)
+                self._cold_started.add(module_name)
+            handler = getattr(module, handler_name)
             try:
                 result = handler(event, context)
             except Exception as error:  # reported to Step Functions as Lambda does
