@@ -106,7 +106,6 @@ class MonitoringStack(Stack):
             workflow: sagemaker_inference.classification_metric("LowConfidence", workflow)
             for workflow in (sagemaker_inference.single, sagemaker_inference.single_sync)
         }
-        sagemaker_workflows = sagemaker_inference.workflows()
         self.alarms = OperationalAlarms(
             self,
             "Alarms",
@@ -123,18 +122,8 @@ class MonitoringStack(Stack):
                     {"total": inference.consumer_metric("ImagesProcessed")},
                 ),
                 "SageMaker inference": (
-                    {
-                        f"low{index}": sagemaker_inference.classification_metric(
-                            "LowConfidence", workflow
-                        )
-                        for index, workflow in enumerate(sagemaker_workflows)
-                    },
-                    {
-                        f"total{index}": sagemaker_inference.classification_metric(
-                            "ImagesClassified", workflow
-                        )
-                        for index, workflow in enumerate(sagemaker_workflows)
-                    },
+                    sagemaker_inference.classification_metrics("LowConfidence"),
+                    sagemaker_inference.classification_metrics("ImagesClassified"),
                 ),
             },
             model_idle={

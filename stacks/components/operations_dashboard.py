@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.iam import acknowledge_prefix_wildcards, grant_objects
+from stacks.components.operational_alarms import ratio_expression
 from stacks.components.python_function import Invocation, PythonFunction
 from stacks.components.rekognition_inference import RekognitionInference, backlog_alarm_minutes
 from stacks.components.rekognition_training import RekognitionTraining
@@ -246,7 +247,9 @@ class OperationsDashboard(Construct):
                 height=HEIGHT,
                 left=[
                     cloudwatch.MathExpression(
-                        expression="IF(processed > 0, low / processed, 0)",
+                        expression=ratio_expression(
+                            {"low": low}, {"processed": processed}, min_images=1
+                        ),
                         using_metrics={"low": low, "processed": processed},
                         label="share below the review threshold",
                         period=FIVE_MINUTES,
@@ -291,16 +294,8 @@ class OperationsDashboard(Construct):
     def _sagemaker_rows(self) -> None:
         sagemaker, training = self._sources.sagemaker_inference, self._sources.sagemaker_training
         workflows = [*sagemaker.workflows(), training.workflow]
-        low = {
-            f"low{index}": sagemaker.classification_metric("LowConfidence", workflow)
-            for index, workflow in enumerate(sagemaker.workflows())
-        }
-        total = {
-            f"total{index}": sagemaker.classification_metric("ImagesClassified", workflow)
-            for index, workflow in enumerate(sagemaker.workflows())
-        }
-        low_sum = " + ".join(f"FILL({name}, 0)" for name in low)
-        total_sum = " + ".join(f"FILL({name}, 0)" for name in total)
+        low = sagemaker.classification_metrics("LowConfidence")
+        total = sagemaker.classification_metrics("ImagesClassified")
         self.dashboard.add_widgets(header("SageMaker"))
         self.dashboard.add_widgets(
             executions_widget("Workflow executions", workflows, width=THIRD, detail=False),
@@ -310,7 +305,7 @@ class OperationsDashboard(Construct):
                 height=HEIGHT,
                 left=[
                     cloudwatch.MathExpression(
-                        expression=f"IF(({total_sum}) > 0, ({low_sum}) / ({total_sum}), 0)",
+                        expression=ratio_expression(low, total, min_images=1),
                         using_metrics={**low, **total},
                         label="share below the confidence threshold",
                         period=FIVE_MINUTES,

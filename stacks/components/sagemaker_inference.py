@@ -199,6 +199,13 @@ class SageMakerInference(Construct):
             period=Duration.minutes(5),
         )
 
+    def classification_metrics(self, name: str) -> dict[str, cloudwatch.Metric]:
+        """:meth:`classification_metric` of every workflow, keyed by a metric-math id."""
+        return {
+            f"{name.lower()}{index}": self.classification_metric(name, workflow)
+            for index, workflow in enumerate(self.workflows())
+        }
+
     def workflows(self) -> tuple[Workflow, ...]:
         return (self.single, self.single_sync, self.batch)
 
