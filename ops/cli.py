@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ops import rekognition, sagemaker, training
+from ops import operations, rekognition, sagemaker, training
 from ops.common import UsageError, environment
 
 
@@ -36,6 +36,7 @@ COMMAND_MODULES: list[Any] = [sys.modules[__name__]]
 COMMAND_MODULES.append(rekognition)
 COMMAND_MODULES.append(training)
 COMMAND_MODULES.append(sagemaker)
+COMMAND_MODULES.append(operations)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -425,6 +425,11 @@ class EnvironmentConfig:
         return f"{self.resource_prefix}-{self.name}"
 
     @property
+    def dashboard_name(self) -> str:
+        """The environment's CloudWatch operations dashboard."""
+        return f"{self.resource_name_prefix}-operations"
+
+    @property
     def model_version_parameter(self) -> str:
         """SSM parameter naming the Rekognition model version inference uses.
 

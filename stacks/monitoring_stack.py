@@ -147,7 +147,7 @@ class MonitoringStack(Stack):
         self.dashboard = OperationsDashboard(
             self,
             "Operations",
-            dashboard_name=f"{config.resource_name_prefix}-operations",
+            dashboard_name=config.dashboard_name,
             environment_name=config.name,
             sources=DashboardSources(
                 training=training,
@@ -168,7 +168,7 @@ class MonitoringStack(Stack):
             "DashboardUrl",
             value=(
                 f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
-                f"{self.region}#dashboards/dashboard/{config.resource_name_prefix}-operations"
+                f"{self.region}#dashboards/dashboard/{config.dashboard_name}"
             ),
             description="The environment's operations dashboard",
         )

@@ -8,6 +8,7 @@ keeps the two in step).
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,6 +16,9 @@ from constructs import Construct
 
 #: CloudWatch's limit on an alarm description.
 DESCRIPTION_LIMIT = 1024
+#: How every description ends; :func:`runbook_of` reads it back (``python -m ops alarms``).
+RUNBOOK_PREFIX = "Runbook: README > Runbooks > "
+_RUNBOOK = re.compile(re.escape(RUNBOOK_PREFIX) + r"(?P<section>[^.]+)\.$")
 
 
 class Runbook(Enum):
@@ -52,7 +56,7 @@ def alarm(
     """An alarm that notifies ``action`` and tells the reader what to do."""
     if not description.strip():
         raise ValueError(f"alarm {construct_id}: say what happened and what to do")
-    text = f"{description.strip()} Runbook: README > Runbooks > {runbook.value}."
+    text = f"{description.strip()} {RUNBOOK_PREFIX}{runbook.value}."
     if len(text) > DESCRIPTION_LIMIT:
         raise ValueError(
             f"alarm {construct_id}: description has {len(text)} characters "
@@ -71,3 +75,9 @@ def alarm(
     )
     created.add_alarm_action(action)
     return created
+
+
+def runbook_of(description: str) -> str | None:
+    """The runbook section an alarm description names, or None (not one of ours)."""
+    match = _RUNBOOK.search(description)
+    return match["section"] if match else None

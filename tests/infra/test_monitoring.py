@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.components.alarms import Runbook
+from stacks.components.alarms import RUNBOOK_PREFIX, Runbook, runbook_of
 from stacks.components.python_function import PythonFunction
 from stacks.components.state_machine import Workflow
 from stacks.monitoring_stack import constructs_of
@@ -19,7 +19,6 @@ from tests.infra.conftest import template_of
 
 ENVIRONMENTS = ["dev", "prod"]
 README = Path(__file__).resolve().parents[2] / "README.md"
-RUNBOOK_SUFFIX = re.compile(r"Runbook: README > Runbooks > (?P<section>[^.]+)\.$")
 AWS_NAMESPACES = {"AWS/States", "AWS/Lambda", "AWS/SQS", "AWS/SageMaker", "AWS/Rekognition"}
 
 
@@ -66,10 +65,11 @@ def test_every_alarm_of_the_environment_notifies_the_topic_and_names_its_runbook
         assert topic["Type"] == "AWS::SNS::Topic"
         assert topic["Properties"]["TopicName"] == f"imgclf-{env}-alerts"
         description = alarm["Properties"]["AlarmDescription"]
-        match = RUNBOOK_SUFFIX.search(description)
-        assert match, description
-        sections.add(match["section"])
-        assert len(description) - len(match[0]) > 60  # it says what happened and what to do
+        section = runbook_of(description)
+        assert section, description
+        sections.add(section)
+        # Beyond the runbook line, it says what happened and what to do.
+        assert len(description.split(RUNBOOK_PREFIX)[0]) > 60
     # Every kind of alarm exists somewhere, and no description names an unknown section.
     assert sections == {runbook.value for runbook in Runbook}
 

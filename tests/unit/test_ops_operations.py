@@ -1,0 +1,133 @@
+"""``python -m ops alarms`` against moto's CloudWatch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import NoCredentialsError
+from moto import mock_aws
+
+from ops import operations
+from ops.cli import main
+from ops.common import stack_name
+from stacks.components.alarms import RUNBOOK_PREFIX, Runbook
+from stacks.config import load_all
+from stacks.environment import build_environment
+from tests.infra.conftest import make_app
+
+FIRING = "imgclf-dev-monitoring-AlarmsRekognitionTrainingExecutionsFailed-1A2B3C"
+QUIET = "imgclf-dev-rekognition-inference-InferenceBacklogTooOldAlarm-4D5E6F"
+OTHER_ENVIRONMENT = "imgclf-dev2-monitoring-AlarmsRekognitionTrainingExecutionsFailed-7G8H"
+NOT_OURS = "billing-alarm"
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps table cells to the terminal width
+    with mock_aws():
+        yield boto3.client("cloudwatch", region_name="eu-west-1")
+
+
+def put_alarm(cloudwatch: Any, name: str, runbook: Runbook | None) -> None:
+    description = "Something happened; do this." + (
+        f" {RUNBOOK_PREFIX}{runbook.value}." if runbook else ""
+    )
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=description,
+        Namespace="AWS/States",
+        MetricName="ExecutionsFailed",
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
+@pytest.fixture
+def alarms(cloudwatch: Any) -> Any:
+    put_alarm(cloudwatch, FIRING, Runbook.WORKFLOW_FAILED)
+    put_alarm(cloudwatch, QUIET, Runbook.BACKLOG)
+    put_alarm(cloudwatch, OTHER_ENVIRONMENT, Runbook.WORKFLOW_FAILED)
+    put_alarm(cloudwatch, NOT_OURS, None)
+    cloudwatch.set_alarm_state(
+        AlarmName=FIRING, StateValue="ALARM", StateReason="Threshold Crossed: 1 datapoint [2.0]"
+    )
+    cloudwatch.set_alarm_state(AlarmName=QUIET, StateValue="OK", StateReason="all quiet")
+    for name in (OTHER_ENVIRONMENT, NOT_OURS):
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="elsewhere")
+    return cloudwatch
+
+
+def test_firing_alarms_are_listed_with_their_runbook_and_exit_1(
+    alarms: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["alarms", "--env", "dev"]) == 1
+
+    out = capsys.readouterr().out
+    assert "AlarmsRekognitionTrainingExecutionsFailed-1A2B3C" in out
+    assert Runbook.WORKFLOW_FAILED.value in out
+    assert "Threshold Crossed: 1 datapoint [2.0]" in out
+    assert "InferenceBacklogTooOldAlarm" not in out  # OK: only with --all
+    assert "elsewhere" not in out  # another environment's, and not ours at all
+    assert "1 of 2 alarms of dev in ALARM" in out
+    assert "#dashboards/dashboard/imgclf-dev-operations" in out
+
+
+def test_all_shows_ok_alarms_too(alarms: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["alarms", "--env", "dev", "--all"])
+
+    out = capsys.readouterr().out
+    assert "InferenceBacklogTooOldAlarm-4D5E6F" in out
+    assert Runbook.BACKLOG.value in out
+    assert out.index("ExecutionsFailed-1A2B3C") < out.index("BacklogTooOldAlarm")  # ALARM first
+
+
+def test_nothing_firing_exits_0(cloudwatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    put_alarm(cloudwatch, QUIET, Runbook.BACKLOG)
+    cloudwatch.set_alarm_state(AlarmName=QUIET, StateValue="OK", StateReason="all quiet")
+
+    assert main(["alarms", "--env", "dev"]) == 0
+    assert "0 of 1 alarms of dev in ALARM" in capsys.readouterr().out
+
+
+def test_no_alarms_at_all_says_the_stacks_may_not_be_deployed(
+    cloudwatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["alarms", "--env", "dev"]) == 0
+    assert "are its stacks deployed" in capsys.readouterr().out
+
+
+def test_aws_errors_are_one_line_errors(
+    cloudwatch: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(operations, "client", lambda config: _failing_client())
+
+    assert main(["alarms", "--env", "dev"]) == 2
+    assert capsys.readouterr().err.startswith("error: AWS call failed:")
+
+
+def _failing_client() -> Any:
+    class Client:
+        def get_paginator(self, name: str) -> Any:
+            raise NoCredentialsError()
+
+    return Client()
+
+
+def test_unknown_environment_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["alarms", "--env", "staging"]) == 2
+    assert "staging" in capsys.readouterr().err
+
+
+def test_concerns_are_every_stack_of_an_environment(cdk_context: dict[str, Any]) -> None:
+    app = make_app(cdk_context)
+    for config in load_all(cdk_context):
+        names = [stack.stack_name for stack in build_environment(app, config).all()]
+        assert sorted(stack_name(config, concern) for concern in operations.CONCERNS) == sorted(
+            names
+        )
