@@ -22,8 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.common import UsageError, environment, stack_name
-from stacks.components.alarms import runbook_of
 from stacks.config import EnvironmentConfig
+from stacks.runbooks import runbook_of
 
 #: Every stack of an environment (stacks/environment.py); alarm names start with theirs.
 CONCERNS = (

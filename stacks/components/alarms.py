@@ -2,39 +2,19 @@
 
 An alarm that wakes someone must say what to do. :func:`alarm` refuses to build one without a
 description and an action, and ends every description with the README runbook section that
-handles it (``Runbook: <section>``); the README has one section per :class:`Runbook` (a test
+handles it (``stacks/runbooks.py``); the README has one section per :class:`Runbook` (a test
 keeps the two in step).
 """
 
 from __future__ import annotations
 
-import re
-from enum import Enum
-
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from stacks.runbooks import Runbook, runbook_line
+
 #: CloudWatch's limit on an alarm description.
 DESCRIPTION_LIMIT = 1024
-#: How every description ends; :func:`runbook_of` reads it back (``python -m ops alarms``).
-RUNBOOK_PREFIX = "Runbook: README > Runbooks > "
-_RUNBOOK = re.compile(re.escape(RUNBOOK_PREFIX) + r"(?P<section>[^.]+)\.$")
-
-
-class Runbook(Enum):
-    """README sections under "Runbooks" (``### <value>``), one per kind of alarm."""
-
-    WORKFLOW_FAILED = "Workflow executions failed"
-    WORKFLOW_TIMED_OUT = "Workflow executions timed out"
-    WORKFLOW_THROTTLED = "Workflow executions throttled"
-    LAMBDA_ERRORS = "Lambda errors"
-    EVALUATION_FAILED = "Evaluation (metrics) function failures"
-    DEAD_LETTER = "Dead-letter queue not empty"
-    BACKLOG = "Inference backlog too old"
-    MODEL_ATTENTION = "Model needs attention"
-    MODEL_IDLE = "Model running without work"
-    LOW_CONFIDENCE = "Low-confidence ratio too high (drift)"
-    ENDPOINT_5XX = "Endpoint 5XX errors"
 
 
 def alarm(
@@ -56,7 +36,7 @@ def alarm(
     """An alarm that notifies ``action`` and tells the reader what to do."""
     if not description.strip():
         raise ValueError(f"alarm {construct_id}: say what happened and what to do")
-    text = f"{description.strip()} {RUNBOOK_PREFIX}{runbook.value}."
+    text = f"{description.strip()} {runbook_line(runbook)}"
     if len(text) > DESCRIPTION_LIMIT:
         raise ValueError(
             f"alarm {construct_id}: description has {len(text)} characters "
@@ -75,9 +55,3 @@ def alarm(
     )
     created.add_alarm_action(action)
     return created
-
-
-def runbook_of(description: str) -> str | None:
-    """The runbook section an alarm description names, or None (not one of ours)."""
-    match = _RUNBOOK.search(description)
-    return match["section"] if match else None

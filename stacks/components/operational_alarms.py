@@ -23,10 +23,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.components.alarms import Runbook, alarm
+from stacks.components.alarms import alarm
 from stacks.components.python_function import PythonFunction
 from stacks.components.state_machine import Workflow
 from stacks.config import OperationsConfig
+from stacks.runbooks import Runbook
 
 FIVE_MINUTES = Duration.minutes(5)
 

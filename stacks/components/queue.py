@@ -9,7 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.components.alarms import Runbook, alarm
+from stacks.components.alarms import alarm
+from stacks.runbooks import Runbook
 
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6

@@ -22,11 +22,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.alarms import Runbook, alarm
+from stacks.components.alarms import alarm
 from stacks.components.alerting import AlertTopic
 from stacks.components.python_function import Invocation, PythonFunction
 from stacks.components.queue import DeadLetterQueue, WorkQueue
 from stacks.config import EnvironmentConfig
+from stacks.runbooks import Runbook
 
 #: Receives before a message that keeps failing transiently moves to the dead-letter queue:
 #: the most the foundation allows, so a model that is briefly not ready costs no DLQ trip.

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.components.alarms import RUNBOOK_PREFIX, Runbook, runbook_of
 from stacks.components.python_function import PythonFunction
 from stacks.components.state_machine import Workflow
 from stacks.monitoring_stack import constructs_of
+from stacks.runbooks import RUNBOOK_PREFIX, Runbook, runbook_of
 from tests.infra.conftest import template_of
 
 ENVIRONMENTS = ["dev", "prod"]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from ops.cli import main
+from ops.common import ROOT
 
 
 def test_config_prints_the_resolved_environment(capsys, cdk_context):
@@ -35,3 +38,12 @@ def test_missing_arguments_are_rejected_by_argparse(capsys):
         main(["config"])
     assert exit_info.value.code == 2
     assert "--env" in capsys.readouterr().err
+
+
+def test_the_command_line_does_not_load_the_cdk() -> None:
+    # aws_cdk starts a Node.js process (~2 s, and Node's banner on stderr) for every command.
+    code = "import sys, ops.cli; print(sorted(m for m in sys.modules if m.startswith('aws_cdk')))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"

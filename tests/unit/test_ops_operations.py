@@ -13,9 +13,9 @@ from moto import mock_aws
 from ops import operations
 from ops.cli import main
 from ops.common import stack_name
-from stacks.components.alarms import RUNBOOK_PREFIX, Runbook
 from stacks.config import load_all
 from stacks.environment import build_environment
+from stacks.runbooks import RUNBOOK_PREFIX, Runbook
 from tests.infra.conftest import make_app
 
 FIRING = "imgclf-dev-monitoring-AlarmsRekognitionTrainingExecutionsFailed-1A2B3C"
