@@ -425,6 +425,11 @@ class EnvironmentConfig:
         return f"{self.resource_prefix}-{self.name}"
 
     @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of every metric the environment's functions publish."""
+        return f"ImageClassification/{self.name}"
+
+    @property
     def dashboard_name(self) -> str:
         """The environment's CloudWatch operations dashboard."""
         return f"{self.resource_name_prefix}-operations"

@@ -23,11 +23,10 @@ from stacks.components.operations_dashboard import (
     EvaluationWidgetFunction,
     OperationsDashboard,
 )
-from stacks.components.python_function import PythonFunction
+from stacks.components.python_function import FunctionDefaults, PythonFunction
 from stacks.components.queue import DeadLetterQueue
 from stacks.components.rekognition_inference import RekognitionInference
 from stacks.components.rekognition_training import RekognitionTraining
-from stacks.components.retention import log_retention
 from stacks.components.sagemaker_inference import SageMakerInference
 from stacks.components.sagemaker_training import SageMakerTraining
 from stacks.components.state_machine import Workflow
@@ -73,14 +72,7 @@ class MonitoringStack(Stack):
             self.add_stack_dependency(pipeline)
         shared = storage.shared_with(self)
         alerts = alerting.alerts
-        namespace = f"ImageClassification/{config.name}"
-        common: dict[str, Any] = {
-            "encryption_key": shared.key,
-            "log_retention": log_retention(config.log_retention_days),
-            "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": namespace,
-            "retain_logs": config.retain_data,
-        }
+        defaults = FunctionDefaults.of(config, shared.key)
 
         workflows = constructs_of(pipelines, Workflow)
         self.notifications = ExecutionStatusNotifications(
@@ -89,10 +81,10 @@ class MonitoringStack(Stack):
             environment_name=config.name,
             workflows=workflows,
             alerts=alerts,
-            **common,
+            defaults=defaults,
         )
         self.evaluation_widget = EvaluationWidgetFunction(
-            self, "EvaluationWidget", training=training, **common
+            self, "EvaluationWidget", training=training, defaults=defaults
         )
         functions = {
             pascal(readable_path(function, config.name)): function

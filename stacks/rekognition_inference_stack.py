@@ -9,7 +9,6 @@ from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
 from stacks.components.rekognition_inference import RekognitionInference
-from stacks.components.retention import log_retention
 from stacks.config import EnvironmentConfig
 from stacks.storage_stack import StorageStack
 
@@ -37,7 +36,6 @@ class RekognitionInferenceStack(Stack):
             artifacts_bucket=shared.artifacts_bucket,
             encryption_key=shared.key,
             alerts=alerting.alerts,
-            log_retention=log_retention(config.log_retention_days),
         )
         inference = self.inference
         for output_id, value, description in (

@@ -15,13 +15,11 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.components.alerting import AlertTopic
-from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.state_machine import Workflow
 
 #: Execution statuses that need a person (SUCCEEDED is reported by the workflows themselves).
@@ -40,11 +38,7 @@ class ExecutionStatusNotifications(Construct):
         environment_name: str,
         workflows: Sequence[Workflow],
         alerts: AlertTopic,
-        encryption_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        powertools_layer_version: int,
-        metrics_namespace: str,
-        retain_logs: bool,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         standard = [
@@ -68,12 +62,8 @@ class ExecutionStatusNotifications(Construct):
             timeout=Duration.seconds(30),
             invocation=Invocation.ASYNCHRONOUS,
             alarm_action=alerts.alarm_action,
-            encryption_key=encryption_key,
-            log_retention=log_retention,
-            powertools_layer_version=powertools_layer_version,
             service_name=SERVICE_NAME,
-            metrics_namespace=metrics_namespace,
-            retain_logs=retain_logs,
+            **defaults.kwargs(),
             environment={
                 "ENVIRONMENT_NAME": environment_name,
                 "ALERT_TOPIC_ARN": alerts.topic.topic_arn,

@@ -14,15 +14,13 @@ from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.components.iam import acknowledge_prefix_wildcards, grant_objects
 from stacks.components.operational_alarms import ratio_expression
-from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.rekognition_inference import RekognitionInference, backlog_alarm_minutes
 from stacks.components.rekognition_training import RekognitionTraining
 from stacks.components.sagemaker_inference import SageMakerInference
@@ -60,11 +58,7 @@ class EvaluationWidgetFunction(Construct):
         construct_id: str,
         *,
         training: RekognitionTraining,
-        encryption_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        powertools_layer_version: int,
-        metrics_namespace: str,
-        retain_logs: bool,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         artifacts_bucket = training.artifacts_bucket
@@ -77,12 +71,8 @@ class EvaluationWidgetFunction(Construct):
             memory_size=512,
             timeout=Duration.seconds(30),
             invocation=Invocation.SYNCHRONOUS,
-            encryption_key=encryption_key,
-            log_retention=log_retention,
-            powertools_layer_version=powertools_layer_version,
             service_name=WIDGET_SERVICE,
-            metrics_namespace=metrics_namespace,
-            retain_logs=retain_logs,
+            **defaults.kwargs(),
             environment={
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "PROJECT_NAME": training.project_name,
@@ -97,7 +87,7 @@ class EvaluationWidgetFunction(Construct):
             ["s3:GetObject"],
             list_bucket=True,
         )
-        encryption_key.grant_decrypt(self.function.role)
+        defaults.encryption_key.grant_decrypt(self.function.role)
         acknowledge_prefix_wildcards(
             self.function,
             artifacts_bucket,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -15,6 +17,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.components.queue import DeadLetterQueue
+from stacks.components.retention import log_retention
+from stacks.config import EnvironmentConfig
 
 #: The latest Python runtime this CDK version knows; the Powertools layer is chosen to match it.
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -51,6 +55,31 @@ def powertools_layer_arn(stack: Stack, layer_version: int) -> str:
         f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{layer_version}"
     )
+
+
+@dataclass(frozen=True)
+class FunctionDefaults:
+    """What every function of one environment shares (keyword arguments of `PythonFunction`)."""
+
+    encryption_key: kms.IKey
+    log_retention: logs.RetentionDays
+    powertools_layer_version: int
+    metrics_namespace: str
+    retain_logs: bool
+
+    @classmethod
+    def of(cls, config: EnvironmentConfig, encryption_key: kms.IKey) -> FunctionDefaults:
+        return cls(
+            encryption_key=encryption_key,
+            log_retention=log_retention(config.log_retention_days),
+            powertools_layer_version=config.powertools_layer_version,
+            metrics_namespace=config.metrics_namespace,
+            retain_logs=config.retain_data,
+        )
+
+    def kwargs(self) -> dict[str, Any]:
+        """``PythonFunction(..., **defaults.kwargs())``."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 class PythonFunction(Construct):

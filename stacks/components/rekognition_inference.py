@@ -10,7 +10,6 @@ the queue's event source only while the model is RUNNING.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,13 +17,12 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.components.alarms import alarm
 from stacks.components.alerting import AlertTopic
-from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.queue import DeadLetterQueue, WorkQueue
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import Runbook
@@ -34,8 +32,6 @@ from stacks.runbooks import Runbook
 MAX_RECEIVE_COUNT = 5
 #: Messages wait up to SQS's maximum when the model is off (an alarm fires long before).
 QUEUE_RETENTION = Duration.days(14)
-#: Metrics namespace prefix; the environment name is appended (as the training pipeline does).
-METRICS_NAMESPACE = "ImageClassification"
 CONSUMER_SERVICE = "rekognition-inference"
 CONTROLLER_SERVICE = "rekognition-controller"
 #: Prefixes of the artifacts bucket this pipeline writes (see lambda_src/.../locations.py).
@@ -66,13 +62,12 @@ class RekognitionInference(Construct):
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         alerts: AlertTopic,
-        log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = config.rekognition
         self._stack = Stack.of(self)
         self.config = config
-        self.metrics_namespace = f"{METRICS_NAMESPACE}/{config.name}"
+        self.metrics_namespace = config.metrics_namespace
         self.consumer_service = CONSUMER_SERVICE
         self.controller_service = CONTROLLER_SERVICE
         consumer_timeout = Duration.seconds(settings.consumer_timeout_seconds)
@@ -118,13 +113,7 @@ class RekognitionInference(Construct):
             ],
         )
 
-        common: dict[str, Any] = {
-            "encryption_key": encryption_key,
-            "log_retention": log_retention,
-            "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": self.metrics_namespace,
-            "retain_logs": config.retain_data,
-        }
+        common = FunctionDefaults.of(config, encryption_key).kwargs()
         model_environment = {
             "PROJECT_NAME": settings.project_name,
             "MODEL_VERSION_ARN": settings.model_version_arn or "",
@@ -413,10 +402,10 @@ class RekognitionInference(Construct):
             period=Duration.minutes(5),
         )
 
-    def errors_by_reason_search(self, name: str = "ImageErrors") -> str:
-        """A ``SEARCH`` over ``ImageErrors`` (or ``TransientFailures``) of every reason."""
+    def errors_by_reason_search(self) -> str:
+        """A ``SEARCH`` over the consumer's ``ImageErrors`` of every reason."""
         return (
-            f'SEARCH(\'{{{self.metrics_namespace},reason,service}} MetricName="{name}" '
+            f'SEARCH(\'{{{self.metrics_namespace},reason,service}} MetricName="ImageErrors" '
             f"service=\"{self.consumer_service}\"', 'Sum', 300)"
         )
 

@@ -39,7 +39,7 @@ from stacks.components.iam import (
     acknowledge_resources,
     grant_objects,
 )
-from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
@@ -85,7 +85,6 @@ class RekognitionTraining(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        self._artifacts_bucket = artifacts_bucket
         self._encryption_key = encryption_key
         training = config.rekognition_training
         stack = Stack.of(self)
@@ -103,7 +102,7 @@ class RekognitionTraining(Construct):
         self._any_dataset_arn = stack.format_arn(
             service="rekognition", resource="project", resource_name="*/dataset/*"
         )
-        self.metrics_namespace = f"ImageClassification/{config.name}"
+        self.metrics_namespace = config.metrics_namespace
         self.project_name = project
         self.environment_name = config.name
         self.artifacts_bucket = artifacts_bucket
@@ -111,11 +110,7 @@ class RekognitionTraining(Construct):
         self.reports_prefix = f"reports/{project}/"
         common: dict[str, Any] = {
             "invocation": Invocation.SYNCHRONOUS,
-            "encryption_key": encryption_key,
-            "log_retention": log_retention(config.log_retention_days),
-            "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": self.metrics_namespace,
-            "retain_logs": config.retain_data,
+            **FunctionDefaults.of(config, encryption_key).kwargs(),
         }
         self.validate_function = PythonFunction(
             self,
@@ -248,7 +243,7 @@ class RekognitionTraining(Construct):
                 "ProjectArn.$": "$.project.arn",
                 "VersionName.$": "$.job.version_name",
                 "OutputConfig": {
-                    "S3Bucket": self._artifacts_bucket.bucket_name,
+                    "S3Bucket": self.artifacts_bucket.bucket_name,
                     "S3KeyPrefix.$": "$.job.output_prefix",
                 },
                 "KmsKeyId": self._encryption_key.key_arn,
@@ -569,7 +564,7 @@ class RekognitionTraining(Construct):
         # ... and writes the model, its evaluation and manifest snapshots under models/.
         grant_objects(
             role,
-            self._artifacts_bucket,
+            self.artifacts_bucket,
             "models/",
             ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
             list_bucket=True,
@@ -618,7 +613,7 @@ class RekognitionTraining(Construct):
         )
         acknowledge_prefix_wildcards(
             self.workflow,
-            self._artifacts_bucket,
+            self.artifacts_bucket,
             ["models/"],
             "Rekognition writes the model, its evaluation and manifest snapshots under models/ "
             "with names it chooses.",

@@ -42,7 +42,7 @@ from stacks.components.iam import (
     acknowledge_resources,
     grant_objects,
 )
-from stacks.components.python_function import Invocation, PythonFunction
+from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
@@ -95,7 +95,7 @@ class SageMakerInference(Construct):
         self._config = config
         self._data_bucket = data_bucket
         self._artifacts_bucket = artifacts_bucket
-        self.metrics_namespace = f"ImageClassification/{config.name}"
+        self.metrics_namespace = config.metrics_namespace
         self.service_name = "sagemaker-inference"
         self.endpoint_name = sagemaker.endpoint_full_name(config.resource_name_prefix)
         self.endpoint_arn = Stack.of(self).format_arn(
@@ -105,12 +105,8 @@ class SageMakerInference(Construct):
 
         common: dict[str, Any] = {
             "invocation": Invocation.SYNCHRONOUS,
-            "encryption_key": encryption_key,
-            "log_retention": log_retention(config.log_retention_days),
-            "powertools_layer_version": config.powertools_layer_version,
-            "metrics_namespace": self.metrics_namespace,
-            "retain_logs": config.retain_data,
             "service_name": self.service_name,
+            **FunctionDefaults.of(config, encryption_key).kwargs(),
         }
         self.validate_function = PythonFunction(
             self,

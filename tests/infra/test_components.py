@@ -14,11 +14,17 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
+from shared import notification
 from stacks.components.alerting import AlertTopic
 from stacks.components.encryption import EnvironmentKey
 from stacks.components.python_function import Invocation, PythonFunction
 from stacks.components.queue import WorkQueue
-from stacks.components.state_machine import LAMBDA_TRANSIENT_ERRORS, Workflow
+from stacks.components.state_machine import (
+    LAMBDA_TRANSIENT_ERRORS,
+    OUTCOME_PHRASES,
+    Workflow,
+    notification_subject,
+)
 from tests.infra.conftest import make_app
 
 LAYER_VERSION = 27
@@ -640,3 +646,16 @@ def test_guard_invoke_retries_the_handlers_own_errors_and_can_leave_catching_to_
     assert uncaught["Retry"][0]["ErrorEquals"] == list(LAMBDA_TRANSIENT_ERRORS)
     assert "Catch" not in uncaught
     assert states["Each"]["Catch"][0]["Next"] == "NotifyFailure"
+
+
+def test_workflow_notifications_speak_the_shared_format():
+    # The state machines cannot import lambda_src: their copy of the outcome words and subject
+    # must stay what the execution-status notifier writes (lambda_src/shared/notification.py).
+    for outcome, phrase in OUTCOME_PHRASES.items():
+        assert notification.OUTCOME_PHRASES[outcome] == phrase
+        assert notification_subject("dev", "Rekognition training", outcome) == (
+            notification.subject("dev", "Rekognition training", outcome)
+        )
+    assert notification_subject("dev", "x" * 120, "FAILED") == notification.subject(
+        "dev", "x" * 120, "FAILED"
+    )

@@ -127,14 +127,14 @@ def test_single_image_failures_alarm_excludes_low_confidence_and_needs_two_perio
 def test_idle_model_alarm_watches_running_without_work_for_the_configured_time(
     templates, environments, env
 ):
-    minutes = environments[env].rekognition_inference.inference.config.operations
+    operations = environments[env].rekognition_inference.inference.config.operations
     alarms = template_of(templates, env, "Monitoring").find_resources("AWS::CloudWatch::Alarm")
     ((_, idle),) = [
         (key, alarm) for key, alarm in alarms.items() if key.startswith("AlarmsModelIdleButRunning")
     ]
     properties = idle["Properties"]
-    assert properties["EvaluationPeriods"] == minutes.model_idle_alarm_minutes
-    assert properties["DatapointsToAlarm"] == minutes.model_idle_alarm_minutes
+    assert properties["EvaluationPeriods"] == operations.model_idle_alarm_minutes
+    assert properties["DatapointsToAlarm"] == operations.model_idle_alarm_minutes
     stats = {
         query["MetricStat"]["Metric"]["MetricName"]: query["MetricStat"]
         for query in properties["Metrics"]
