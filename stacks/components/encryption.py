@@ -7,6 +7,24 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+
+def grant_service_grants(key: kms.IKey, grantee: iam.IGrantable) -> None:
+    """Let ``grantee`` hand ``key`` to the AWS services that work on its behalf, and nothing more.
+
+    SageMaker and Rekognition create KMS grants on the caller's key (training volumes, models,
+    endpoint storage) with the caller's permissions. ``kms:GrantIsForAWSResource`` limits
+    ``kms:CreateGrant`` to grants an integrated AWS service creates: the principal cannot give
+    the key to anyone else itself (AWS KMS Developer Guide, "kms:GrantIsForAWSResource").
+    """
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
+    )
+
+
 #: What a service needs to write data under the key and read it back.
 _SERVICE_ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
 
@@ -48,12 +66,14 @@ class EnvironmentKey(Construct):
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogs",
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+                # No kms:Describe*: DescribeKey carries no encryption context, so under the
+                # condition below it could never be allowed (the authorization reference lists
+                # no kms:EncryptionContext key for it).
                 actions=[
                     "kms:Encrypt*",
                     "kms:Decrypt*",
                     "kms:ReEncrypt*",
                     "kms:GenerateDataKey*",
-                    "kms:Describe*",
                 ],
                 resources=["*"],
                 conditions={

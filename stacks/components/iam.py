@@ -33,10 +33,15 @@ def grant_objects(
     if list_bucket:
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions=({"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None),
             )
+        )
+        # GetBucketLocation carries no s3:prefix (the authorization reference lists no such
+        # key for it): under the prefix condition above it would never be allowed.
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn])
         )
 
 

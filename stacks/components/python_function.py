@@ -145,6 +145,10 @@ class PythonFunction(Construct):
                 alarm_action=alarm_action,
                 source_description=f"Function {construct_id}, after Lambda's own retries,",
             )
+            # Lambda sends a failed asynchronous event to the DLQ with the function's own role:
+            # an encrypted queue needs the key too, or the event is lost (Lambda Developer Guide,
+            # "Dead-letter queues"; SQS needs GenerateDataKey and Decrypt to send under SSE-KMS).
+            encryption_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         self.function = lambda_.Function(
             self,
             "Function",

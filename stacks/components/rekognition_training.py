@@ -34,6 +34,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.components.alerting import AlertTopic
+from stacks.components.encryption import grant_service_grants
 from stacks.components.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
@@ -57,6 +58,8 @@ SSM_TRANSIENT_ERRORS: tuple[str, ...] = (
 )
 SDK_TIMEOUT = Duration.seconds(60)
 NO_PREVIOUS_MODEL = "none"
+#: The ``ManagedBy`` tag of every project and version the workflow creates.
+MANAGED_BY = "rekognition-training-workflow"
 EVALUATION_SERVICE = "rekognition-evaluation"
 
 
@@ -102,6 +105,9 @@ class RekognitionTraining(Construct):
         self._any_dataset_arn = stack.format_arn(
             service="rekognition", resource="project", resource_name="*/dataset/*"
         )
+        #: Tags of the projects and versions the workflow creates (CreateProject is granted
+        #: only with the ManagedBy tag).
+        self._tags = {"Environment": config.name, "ManagedBy": MANAGED_BY}
         self.metrics_namespace = config.metrics_namespace
         self.project_name = project
         self.environment_name = config.name
@@ -224,7 +230,19 @@ class RekognitionTraining(Construct):
             scope,
             "CreateProject",
             "createProject",
-            {"ProjectName.$": "$.job.project_name"},
+            {"ProjectName.$": "$.job.project_name", "Tags": self._tags},
+            # Creating with Tags needs TagResource on the new project (the task's own grant) ...
+            iam_action="rekognition:TagResource",
+            # ... and CreateProject, for which the authorization reference lists no resource
+            # type (an older Custom Labels guide scopes it to a project ARN): "*" works under
+            # both readings, and the request tag keeps it to projects this workflow creates.
+            additional_iam_statements=[
+                iam.PolicyStatement(
+                    actions=["rekognition:CreateProject"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:RequestTag/ManagedBy": MANAGED_BY}},
+                )
+            ],
             result_selector={"arn.$": "$.ProjectArn"},
             result_path="$.project",
         )
@@ -247,7 +265,7 @@ class RekognitionTraining(Construct):
                     "S3KeyPrefix.$": "$.job.output_prefix",
                 },
                 "KmsKeyId": self._encryption_key.key_arn,
-                "Tags": {"Environment": config.name, "ManagedBy": "rekognition-training-workflow"},
+                "Tags": self._tags,
             },
             result_selector={"arn.$": "$.ProjectVersionArn"},
             result_path="$.version",
@@ -569,9 +587,8 @@ class RekognitionTraining(Construct):
             ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
             list_bucket=True,
         )
-        self._encryption_key.grant(
-            role, "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"
-        )
+        self._encryption_key.grant(role, "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey")
+        grant_service_grants(self._encryption_key, role)
         # CreateProjectVersion with Tags needs TagResource on the new version.
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -588,8 +605,10 @@ class RekognitionTraining(Construct):
         Validations.of(self.workflow).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="rekognition:DescribeProjects authorizes on no resource type; it only "
-                "lists project metadata. (Also X-Ray and log delivery, see Workflow.)",
+                reason="rekognition:DescribeProjects authorizes on no resource type (it only "
+                "lists project metadata) and rekognition:CreateProject neither, granted only "
+                "with this workflow's ManagedBy request tag. (Also X-Ray and log delivery, see "
+                "Workflow.)",
             ),
         )
         acknowledge_resources(
@@ -706,13 +725,16 @@ def _sdk(
     *,
     service: str = "rekognition",
     iam_resources: Sequence[str] | None = None,
+    iam_action: str | None = None,
+    additional_iam_statements: Sequence[iam.PolicyStatement] = (),
     result_selector: dict[str, Any] | None = None,
     result_path: str | None = None,
     transient: Sequence[str] = REKOGNITION_TRANSIENT_ERRORS,
     expected_errors: dict[str, sfn.IChainable] | None = None,
     catch: bool = True,
 ) -> sfn.TaskStateBase:
-    """A guarded aws-sdk task; IAM action = ``service:Action``, resources the project's ARNs."""
+    """A guarded aws-sdk task; IAM action = ``service:Action`` (unless given), resources the
+    project's ARNs (unless given)."""
     task = tasks.CallAwsService(
         scope.construct,
         construct_id,
@@ -720,7 +742,8 @@ def _sdk(
         action=action,
         parameters=parameters,
         iam_resources=list(iam_resources or scope.project_resources),
-        iam_action=f"{service}:{action[0].upper()}{action[1:]}",
+        iam_action=iam_action or f"{service}:{action[0].upper()}{action[1:]}",
+        additional_iam_statements=list(additional_iam_statements) or None,
         result_selector=result_selector,
         result_path=result_path,
         task_timeout=sfn.Timeout.duration(SDK_TIMEOUT),

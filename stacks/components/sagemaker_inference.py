@@ -60,9 +60,10 @@ ENDPOINT_TRANSIENT_ERRORS: tuple[str, ...] = (
     "StorageThrottledError",
 )
 STORAGE_TRANSIENT_ERRORS: tuple[str, ...] = ("StorageThrottledError",)
-#: aws-sdk S3 errors worth retrying: SDK-side failures and S3's unmodelled errors (SlowDown,
-#: InternalError, 503 all arrive as S3.S3Exception).
-S3_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("S3.SdkClientException", "S3.S3Exception")
+#: aws-sdk S3 errors worth retrying: S3's unmodelled errors (SlowDown, InternalError, 503 all
+#: arrive as S3.S3Exception). An aws-sdk integration raises no ``S3.SdkClientException``: Step
+#: Functions names modelled errors and the ``<Service>Exception`` catch-all only.
+S3_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("S3.S3Exception",)
 BATCH_MAP_LABEL = "Images"
 LOW_CONFIDENCE = "LowConfidence"
 INVALID_REQUEST = "InvalidRequestError"

@@ -34,6 +34,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.components.alerting import AlertTopic
+from stacks.components.encryption import grant_service_grants
 from stacks.components.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
@@ -77,12 +78,15 @@ VARIANT_NAME = "AllTraffic"
 ENDPOINT_POLL_INTERVAL = Duration.seconds(60)
 ENDPOINT_MAX_POLLS = 45
 SDK_TIMEOUT = Duration.seconds(60)
-SAGEMAKER_TRANSIENT_ERRORS: tuple[str, ...] = (
-    "SageMaker.ThrottlingException",
-    "SageMaker.InternalFailure",
-    "SageMaker.ServiceUnavailable",
-    "SageMaker.SdkClientException",
-)
+#: What SageMaker's throttling and service errors are called in a Retry. botocore models no
+#: throttling or internal-error shape for SageMaker, so they arrive unmodelled: the optimized
+#: integrations (createModel, createTrainingJob.sync, ...) raise them as
+#: ``SageMaker.AmazonSageMakerException``, the aws-sdk ones as ``SageMaker.SageMakerException``
+#: (Step Functions' ``<Service>.<Service>Exception`` for unmodelled errors). A Retry on
+#: ``SageMaker.ThrottlingException`` would never match; these retry a few permanent errors too,
+#: which costs seconds, not the run.
+SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS: tuple[str, ...] = ("SageMaker.AmazonSageMakerException",)
+SAGEMAKER_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("SageMaker.SageMakerException",)
 
 
 class SageMakerTraining(Construct):
@@ -146,7 +150,8 @@ class SageMakerTraining(Construct):
         self.state_machine = self.workflow.state_machine
         # KmsKeyId of the training job and the endpoint configuration: SageMaker creates grants
         # on the key for the caller's request.
-        encryption_key.grant(self.state_machine.role, "kms:CreateGrant", "kms:DescribeKey")
+        encryption_key.grant(self.state_machine.role, "kms:DescribeKey")
+        grant_service_grants(encryption_key, self.state_machine.role)
         self._acknowledge()
 
     # --- definition -------------------------------------------------------------------------
@@ -174,7 +179,7 @@ class SageMakerTraining(Construct):
             result_path="$.job",
         )
         train = self._train(states, job_arn)
-        guard(train, transient_errors=SAGEMAKER_TRANSIENT_ERRORS, max_attempts=3)
+        guard(train, transient_errors=SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS, max_attempts=3)
 
         missing_accuracy = guard.fail(
             states,
@@ -461,9 +466,9 @@ class SageMakerTraining(Construct):
             task_timeout=timeout,
         )
         for task in (create_model, create_config, create_endpoint, update_endpoint):
-            guard(task, transient_errors=SAGEMAKER_TRANSIENT_ERRORS)
+            guard(task, transient_errors=SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS)
         for task in (find_endpoint, describe):
-            guard(task, transient_errors=SAGEMAKER_TRANSIENT_ERRORS)
+            guard(task, transient_errors=SAGEMAKER_SDK_TRANSIENT_ERRORS)
 
         not_updatable = guard.fail(
             states,
@@ -592,9 +597,8 @@ class SageMakerTraining(Construct):
         grant_objects(
             role, self._artifacts_bucket, MODELS_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]
         )
-        self._key.grant(
-            role, "kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"
-        )
+        self._key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        grant_service_grants(self._key, role)
         self._log_groups.append("/aws/sagemaker/TrainingJobs")
         _grant_logs_and_metrics(role, "/aws/sagemaker/TrainingJobs", "/aws/sagemaker/TrainingJobs")
         return role

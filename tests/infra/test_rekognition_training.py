@@ -133,7 +133,13 @@ def test_state_machine_may_touch_only_its_project(templates, env, cdk_context):
     for statement in rekognition:
         resource = json.dumps(statement["Resource"])
         own = [a for a in actions_of(statement) if a.startswith("rekognition:")]
-        if statement["Resource"] == "*":
+        if statement["Resource"] == "*" and "Condition" in statement:
+            # CreateProject has no resource type: "*", only for projects tagged as ours.
+            assert own == ["rekognition:CreateProject"]
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:RequestTag/ManagedBy": "rekognition-training-workflow"}
+            }
+        elif statement["Resource"] == "*":
             # CDK merges same-resource statements (X-Ray, log delivery): only this one is ours.
             assert own == ["rekognition:DescribeProjects"]
         elif own == ["rekognition:ListDatasetEntries"]:
