@@ -717,6 +717,56 @@ def kms_writers(env: Environment, tally: Tally | None = None) -> list[Finding]:
                         )
                     )
     findings += _service_writers(env, encrypted, tally)
+    findings += _bucket_users(env, tally)
+    return findings
+
+
+#: What an S3 request under SSE-KMS needs of the key (S3 User Guide, "Using SSE-KMS": reads
+#: decrypt the data key, writes generate one).
+_S3_KMS_NEEDS = {
+    "s3:GetObject": "kms:Decrypt",
+    "s3:GetObjectVersion": "kms:Decrypt",
+    "s3:PutObject": "kms:GenerateDataKey",
+}
+
+
+def _bucket_users(env: Environment, tally: Tally) -> list[Finding]:
+    """Whoever reads or writes objects of a bucket encrypted with a KMS key can use that key."""
+    buckets: dict[str, tuple[str, str]] = {}  # bucket ARN -> (logical id, key ARN)
+    for stack, logical_id, resource in env.resources("AWS::S3::Bucket"):
+        rules = (
+            resource.get("Properties", {})
+            .get("BucketEncryption", {})
+            .get("ServerSideEncryptionConfiguration", [])
+        )
+        for rule in rules:
+            default = rule.get("ServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm") == "aws:kms" and "KMSMasterKeyID" in default:
+                key = str(env.resolve(stack, default["KMSMasterKeyID"]))
+                buckets[env.arn(stack, logical_id)] = (logical_id, key)
+    findings = []
+    for stack, role, _ in env.resources("AWS::IAM::Role"):
+        statements = env.identity_statements(stack, role)
+        for bucket_arn, (bucket_id, key_arn) in buckets.items():
+            for s3_action, kms_action in _S3_KMS_NEEDS.items():
+                uses = any(
+                    reference.patterns_intersect(resource, f"{bucket_arn}/${{ObjectName}}")
+                    for statement in reference.statements_allowing(statements, s3_action)
+                    for resource in statement.resources
+                )
+                if not uses:
+                    continue
+                tally.add("KMS bucket users")
+                verdict = reference.check_grant(statements, kms_action, key_arn)
+                if verdict.problem:
+                    findings.append(
+                        Finding(
+                            "kms",
+                            f"{stack}/{role}",
+                            f"may {s3_action} in {bucket_id} (SSE-KMS with {key_arn}) "
+                            f"but {verdict.problem}",
+                        )
+                    )
     return findings
 
 

@@ -21,7 +21,7 @@ LOOKED_AT = {
     "errors": ("error names",),
     "iam": ("IAM grants (tasks)", "IAM grants (function code)", "boto3 calls"),
     "policy": ("policy actions", "condition keys"),
-    "kms": ("KMS writers",),
+    "kms": ("KMS writers", "KMS bucket users"),
 }
 
 

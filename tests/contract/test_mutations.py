@@ -372,6 +372,12 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         "may send to AlertsTopic",
     ),
     (
+        "bucket-reader-without-the-bucket-key",
+        "kms",
+        _drop_action(TRAINING, "TrainingEvaluateRoleDefaultPolicy", "kms:Decrypt"),
+        "may s3:GetObject in ArtifactsBucket",
+    ),
+    (
         "service-without-the-key",
         "kms",
         _drop_key_policy_statement("AllowCloudWatchAlarms"),
