@@ -14,8 +14,9 @@ readable notification -> fail):
 4. ``GatePassed?``: accuracy >= ``training.min_validation_accuracy``. Rejected:
    ``NotifyRejected`` -> ``ModelRejected`` (a successful run whose outcome is ``REJECTED``).
 5. ``CreateModel`` -> ``CreateEndpointConfig`` (KMS-encrypted volume, data capture to S3) ->
-   ``FindEndpoint`` -> ``CreateEndpoint`` or ``UpdateEndpoint`` (an endpoint that is not
-   InService is left alone: ``EndpointNotUpdatable``) -> a bounded poll of ``DescribeEndpoint``
+   ``FindEndpoint`` (DescribeEndpoint of the exact name; "Could not find endpoint" means there
+   is none) -> ``CreateEndpoint`` or ``UpdateEndpoint`` (an endpoint that is not InService is
+   left alone: ``EndpointNotUpdatable``) -> a bounded poll of ``DescribeEndpoint``
    until it is InService with the new configuration -> ``NotifyDeployed`` -> ``Deployed``.
 """
 
@@ -77,6 +78,10 @@ VARIANT_NAME = "AllTraffic"
 ENDPOINT_POLL_INTERVAL = Duration.seconds(60)
 ENDPOINT_MAX_POLLS = 45
 SDK_TIMEOUT = Duration.seconds(60)
+#: How an aws-sdk task names an error SageMaker's model does not declare (ValidationException).
+UNMODELLED_SAGEMAKER_ERROR = "SageMaker.SageMakerException"
+#: What DescribeEndpoint answers (ValidationException) for an endpoint that does not exist.
+ENDPOINT_NOT_FOUND_MESSAGE = "Could not find endpoint"
 SAGEMAKER_TRANSIENT_ERRORS: tuple[str, ...] = (
     "SageMaker.ThrottlingException",
     "SageMaker.InternalFailure",
@@ -427,20 +432,17 @@ class SageMakerTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=timeout,
         )
+        # The endpoint by its exact name: DescribeEndpoint answers for that one endpoint, where
+        # ListEndpoints pages (10 a page, newest first) through every name that contains it.
         find_endpoint = tasks.CallAwsService(
             states,
             "FindEndpoint",
             service="sagemaker",
-            action="listEndpoints",
-            parameters={"NameContains": self.endpoint_name},
-            # ListEndpoints authorizes on no resource type.
-            iam_resources=["*"],
-            iam_action="sagemaker:ListEndpoints",
-            result_selector={
-                "statuses.$": "$.Endpoints[?(@.EndpointName == '"
-                + self.endpoint_name
-                + "')].EndpointStatus"
-            },
+            action="describeEndpoint",
+            parameters={"EndpointName": self.endpoint_name},
+            iam_resources=[self.endpoint_arn],
+            iam_action="sagemaker:DescribeEndpoint",
+            result_selector={"status.$": "$.EndpointStatus"},
             result_path="$.existing",
             task_timeout=timeout,
         )
@@ -462,6 +464,19 @@ class SageMakerTraining(Construct):
         )
         for task in (create_model, create_config, create_endpoint, update_endpoint):
             guard(task, transient_errors=SAGEMAKER_TRANSIENT_ERRORS)
+        # A missing endpoint is an expected answer: SageMaker models no error for it, so it
+        # arrives as the unmodelled SageMaker.SageMakerException ("ValidationException: Could
+        # not find endpoint ..."); any other error of that name takes the failure path.
+        lookup_failed = guard.fail(
+            states,
+            "EndpointLookupFailed",
+            error=sfn.JsonPath.string_at("$.lookup.Error"),
+            cause=sfn.JsonPath.string_at("$.lookup.Cause"),
+        )
+        endpoint_missing = sfn.Choice(states, "EndpointMissing?")
+        find_endpoint.add_catch(
+            endpoint_missing, errors=[UNMODELLED_SAGEMAKER_ERROR], result_path="$.lookup"
+        )
         for task in (find_endpoint, describe):
             guard(task, transient_errors=SAGEMAKER_TRANSIENT_ERRORS)
 
@@ -473,7 +488,7 @@ class SageMakerTraining(Construct):
                 "Endpoint " + self.endpoint_name + " is {}, so model {} was not deployed (an "
                 "update needs InService; delete a Failed endpoint first). The model and its "
                 "endpoint configuration {} exist and can be deployed by running again.",
-                sfn.JsonPath.string_at("$.existing.statuses[0]"),
+                sfn.JsonPath.string_at("$.existing.status"),
                 sfn.JsonPath.string_at("$.job.name"),
                 sfn.JsonPath.string_at("$.job.name"),
             ),
@@ -564,13 +579,13 @@ class SageMakerTraining(Construct):
         )
         create_endpoint.next(init_polls)
         update_endpoint.next(init_polls)
+        endpoint_missing.when(
+            sfn.Condition.string_matches("$.lookup.Cause", f"*{ENDPOINT_NOT_FOUND_MESSAGE}*"),
+            create_endpoint,
+        ).otherwise(lookup_failed)
         create_model.next(create_config).next(find_endpoint).next(
-            sfn.Choice(states, "EndpointExists?")
-            .when(sfn.Condition.is_not_present("$.existing.statuses[0]"), create_endpoint)
-            .when(
-                sfn.Condition.string_equals("$.existing.statuses[0]", "InService"),
-                update_endpoint,
-            )
+            sfn.Choice(states, "EndpointUpdatable?")
+            .when(sfn.Condition.string_equals("$.existing.status", "InService"), update_endpoint)
             .otherwise(not_updatable)
         )
         return create_model
@@ -621,10 +636,8 @@ class SageMakerTraining(Construct):
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListEndpoints authorizes on no resource type (it only lists "
-                "names and statuses); cloudwatch:PutMetricData accepts no resource but is "
-                "limited by the cloudwatch:namespace condition. (Also X-Ray and log delivery, "
-                "see Workflow.)",
+                reason="cloudwatch:PutMetricData accepts no resource but is limited by the "
+                "cloudwatch:namespace condition. (Also X-Ray and log delivery, see Workflow.)",
             ),
             Acknowledgment(
                 id="NIST.800.53.R5-IAMNoInlinePolicy",

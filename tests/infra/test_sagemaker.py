@@ -30,7 +30,6 @@ STAR_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
-    "sagemaker:ListEndpoints",  # finding the endpoint to create or update
     "cloudwatch:PutMetricData",  # SageMaker jobs/endpoints, with a namespace condition
 }
 
@@ -202,6 +201,8 @@ def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env
     for action, allowed in expected.items():
         (statement,) = grants(template, action)
         assert sorted(resources_of(statement)) == sorted(allowed), action
+    # The endpoint is looked up by its exact name, not by listing every endpoint.
+    assert not grants(template, "sagemaker:ListEndpoints")
     for statement in grants(template, "iam:PassRole"):
         assert statement["Condition"] == {
             "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -264,11 +265,15 @@ def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
         for retrier in state["Retry"]:
             assert "States.ALL" not in retrier["ErrorEquals"], name
             assert retrier["JitterStrategy"] == "FULL", name
-    # Outside a Map's children, every task reports its failure.
+    # Outside a Map's children, every task reports its failure: the last catcher takes every
+    # error to the failure path; any before it names the errors it expects (a "not found").
     for name, state in states.items():
         if state["Type"] in ("Task", "Map") and name != "NotifyFailure":
-            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
-            assert state["Catch"][0]["Next"] == "NotifyFailure", name
+            *expected, last = state["Catch"]
+            assert last["ErrorEquals"] == ["States.ALL"], name
+            assert last["Next"] == "NotifyFailure", name
+            for catcher in expected:
+                assert "States.ALL" not in catcher["ErrorEquals"], name
 
 
 def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):

@@ -8,7 +8,9 @@ scripts also check the requests the workflow makes.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from tests.workflows.sagemaker_support import (
     DATA_BUCKET,
     ENDPOINT,
     STACK,
+    conforming,
     create_buckets,
     machine_id,
 )
@@ -27,18 +30,45 @@ from tests.workflows.sagemaker_support import (
 JOB_PREFIX = "imgclf-dev-ic-"
 #: The built-in algorithm's registry in eu-west-1 (the runner's region).
 IMAGE = f"685385470294.dkr.ecr.{REGION}.amazonaws.com/image-classification:1"
+NOW = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.UTC)
+#: Endpoint statuses a deployment passes through before it ends.
+TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+OLD_CONFIG = "imgclf-dev-ic-0123456789ab"
+
+
+@dataclass
+class Endpoint:
+    """The endpoint as SageMaker describes it."""
+
+    status: str
+    config: str
+    failure_reason: str | None = None
+    created: datetime.datetime = field(default_factory=lambda: NOW - datetime.timedelta(days=30))
 
 
 class SageMaker:
-    """A scripted SageMaker: the training job and the endpoint advance one status per describe."""
+    """A scripted SageMaker: the training job and the endpoint advance one status per describe.
+
+    The endpoint exists only once a test gives one (``existing``) or the workflow creates it;
+    DescribeEndpoint of a missing one answers as SageMaker does (ValidationException, "Could not
+    find endpoint"). A deployment walks ``endpoint_statuses``; when it ends, the endpoint holds
+    the requested configuration unless ``rolls_back`` (SageMaker restores the previous one), and
+    ``failure_reason`` is what SageMaker reports for it. Every answer is checked against
+    botocore's output shape.
+    """
 
     def __init__(self, workflow: LocalWorkflow) -> None:
         self.workflow = workflow
         self.training_statuses = ["InProgress", "Completed"]
         self.validation_accuracy: float | None = 0.93
-        self.existing_endpoint: str | None = None
+        self.existing: Endpoint | None = None
         self.endpoint_statuses = ["Creating", "InService"]
+        self.rolls_back = False
+        self.failure_reason: str | None = None
+        #: Other endpoints of the account (ListEndpoints' pages), newest first.
+        self.other_endpoints: list[dict[str, Any]] = []
         self.job_name = ""
+        self._deploying: str | None = None
 
     def install(self) -> None:
         w = self.workflow
@@ -49,13 +79,13 @@ class SageMaker:
             "sagemaker", "CreateEndpointConfig", {"EndpointConfigArn": self._arn("endpoint-config")}
         )
         w.script("sagemaker", "ListEndpoints", self._list_endpoints)
-        w.script("sagemaker", "CreateEndpoint", {"EndpointArn": self._arn("endpoint")})
-        w.script("sagemaker", "UpdateEndpoint", {"EndpointArn": self._arn("endpoint")})
+        w.script("sagemaker", "CreateEndpoint", self._create_endpoint)
+        w.script("sagemaker", "UpdateEndpoint", self._update_endpoint)
         w.script("sagemaker", "DescribeEndpoint", self._describe_endpoint)
 
     @staticmethod
-    def _arn(kind: str) -> str:
-        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/x"
+    def _arn(kind: str, name: str = "x") -> str:
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
 
     def _create_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.job_name = params["TrainingJobName"]
@@ -93,29 +123,73 @@ class SageMaker:
             description["FinalMetricDataList"] = metrics
         return description
 
-    def _list_endpoints(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        assert params["NameContains"] == ENDPOINT
-        endpoints = [
-            # A longer name containing ours must not be mistaken for it.
-            {"EndpointName": f"{ENDPOINT}-canary", "EndpointStatus": "InService"},
-        ]
-        if self.existing_endpoint:
-            endpoints.append({"EndpointName": ENDPOINT, "EndpointStatus": self.existing_endpoint})
-        return {"Endpoints": endpoints}
+    def _summaries(self) -> list[dict[str, Any]]:
+        ours = []
+        if self.existing is not None:
+            ours.append(
+                {
+                    "EndpointName": ENDPOINT,
+                    "EndpointArn": self._arn("endpoint", ENDPOINT),
+                    "CreationTime": self.existing.created,
+                    "LastModifiedTime": self.existing.created,
+                    "EndpointStatus": self.existing.status,
+                }
+            )
+        return sorted([*self.other_endpoints, *ours], key=lambda e: e["CreationTime"], reverse=True)
 
-    def _describe_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _list_endpoints(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """ListEndpoints as documented: NameContains filter, newest first, 10 per page."""
+        contains = params.get("NameContains", "")
+        matching = [e for e in self._summaries() if contains in e["EndpointName"]]
+        start = int(params.get("NextToken", "0"))
+        end = start + int(params.get("MaxResults", 10))
+        answer: dict[str, Any] = {"Endpoints": matching[start:end]}
+        if end < len(matching):
+            answer["NextToken"] = str(end)
+        return conforming("sagemaker", "ListEndpoints", answer)
+
+    def _create_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.existing is None, "CreateEndpoint of an endpoint that exists"
+        self.existing = Endpoint(status="Creating", config=params["EndpointConfigName"])
+        self._deploying = params["EndpointConfigName"]
+        return conforming("sagemaker", "CreateEndpoint", {"EndpointArn": self._arn("endpoint")})
+
+    def _update_endpoint(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.existing is not None
+        assert self.existing.status == "InService"
+        self.existing.status = "Updating"
+        self._deploying = params["EndpointConfigName"]
+        return conforming("sagemaker", "UpdateEndpoint", {"EndpointArn": self._arn("endpoint")})
+
+    def _describe_endpoint(self, params: Mapping[str, Any]) -> Any:
         assert params["EndpointName"] == ENDPOINT
-        status = (
-            self.endpoint_statuses.pop(0)
-            if len(self.endpoint_statuses) > 1
-            else (self.endpoint_statuses[0])
-        )
-        return {
+        endpoint = self.existing
+        if endpoint is None:
+            arn = self._arn("endpoint", ENDPOINT)
+            return AwsError("ValidationException", f'Could not find endpoint "{arn}".')
+        if self._deploying is not None:
+            status = (
+                self.endpoint_statuses.pop(0)
+                if len(self.endpoint_statuses) > 1
+                else self.endpoint_statuses[0]
+            )
+            endpoint.status = status
+            if status not in TRANSITIONAL_STATUSES:  # the deployment has ended
+                if not (status == "InService" and self.rolls_back):
+                    endpoint.config = self._deploying
+                if self.failure_reason is not None:
+                    endpoint.failure_reason = self.failure_reason
+        description: dict[str, Any] = {
             "EndpointName": ENDPOINT,
-            "EndpointArn": self._arn("endpoint"),
-            "EndpointConfigName": self.job_name,
-            "EndpointStatus": status,
+            "EndpointArn": self._arn("endpoint", ENDPOINT),
+            "EndpointConfigName": endpoint.config,
+            "EndpointStatus": endpoint.status,
+            "CreationTime": endpoint.created,
+            "LastModifiedTime": NOW,
         }
+        if endpoint.failure_reason is not None:
+            description["FailureReason"] = endpoint.failure_reason
+        return conforming("sagemaker", "DescribeEndpoint", description)
 
 
 @pytest.fixture
@@ -205,7 +279,7 @@ def test_gate_pass_trains_and_creates_the_endpoint(sagemaker):
 
 
 def test_gate_pass_updates_an_existing_endpoint(sagemaker):
-    sagemaker.existing_endpoint = "InService"
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
     sagemaker.endpoint_statuses = ["Updating", "Updating", "InService"]
 
     run = sagemaker.workflow.run({}, name="update")
@@ -218,6 +292,72 @@ def test_gate_pass_updates_an_existing_endpoint(sagemaker):
         "EndpointConfigName": sagemaker.job_name,
     }
     assert run.waits == [60, 60, 60]
+    assert run.output["endpoint_config"] == sagemaker.job_name
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker training DEPLOYED"
+
+
+def test_a_missing_endpoint_is_created_after_an_exact_name_lookup(sagemaker):
+    run = sagemaker.workflow.run({}, name="no-endpoint-yet")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.entered[run.entered.index("FindEndpoint") :][:3] == [
+        "FindEndpoint",
+        "EndpointMissing?",
+        "CreateEndpoint",
+    ]
+    assert run.calls["sagemaker.DescribeEndpoint"][0] == {"EndpointName": ENDPOINT}
+    assert "sagemaker.ListEndpoints" not in run.calls
+
+
+def test_our_endpoint_is_found_behind_a_page_of_newer_similar_names(sagemaker):
+    """ListEndpoints' first page (10, newest first) holds only longer names containing ours."""
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = ["Updating", "InService"]
+    sagemaker.other_endpoints = [
+        {
+            "EndpointName": f"{ENDPOINT}-shadow-{index}",
+            "EndpointArn": SageMaker._arn("endpoint", f"{ENDPOINT}-shadow-{index}"),
+            "CreationTime": NOW - datetime.timedelta(hours=index),
+            "LastModifiedTime": NOW - datetime.timedelta(hours=index),
+            "EndpointStatus": "InService",
+        }
+        for index in range(10)
+    ]
+    first_page = sagemaker._list_endpoints({"NameContains": ENDPOINT})
+    assert ENDPOINT not in {e["EndpointName"] for e in first_page["Endpoints"]}
+    assert "NextToken" in first_page
+
+    run = sagemaker.workflow.run({}, name="found-by-name")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert "UpdateEndpoint" in run.entered
+    assert "CreateEndpoint" not in run.entered
+    assert "sagemaker.CreateEndpoint" not in run.calls
+    assert run.output["endpoint_config"] == sagemaker.job_name
+
+
+def test_a_lookup_that_fails_otherwise_is_reported_not_taken_for_missing(sagemaker):
+    denied = AwsError(
+        "AccessDeniedException",
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/x is not authorized to perform: "
+        "sagemaker:DescribeEndpoint",
+    )
+    sagemaker.workflow._scripts["sagemaker.DescribeEndpoint"].insert(0, denied)
+
+    run = sagemaker.workflow.run({}, name="lookup-denied")
+
+    assert run.status == "FAILED"
+    # SageMaker models no AccessDeniedException: an aws-sdk task names it SageMakerException.
+    assert run.error == "SageMaker.SageMakerException"
+    assert "not authorized to perform: sagemaker:DescribeEndpoint" in run.cause
+    assert run.entered[-4:] == [
+        "EndpointMissing?",
+        "EndpointLookupFailed",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert "sagemaker.CreateEndpoint" not in run.calls
 
 
 def test_gate_reject_notifies_and_leaves_the_endpoint_alone(sagemaker):
@@ -286,7 +426,7 @@ def test_throttled_create_training_job_is_retried(sagemaker):
 
 @pytest.mark.parametrize("status", ["Updating", "Failed", "Creating"])
 def test_an_endpoint_that_is_not_in_service_is_not_touched(sagemaker, status):
-    sagemaker.existing_endpoint = status
+    sagemaker.existing = Endpoint(status=status, config=OLD_CONFIG)
 
     run = sagemaker.workflow.run({}, name="busy")
 
@@ -316,4 +456,5 @@ def test_endpoint_wait_is_bounded(sagemaker):
     assert run.error == "EndpointNotInService"
     assert "within 45 minutes" in run.cause
     assert run.waits == [60] * 45
-    assert len(run.calls["sagemaker.DescribeEndpoint"]) == 45
+    # The lookup by name, then 45 polls.
+    assert len(run.calls["sagemaker.DescribeEndpoint"]) == 1 + 45
