@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
+from stacks.components.sagemaker_training import ENDPOINT_STATUSES, EndpointPhase
 from stacks.config import load_environment
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app, template_of
@@ -370,6 +371,26 @@ def test_a_changed_gate_and_batch_settings_reach_the_definitions(context_copy):
     images = definition(template, "ClassifyBatch")["States"]["ClassifyImages"]
     assert images["MaxConcurrency"] == 3
     assert images.get("ToleratedFailurePercentage", 0) == 0  # 0 is the default: omitted
+
+
+def test_endpoint_wait_ends_at_once_on_every_failed_status_and_on_a_rollback(templates):
+    states = definition(sagemaker(templates, "dev"), "TrainingWorkflow")["States"]
+    choices = states["EndpointReady?"]["Choices"]
+    by_status = {
+        rule["StringEquals"]: rule["Next"]
+        for rule in choices
+        if rule.get("Variable") == "$.endpoint.status"
+    }
+    for status, meaning in ENDPOINT_STATUSES.items():
+        if meaning.phase is EndpointPhase.FAILED:
+            record = states[by_status[status]]
+            assert record["Parameters"]["Error"] == meaning.error, status
+            assert record["Next"] == "FailureReasonGiven?", status
+    # InService that is not the deployment asked for is a rollback, checked before the deadline.
+    assert states[by_status["InService"]]["Parameters"]["Error"] == "EndpointUpdateRolledBack"
+    assert choices[0]["Next"] == "NotifyDeployed"
+    assert choices[-1]["Next"] == "EndpointTooSlow"
+    assert states["DescribeEndpoint"]["ResultSelector"]["failure_reasons.$"] == "$..FailureReason"
 
 
 def test_training_image_is_the_regional_algorithm(templates):

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from stacks.components.sagemaker_training import ENDPOINT_STATUSES, EndpointPhase
 from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, AwsError, LocalWorkflow
 from tests.workflows.sagemaker_support import (
     ARTIFACTS_BUCKET,
@@ -437,14 +438,136 @@ def test_an_endpoint_that_is_not_in_service_is_not_touched(sagemaker, status):
     assert "sagemaker.CreateEndpoint" not in run.calls
 
 
-def test_endpoint_that_fails_to_deploy_is_reported(sagemaker):
+HEALTH_CHECK = (
+    "The primary container for production variant AllTraffic did not pass the ping health "
+    "check. Please check CloudWatch logs for this endpoint."
+)
+CAPACITY = "Unable to provision requested ML compute capacity. Please retry using a different ML instance type."  # noqa: E501
+
+
+def test_a_rolled_back_update_fails_at_once_with_the_failure_reason(sagemaker):
+    """SageMaker rolls a failed update back: InService again, with the *old* configuration."""
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = ["Updating", "Updating", "InService"]
+    sagemaker.rolls_back = True
+    sagemaker.failure_reason = HEALTH_CHECK
+
+    run = sagemaker.workflow.run({}, name="rolled-back")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointUpdateRolledBack"
+    assert f"did not take endpoint configuration {sagemaker.job_name}" in run.cause
+    assert f"InService with {OLD_CONFIG}" in run.cause
+    assert f"FailureReason: {HEALTH_CHECK}" in run.cause
+    # Seen on the describe that showed it, not after 45 polls.
+    assert run.waits == [60, 60, 60]
+    assert run.entered[-6:] == [
+        "EndpointReady?",
+        "EndpointRolledBack",
+        "FailureReasonGiven?",
+        "AddFailureReason",
+        "NotifyFailure",
+        "Failed",
+    ]
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker training FAILED"
+    assert "Error: EndpointUpdateRolledBack" in published["Message"]
+    assert HEALTH_CHECK in published["Message"]
+
+
+def test_a_new_failure_reason_on_the_new_configuration_is_not_a_deployment(sagemaker):
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = ["Updating", "InService"]
+    sagemaker.failure_reason = HEALTH_CHECK
+
+    run = sagemaker.workflow.run({}, name="new-reason")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointUpdateRolledBack"
+    assert HEALTH_CHECK in run.cause
+
+
+def test_a_failure_reason_left_from_an_earlier_rollback_does_not_fail_a_good_update(sagemaker):
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG, failure_reason=CAPACITY)
+    sagemaker.endpoint_statuses = ["Updating", "InService"]
+
+    run = sagemaker.workflow.run({}, name="stale-reason")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output["endpoint_config"] == sagemaker.job_name
+
+
+def test_a_failed_rollback_fails_at_once_with_the_failure_reason(sagemaker):
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = ["Updating", "UpdateRollbackFailed"]
+    sagemaker.failure_reason = HEALTH_CHECK
+
+    run = sagemaker.workflow.run({}, name="rollback-failed")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointUpdateRollbackFailed"
+    assert "is UpdateRollbackFailed" in run.cause
+    assert f"FailureReason: {HEALTH_CHECK}" in run.cause
+    assert run.waits == [60, 60]
+    (published,) = run.published()
+    assert "Error: EndpointUpdateRollbackFailed" in published["Message"]
+    assert HEALTH_CHECK in published["Message"]
+
+
+def test_an_endpoint_that_fails_to_be_created_is_reported_with_its_reason(sagemaker):
     sagemaker.endpoint_statuses = ["Creating", "Failed"]
+    sagemaker.failure_reason = CAPACITY
 
     run = sagemaker.workflow.run({}, name="endpoint-failed")
 
     assert run.status == "FAILED"
     assert run.error == "EndpointFailed"
-    assert run.entered[-3:] == ["EndpointFailed", "NotifyFailure", "Failed"]
+    assert "is Failed after deploying" in run.cause
+    assert "delete it" in run.cause
+    assert f"FailureReason: {CAPACITY}" in run.cause
+    assert run.waits == [60, 60]
+    assert run.entered[-5:] == [
+        "EndpointFailed",
+        "FailureReasonGiven?",
+        "AddFailureReason",
+        "NotifyFailure",
+        "Failed",
+    ]
+    (published,) = run.published()
+    assert CAPACITY in published["Message"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (status, meaning.error)
+        for status, meaning in ENDPOINT_STATUSES.items()
+        if meaning.phase is EndpointPhase.FAILED
+    ],
+)
+def test_every_failed_status_ends_the_wait_with_its_error(sagemaker, status, error):
+    sagemaker.endpoint_statuses = ["Creating", status]
+
+    run = sagemaker.workflow.run({}, name="failed-status")
+
+    assert run.status == "FAILED"
+    assert run.error == error
+    assert f"is {status} after deploying" in run.cause
+    assert run.waits == [60, 60]
+
+
+@pytest.mark.parametrize(
+    "status",
+    [s for s, meaning in ENDPOINT_STATUSES.items() if meaning.phase is EndpointPhase.WORKING],
+)
+def test_working_statuses_keep_polling_until_in_service(sagemaker, status):
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = [status, status, "InService"]
+
+    run = sagemaker.workflow.run({}, name="working")
+
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.waits == [60, 60, 60]
 
 
 def test_endpoint_wait_is_bounded(sagemaker):
