@@ -29,7 +29,12 @@ class InvalidRequestError(Exception):
 
 
 class ImageNotFoundError(Exception):
-    """The S3 object does not exist (or is not readable)."""
+    """The S3 object (or the version validated) does not exist."""
+
+
+class ImageAccessDeniedError(Exception):
+    """The S3 object exists (or may exist) but the function may not read or decrypt it: S3
+    refused (403 AccessDenied) or KMS refused the object's key (``KMS.*`` errors)."""
 
 
 class ImageTooLargeError(Exception):

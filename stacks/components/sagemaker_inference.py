@@ -480,6 +480,15 @@ class SageMakerInference(Construct):
                 input_prefix,
                 ["s3:GetObject", "s3:GetObjectVersion"],
             )
+            # With ListBucket on the input prefix S3 answers 404 for a missing key there
+            # (without it, 403): a 403 is then a refusal, reported as ImageAccessDeniedError.
+            function.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self._data_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{input_prefix}*"]}},
+                )
+            )
             encryption_key.grant_decrypt(function.role)
         self.classify_function.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn])

@@ -180,6 +180,29 @@ def test_s3_access_is_limited_to_the_prefixes_used(templates, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_image_readers_may_list_the_input_prefix_so_a_missing_key_is_a_404(templates, env):
+    """Without s3:ListBucket S3 answers 403 for a missing key, and a 403 could not be told from
+    a refusal (a KMS key the function may not use): ImageAccessDeniedError relies on this."""
+    template = sagemaker(templates, env)
+    for function in ("InferenceValidateFunction", "InferenceClassifyFunction"):
+        (policy,) = [
+            value
+            for key, value in template.find_resources("AWS::IAM::Policy").items()
+            if key.startswith(f"{function}RoleDefaultPolicy")
+        ]
+        listing = [
+            statement
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if "s3:ListBucket" in listify(statement["Action"])
+        ]
+        (statement,) = listing
+        assert listify(statement["Action"]) == ["s3:ListBucket"], function
+        assert resources_of(statement) == [bucket_arn(env, "data")], function
+        prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+        assert prefixes == ["sagemaker/inference/*"], function
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env):
     template = sagemaker(templates, env)
     prefix = arn(env, "sagemaker")
@@ -287,7 +310,9 @@ def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
         "Lambda.TooManyRequestsException",
     } <= set(retrier["ErrorEquals"])
     assert "MalformedEndpointResponseError" not in retrier["ErrorEquals"]
-    assert "NotAnImageError" not in states["Validate"]["Retry"][0]["ErrorEquals"]
+    for permanent in ("NotAnImageError", "ImageNotFoundError", "ImageAccessDeniedError"):
+        assert permanent not in states["Validate"]["Retry"][0]["ErrorEquals"]
+        assert permanent not in retrier["ErrorEquals"]
     # Inside the Map's children, failures fail the child (counted against the tolerance).
     assert "Catch" not in states["Classify"]
 

@@ -326,12 +326,139 @@ def test_s3_errors_get_workflow_names():
         return ClientError({"Error": {"Code": code, "Message": "m"}}, "GetObject")
 
     assert isinstance(aws.s3_error(client_error("NoSuchKey"), "s3://b/k"), model.ImageNotFoundError)
-    assert isinstance(aws.s3_error(client_error("403"), "s3://b/k"), model.ImageNotFoundError)
+    assert isinstance(aws.s3_error(client_error("403"), "s3://b/k"), model.ImageAccessDeniedError)
     assert isinstance(
         aws.s3_error(client_error("SlowDown"), "s3://b/k"), model.StorageThrottledError
     )
     other = client_error("InvalidObjectState")
     assert aws.s3_error(other, "s3://b/k") is other
+
+
+KEY = f"{PREFIX}photo.jpg"
+URI = f"s3://{BUCKET}/{KEY}"
+KMS_DENIED = (
+    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/validate/fn is not authorized to perform: "
+    f"kms:Decrypt on resource: arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd because no "
+    "identity-based policy allows the kms:Decrypt action"
+)
+
+
+@pytest.fixture
+def stubbed_s3(aws_env, monkeypatch):
+    """The validate and classify functions' S3 client, answering from a botocore Stubber."""
+    s3 = boto3.client("s3", region_name=REGION)
+    monkeypatch.setattr(validate, "client", lambda service, read_timeout=30: s3)
+    monkeypatch.setattr(classify, "client", lambda service, read_timeout=30: s3)
+    with Stubber(s3) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def head_succeeds(stubber: Stubber) -> None:
+    stubber.add_response(
+        "head_object",
+        {"ContentLength": len(JPEG), "ContentType": "image/jpeg", "VersionId": "v1"},
+        {"Bucket": BUCKET, "Key": KEY},
+    )
+
+
+def get_fails(stubber: Stubber, code: str, status: int, message: str, **params) -> None:
+    stubber.add_client_error(
+        "get_object",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+        expected_params={"Bucket": BUCKET, "Key": KEY, "VersionId": "v1", **params},
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "error", "expected"),
+    [
+        # HeadObject has no body: botocore reports the HTTP status as the code.
+        ("403", 403, "Forbidden", model.ImageAccessDeniedError, "HeadObject was denied (403: F"),
+        ("404", 404, "Not Found", model.ImageNotFoundError, f"{URI} does not exist (S3 answe"),
+    ],
+)
+def test_head_object_refusal_is_access_denied_and_404_is_not_found(
+    stubbed_s3, code, status, message, error, expected
+):
+    stubbed_s3.add_client_error(
+        "head_object",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+        expected_params={"Bucket": BUCKET, "Key": KEY},
+    )
+    with pytest.raises(error) as raised:
+        run_validate(KEY)
+    assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "error", "expected"),
+    [
+        (
+            "AccessDenied",
+            403,
+            KMS_DENIED,
+            model.ImageAccessDeniedError,
+            ["cannot be read: GetObject was denied (AccessDenied: User:", "kms:Decrypt"],
+        ),
+        (
+            "KMS.AccessDeniedException",
+            400,
+            KMS_DENIED,
+            model.ImageAccessDeniedError,
+            ["cannot be decrypted: GetObject failed with KMS.AccessDeniedException"],
+        ),
+        (
+            "KMS.DisabledException",
+            400,
+            f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd is disabled.",
+            model.ImageAccessDeniedError,
+            ["cannot be decrypted", "KMS.DisabledException", "is disabled"],
+        ),
+        # Deleted between HeadObject and GetObject: still not found.
+        (
+            "NoSuchKey",
+            404,
+            "The specified key does not exist.",
+            model.ImageNotFoundError,
+            ["does not exist (S3 answered NoSuchKey)"],
+        ),
+        (
+            "KMS.ThrottlingException",
+            400,
+            "Rate exceeded",
+            model.StorageThrottledError,
+            ["KMS.ThrottlingException", "retrying"],
+        ),
+    ],
+)
+def test_an_object_that_exists_but_cannot_be_decrypted_is_access_denied(
+    stubbed_s3, code, status, message, error, expected
+):
+    head_succeeds(stubbed_s3)
+    get_fails(stubbed_s3, code, status, message, Range="bytes=0-15")
+    with pytest.raises(error) as raised:
+        run_validate(KEY)
+    for text in expected:
+        assert text in str(raised.value)
+    assert URI in str(raised.value)
+
+
+def test_classify_reports_a_refused_read_of_the_validated_version(stubbed_s3):
+    get_fails(stubbed_s3, "AccessDenied", 403, KMS_DENIED)
+    image = {
+        "s3_uri": URI,
+        "bucket": BUCKET,
+        "key": KEY,
+        "version_id": "v1",
+        "content_type": "image/jpeg",
+    }
+    with pytest.raises(model.ImageAccessDeniedError, match="kms:Decrypt"):
+        classify.lambda_handler({"image": image, "threshold": 0.9, "workflow": "w"}, Context())
 
 
 def test_probabilities_are_finite_in_results():
