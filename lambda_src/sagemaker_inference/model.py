@@ -7,6 +7,7 @@ README lists them and which ones are retried.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections import Counter
@@ -22,6 +23,7 @@ MAX_IMAGE_BYTES = 6 * 1024 * 1024
 MAX_LISTED_FAILURES = 20
 
 REQUEST_FIELDS = ("s3_uri", "confidence_threshold")
+BATCH_REQUEST_FIELDS = ("prefix", "confidence_threshold")
 
 
 class InvalidRequestError(Exception):
@@ -81,6 +83,31 @@ class ClassificationRequest:
     threshold: float
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """A validated batch request: the prefix of the data bucket to classify, and the threshold."""
+
+    bucket: str
+    prefix: str
+    threshold: float
+
+
+def refuse_unknown_fields(event: Mapping[str, Any], known: Sequence[str]) -> None:
+    """An input field nobody reads would silently fall back to a default: refuse it, naming the
+    fields the input takes and the closest one (``threshold`` -> ``confidence_threshold``)."""
+    unknown = sorted(set(event) - set(known), key=str)
+    if not unknown:
+        return
+    described = []
+    for field in unknown:
+        close = difflib.get_close_matches(str(field), known, n=1)
+        described.append(f"{field!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    noun = "field" if len(unknown) == 1 else "fields"
+    raise InvalidRequestError(
+        f"unknown {noun} {', '.join(described)}; the input takes {', '.join(known)}"
+    )
+
+
 def parse_s3_uri(value: Any, *, field: str = "s3_uri") -> S3Location:
     """``s3://bucket/key`` -> S3Location; anything else raises :class:`InvalidRequestError`."""
     if not isinstance(value, str) or not value.startswith("s3://"):
@@ -106,11 +133,7 @@ def parse_request(
     """Validate ``{"s3_uri": ..., "confidence_threshold"?: ...}`` against where inputs live."""
     if not isinstance(event, Mapping):
         raise InvalidRequestError(f"the input must be a JSON object, got {type(event).__name__}")
-    unknown = sorted(set(event) - set(REQUEST_FIELDS))
-    if unknown:
-        raise InvalidRequestError(
-            f"unknown field {unknown[0]!r}; the input takes {', '.join(REQUEST_FIELDS)}"
-        )
+    refuse_unknown_fields(event, REQUEST_FIELDS)
     if "s3_uri" not in event:
         raise InvalidRequestError('s3_uri is required, e.g. {"s3_uri": "s3://bucket/key.jpg"}')
     image = parse_s3_uri(event["s3_uri"])
@@ -126,6 +149,39 @@ def parse_request(
         image=image,
         threshold=default_threshold if threshold is None else parse_threshold(threshold),
     )
+
+
+def parse_batch_request(
+    event: Any, *, data_bucket: str, input_prefix: str, default_threshold: float
+) -> BatchRequest:
+    """Validate ``{"prefix": ..., "confidence_threshold"?: ...}``; every problem is one
+    :class:`InvalidRequestError` that ends with what a batch input looks like."""
+    usage = (
+        f'A batch input is {{"prefix": "<key prefix under {input_prefix}>", '
+        '"confidence_threshold": <optional number in [0, 1]>}.'
+    )
+    try:
+        if not isinstance(event, Mapping):
+            raise InvalidRequestError(
+                f"the input must be a JSON object, got {type(event).__name__}"
+            )
+        refuse_unknown_fields(event, BATCH_REQUEST_FIELDS)
+        prefix = event.get("prefix")
+        if not isinstance(prefix, str) or not prefix:
+            raise InvalidRequestError(f"prefix must be a key prefix (a string), got {prefix!r}")
+        if not prefix.startswith(input_prefix):
+            raise InvalidRequestError(
+                f"prefix {prefix!r} is outside the inference inputs: batches classify "
+                f"objects under s3://{data_bucket}/{input_prefix}"
+            )
+        threshold = event.get("confidence_threshold")
+        return BatchRequest(
+            bucket=data_bucket,
+            prefix=prefix,
+            threshold=default_threshold if threshold is None else parse_threshold(threshold),
+        )
+    except InvalidRequestError as error:
+        raise InvalidRequestError(f"{error}. {usage}") from None
 
 
 def parse_prediction(body: bytes, class_names: Sequence[str]) -> dict[str, float]:

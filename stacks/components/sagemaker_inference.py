@@ -11,10 +11,12 @@ image bytes, so any image up to the endpoint's 6 MB request limit works):
   failure notification -> fails with ``LowConfidence``.
 - ``ClassifyImageSync``: the same definition as an Express state machine, for request/response
   callers (``StartSyncExecution``).
-- ``ClassifyBatch`` (Standard): ``{"prefix": ..., "confidence_threshold"?: ...}``. A Distributed
-  Map lists the prefix (ItemReader), runs the per-image logic in Express child executions with
-  bounded concurrency and a tolerated failure percentage (low confidence is a result there, not a
-  failure), writes every child's result to the artifacts bucket (ResultWriter), then
+- ``ClassifyBatch`` (Standard): ``{"prefix": ..., "confidence_threshold"?: ...}``.
+  ``ValidateRequest`` (Lambda) refuses a prefix outside the inputs, a threshold outside [0, 1]
+  and any unknown field (naming the closest known one). A Distributed Map lists the prefix
+  (ItemReader), runs the per-image logic in Express child executions with bounded concurrency
+  and a tolerated failure percentage (low confidence is a result there, not a failure), writes
+  every child's result to the artifacts bucket (ResultWriter), then
   ``Summarize`` (Lambda) counts labels, low-confidence images and failures, and the summary is
   published to the alert topic.
 
@@ -65,7 +67,6 @@ STORAGE_TRANSIENT_ERRORS: tuple[str, ...] = ("StorageThrottledError",)
 S3_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("S3.SdkClientException", "S3.S3Exception")
 BATCH_MAP_LABEL = "Images"
 LOW_CONFIDENCE = "LowConfidence"
-INVALID_REQUEST = "InvalidRequestError"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,20 @@ class SageMakerInference(Construct):
                 "INPUT_PREFIX": sagemaker.input_prefix,
                 "DEFAULT_THRESHOLD": str(sagemaker.confidence_threshold),
                 "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
+            },
+            **common,
+        )
+        self.validate_batch_function = PythonFunction(
+            self,
+            "ValidateBatchFunction",
+            handler="sagemaker_inference.validate_batch.lambda_handler",
+            description="Checks a batch request: its prefix, its threshold, no unknown fields",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            environment={
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "INPUT_PREFIX": sagemaker.input_prefix,
+                "DEFAULT_THRESHOLD": str(sagemaker.confidence_threshold),
             },
             **common,
         )
@@ -249,42 +264,15 @@ class SageMakerInference(Construct):
         states = Construct(self, "BatchStates")
         config = self._config
         sagemaker = config.sagemaker
-        threshold = "$.confidence_threshold"
-        valid_request = sfn.Condition.and_(
-            sfn.Condition.is_present("$.prefix"),
-            sfn.Condition.is_string("$.prefix"),
-            sfn.Condition.string_matches("$.prefix", f"{sagemaker.input_prefix}*"),
-            sfn.Condition.or_(
-                sfn.Condition.is_not_present(threshold),
-                sfn.Condition.and_(
-                    sfn.Condition.is_numeric(threshold),
-                    sfn.Condition.number_greater_than_equals(threshold, 0),
-                    sfn.Condition.number_less_than_equals(threshold, 1),
-                ),
-            ),
-        )
-        invalid = guard.fail(
+        # The input as one object, whatever was sent: a Catch can then record its error on it
+        # (ResultPath on a non-object input fails before the failure path is reached).
+        read_input = sfn.Pass(states, "ReadInput", parameters={"input.$": "$"})
+        validate_request = guard.invoke(
             states,
-            "InvalidBatchRequest",
-            error=INVALID_REQUEST,
-            cause=sfn.JsonPath.format(
-                "A batch input needs prefix, a key prefix under "
-                + sagemaker.input_prefix
-                + ", and optionally confidence_threshold, a number in [0, 1]; got {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$")),
-            ),
-        )
-        request = {"prefix.$": "$.prefix", "bucket": self._data_bucket.bucket_name}
-        given = sfn.Pass(
-            states,
-            "UseGivenThreshold",
-            parameters={**request, "threshold.$": threshold},
-            result_path="$.request",
-        )
-        default = sfn.Pass(
-            states,
-            "UseDefaultThreshold",
-            parameters={**request, "threshold": sagemaker.confidence_threshold},
+            "ValidateRequest",
+            function=self.validate_batch_function.function,
+            timeout=Duration.seconds(60),
+            payload=sfn.TaskInput.from_object({"request.$": "$.input"}),
             result_path="$.request",
         )
 
@@ -395,18 +383,8 @@ class SageMakerInference(Construct):
         )
         done = sfn.Succeed(states, "BatchDone", output_path="$.summary")
         images.next(summarize).next(notify).next(done)
-        given.next(images)
-        default.next(images)
-        return (
-            sfn.Choice(states, "ValidBatchRequest?")
-            .when(
-                valid_request,
-                sfn.Choice(states, "ThresholdGiven?")
-                .when(sfn.Condition.is_present(threshold), given)
-                .otherwise(default),
-            )
-            .otherwise(invalid)
-        )
+        read_input.next(validate_request).next(images)
+        return read_input
 
     def _image_steps(
         self, scope: Construct, guard: TaskGuard, *, catch: bool, endings: _Endings

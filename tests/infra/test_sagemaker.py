@@ -268,7 +268,7 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 3 + 4  # three functions, four state machines
+    assert len(groups) == 4 + 4  # four functions, four state machines
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():
@@ -335,17 +335,14 @@ def test_default_threshold_and_classes_come_from_the_configuration(templates, cd
     defaults = cdk_context["defaults"]["sagemaker"]
     functions = sagemaker(templates, "dev").find_resources("AWS::Lambda::Function")
     variables = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
-    (validate,) = [v for v in variables if "DEFAULT_THRESHOLD" in v]
-    assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
-    assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
+    validators = [v for v in variables if "DEFAULT_THRESHOLD" in v]
+    assert len(validators) == 2  # one image, one batch request
+    for validate in validators:
+        assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
+        assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
     (classify,) = [v for v in variables if "CLASS_NAMES" in v]
     assert json.loads(classify["CLASS_NAMES"]) == defaults["class_names"]
     assert classify["ENDPOINT_NAME"] == f"imgclf-dev-{defaults['endpoint_name']}"
-    batch = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
-    assert (
-        batch["UseDefaultThreshold"]["Parameters"]["threshold"]
-        == (defaults["confidence_threshold"])
-    )
 
 
 def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_context):
@@ -365,8 +362,11 @@ def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_contex
     assert images["ResultWriter"]["Parameters"]["Prefix"] == "results/sagemaker/batch"
     assert "imgclf-dev-artifacts-" in images["ResultWriter"]["Parameters"]["Bucket"]
     assert images["ResultPath"] == "$.map"
-    (rule,) = states["ValidBatchRequest?"]["Choices"]
-    assert "sagemaker/inference/*" in json.dumps(rule)
+    # The request is checked (prefix, threshold, unknown fields) before anything is listed.
+    assert states["ReadInput"]["Next"] == "ValidateRequest"
+    assert states["ValidateRequest"]["Parameters"] == {"request.$": "$.input"}
+    assert states["ValidateRequest"]["ResultPath"] == "$.request"
+    assert states["ValidateRequest"]["Next"] == "ClassifyImages"
 
 
 def test_training_gate_uses_the_configured_accuracy(templates, cdk_context):

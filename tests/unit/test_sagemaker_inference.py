@@ -75,6 +75,57 @@ def test_a_non_object_input_is_rejected():
         )
 
 
+def test_an_unknown_field_names_the_closest_known_one():
+    with pytest.raises(model.InvalidRequestError) as raised:
+        request(s3_uri=f"s3://{BUCKET}/{PREFIX}a.jpg", threshold=0.5)
+    assert "unknown field 'threshold' (did you mean 'confidence_threshold'?)" in str(raised.value)
+    assert "the input takes s3_uri, confidence_threshold" in str(raised.value)
+
+
+def batch(event):
+    return model.parse_batch_request(
+        event, data_bucket=BUCKET, input_prefix=PREFIX, default_threshold=0.9
+    )
+
+
+def test_batch_request_takes_the_default_threshold_and_an_override():
+    assert batch({"prefix": f"{PREFIX}day-1/"}) == model.BatchRequest(
+        bucket=BUCKET, prefix=f"{PREFIX}day-1/", threshold=0.9
+    )
+    assert batch({"prefix": PREFIX, "confidence_threshold": 0}).threshold == 0.0
+    # null is "not given", as for a single image.
+    assert batch({"prefix": PREFIX, "confidence_threshold": None}).threshold == 0.9
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        (
+            {"prefix": f"{PREFIX}x/", "threshold": 0.5},
+            "unknown field 'threshold' (did you mean 'confidence_threshold'?); the input takes "
+            "prefix, confidence_threshold",
+        ),
+        (
+            {"prefx": f"{PREFIX}x/", "confidence_threshold": 0.5},
+            "unknown field 'prefx' (did you mean 'prefix'?)",
+        ),
+        ({"prefix": f"{PREFIX}x/", "s3_uri": "s3://b/k"}, "unknown field 's3_uri';"),
+        ({"prefix": f"{PREFIX}x/", "a": 1, "b": 2}, "unknown fields 'a', 'b';"),
+        ({}, "prefix must be a key prefix (a string), got None"),
+        ({"prefix": ""}, "prefix must be a key prefix"),
+        ({"prefix": ["a"]}, "prefix must be a key prefix"),
+        ({"prefix": "elsewhere/"}, f"objects under s3://{BUCKET}/{PREFIX}"),
+        ({"prefix": PREFIX, "confidence_threshold": 1.01}, "within [0, 1]"),
+        ("sagemaker/inference/", "must be a JSON object, got str"),
+    ],
+)
+def test_bad_batch_requests_are_refused_with_what_a_batch_input_looks_like(event, message):
+    with pytest.raises(model.InvalidRequestError) as raised:
+        batch(event)
+    assert message in str(raised.value)
+    assert f'A batch input is {{"prefix": "<key prefix under {PREFIX}>"' in str(raised.value)
+
+
 # --- the endpoint's answer ------------------------------------------------------------------
 
 

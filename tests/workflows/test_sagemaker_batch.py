@@ -170,22 +170,45 @@ def test_an_empty_prefix_is_an_empty_summary(batch):
 
 
 @pytest.mark.parametrize(
-    "execution_input",
+    ("execution_input", "message"),
     [
-        {},
-        {"prefix": "elsewhere/"},
-        {"prefix": 42},
-        {"prefix": BATCH, "confidence_threshold": 1.5},
-        {"prefix": BATCH, "confidence_threshold": "high"},
+        ({}, "prefix must be a key prefix"),
+        ({"prefix": "elsewhere/"}, "outside the inference inputs"),
+        ({"prefix": 42}, "prefix must be a key prefix (a string), got 42"),
+        ({"prefix": BATCH, "confidence_threshold": 1.5}, "within [0, 1], got 1.5"),
+        ({"prefix": BATCH, "confidence_threshold": "high"}, "a number in [0, 1], got 'high'"),
+        (["not", "an", "object"], "the input must be a JSON object, got list"),
     ],
 )
-def test_invalid_batch_requests_are_rejected_before_listing(batch, execution_input):
+def test_invalid_batch_requests_are_rejected_before_listing(batch, execution_input, message):
     run = batch.run(execution_input, "invalid")
 
     assert run.status == "FAILED"
     assert run.error == "InvalidRequestError"
-    assert INPUT_PREFIX in run.cause
-    assert run.entered == ["ValidBatchRequest?", "InvalidBatchRequest", "NotifyFailure", "Failed"]
+    assert message in run.cause
+    assert INPUT_PREFIX in run.cause  # every refusal says what a batch input looks like
+    assert run.entered == ["ReadInput", "ValidateRequest", "NotifyFailure", "Failed"]
+    assert run.retry_sleeps == []
+    (published,) = run.published()
+    assert "Error: InvalidRequestError" in published["Message"]
+
+
+def test_an_unknown_field_is_refused_not_run_with_the_default(batch):
+    """``threshold`` instead of ``confidence_threshold`` would classify with the default 0.9."""
+    batch.put("unsure.jpg", image(5_000, marker="unsure"))
+
+    run = batch.run({"prefix": BATCH, "threshold": 0.5}, "unknown-field")
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidRequestError"
+    assert "unknown field 'threshold' (did you mean 'confidence_threshold'?)" in run.cause
+    assert "the input takes prefix, confidence_threshold" in run.cause
+    assert "ClassifyImages" not in run.entered
+    assert "sagemaker-runtime.InvokeEndpoint" not in run.handler_calls
+    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker classify batch FAILED"
+    assert "did you mean 'confidence_threshold'?" in published["Message"]
 
 
 @pytest.mark.parametrize(
