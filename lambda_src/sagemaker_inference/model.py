@@ -238,13 +238,18 @@ def top_label(probabilities: Mapping[str, float]) -> tuple[str, float]:
 
 
 def summarize(
-    succeeded: Iterable[Mapping[str, Any]], failed: Iterable[Mapping[str, Any]]
+    succeeded: Iterable[Mapping[str, Any]],
+    failed: Iterable[Mapping[str, Any]],
+    pending: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Counts of a batch from its Distributed Map result records.
 
-    ``succeeded``/``failed`` are the records of the ResultWriter's ``SUCCEEDED_*``/``FAILED_*``
-    files: child executions with ``Output`` (a JSON string: the per-image result) or
-    ``Error``/``Cause`` and ``Input``.
+    ``succeeded``/``failed``/``pending`` are the records of the ResultWriter's ``SUCCEEDED_*``,
+    ``FAILED_*`` and ``PENDING_*`` files: child executions with ``Output`` (a JSON string: the
+    per-image result) or ``Error``/``Cause`` and ``Input``. A Map Run that exceeded its
+    tolerated failures stops: the children it aborted (``Status`` ABORTED) and the items it
+    never started (``PENDING``) are counted as ``not_processed``, not as failures. At most
+    :data:`MAX_LISTED_FAILURES` failures are listed; ``failures_not_listed`` counts the rest.
     """
     statuses: Counter[str] = Counter()
     labels: Counter[str] = Counter()
@@ -259,7 +264,11 @@ def summarize(
             review_labels[str(result.get("label"))] += 1
     failures = []
     failed_count = 0
+    not_processed = sum(1 for _ in pending)
     for record in failed:
+        if record.get("Status") == "ABORTED":
+            not_processed += 1
+            continue
         failed_count += 1
         if len(failures) < MAX_LISTED_FAILURES:
             item = _json_field(record, "Input")
@@ -270,18 +279,45 @@ def summarize(
                     "cause": _readable_cause(record.get("Cause")),
                 }
             )
-    total = sum(statuses.values()) + failed_count
+    total = sum(statuses.values()) + failed_count + not_processed
     return {
         "total": total,
         "classified": statuses["classified"],
         "low_confidence": statuses["low_confidence"],
         "skipped": statuses["skipped"],
         "failed": failed_count,
+        "not_processed": not_processed,
         "failure_percentage": round(100.0 * failed_count / total, 2) if total else 0.0,
         "labels": dict(sorted(labels.items())),
         "low_confidence_labels": dict(sorted(review_labels.items())),
         "failures": failures,
+        "failures_not_listed": failed_count - len(failures),
     }
+
+
+#: A failure's cause in a notification line (the summary keeps up to 500 characters).
+FAILURE_LINE_CAUSE = 200
+
+
+def describe_failures(summary: Mapping[str, Any]) -> str:
+    """The listed failures of a summary as notification lines, and how many are not listed::
+
+    - s3://bucket/key.jpg: NotAnImageError: ... is not an image ...
+    ... and 5 more (all are in the results' FAILED files)
+    """
+    failures = summary.get("failures", [])
+    if not failures:
+        return "none"
+    lines = []
+    for failure in failures:
+        cause = str(failure.get("cause") or "")
+        if len(cause) > FAILURE_LINE_CAUSE:
+            cause = cause[: FAILURE_LINE_CAUSE - 3] + "..."
+        lines.append(f"- {failure.get('s3_uri')}: {failure.get('error')}: {cause}")
+    more = int(summary.get("failures_not_listed", 0))
+    if more:
+        lines.append(f"... and {more} more (all are in the results' FAILED files)")
+    return "\n".join(lines)
 
 
 def _json_field(record: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from stacks.components.iam import (
 )
 from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.retention import log_retention
-from stacks.components.state_machine import TaskGuard, Workflow
+from stacks.components.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
 
 #: Largest request a real-time endpoint accepts (InvokeEndpoint), hence the largest image
@@ -197,6 +197,7 @@ class SageMakerInference(Construct):
         )
         for workflow in (self.single, self.single_sync, self.batch):
             self._grant_workflow(workflow, encryption_key)
+        self._grant_map_run_lookup()
         self._acknowledge()
 
     def classification_metric(self, name: str, workflow: Workflow) -> cloudwatch.Metric:
@@ -331,6 +332,15 @@ class SageMakerInference(Construct):
             max_attempts=2,
             jitter_strategy=sfn.JitterType.FULL,
         )
+        # Beyond the tolerated failures the Map Run stops and the Map fails, but Step Functions
+        # has written the results: summarize them anyway, then fail with the Map's error and
+        # the failed objects in the cause (and so in the failure notification).
+        failed_batch = self._failed_batch_steps(states, guard)
+        images.add_catch(
+            failed_batch,
+            errors=["States.ExceedToleratedFailureThreshold"],
+            result_path="$.map_error",
+        )
         guard.catch_all(images)
 
         summarize = guard.invoke(
@@ -345,7 +355,7 @@ class SageMakerInference(Construct):
                     "threshold.$": "$.request.threshold",
                 }
             ),
-            result_path="$.summary",
+            result_path="$.batch",
             retry_errors=STORAGE_TRANSIENT_ERRORS,
         )
         notify = guard.notify(
@@ -361,30 +371,98 @@ class SageMakerInference(Construct):
                 + "), {} skipped, {} failed ({} percent, tolerated "
                 + str(sagemaker.batch.tolerated_failure_percentage)
                 + ").\nLabels: {}\n"
-                "Low-confidence labels: {}\nFirst failures: {}\nSummary: {}\nResults: {}"
+                "Low-confidence labels: {}\nFailures:\n{}\nSummary: {}\nResults: {}"
             ),
             values=[
                 sfn.JsonPath.string_at("$.request.bucket"),
                 sfn.JsonPath.string_at("$.request.prefix"),
-                sfn.JsonPath.string_at("$.summary.total"),
-                sfn.JsonPath.string_at("$.summary.classified"),
-                sfn.JsonPath.string_at("$.summary.low_confidence"),
-                sfn.JsonPath.string_at("$.summary.skipped"),
-                sfn.JsonPath.string_at("$.summary.failed"),
-                sfn.JsonPath.string_at("$.summary.failure_percentage"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.summary.labels")),
+                sfn.JsonPath.string_at("$.batch.summary.total"),
+                sfn.JsonPath.string_at("$.batch.summary.classified"),
+                sfn.JsonPath.string_at("$.batch.summary.low_confidence"),
+                sfn.JsonPath.string_at("$.batch.summary.skipped"),
+                sfn.JsonPath.string_at("$.batch.summary.failed"),
+                sfn.JsonPath.string_at("$.batch.summary.failure_percentage"),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.batch.summary.labels")),
                 sfn.JsonPath.json_to_string(
-                    sfn.JsonPath.object_at("$.summary.low_confidence_labels")
+                    sfn.JsonPath.object_at("$.batch.summary.low_confidence_labels")
                 ),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.summary.failures")),
-                sfn.JsonPath.string_at("$.summary.summary_uri"),
-                sfn.JsonPath.string_at("$.summary.results_uri"),
+                sfn.JsonPath.string_at("$.batch.failures_text"),
+                sfn.JsonPath.string_at("$.batch.summary.summary_uri"),
+                sfn.JsonPath.string_at("$.batch.summary.results_uri"),
             ],
         )
-        done = sfn.Succeed(states, "BatchDone", output_path="$.summary")
+        done = sfn.Succeed(states, "BatchDone", output_path="$.batch.summary")
         images.next(summarize).next(notify).next(done)
         read_input.next(validate_request).next(images)
         return read_input
+
+    def _failed_batch_steps(self, states: Construct, guard: TaskGuard) -> sfn.IChainable:
+        """``SummarizeFailedBatch`` -> ``TooManyFailures`` -> the notify-then-fail path.
+
+        The execution fails with the Map's own error (``States.ExceedToleratedFailureThreshold``);
+        its cause gives the counts, the first failed objects with their errors, and where the
+        summary and the results are. Should the summary fail too, ``SummaryUnavailable`` still
+        reports the Map's error, with the summary's error after it.
+        """
+        tolerated = self._config.sagemaker.batch.tolerated_failure_percentage
+        summarize = guard.invoke(
+            states,
+            "SummarizeFailedBatch",
+            function=self.summarize_function.function,
+            timeout=Duration.minutes(6),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "execution_arn": sfn.JsonPath.execution_id,
+                    "results": {
+                        "bucket": self._artifacts_bucket.bucket_name,
+                        "prefix": BATCH_RESULTS_PREFIX,
+                    },
+                    "prefix.$": "$.request.prefix",
+                    "threshold.$": "$.request.threshold",
+                }
+            ),
+            result_path="$.batch",
+            retry_errors=STORAGE_TRANSIENT_ERRORS,
+            catch=False,
+        )
+        unavailable = sfn.Pass(
+            states,
+            "SummaryUnavailable",
+            parameters={
+                "Error.$": "$.map_error.Error",
+                "Cause.$": "States.Format('{} No batch summary could be written: {}: {}', "
+                "$.map_error.Cause, $.summary_error.Error, $.summary_error.Cause)",
+            },
+            result_path=ERROR_PATH,
+        ).next(guard.failure_handler)
+        summarize.add_catch(unavailable, errors=["States.ALL"], result_path="$.summary_error")
+        too_many = sfn.Pass(
+            states,
+            "TooManyFailures",
+            parameters={
+                "Error.$": "$.map_error.Error",
+                "Cause": sfn.JsonPath.format(
+                    "Batch of s3://{}/{} stopped: {} of {} objects failed ({} percent; more than "
+                    f"{tolerated} percent are not tolerated), {{}} classified, {{}} "
+                    "low-confidence, {} not processed.\nFailures:\n{}\nSummary: {}\n"
+                    "Results: {}",
+                    sfn.JsonPath.string_at("$.request.bucket"),
+                    sfn.JsonPath.string_at("$.request.prefix"),
+                    sfn.JsonPath.string_at("$.batch.summary.failed"),
+                    sfn.JsonPath.string_at("$.batch.summary.total"),
+                    sfn.JsonPath.string_at("$.batch.summary.failure_percentage"),
+                    sfn.JsonPath.string_at("$.batch.summary.classified"),
+                    sfn.JsonPath.string_at("$.batch.summary.low_confidence"),
+                    sfn.JsonPath.string_at("$.batch.summary.not_processed"),
+                    sfn.JsonPath.string_at("$.batch.failures_text"),
+                    sfn.JsonPath.string_at("$.batch.summary.summary_uri"),
+                    sfn.JsonPath.string_at("$.batch.summary.results_uri"),
+                ),
+            },
+            result_path=ERROR_PATH,
+        ).next(guard.failure_handler)
+        summarize.next(too_many)
+        return summarize
 
     def _image_steps(
         self, scope: Construct, guard: TaskGuard, *, catch: bool, endings: _Endings
@@ -483,6 +561,37 @@ class SageMakerInference(Construct):
         # RecordForReview writes an SSE-KMS object; the batch also writes its results.
         encryption_key.grant(workflow.state_machine.role, "kms:Decrypt", "kms:GenerateDataKey")
 
+    def _batch_executions(self) -> str:
+        """The batch state machine's execution ARNs without the execution id, spelled as CDK's
+        DistributedMap spells its grant (the name taken from the ARN)."""
+        name = Fn.select(6, Fn.split(":", self.batch.state_machine.state_machine_arn))
+        return str(
+            Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        )
+
+    def _grant_map_run_lookup(self) -> None:
+        """SummarizeFailedBatch finds a failed Map Run's results through ListMapRuns on the
+        batch execution. A policy of its own: in the function's default policy the grant would
+        make the function depend on the state machine that invokes it (a cycle)."""
+        executions = f"{self._batch_executions()}:*"
+        policy = self.summarize_function.add_policy(
+            "MapRunLookup",
+            statements=[
+                iam.PolicyStatement(actions=["states:ListMapRuns"], resources=[executions])
+            ],
+        )
+        acknowledge_resources(
+            policy,
+            [executions],
+            "Summarize lists the Map Runs of the batch execution it summarizes, whose id is "
+            "generated per run; limited to this state machine's executions (ListMapRuns only).",
+        )
+
     def _acknowledge(self) -> None:
         sagemaker = self._config.sagemaker
         acknowledge_prefix_wildcards(
@@ -507,14 +616,7 @@ class SageMakerInference(Construct):
             "new map-run folder each time); Summarize reads them and writes the summary beside "
             "them.",
         )
-        # Spelled as CDK's DistributedMap spells its grant: this state machine's executions.
-        name = Fn.select(6, Fn.split(":", self.batch.state_machine.state_machine_arn))
-        executions = Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = self._batch_executions()
         acknowledge_resources(
             self.batch,
             [f"{executions}:*", f"{executions}/{BATCH_MAP_LABEL}:*"],

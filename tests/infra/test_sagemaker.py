@@ -290,12 +290,17 @@ def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
             assert "States.ALL" not in retrier["ErrorEquals"], name
             assert retrier["JitterStrategy"] == "FULL", name
     # Outside a Map's children, every task reports its failure: the last catcher takes every
-    # error to the failure path; any before it names the errors it expects (a "not found").
+    # error to the failure path (directly, or through a Pass that records an earlier error it
+    # must not hide); any before it names the errors it expects (a "not found").
     for name, state in states.items():
         if state["Type"] in ("Task", "Map") and name != "NotifyFailure":
             *expected, last = state["Catch"]
             assert last["ErrorEquals"] == ["States.ALL"], name
-            assert last["Next"] == "NotifyFailure", name
+            reporter = states[last["Next"]]
+            if last["Next"] != "NotifyFailure":
+                assert reporter["Type"] == "Pass", name
+                assert reporter["ResultPath"] == "$.error", name
+                assert reporter["Next"] == "NotifyFailure", name
             for catcher in expected:
                 assert "States.ALL" not in catcher["ErrorEquals"], name
 
@@ -315,6 +320,35 @@ def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
         assert permanent not in retrier["ErrorEquals"]
     # Inside the Map's children, failures fail the child (counted against the tolerance).
     assert "Catch" not in states["Classify"]
+
+
+def test_a_batch_beyond_its_tolerance_is_summarized_then_fails_with_the_maps_error(templates):
+    states = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
+    tolerance, everything = states["ClassifyImages"]["Catch"]
+    assert tolerance == {
+        "ErrorEquals": ["States.ExceedToleratedFailureThreshold"],
+        "ResultPath": "$.map_error",
+        "Next": "SummarizeFailedBatch",
+    }
+    assert everything["Next"] == "NotifyFailure"
+    summarize = states["SummarizeFailedBatch"]
+    assert summarize["Parameters"]["execution_arn.$"] == "$$.Execution.Id"
+    assert summarize["Parameters"]["results"]["prefix"] == "results/sagemaker/batch/"
+    assert summarize["Next"] == "TooManyFailures"
+    for reporter in ("TooManyFailures", "SummaryUnavailable"):
+        assert states[reporter]["Parameters"]["Error.$"] == "$.map_error.Error"
+        assert states[reporter]["Next"] == "NotifyFailure"
+    assert "$.batch.failures_text" in states["TooManyFailures"]["Parameters"]["Cause.$"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_summarize_may_list_the_map_runs_of_batch_executions_only(templates, env):
+    (statement,) = grants(sagemaker(templates, env), "states:ListMapRuns")
+    assert listify(statement["Action"]) == ["states:ListMapRuns"]
+    (resource,) = resources_of(statement)
+    assert resource.startswith(f"{arn(env, 'states')}execution:")
+    assert "InferenceClassifyBatchStateMachine" in resource
+    assert resource.endswith(":*")
 
 
 @pytest.mark.parametrize("construct", ["ClassifyImage", "ClassifyImageSync"])

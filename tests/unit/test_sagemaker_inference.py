@@ -3,6 +3,7 @@ and the validate/classify handlers against moto's S3 and SageMaker runtime."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import math
@@ -14,7 +15,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from sagemaker_inference import aws, classify, model, validate
+from sagemaker_inference import aws, classify, model, summarize, validate
 
 BUCKET = "data-bucket"
 PREFIX = "sagemaker/inference/"
@@ -198,21 +199,50 @@ def test_summary_counts_labels_review_and_failures():
         "low_confidence": 1,
         "skipped": 1,
         "failed": 1,
+        "not_processed": 0,
         "failure_percentage": round(100 / 6, 2),
         "labels": {"bicycle": 2, "motorcycle": 1},
         "low_confidence_labels": {"motorcycle": 1},
         "failures": [
             {"s3_uri": "s3://b/x.gif", "error": "NotAnImageError", "cause": "a GIF image"}
         ],
+        "failures_not_listed": 0,
     }
 
 
 def test_summary_of_nothing_and_of_many_failures():
     assert model.summarize([], [])["failure_percentage"] == 0.0
+    assert model.describe_failures(model.summarize([], [])) == "none"
     many = [failure(f"s3://b/{i}", "E", "m") for i in range(model.MAX_LISTED_FAILURES + 5)]
     summary = model.summarize([], many)
     assert summary["failed"] == model.MAX_LISTED_FAILURES + 5
     assert len(summary["failures"]) == model.MAX_LISTED_FAILURES
+    assert summary["failures_not_listed"] == 5
+    lines = model.describe_failures(summary).splitlines()
+    assert len(lines) == model.MAX_LISTED_FAILURES + 1
+    assert lines[0] == "- s3://b/0: E: m"
+    assert lines[-1] == "... and 5 more (all are in the results' FAILED files)"
+
+
+def test_a_stopped_run_counts_aborted_and_pending_items_as_not_processed():
+    aborted = {**failure("s3://b/a.jpg", "States.Aborted", ""), "Status": "ABORTED"}
+    pending = {"Input": json.dumps({"s3_uri": "s3://b/p.jpg"}), "Status": "PENDING"}
+    summary = model.summarize(
+        [child("classified", "bicycle")],
+        [failure("s3://b/x.txt", "NotAnImageError", "not an image"), aborted],
+        [pending, pending],
+    )
+    assert (summary["total"], summary["failed"], summary["not_processed"]) == (5, 1, 3)
+    assert summary["failure_percentage"] == 20.0
+    assert [f["s3_uri"] for f in summary["failures"]] == ["s3://b/x.txt"]
+
+
+def test_failure_lines_cut_long_causes():
+    summary = model.summarize([], [failure("s3://b/k", "E", "x" * 400)])
+    (line,) = model.describe_failures(summary).splitlines()
+    assert line.startswith("- s3://b/k: E: xxx")
+    assert line.endswith("...")
+    assert len(line) < 250
 
 
 # --- handlers against moto ------------------------------------------------------------------
@@ -510,6 +540,94 @@ def test_classify_reports_a_refused_read_of_the_validated_version(stubbed_s3):
     }
     with pytest.raises(model.ImageAccessDeniedError, match="kms:Decrypt"):
         classify.lambda_handler({"image": image, "threshold": 0.9, "workflow": "w"}, Context())
+
+
+RESULTS = "results/sagemaker/batch"
+EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ClassifyBatch:run-1"
+
+
+def map_run(run_id: str, started: datetime.datetime) -> dict:
+    return {
+        "executionArn": EXECUTION,
+        "mapRunArn": f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:ClassifyBatch/Images:{run_id}",
+        "stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ClassifyBatch/Images",
+        "startDate": started,
+    }
+
+
+@pytest.fixture
+def stubbed_sfn(aws_env, monkeypatch):
+    """Summarize's Step Functions client from a Stubber; its S3 client is moto's."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    real_client = aws.client
+    monkeypatch.setattr(
+        summarize,
+        "client",
+        lambda service, read_timeout=30: (
+            sfn if service == "stepfunctions" else real_client(service)
+        ),
+    )
+    with Stubber(sfn) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def put_results(s3, run_id: str) -> None:
+    folder = f"{RESULTS}/{run_id}"
+    failed = [failure(f"s3://{BUCKET}/{PREFIX}x.txt", "NotAnImageError", "not an image")]
+    s3.put_object(Bucket=BUCKET, Key=f"{folder}/FAILED_0.json", Body=json.dumps(failed))
+    manifest = {"ResultFiles": {"FAILED": [{"Key": f"{folder}/FAILED_0.json", "Size": 1}]}}
+    s3.put_object(Bucket=BUCKET, Key=f"{folder}/manifest.json", Body=json.dumps(manifest))
+
+
+def summarize_failed_batch():
+    return summarize.lambda_handler(
+        {
+            "execution_arn": EXECUTION,
+            "results": {"bucket": BUCKET, "prefix": f"{RESULTS}/"},
+            "prefix": PREFIX,
+            "threshold": 0.9,
+        },
+        Context(),
+    )
+
+
+def test_a_failed_batch_is_summarized_from_its_newest_map_run(aws_env, stubbed_sfn):
+    start = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.UTC)
+    put_results(aws_env, "new-run")
+    stubbed_sfn.add_response(
+        "list_map_runs",
+        {
+            "mapRuns": [
+                map_run("old-run", start),  # a Map attempt that failed to list its items
+                map_run("new-run", start + datetime.timedelta(minutes=3)),
+            ]
+        },
+        {"executionArn": EXECUTION},
+    )
+
+    result = summarize_failed_batch()
+
+    summary = result["summary"]
+    assert summary["tolerance_exceeded"] is True
+    assert summary["failed"] == 1
+    assert summary["results_uri"] == f"s3://{BUCKET}/{RESULTS}/new-run/manifest.json"
+    assert summary["summary_uri"] == f"s3://{BUCKET}/{RESULTS}/new-run/summary.json"
+    stored = aws_env.get_object(Bucket=BUCKET, Key=f"{RESULTS}/new-run/summary.json")
+    assert json.loads(stored["Body"].read()) == summary
+    assert result["failures_text"] == (
+        f"- s3://{BUCKET}/{PREFIX}x.txt: NotAnImageError: not an image"
+    )
+
+
+def test_a_failed_batch_without_results_says_where_it_looked(aws_env, stubbed_sfn):
+    stubbed_sfn.add_response(
+        "list_map_runs",
+        {"mapRuns": [map_run("lost-run", datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))]},
+        {"executionArn": EXECUTION},
+    )
+    with pytest.raises(summarize.BatchResultsNotFoundError, match=r"lost-run/manifest\.json"):
+        summarize_failed_batch()
 
 
 def test_probabilities_are_finite_in_results():

@@ -19,7 +19,10 @@ Each piece follows AWS's documented behaviour and is switched on only while
    exceeding them fails the Map with ``States.ExceedToleratedFailureThreshold`` (moto ignores
    both and lets every Map succeed); the ResultWriter writes ``manifest.json`` and
    ``SUCCEEDED_0.json``/``FAILED_0.json`` in the documented default format (transformation
-   ``NONE``, JSON) instead of an empty manifest.
+   ``NONE``, JSON) instead of an empty manifest, also when the Map Run fails for exceeding its
+   tolerance (AWS exports a failed run's results too: that is what ``PENDING`` files are for;
+   the failed Map state has no output, so the files are found through ListMapRuns). All
+   children run before the threshold is checked, so no child is aborted or left pending here.
 4. **Grammar gaps**: moto's parser rejects a Distributed Map's ``"ExecutionType": "EXPRESS"``
    and an integer ``ToleratedFailurePercentage``; :func:`moto_definition` hands moto STANDARD
    and a float instead (the deployed definition is unchanged and is what tests assert on).
@@ -63,6 +66,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
 )
@@ -355,6 +359,11 @@ def _distributed_map_patches() -> list[Any]:
         mock.patch.object(
             result_writer_s3.ResourceEvalS3, "_handle_put_object", staticmethod(_write_results)
         ),
+        mock.patch.object(
+            state_map.StateMap,
+            "_eval_execution",
+            _results_written_on_tolerance_failure(state_map.StateMap._eval_execution),
+        ),
     ]
 
 
@@ -484,6 +493,26 @@ def _map_run_with_tolerance(original: Callable[..., None]) -> Callable[..., None
             )
 
     return map_run
+
+
+def _results_written_on_tolerance_failure(original: Callable[..., None]) -> Callable[..., None]:
+    """A Map state that, failing for its tolerated failures, still writes its ResultWriter
+    files (and then fails, without output)."""
+
+    def eval_execution(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        except FailureEventException as failure:
+            error, _ = failure.extract_error_cause_pair() or (None, None)
+            exceeded = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+            if self.result_writer is None or error != exceeded:
+                raise
+            env.stack.append([])  # the Map's results, which the writer replaces by files
+            self.result_writer.eval(env)
+            env.stack.pop()  # the manifest's location: a failed Map has no output
+            raise
+
+    return eval_execution
 
 
 def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
