@@ -35,6 +35,13 @@ NOW = datetime.datetime(2026, 11, 20, 9, 0, tzinfo=datetime.UTC)
 #: Endpoint statuses a deployment passes through before it ends.
 TRANSITIONAL_STATUSES = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 OLD_CONFIG = "imgclf-dev-ic-0123456789ab"
+#: The SecondaryStatus DescribeTrainingJob reports with each TrainingJobStatus scripted here.
+SECONDARY_STATUSES = {
+    "InProgress": "Training",
+    "Completed": "Completed",
+    "Failed": "Failed",
+    "Stopped": "Stopped",
+}
 
 
 @dataclass
@@ -90,7 +97,9 @@ class SageMaker:
 
     def _create_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.job_name = params["TrainingJobName"]
-        return {"TrainingJobArn": self._arn("training-job")}
+        return conforming(
+            "sagemaker", "CreateTrainingJob", {"TrainingJobArn": self._arn("training-job")}
+        )
 
     def _describe_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
         assert params["TrainingJobName"] == self.job_name
@@ -103,7 +112,8 @@ class SageMaker:
             "TrainingJobName": self.job_name,
             "TrainingJobArn": self._arn("training-job"),
             "TrainingJobStatus": status,
-            "SecondaryStatus": status,
+            "SecondaryStatus": SECONDARY_STATUSES[status],
+            "CreationTime": NOW,
             "ModelArtifacts": {
                 "S3ModelArtifacts": f"s3://{ARTIFACTS_BUCKET}/sagemaker/models/"
                 f"{self.job_name}/output/model.tar.gz"
@@ -122,7 +132,7 @@ class SageMaker:
                     {"MetricName": "validation:accuracy", "Value": self.validation_accuracy}
                 )
             description["FinalMetricDataList"] = metrics
-        return description
+        return conforming("sagemaker", "DescribeTrainingJob", description)
 
     def _summaries(self) -> list[dict[str, Any]]:
         ours = []
