@@ -12,13 +12,25 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sagemaker_inference.model import ImageNotFoundError, StorageThrottledError
+from sagemaker_inference.model import (
+    ImageAccessDeniedError,
+    ImageNotFoundError,
+    StorageThrottledError,
+)
 
 #: Retries inside the function stay short: the workflow retries with backoff and jitter, and
 #: its history then shows each attempt.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)
-_S3_MISSING = {"NoSuchKey", "NotFound", "404", "NoSuchBucket", "AccessDenied", "403"}
+#: HeadObject has no body, so its errors carry the HTTP status ("404") as the code.
+_S3_NOT_FOUND = {"NoSuchKey", "NotFound", "404", "NoSuchVersion", "NoSuchBucket"}
+#: The functions may list the input prefix (s3:ListBucket), so S3 answers 404 for a key that is
+#: not there: a 403 is a refusal (bucket policy, object owner, or the object's KMS key).
+_S3_ACCESS_DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}
 _S3_TRANSIENT = {"SlowDown", "InternalError", "ServiceUnavailable", "503", "500", "RequestTimeout"}
+#: S3 passes KMS's errors on as "KMS.<error>" when it cannot decrypt an SSE-KMS object; these
+#: two are KMS being busy, the others (AccessDeniedException, DisabledException,
+#: NotFoundException, KMSInvalidStateException, ...) are refusals.
+_KMS_TRANSIENT = {"KMS.ThrottlingException", "KMS.KMSInternalException"}
 
 
 @functools.cache
@@ -39,14 +51,32 @@ def error_code(error: ClientError) -> str:
 
 
 def s3_error(error: Exception, uri: str) -> Exception:
-    """A readable workflow error for a failed S3 read of ``uri``."""
+    """A readable workflow error for a failed S3 read of ``uri``.
+
+    Not found stays :class:`ImageNotFoundError`; a refusal by S3 or by KMS is
+    :class:`ImageAccessDeniedError` naming the operation and the error code (the object is
+    there, so "does not exist" would send the operator looking for the wrong thing).
+    """
     if isinstance(error, ClientError):
         code = error_code(error)
-        if code in _S3_MISSING:
-            # Without s3:ListBucket, S3 answers 403 for a missing key: both mean "not there".
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        answered = f"{code}: {message}" if message and message != code else code
+        operation = error.operation_name or "the S3 request"
+        if code in _S3_NOT_FOUND:
             return ImageNotFoundError(f"{uri} does not exist (S3 answered {code})")
-        if code in _S3_TRANSIENT:
+        if code in _S3_TRANSIENT or code in _KMS_TRANSIENT:
             return StorageThrottledError(f"S3 could not serve {uri} now ({code}); retrying")
+        if code.startswith("KMS."):
+            return ImageAccessDeniedError(
+                f"{uri} cannot be decrypted: {operation} failed with {answered}. The object's "
+                "KMS key must be one the inference functions may use (the environment key)."
+            )
+        if code in _S3_ACCESS_DENIED:
+            return ImageAccessDeniedError(
+                f"{uri} cannot be read: {operation} was denied ({answered}). Check the "
+                "object's KMS key (the functions may decrypt with the environment key only), "
+                "the bucket policy and who owns the object."
+            )
         return error
     if isinstance(error, BotoCoreError):
         return StorageThrottledError(f"S3 could not be reached for {uri}: {error}")

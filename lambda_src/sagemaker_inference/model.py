@@ -7,6 +7,7 @@ README lists them and which ones are retried.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections import Counter
@@ -22,6 +23,7 @@ MAX_IMAGE_BYTES = 6 * 1024 * 1024
 MAX_LISTED_FAILURES = 20
 
 REQUEST_FIELDS = ("s3_uri", "confidence_threshold")
+BATCH_REQUEST_FIELDS = ("prefix", "confidence_threshold")
 
 
 class InvalidRequestError(Exception):
@@ -29,7 +31,12 @@ class InvalidRequestError(Exception):
 
 
 class ImageNotFoundError(Exception):
-    """The S3 object does not exist (or is not readable)."""
+    """The S3 object (or the version validated) does not exist."""
+
+
+class ImageAccessDeniedError(Exception):
+    """The S3 object exists (or may exist) but the function may not read or decrypt it: S3
+    refused (403 AccessDenied) or KMS refused the object's key (``KMS.*`` errors)."""
 
 
 class ImageTooLargeError(Exception):
@@ -76,6 +83,31 @@ class ClassificationRequest:
     threshold: float
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """A validated batch request: the prefix of the data bucket to classify, and the threshold."""
+
+    bucket: str
+    prefix: str
+    threshold: float
+
+
+def refuse_unknown_fields(event: Mapping[str, Any], known: Sequence[str]) -> None:
+    """An input field nobody reads would silently fall back to a default: refuse it, naming the
+    fields the input takes and the closest one (``threshold`` -> ``confidence_threshold``)."""
+    unknown = sorted(set(event) - set(known), key=str)
+    if not unknown:
+        return
+    described = []
+    for field in unknown:
+        close = difflib.get_close_matches(str(field), known, n=1)
+        described.append(f"{field!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    noun = "field" if len(unknown) == 1 else "fields"
+    raise InvalidRequestError(
+        f"unknown {noun} {', '.join(described)}; the input takes {', '.join(known)}"
+    )
+
+
 def parse_s3_uri(value: Any, *, field: str = "s3_uri") -> S3Location:
     """``s3://bucket/key`` -> S3Location; anything else raises :class:`InvalidRequestError`."""
     if not isinstance(value, str) or not value.startswith("s3://"):
@@ -101,11 +133,7 @@ def parse_request(
     """Validate ``{"s3_uri": ..., "confidence_threshold"?: ...}`` against where inputs live."""
     if not isinstance(event, Mapping):
         raise InvalidRequestError(f"the input must be a JSON object, got {type(event).__name__}")
-    unknown = sorted(set(event) - set(REQUEST_FIELDS))
-    if unknown:
-        raise InvalidRequestError(
-            f"unknown field {unknown[0]!r}; the input takes {', '.join(REQUEST_FIELDS)}"
-        )
+    refuse_unknown_fields(event, REQUEST_FIELDS)
     if "s3_uri" not in event:
         raise InvalidRequestError('s3_uri is required, e.g. {"s3_uri": "s3://bucket/key.jpg"}')
     image = parse_s3_uri(event["s3_uri"])
@@ -121,6 +149,39 @@ def parse_request(
         image=image,
         threshold=default_threshold if threshold is None else parse_threshold(threshold),
     )
+
+
+def parse_batch_request(
+    event: Any, *, data_bucket: str, input_prefix: str, default_threshold: float
+) -> BatchRequest:
+    """Validate ``{"prefix": ..., "confidence_threshold"?: ...}``; every problem is one
+    :class:`InvalidRequestError` that ends with what a batch input looks like."""
+    usage = (
+        f'A batch input is {{"prefix": "<key prefix under {input_prefix}>", '
+        '"confidence_threshold": <optional number in [0, 1]>}.'
+    )
+    try:
+        if not isinstance(event, Mapping):
+            raise InvalidRequestError(
+                f"the input must be a JSON object, got {type(event).__name__}"
+            )
+        refuse_unknown_fields(event, BATCH_REQUEST_FIELDS)
+        prefix = event.get("prefix")
+        if not isinstance(prefix, str) or not prefix:
+            raise InvalidRequestError(f"prefix must be a key prefix (a string), got {prefix!r}")
+        if not prefix.startswith(input_prefix):
+            raise InvalidRequestError(
+                f"prefix {prefix!r} is outside the inference inputs: batches classify "
+                f"objects under s3://{data_bucket}/{input_prefix}"
+            )
+        threshold = event.get("confidence_threshold")
+        return BatchRequest(
+            bucket=data_bucket,
+            prefix=prefix,
+            threshold=default_threshold if threshold is None else parse_threshold(threshold),
+        )
+    except InvalidRequestError as error:
+        raise InvalidRequestError(f"{error}. {usage}") from None
 
 
 def parse_prediction(body: bytes, class_names: Sequence[str]) -> dict[str, float]:
@@ -177,13 +238,18 @@ def top_label(probabilities: Mapping[str, float]) -> tuple[str, float]:
 
 
 def summarize(
-    succeeded: Iterable[Mapping[str, Any]], failed: Iterable[Mapping[str, Any]]
+    succeeded: Iterable[Mapping[str, Any]],
+    failed: Iterable[Mapping[str, Any]],
+    pending: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Counts of a batch from its Distributed Map result records.
 
-    ``succeeded``/``failed`` are the records of the ResultWriter's ``SUCCEEDED_*``/``FAILED_*``
-    files: child executions with ``Output`` (a JSON string: the per-image result) or
-    ``Error``/``Cause`` and ``Input``.
+    ``succeeded``/``failed``/``pending`` are the records of the ResultWriter's ``SUCCEEDED_*``,
+    ``FAILED_*`` and ``PENDING_*`` files: child executions with ``Output`` (a JSON string: the
+    per-image result) or ``Error``/``Cause`` and ``Input``. A Map Run that exceeded its
+    tolerated failures stops: the children it aborted (``Status`` ABORTED) and the items it
+    never started (``PENDING``) are counted as ``not_processed``, not as failures. At most
+    :data:`MAX_LISTED_FAILURES` failures are listed; ``failures_not_listed`` counts the rest.
     """
     statuses: Counter[str] = Counter()
     labels: Counter[str] = Counter()
@@ -198,7 +264,11 @@ def summarize(
             review_labels[str(result.get("label"))] += 1
     failures = []
     failed_count = 0
+    not_processed = sum(1 for _ in pending)
     for record in failed:
+        if record.get("Status") == "ABORTED":
+            not_processed += 1
+            continue
         failed_count += 1
         if len(failures) < MAX_LISTED_FAILURES:
             item = _json_field(record, "Input")
@@ -209,18 +279,45 @@ def summarize(
                     "cause": _readable_cause(record.get("Cause")),
                 }
             )
-    total = sum(statuses.values()) + failed_count
+    total = sum(statuses.values()) + failed_count + not_processed
     return {
         "total": total,
         "classified": statuses["classified"],
         "low_confidence": statuses["low_confidence"],
         "skipped": statuses["skipped"],
         "failed": failed_count,
+        "not_processed": not_processed,
         "failure_percentage": round(100.0 * failed_count / total, 2) if total else 0.0,
         "labels": dict(sorted(labels.items())),
         "low_confidence_labels": dict(sorted(review_labels.items())),
         "failures": failures,
+        "failures_not_listed": failed_count - len(failures),
     }
+
+
+#: A failure's cause in a notification line (the summary keeps up to 500 characters).
+FAILURE_LINE_CAUSE = 200
+
+
+def describe_failures(summary: Mapping[str, Any]) -> str:
+    """The listed failures of a summary as notification lines, and how many are not listed::
+
+    - s3://bucket/key.jpg: NotAnImageError: ... is not an image ...
+    ... and 5 more (all are in the results' FAILED files)
+    """
+    failures = summary.get("failures", [])
+    if not failures:
+        return "none"
+    lines = []
+    for failure in failures:
+        cause = str(failure.get("cause") or "")
+        if len(cause) > FAILURE_LINE_CAUSE:
+            cause = cause[: FAILURE_LINE_CAUSE - 3] + "..."
+        lines.append(f"- {failure.get('s3_uri')}: {failure.get('error')}: {cause}")
+    more = int(summary.get("failures_not_listed", 0))
+    if more:
+        lines.append(f"... and {more} more (all are in the results' FAILED files)")
+    return "\n".join(lines)
 
 
 def _json_field(record: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -11,10 +11,12 @@ image bytes, so any image up to the endpoint's 6 MB request limit works):
   failure notification -> fails with ``LowConfidence``.
 - ``ClassifyImageSync``: the same definition as an Express state machine, for request/response
   callers (``StartSyncExecution``).
-- ``ClassifyBatch`` (Standard): ``{"prefix": ..., "confidence_threshold"?: ...}``. A Distributed
-  Map lists the prefix (ItemReader), runs the per-image logic in Express child executions with
-  bounded concurrency and a tolerated failure percentage (low confidence is a result there, not a
-  failure), writes every child's result to the artifacts bucket (ResultWriter), then
+- ``ClassifyBatch`` (Standard): ``{"prefix": ..., "confidence_threshold"?: ...}``.
+  ``ValidateRequest`` (Lambda) refuses a prefix outside the inputs, a threshold outside [0, 1]
+  and any unknown field (naming the closest known one). A Distributed Map lists the prefix
+  (ItemReader), runs the per-image logic in Express child executions with bounded concurrency
+  and a tolerated failure percentage (low confidence is a result there, not a failure), writes
+  every child's result to the artifacts bucket (ResultWriter), then
   ``Summarize`` (Lambda) counts labels, low-confidence images and failures, and the summary is
   published to the alert topic.
 
@@ -44,7 +46,7 @@ from stacks.components.iam import (
 )
 from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.retention import log_retention
-from stacks.components.state_machine import TaskGuard, Workflow
+from stacks.components.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
 
 #: Largest request a real-time endpoint accepts (InvokeEndpoint), hence the largest image
@@ -66,7 +68,6 @@ STORAGE_TRANSIENT_ERRORS: tuple[str, ...] = ("StorageThrottledError",)
 S3_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("S3.S3Exception",)
 BATCH_MAP_LABEL = "Images"
 LOW_CONFIDENCE = "LowConfidence"
-INVALID_REQUEST = "InvalidRequestError"
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,20 @@ class SageMakerInference(Construct):
                 "INPUT_PREFIX": sagemaker.input_prefix,
                 "DEFAULT_THRESHOLD": str(sagemaker.confidence_threshold),
                 "MAX_IMAGE_BYTES": str(MAX_IMAGE_BYTES),
+            },
+            **common,
+        )
+        self.validate_batch_function = PythonFunction(
+            self,
+            "ValidateBatchFunction",
+            handler="sagemaker_inference.validate_batch.lambda_handler",
+            description="Checks a batch request: its prefix, its threshold, no unknown fields",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            environment={
+                "DATA_BUCKET": data_bucket.bucket_name,
+                "INPUT_PREFIX": sagemaker.input_prefix,
+                "DEFAULT_THRESHOLD": str(sagemaker.confidence_threshold),
             },
             **common,
         )
@@ -183,6 +198,7 @@ class SageMakerInference(Construct):
         )
         for workflow in (self.single, self.single_sync, self.batch):
             self._grant_workflow(workflow, encryption_key)
+        self._grant_map_run_lookup()
         self._acknowledge()
 
     def classification_metric(self, name: str, workflow: Workflow) -> cloudwatch.Metric:
@@ -250,42 +266,15 @@ class SageMakerInference(Construct):
         states = Construct(self, "BatchStates")
         config = self._config
         sagemaker = config.sagemaker
-        threshold = "$.confidence_threshold"
-        valid_request = sfn.Condition.and_(
-            sfn.Condition.is_present("$.prefix"),
-            sfn.Condition.is_string("$.prefix"),
-            sfn.Condition.string_matches("$.prefix", f"{sagemaker.input_prefix}*"),
-            sfn.Condition.or_(
-                sfn.Condition.is_not_present(threshold),
-                sfn.Condition.and_(
-                    sfn.Condition.is_numeric(threshold),
-                    sfn.Condition.number_greater_than_equals(threshold, 0),
-                    sfn.Condition.number_less_than_equals(threshold, 1),
-                ),
-            ),
-        )
-        invalid = guard.fail(
+        # The input as one object, whatever was sent: a Catch can then record its error on it
+        # (ResultPath on a non-object input fails before the failure path is reached).
+        read_input = sfn.Pass(states, "ReadInput", parameters={"input.$": "$"})
+        validate_request = guard.invoke(
             states,
-            "InvalidBatchRequest",
-            error=INVALID_REQUEST,
-            cause=sfn.JsonPath.format(
-                "A batch input needs prefix, a key prefix under "
-                + sagemaker.input_prefix
-                + ", and optionally confidence_threshold, a number in [0, 1]; got {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$")),
-            ),
-        )
-        request = {"prefix.$": "$.prefix", "bucket": self._data_bucket.bucket_name}
-        given = sfn.Pass(
-            states,
-            "UseGivenThreshold",
-            parameters={**request, "threshold.$": threshold},
-            result_path="$.request",
-        )
-        default = sfn.Pass(
-            states,
-            "UseDefaultThreshold",
-            parameters={**request, "threshold": sagemaker.confidence_threshold},
+            "ValidateRequest",
+            function=self.validate_batch_function.function,
+            timeout=Duration.seconds(60),
+            payload=sfn.TaskInput.from_object({"request.$": "$.input"}),
             result_path="$.request",
         )
 
@@ -344,6 +333,15 @@ class SageMakerInference(Construct):
             max_attempts=2,
             jitter_strategy=sfn.JitterType.FULL,
         )
+        # Beyond the tolerated failures the Map Run stops and the Map fails, but Step Functions
+        # has written the results: summarize them anyway, then fail with the Map's error and
+        # the failed objects in the cause (and so in the failure notification).
+        failed_batch = self._failed_batch_steps(states, guard)
+        images.add_catch(
+            failed_batch,
+            errors=["States.ExceedToleratedFailureThreshold"],
+            result_path="$.map_error",
+        )
         guard.catch_all(images)
 
         summarize = guard.invoke(
@@ -358,7 +356,7 @@ class SageMakerInference(Construct):
                     "threshold.$": "$.request.threshold",
                 }
             ),
-            result_path="$.summary",
+            result_path="$.batch",
             retry_errors=STORAGE_TRANSIENT_ERRORS,
         )
         notify = guard.notify(
@@ -374,40 +372,98 @@ class SageMakerInference(Construct):
                 + "), {} skipped, {} failed ({} percent, tolerated "
                 + str(sagemaker.batch.tolerated_failure_percentage)
                 + ").\nLabels: {}\n"
-                "Low-confidence labels: {}\nFirst failures: {}\nSummary: {}\nResults: {}"
+                "Low-confidence labels: {}\nFailures:\n{}\nSummary: {}\nResults: {}"
             ),
             values=[
                 sfn.JsonPath.string_at("$.request.bucket"),
                 sfn.JsonPath.string_at("$.request.prefix"),
-                sfn.JsonPath.string_at("$.summary.total"),
-                sfn.JsonPath.string_at("$.summary.classified"),
-                sfn.JsonPath.string_at("$.summary.low_confidence"),
-                sfn.JsonPath.string_at("$.summary.skipped"),
-                sfn.JsonPath.string_at("$.summary.failed"),
-                sfn.JsonPath.string_at("$.summary.failure_percentage"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.summary.labels")),
+                sfn.JsonPath.string_at("$.batch.summary.total"),
+                sfn.JsonPath.string_at("$.batch.summary.classified"),
+                sfn.JsonPath.string_at("$.batch.summary.low_confidence"),
+                sfn.JsonPath.string_at("$.batch.summary.skipped"),
+                sfn.JsonPath.string_at("$.batch.summary.failed"),
+                sfn.JsonPath.string_at("$.batch.summary.failure_percentage"),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.batch.summary.labels")),
                 sfn.JsonPath.json_to_string(
-                    sfn.JsonPath.object_at("$.summary.low_confidence_labels")
+                    sfn.JsonPath.object_at("$.batch.summary.low_confidence_labels")
                 ),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.summary.failures")),
-                sfn.JsonPath.string_at("$.summary.summary_uri"),
-                sfn.JsonPath.string_at("$.summary.results_uri"),
+                sfn.JsonPath.string_at("$.batch.failures_text"),
+                sfn.JsonPath.string_at("$.batch.summary.summary_uri"),
+                sfn.JsonPath.string_at("$.batch.summary.results_uri"),
             ],
         )
-        done = sfn.Succeed(states, "BatchDone", output_path="$.summary")
+        done = sfn.Succeed(states, "BatchDone", output_path="$.batch.summary")
         images.next(summarize).next(notify).next(done)
-        given.next(images)
-        default.next(images)
-        return (
-            sfn.Choice(states, "ValidBatchRequest?")
-            .when(
-                valid_request,
-                sfn.Choice(states, "ThresholdGiven?")
-                .when(sfn.Condition.is_present(threshold), given)
-                .otherwise(default),
-            )
-            .otherwise(invalid)
+        read_input.next(validate_request).next(images)
+        return read_input
+
+    def _failed_batch_steps(self, states: Construct, guard: TaskGuard) -> sfn.IChainable:
+        """``SummarizeFailedBatch`` -> ``TooManyFailures`` -> the notify-then-fail path.
+
+        The execution fails with the Map's own error (``States.ExceedToleratedFailureThreshold``);
+        its cause gives the counts, the first failed objects with their errors, and where the
+        summary and the results are. Should the summary fail too, ``SummaryUnavailable`` still
+        reports the Map's error, with the summary's error after it.
+        """
+        tolerated = self._config.sagemaker.batch.tolerated_failure_percentage
+        summarize = guard.invoke(
+            states,
+            "SummarizeFailedBatch",
+            function=self.summarize_function.function,
+            timeout=Duration.minutes(6),
+            payload=sfn.TaskInput.from_object(
+                {
+                    "execution_arn": sfn.JsonPath.execution_id,
+                    "results": {
+                        "bucket": self._artifacts_bucket.bucket_name,
+                        "prefix": BATCH_RESULTS_PREFIX,
+                    },
+                    "prefix.$": "$.request.prefix",
+                    "threshold.$": "$.request.threshold",
+                }
+            ),
+            result_path="$.batch",
+            retry_errors=STORAGE_TRANSIENT_ERRORS,
+            catch=False,
         )
+        unavailable = sfn.Pass(
+            states,
+            "SummaryUnavailable",
+            parameters={
+                "Error.$": "$.map_error.Error",
+                "Cause.$": "States.Format('{} No batch summary could be written: {}: {}', "
+                "$.map_error.Cause, $.summary_error.Error, $.summary_error.Cause)",
+            },
+            result_path=ERROR_PATH,
+        ).next(guard.failure_handler)
+        summarize.add_catch(unavailable, errors=["States.ALL"], result_path="$.summary_error")
+        too_many = sfn.Pass(
+            states,
+            "TooManyFailures",
+            parameters={
+                "Error.$": "$.map_error.Error",
+                "Cause": sfn.JsonPath.format(
+                    "Batch of s3://{}/{} stopped: {} of {} objects failed ({} percent; more than "
+                    f"{tolerated} percent are not tolerated), {{}} classified, {{}} "
+                    "low-confidence, {} not processed.\nFailures:\n{}\nSummary: {}\n"
+                    "Results: {}",
+                    sfn.JsonPath.string_at("$.request.bucket"),
+                    sfn.JsonPath.string_at("$.request.prefix"),
+                    sfn.JsonPath.string_at("$.batch.summary.failed"),
+                    sfn.JsonPath.string_at("$.batch.summary.total"),
+                    sfn.JsonPath.string_at("$.batch.summary.failure_percentage"),
+                    sfn.JsonPath.string_at("$.batch.summary.classified"),
+                    sfn.JsonPath.string_at("$.batch.summary.low_confidence"),
+                    sfn.JsonPath.string_at("$.batch.summary.not_processed"),
+                    sfn.JsonPath.string_at("$.batch.failures_text"),
+                    sfn.JsonPath.string_at("$.batch.summary.summary_uri"),
+                    sfn.JsonPath.string_at("$.batch.summary.results_uri"),
+                ),
+            },
+            result_path=ERROR_PATH,
+        ).next(guard.failure_handler)
+        summarize.next(too_many)
+        return summarize
 
     def _image_steps(
         self, scope: Construct, guard: TaskGuard, *, catch: bool, endings: _Endings
@@ -481,6 +537,15 @@ class SageMakerInference(Construct):
                 input_prefix,
                 ["s3:GetObject", "s3:GetObjectVersion"],
             )
+            # With ListBucket on the input prefix S3 answers 404 for a missing key there
+            # (without it, 403): a 403 is then a refusal, reported as ImageAccessDeniedError.
+            function.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[self._data_bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [f"{input_prefix}*"]}},
+                )
+            )
             encryption_key.grant_decrypt(function.role)
         self.classify_function.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn])
@@ -496,6 +561,37 @@ class SageMakerInference(Construct):
     def _grant_workflow(self, workflow: Workflow, encryption_key: kms.IKey) -> None:
         # RecordForReview writes an SSE-KMS object; the batch also writes its results.
         encryption_key.grant(workflow.state_machine.role, "kms:Decrypt", "kms:GenerateDataKey")
+
+    def _batch_executions(self) -> str:
+        """The batch state machine's execution ARNs without the execution id, spelled as CDK's
+        DistributedMap spells its grant (the name taken from the ARN)."""
+        name = Fn.select(6, Fn.split(":", self.batch.state_machine.state_machine_arn))
+        return str(
+            Stack.of(self).format_arn(
+                service="states",
+                resource="execution",
+                resource_name=name,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+        )
+
+    def _grant_map_run_lookup(self) -> None:
+        """SummarizeFailedBatch finds a failed Map Run's results through ListMapRuns on the
+        batch execution. A policy of its own: in the function's default policy the grant would
+        make the function depend on the state machine that invokes it (a cycle)."""
+        executions = f"{self._batch_executions()}:*"
+        policy = self.summarize_function.add_policy(
+            "MapRunLookup",
+            statements=[
+                iam.PolicyStatement(actions=["states:ListMapRuns"], resources=[executions])
+            ],
+        )
+        acknowledge_resources(
+            policy,
+            [executions],
+            "Summarize lists the Map Runs of the batch execution it summarizes, whose id is "
+            "generated per run; limited to this state machine's executions (ListMapRuns only).",
+        )
 
     def _acknowledge(self) -> None:
         sagemaker = self._config.sagemaker
@@ -521,14 +617,7 @@ class SageMakerInference(Construct):
             "new map-run folder each time); Summarize reads them and writes the summary beside "
             "them.",
         )
-        # Spelled as CDK's DistributedMap spells its grant: this state machine's executions.
-        name = Fn.select(6, Fn.split(":", self.batch.state_machine.state_machine_arn))
-        executions = Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        executions = self._batch_executions()
         acknowledge_resources(
             self.batch,
             [f"{executions}:*", f"{executions}/{BATCH_MAP_LABEL}:*"],

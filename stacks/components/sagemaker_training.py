@@ -14,13 +14,19 @@ readable notification -> fail):
 4. ``GatePassed?``: accuracy >= ``training.min_validation_accuracy``. Rejected:
    ``NotifyRejected`` -> ``ModelRejected`` (a successful run whose outcome is ``REJECTED``).
 5. ``CreateModel`` -> ``CreateEndpointConfig`` (KMS-encrypted volume, data capture to S3) ->
-   ``FindEndpoint`` -> ``CreateEndpoint`` or ``UpdateEndpoint`` (an endpoint that is not
-   InService is left alone: ``EndpointNotUpdatable``) -> a bounded poll of ``DescribeEndpoint``
-   until it is InService with the new configuration -> ``NotifyDeployed`` -> ``Deployed``.
+   ``FindEndpoint`` (DescribeEndpoint of the exact name; "Could not find endpoint" means there
+   is none) -> ``CreateEndpoint`` or ``UpdateEndpoint`` (an endpoint that is not InService is
+   left alone: ``EndpointNotUpdatable``) -> a bounded poll of ``DescribeEndpoint`` until it is
+   InService with the new configuration -> ``NotifyDeployed`` -> ``Deployed``. Each status is
+   classified once (:data:`ENDPOINT_STATUSES`): a failed status fails at once with its error
+   name, and InService with the *old* configuration (or a new ``FailureReason``) is a rolled-back
+   update (``EndpointUpdateRolledBack``); the cause carries SageMaker's ``FailureReason``.
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Acknowledgment, ArnFormat, Aws, CfnMapping, Duration, Size, Stack, Validations
@@ -49,7 +55,7 @@ from stacks.components.sagemaker_tasks import (
     TrainingJob,
     UpdateEndpoint,
 )
-from stacks.components.state_machine import TaskGuard, Workflow
+from stacks.components.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig, has_instance_storage
 
 #: Account of the built-in image-classification algorithm's ECR repository, per region
@@ -87,6 +93,71 @@ SDK_TIMEOUT = Duration.seconds(60)
 #: which costs seconds, not the run.
 SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS: tuple[str, ...] = ("SageMaker.AmazonSageMakerException",)
 SAGEMAKER_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("SageMaker.SageMakerException",)
+
+
+class EndpointPhase(enum.Enum):
+    """Where a deployment stands when DescribeEndpoint reports a status."""
+
+    #: InService: deployed, if it serves the requested configuration (else it rolled back).
+    DONE = "done"
+    #: SageMaker is still working: poll again (bounded by ENDPOINT_MAX_POLLS).
+    WORKING = "working"
+    #: The deployment cannot succeed any more: fail at once with the status's error name.
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EndpointStatusMeaning:
+    phase: EndpointPhase
+    #: The workflow's error name for a FAILED status.
+    error: str | None = None
+    #: What the status means for the operator, in the failure's cause.
+    explanation: str = ""
+
+
+ENDPOINT_IN_SERVICE = "InService"
+#: InService, but not with the requested configuration (or with a new FailureReason).
+ENDPOINT_ROLLED_BACK = "EndpointUpdateRolledBack"
+#: Every EndpointStatus of botocore's SageMaker model, classified once (a unit test compares
+#: this table with botocore's enum). The Choice after each DescribeEndpoint is built from it.
+ENDPOINT_STATUSES: dict[str, EndpointStatusMeaning] = {
+    ENDPOINT_IN_SERVICE: EndpointStatusMeaning(EndpointPhase.DONE),
+    "Creating": EndpointStatusMeaning(EndpointPhase.WORKING),
+    "Updating": EndpointStatusMeaning(EndpointPhase.WORKING),
+    # Maintenance by SageMaker; it ends in InService.
+    "SystemUpdating": EndpointStatusMeaning(EndpointPhase.WORKING),
+    # A failed scaling or weight change rolling back; it ends in InService.
+    "RollingBack": EndpointStatusMeaning(EndpointPhase.WORKING),
+    "Failed": EndpointStatusMeaning(
+        EndpointPhase.FAILED,
+        "EndpointFailed",
+        "it could not be created or updated. DeleteEndpoint is the only operation a Failed "
+        "endpoint accepts: delete it and run the workflow again.",
+    ),
+    "UpdateRollbackFailed": EndpointStatusMeaning(
+        EndpointPhase.FAILED,
+        "EndpointUpdateRollbackFailed",
+        "the update failed and so did the rollback to the previous configuration, so the "
+        "endpoint may serve neither. Fix the cause, then update or delete the endpoint.",
+    ),
+    "OutOfService": EndpointStatusMeaning(
+        EndpointPhase.FAILED,
+        "EndpointOutOfService",
+        "it is not available to take requests.",
+    ),
+    "Deleting": EndpointStatusMeaning(
+        EndpointPhase.FAILED,
+        "EndpointDeleted",
+        "someone deleted it while it was being deployed.",
+    ),
+}
+#: How an aws-sdk task names an error SageMaker's model does not declare (ValidationException).
+UNMODELLED_SAGEMAKER_ERROR = "SageMaker.SageMakerException"
+#: What DescribeEndpoint answers (ValidationException) for an endpoint that does not exist.
+ENDPOINT_NOT_FOUND_MESSAGE = "Could not find endpoint"
+#: Lookups of the endpoint before another SageMakerException (throttling) fails the run.
+ENDPOINT_LOOKUP_ATTEMPTS = 5
+ENDPOINT_LOOKUP_INTERVAL = Duration.seconds(10)
 
 
 class SageMakerTraining(Construct):
@@ -432,19 +503,21 @@ class SageMakerTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
             task_timeout=timeout,
         )
+        # The endpoint by its exact name: DescribeEndpoint answers for that one endpoint, where
+        # ListEndpoints pages (10 a page, newest first) through every name that contains it.
         find_endpoint = tasks.CallAwsService(
             states,
             "FindEndpoint",
             service="sagemaker",
-            action="listEndpoints",
-            parameters={"NameContains": self.endpoint_name},
-            # ListEndpoints authorizes on no resource type.
-            iam_resources=["*"],
-            iam_action="sagemaker:ListEndpoints",
+            action="describeEndpoint",
+            parameters={"EndpointName": self.endpoint_name},
+            iam_resources=[self.endpoint_arn],
+            iam_action="sagemaker:DescribeEndpoint",
             result_selector={
-                "statuses.$": "$.Endpoints[?(@.EndpointName == '"
-                + self.endpoint_name
-                + "')].EndpointStatus"
+                "status.$": "$.EndpointStatus",
+                # [] or [reason]: FailureReason is optional, and only an indefinite path may
+                # match nothing. The reason it had before tells a stale reason from a new one.
+                "failure_reasons.$": "$..FailureReason",
             },
             result_path="$.existing",
             task_timeout=timeout,
@@ -460,15 +533,44 @@ class SageMakerTraining(Construct):
             result_selector={
                 "status.$": "$.EndpointStatus",
                 "config.$": "$.EndpointConfigName",
-                "description.$": "States.JsonToString($)",
+                "failure_reasons.$": "$..FailureReason",
             },
             result_path="$.endpoint",
             task_timeout=timeout,
         )
         for task in (create_model, create_config, create_endpoint, update_endpoint):
             guard(task, transient_errors=SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS)
-        for task in (find_endpoint, describe):
-            guard(task, transient_errors=SAGEMAKER_SDK_TRANSIENT_ERRORS)
+        # A missing endpoint is an expected answer: SageMaker models no error for it, so it
+        # arrives as the unmodelled SageMaker.SageMakerException ("ValidationException: Could
+        # not find endpoint ..."), the name throttling and service errors share. So the lookup
+        # is not retried by name (a missing endpoint would be looked up again and again): any
+        # other error of that name is tried again a bounded number of times, then fails.
+        lookup_failed = guard.fail(
+            states,
+            "EndpointLookupFailed",
+            error=sfn.JsonPath.string_at("$.lookup.Error"),
+            cause=sfn.JsonPath.string_at("$.lookup.Cause"),
+        )
+        endpoint_missing = sfn.Choice(states, "EndpointMissing?")
+        find_endpoint.add_catch(
+            endpoint_missing, errors=[UNMODELLED_SAGEMAKER_ERROR], result_path="$.lookup"
+        )
+        guard(find_endpoint, transient_errors=("States.Timeout",))
+        guard(describe, transient_errors=SAGEMAKER_SDK_TRANSIENT_ERRORS)
+        init_lookups = sfn.Pass(
+            states, "InitEndpointLookups", parameters={"count": 1}, result_path="$.lookups"
+        )
+        count_lookups = sfn.Pass(
+            states,
+            "CountEndpointLookups",
+            parameters={"count.$": "States.MathAdd($.lookups.count, 1)"},
+            result_path="$.lookups",
+        )
+        count_lookups.next(
+            sfn.Wait(
+                states, "WaitEndpointLookup", time=sfn.WaitTime.duration(ENDPOINT_LOOKUP_INTERVAL)
+            )
+        ).next(find_endpoint)
 
         not_updatable = guard.fail(
             states,
@@ -478,22 +580,66 @@ class SageMakerTraining(Construct):
                 "Endpoint " + self.endpoint_name + " is {}, so model {} was not deployed (an "
                 "update needs InService; delete a Failed endpoint first). The model and its "
                 "endpoint configuration {} exist and can be deployed by running again.",
-                sfn.JsonPath.string_at("$.existing.statuses[0]"),
+                sfn.JsonPath.string_at("$.existing.status"),
                 sfn.JsonPath.string_at("$.job.name"),
                 sfn.JsonPath.string_at("$.job.name"),
             ),
         )
-        endpoint_failed = guard.fail(
+        # Every way a deployment ends badly records its error and cause, then adds the
+        # service's FailureReason when SageMaker gave one, and takes the notify-then-fail path.
+        failure_reason = sfn.Pass(
             states,
-            "EndpointFailed",
-            error="EndpointFailed",
-            cause=sfn.JsonPath.format(
-                "Endpoint " + self.endpoint_name + " is {} after deploying {}: {}",
-                sfn.JsonPath.string_at("$.endpoint.status"),
-                sfn.JsonPath.string_at("$.job.name"),
-                sfn.JsonPath.string_at("$.endpoint.description"),
-            ),
+            "AddFailureReason",
+            parameters={
+                "Error.$": f"{ERROR_PATH}.Error",
+                "Cause.$": "States.Format('{} FailureReason: {}', "
+                f"{ERROR_PATH}.Cause, $.endpoint.failure_reasons[0])",
+            },
+            result_path=ERROR_PATH,
+        ).next(guard.failure_handler)
+        reason_given = (
+            sfn.Choice(states, "FailureReasonGiven?")
+            .when(sfn.Condition.is_present("$.endpoint.failure_reasons[0]"), failure_reason)
+            .otherwise(guard.failure_handler)
         )
+        rolled_back = sfn.Pass(
+            states,
+            "EndpointRolledBack",
+            parameters={
+                "Error": ENDPOINT_ROLLED_BACK,
+                "Cause": sfn.JsonPath.format(
+                    "Endpoint " + self.endpoint_name + " did not take endpoint configuration {}: "
+                    "the deployment failed and SageMaker rolled it back, so the endpoint is "
+                    "InService with {} (the model it served before). Model and endpoint "
+                    "configuration {} are kept.",
+                    sfn.JsonPath.string_at("$.job.name"),
+                    sfn.JsonPath.string_at("$.endpoint.config"),
+                    sfn.JsonPath.string_at("$.job.name"),
+                ),
+            },
+            result_path=ERROR_PATH,
+        ).next(reason_given)
+        failed_statuses = {
+            status: sfn.Pass(
+                states,
+                f"Endpoint{status}",
+                parameters={
+                    "Error": meaning.error,
+                    "Cause": sfn.JsonPath.format(
+                        "Endpoint "
+                        + self.endpoint_name
+                        + " is "
+                        + status
+                        + " after deploying endpoint configuration {}: "
+                        + meaning.explanation,
+                        sfn.JsonPath.string_at("$.job.name"),
+                    ),
+                },
+                result_path=ERROR_PATH,
+            ).next(reason_given)
+            for status, meaning in ENDPOINT_STATUSES.items()
+            if meaning.phase is EndpointPhase.FAILED
+        }
         too_slow = guard.fail(
             states,
             "EndpointTooSlow",
@@ -551,29 +697,49 @@ class SageMakerTraining(Construct):
             parameters={"count.$": "States.MathAdd($.polls.count, 1)"},
             result_path="$.polls",
         )
-        init_polls.next(wait).next(describe).next(count).next(
-            sfn.Choice(states, "EndpointReady?")
-            .when(
+        in_service = sfn.Condition.string_equals("$.endpoint.status", ENDPOINT_IN_SERVICE)
+        # Deployed: InService with the configuration just requested, and no FailureReason
+        # other than the one the endpoint already had before this deployment.
+        deployed = sfn.Condition.and_(
+            in_service,
+            sfn.Condition.string_equals_json_path("$.endpoint.config", "$.job.name"),
+            sfn.Condition.or_(
+                sfn.Condition.is_not_present("$.endpoint.failure_reasons[0]"),
                 sfn.Condition.and_(
-                    sfn.Condition.string_equals("$.endpoint.status", "InService"),
-                    sfn.Condition.string_equals_json_path("$.endpoint.config", "$.job.name"),
+                    sfn.Condition.is_present("$.existing.failure_reasons[0]"),
+                    sfn.Condition.string_equals_json_path(
+                        "$.endpoint.failure_reasons[0]", "$.existing.failure_reasons[0]"
+                    ),
                 ),
-                notify,
-            )
-            .when(sfn.Condition.string_equals("$.endpoint.status", "Failed"), endpoint_failed)
-            .when(
-                sfn.Condition.number_greater_than_equals("$.polls.count", ENDPOINT_MAX_POLLS),
-                too_slow,
-            )
-            .otherwise(wait)
+            ),
         )
+        ready = (
+            sfn.Choice(states, "EndpointReady?")
+            .when(deployed, notify)
+            # InService otherwise: SageMaker rolled a failed update back to the old configuration.
+            .when(in_service, rolled_back)
+        )
+        for status, record in failed_statuses.items():
+            ready.when(sfn.Condition.string_equals("$.endpoint.status", status), record)
+        # Still working (and any status newer than this table): poll again, within the bound.
+        ready.when(
+            sfn.Condition.number_greater_than_equals("$.polls.count", ENDPOINT_MAX_POLLS),
+            too_slow,
+        ).otherwise(wait)
+        init_polls.next(wait).next(describe).next(count).next(ready)
         create_endpoint.next(init_polls)
         update_endpoint.next(init_polls)
-        create_model.next(create_config).next(find_endpoint).next(
-            sfn.Choice(states, "EndpointExists?")
-            .when(sfn.Condition.is_not_present("$.existing.statuses[0]"), create_endpoint)
+        endpoint_missing.when(
+            sfn.Condition.string_matches("$.lookup.Cause", f"*{ENDPOINT_NOT_FOUND_MESSAGE}*"),
+            create_endpoint,
+        ).when(
+            sfn.Condition.number_greater_than_equals("$.lookups.count", ENDPOINT_LOOKUP_ATTEMPTS),
+            lookup_failed,
+        ).otherwise(count_lookups)
+        create_model.next(create_config).next(init_lookups).next(find_endpoint).next(
+            sfn.Choice(states, "EndpointUpdatable?")
             .when(
-                sfn.Condition.string_equals("$.existing.statuses[0]", "InService"),
+                sfn.Condition.string_equals("$.existing.status", ENDPOINT_IN_SERVICE),
                 update_endpoint,
             )
             .otherwise(not_updatable)
@@ -625,10 +791,8 @@ class SageMakerTraining(Construct):
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="sagemaker:ListEndpoints authorizes on no resource type (it only lists "
-                "names and statuses); cloudwatch:PutMetricData accepts no resource but is "
-                "limited by the cloudwatch:namespace condition. (Also X-Ray and log delivery, "
-                "see Workflow.)",
+                reason="cloudwatch:PutMetricData accepts no resource but is limited by the "
+                "cloudwatch:namespace condition. (Also X-Ray and log delivery, see Workflow.)",
             ),
             Acknowledgment(
                 id="NIST.800.53.R5-IAMNoInlinePolicy",

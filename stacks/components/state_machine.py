@@ -110,6 +110,15 @@ class TaskGuard:
         self.workflow_name = workflow_name
         self._environment_name = environment_name
 
+    @property
+    def failure_handler(self) -> sfn.IChainable:
+        """The notify-then-fail path: reports ``$.error`` (``Error``, ``Cause``) and fails.
+
+        For a state that has recorded ``$.error`` itself and still has a step to take before
+        failing (adding a detail to the cause); :meth:`fail` covers the usual case.
+        """
+        return self._failure_handler
+
     def __call__(
         self,
         task: sfn.TaskStateBase,

@@ -23,10 +23,11 @@ def segments(path: str) -> list[str]:
     """``$.a.b[0].c`` -> ``["a", "b", "[0]", "c"]`` (``$`` -> ``[]``)."""
     body = path[1:] if path.startswith("$") else path
     out: list[str] = []
-    for match in re.finditer(r"\.([^.\[]+)|(\[[^\]]*\])", body):
-        name, index = match.groups()
+    for match in re.finditer(r"(\.\.|\.)([^.\[]+)|(\[[^\]]*\])", body):
+        dots, name, index = match.groups()
         if name is not None:
-            out.append(name)
+            # ``..name`` (deep scan) selects every member of that name, at any depth.
+            out.append(f"..{name}" if dots == ".." else name)
         else:
             # A filter, slice or wildcard selects a list; only a plain index selects one item.
             out.append(index if re.fullmatch(r"\[\s*-?\d+\s*\]", index) else "[*]")

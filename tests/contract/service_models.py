@@ -163,10 +163,37 @@ def member_names(shape: Shape) -> list[str]:
     return list(getattr(shape, "members", {}))
 
 
+def _deep_members(value: object, name: str, depth: int = 0) -> list[object]:
+    """Every member called ``name`` at any depth of a shape (JSONPath's ``..name``)."""
+    if depth > 12:
+        return []
+    if isinstance(value, Record):
+        children = [v for _, v in value.fields]
+        direct = [v for k, v in value.fields if k == name]
+    elif isinstance(value, ListOf):
+        return _deep_members(value.item, name, depth + 1)
+    elif isinstance(value, Shape) and value.type_name == "structure":
+        members = value.members  # type: ignore[attr-defined]
+        children = list(members.values())
+        direct = [members[name]] if name in members else []
+    elif isinstance(value, Shape) and value.type_name == "list":
+        return _deep_members(value.member, name, depth + 1)  # type: ignore[attr-defined]
+    elif isinstance(value, Shape) and value.type_name == "map":
+        return _deep_members(value.value, name, depth + 1)  # type: ignore[attr-defined]
+    else:
+        return []
+    return direct + [m for child in children for m in _deep_members(child, name, depth + 1)]
+
+
 def step(value: object, segment: str) -> tuple[object | None, str | None]:
-    """Follow one path segment (a member name, ``[n]`` or ``[*]``); (next, problem)."""
+    """Follow one path segment (a member name, ``[n]``, ``[*]`` or ``..name``); (next, problem)."""
     if isinstance(value, Opaque):
         return value, None
+    if segment.startswith(".."):
+        found = _deep_members(value, segment[2:])
+        if not found:
+            return None, f"no member {segment[2:]!r} at any depth"
+        return ListOf(found[0]), None
     if isinstance(value, Literal):
         if isinstance(value.value, dict) and not segment.startswith("["):
             if segment in value.value:
@@ -223,7 +250,9 @@ def resolve_segments(value: object, segments: list[str]) -> tuple[object | None,
         assert current is not None
         current, problem = step(current, segment)
         if problem is not None:
-            where = "".join(s if s.startswith("[") else f".{s}" for s in segments[: index + 1])
+            where = "".join(
+                s if s.startswith(("[", "..")) else f".{s}" for s in segments[: index + 1]
+            )
             return None, f"${where}: {problem}"
     return current, None
 

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
+from stacks.components.sagemaker_training import ENDPOINT_STATUSES, EndpointPhase
 from stacks.config import load_environment
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app, template_of
@@ -30,7 +31,6 @@ STAR_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
-    "sagemaker:ListEndpoints",  # finding the endpoint to create or update
     "cloudwatch:PutMetricData",  # SageMaker jobs/endpoints, with a namespace condition
 }
 
@@ -180,6 +180,29 @@ def test_s3_access_is_limited_to_the_prefixes_used(templates, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_image_readers_may_list_the_input_prefix_so_a_missing_key_is_a_404(templates, env):
+    """Without s3:ListBucket S3 answers 403 for a missing key, and a 403 could not be told from
+    a refusal (a KMS key the function may not use): ImageAccessDeniedError relies on this."""
+    template = sagemaker(templates, env)
+    for function in ("InferenceValidateFunction", "InferenceClassifyFunction"):
+        (policy,) = [
+            value
+            for key, value in template.find_resources("AWS::IAM::Policy").items()
+            if key.startswith(f"{function}RoleDefaultPolicy")
+        ]
+        listing = [
+            statement
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if "s3:ListBucket" in listify(statement["Action"])
+        ]
+        (statement,) = listing
+        assert listify(statement["Action"]) == ["s3:ListBucket"], function
+        assert resources_of(statement) == [bucket_arn(env, "data")], function
+        prefixes = statement["Condition"]["StringLike"]["s3:prefix"]
+        assert prefixes == ["sagemaker/inference/*"], function
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env):
     template = sagemaker(templates, env)
     prefix = arn(env, "sagemaker")
@@ -202,6 +225,8 @@ def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env
     for action, allowed in expected.items():
         (statement,) = grants(template, action)
         assert sorted(resources_of(statement)) == sorted(allowed), action
+    # The endpoint is looked up by its exact name, not by listing every endpoint.
+    assert not grants(template, "sagemaker:ListEndpoints")
     for statement in grants(template, "iam:PassRole"):
         assert statement["Condition"] == {
             "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -243,7 +268,7 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 3 + 4  # three functions, four state machines
+    assert len(groups) == 4 + 4  # four functions, four state machines
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():
@@ -264,11 +289,20 @@ def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
         for retrier in state["Retry"]:
             assert "States.ALL" not in retrier["ErrorEquals"], name
             assert retrier["JitterStrategy"] == "FULL", name
-    # Outside a Map's children, every task reports its failure.
+    # Outside a Map's children, every task reports its failure: the last catcher takes every
+    # error to the failure path (directly, or through a Pass that records an earlier error it
+    # must not hide); any before it names the errors it expects (a "not found").
     for name, state in states.items():
         if state["Type"] in ("Task", "Map") and name != "NotifyFailure":
-            assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
-            assert state["Catch"][0]["Next"] == "NotifyFailure", name
+            *expected, last = state["Catch"]
+            assert last["ErrorEquals"] == ["States.ALL"], name
+            reporter = states[last["Next"]]
+            if last["Next"] != "NotifyFailure":
+                assert reporter["Type"] == "Pass", name
+                assert reporter["ResultPath"] == "$.error", name
+                assert reporter["Next"] == "NotifyFailure", name
+            for catcher in expected:
+                assert "States.ALL" not in catcher["ErrorEquals"], name
 
 
 def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
@@ -281,9 +315,40 @@ def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
         "Lambda.TooManyRequestsException",
     } <= set(retrier["ErrorEquals"])
     assert "MalformedEndpointResponseError" not in retrier["ErrorEquals"]
-    assert "NotAnImageError" not in states["Validate"]["Retry"][0]["ErrorEquals"]
+    for permanent in ("NotAnImageError", "ImageNotFoundError", "ImageAccessDeniedError"):
+        assert permanent not in states["Validate"]["Retry"][0]["ErrorEquals"]
+        assert permanent not in retrier["ErrorEquals"]
     # Inside the Map's children, failures fail the child (counted against the tolerance).
     assert "Catch" not in states["Classify"]
+
+
+def test_a_batch_beyond_its_tolerance_is_summarized_then_fails_with_the_maps_error(templates):
+    states = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
+    tolerance, everything = states["ClassifyImages"]["Catch"]
+    assert tolerance == {
+        "ErrorEquals": ["States.ExceedToleratedFailureThreshold"],
+        "ResultPath": "$.map_error",
+        "Next": "SummarizeFailedBatch",
+    }
+    assert everything["Next"] == "NotifyFailure"
+    summarize = states["SummarizeFailedBatch"]
+    assert summarize["Parameters"]["execution_arn.$"] == "$$.Execution.Id"
+    assert summarize["Parameters"]["results"]["prefix"] == "results/sagemaker/batch/"
+    assert summarize["Next"] == "TooManyFailures"
+    for reporter in ("TooManyFailures", "SummaryUnavailable"):
+        assert states[reporter]["Parameters"]["Error.$"] == "$.map_error.Error"
+        assert states[reporter]["Next"] == "NotifyFailure"
+    assert "$.batch.failures_text" in states["TooManyFailures"]["Parameters"]["Cause.$"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_summarize_may_list_the_map_runs_of_batch_executions_only(templates, env):
+    (statement,) = grants(sagemaker(templates, env), "states:ListMapRuns")
+    assert listify(statement["Action"]) == ["states:ListMapRuns"]
+    (resource,) = resources_of(statement)
+    assert resource.startswith(f"{arn(env, 'states')}execution:")
+    assert "InferenceClassifyBatchStateMachine" in resource
+    assert resource.endswith(":*")
 
 
 @pytest.mark.parametrize("construct", ["ClassifyImage", "ClassifyImageSync"])
@@ -304,17 +369,14 @@ def test_default_threshold_and_classes_come_from_the_configuration(templates, cd
     defaults = cdk_context["defaults"]["sagemaker"]
     functions = sagemaker(templates, "dev").find_resources("AWS::Lambda::Function")
     variables = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
-    (validate,) = [v for v in variables if "DEFAULT_THRESHOLD" in v]
-    assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
-    assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
+    validators = [v for v in variables if "DEFAULT_THRESHOLD" in v]
+    assert len(validators) == 2  # one image, one batch request
+    for validate in validators:
+        assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
+        assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
     (classify,) = [v for v in variables if "CLASS_NAMES" in v]
     assert json.loads(classify["CLASS_NAMES"]) == defaults["class_names"]
     assert classify["ENDPOINT_NAME"] == f"imgclf-dev-{defaults['endpoint_name']}"
-    batch = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
-    assert (
-        batch["UseDefaultThreshold"]["Parameters"]["threshold"]
-        == (defaults["confidence_threshold"])
-    )
 
 
 def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_context):
@@ -334,8 +396,11 @@ def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_contex
     assert images["ResultWriter"]["Parameters"]["Prefix"] == "results/sagemaker/batch"
     assert "imgclf-dev-artifacts-" in images["ResultWriter"]["Parameters"]["Bucket"]
     assert images["ResultPath"] == "$.map"
-    (rule,) = states["ValidBatchRequest?"]["Choices"]
-    assert "sagemaker/inference/*" in json.dumps(rule)
+    # The request is checked (prefix, threshold, unknown fields) before anything is listed.
+    assert states["ReadInput"]["Next"] == "ValidateRequest"
+    assert states["ValidateRequest"]["Parameters"] == {"request.$": "$.input"}
+    assert states["ValidateRequest"]["ResultPath"] == "$.request"
+    assert states["ValidateRequest"]["Next"] == "ClassifyImages"
 
 
 def test_training_gate_uses_the_configured_accuracy(templates, cdk_context):
@@ -365,6 +430,26 @@ def test_a_changed_gate_and_batch_settings_reach_the_definitions(context_copy):
     images = definition(template, "ClassifyBatch")["States"]["ClassifyImages"]
     assert images["MaxConcurrency"] == 3
     assert images.get("ToleratedFailurePercentage", 0) == 0  # 0 is the default: omitted
+
+
+def test_endpoint_wait_ends_at_once_on_every_failed_status_and_on_a_rollback(templates):
+    states = definition(sagemaker(templates, "dev"), "TrainingWorkflow")["States"]
+    choices = states["EndpointReady?"]["Choices"]
+    by_status = {
+        rule["StringEquals"]: rule["Next"]
+        for rule in choices
+        if rule.get("Variable") == "$.endpoint.status"
+    }
+    for status, meaning in ENDPOINT_STATUSES.items():
+        if meaning.phase is EndpointPhase.FAILED:
+            record = states[by_status[status]]
+            assert record["Parameters"]["Error"] == meaning.error, status
+            assert record["Next"] == "FailureReasonGiven?", status
+    # InService that is not the deployment asked for is a rollback, checked before the deadline.
+    assert states[by_status["InService"]]["Parameters"]["Error"] == "EndpointUpdateRolledBack"
+    assert choices[0]["Next"] == "NotifyDeployed"
+    assert choices[-1]["Next"] == "EndpointTooSlow"
+    assert states["DescribeEndpoint"]["ResultSelector"]["failure_reasons.$"] == "$..FailureReason"
 
 
 def test_training_image_is_the_regional_algorithm(templates):

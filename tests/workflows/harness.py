@@ -19,6 +19,8 @@ this harness corrects it:
    forever); an indefinite one (``[*]``, slices, filters) yields the list of matches, empty
    when nothing matches (moto fails when a path has more than one wildcard).
 6. Every run has a name and a bounded duration; a history containing ``States.Runtime`` fails.
+6a. aws-sdk results are JSON, as Step Functions hands them on: botocore's datetimes become
+   strings (moto keeps them as objects, and ``States.JsonToString`` then fails on them).
 7. What moto lacks entirely (``moto_extensions.py``): optimized integrations it only forwards
    (``sagemaker:*``, with ``.sync``) go through the scripts; AWS calls made by handlers can be
    scripted per operation; the Distributed Map lists S3 fully, enforces the tolerated failure
@@ -56,6 +58,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
     WaitFunction,
 )
 from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 from tests.workflows.moto_extensions import (
     extension_patches,
@@ -105,6 +108,16 @@ def _json_path_patches() -> list[Any]:
         if name.startswith("moto.stepfunctions.parser")
         and getattr(module, "extract_json", None) is _MOTO_EXTRACT_JSON
     ]
+
+
+def _json_result(eval_service_task: Callable[..., None]) -> Callable[..., None]:
+    """An aws-sdk task evaluation whose result is plain JSON (timestamps as ISO 8601 text)."""
+
+    def evaluate(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        eval_service_task(self, env, *args, **kwargs)
+        env.stack.append(json.loads(to_json_str(env.stack.pop())))
+
+    return evaluate
 
 
 class UnscriptedCallError(AssertionError):
@@ -455,6 +468,13 @@ class LocalWorkflow:
                 )
             )
             stack.enter_context(mock.patch.dict(aws_sdk_task._SERVICE_ERROR_NAMES, {}))
+            stack.enter_context(
+                mock.patch.object(
+                    aws_sdk_task.StateTaskServiceAwsSdk,
+                    "_eval_service_task",
+                    _json_result(aws_sdk_task.StateTaskServiceAwsSdk._eval_service_task),
+                )
+            )
             for patch in _json_path_patches():
                 stack.enter_context(patch)
             sns_recording = self._record_sns_publish()

@@ -19,7 +19,10 @@ Each piece follows AWS's documented behaviour and is switched on only while
    exceeding them fails the Map with ``States.ExceedToleratedFailureThreshold`` (moto ignores
    both and lets every Map succeed); the ResultWriter writes ``manifest.json`` and
    ``SUCCEEDED_0.json``/``FAILED_0.json`` in the documented default format (transformation
-   ``NONE``, JSON) instead of an empty manifest.
+   ``NONE``, JSON) instead of an empty manifest, also when the Map Run fails for exceeding its
+   tolerance (AWS exports a failed run's results too: that is what ``PENDING`` files are for;
+   the failed Map state has no output, so the files are found through ListMapRuns). All
+   children run before the threshold is checked, so no child is aborted or left pending here.
 4. **Grammar gaps**: moto's parser rejects a Distributed Map's ``"ExecutionType": "EXPRESS"``
    and an integer ``ToleratedFailurePercentage``; :func:`moto_definition` hands moto STANDARD
    and a float instead (the deployed definition is unchanged and is what tests assert on).
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+import botocore.session
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
@@ -63,6 +67,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
 )
@@ -86,6 +91,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+from tests.contract.integrations import OPTIMIZED
 
 if TYPE_CHECKING:
     from tests.workflows.harness import LocalWorkflow
@@ -177,6 +184,21 @@ def moto_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
 # --- 1. optimized integrations moto only forwards --------------------------------------------
 
 
+def optimized_error_name(service: str, code: str) -> str:
+    """How an optimized integration names a service error (the contract layer's rule): the SDK
+    class of a modelled error, else the service's catch-all (``SageMaker.ThrottlingException``
+    arrives as ``SageMaker.AmazonSageMakerException``: SageMaker models no throttling error)."""
+    prefix, catch_all = OPTIMIZED[service]
+    model = botocore.session.get_session().get_service_model(service)
+    for shape_name in model.shape_names:
+        shape = model.shape_for(shape_name)
+        modelled_code = shape.metadata.get("error", {}).get("code", shape_name)
+        if shape.metadata.get("exception") and code in {modelled_code, shape_name}:
+            suffix = "" if shape_name.endswith("Exception") else "Exception"
+            return f"{prefix}.{shape_name}{suffix}"
+    return catch_all
+
+
 def _optimized_integration_patches(
     client_for: Callable[..., Any], error_name: Callable[[str], str]
 ) -> list[Any]:
@@ -189,7 +211,7 @@ def _optimized_integration_patches(
             return _task_failure(
                 self,
                 env=env,
-                error=f"{error_name(self._get_boto_service_name())}.{error.get('Code')}",
+                error=optimized_error_name(self._get_boto_service_name(), str(error.get("Code"))),
                 cause=str(error.get("Message", "")),
             )
         return original_from_error(self, env, ex)
@@ -355,6 +377,11 @@ def _distributed_map_patches() -> list[Any]:
         mock.patch.object(
             result_writer_s3.ResourceEvalS3, "_handle_put_object", staticmethod(_write_results)
         ),
+        mock.patch.object(
+            state_map.StateMap,
+            "_eval_execution",
+            _results_written_on_tolerance_failure(state_map.StateMap._eval_execution),
+        ),
     ]
 
 
@@ -484,6 +511,26 @@ def _map_run_with_tolerance(original: Callable[..., None]) -> Callable[..., None
             )
 
     return map_run
+
+
+def _results_written_on_tolerance_failure(original: Callable[..., None]) -> Callable[..., None]:
+    """A Map state that, failing for its tolerated failures, still writes its ResultWriter
+    files (and then fails, without output)."""
+
+    def eval_execution(self: Any, env: Any) -> None:
+        try:
+            original(self, env)
+        except FailureEventException as failure:
+            error, _ = failure.extract_error_cause_pair() or (None, None)
+            exceeded = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+            if self.result_writer is None or error != exceeded:
+                raise
+            env.stack.append([])  # the Map's results, which the writer replaces by files
+            self.result_writer.eval(env)
+            env.stack.pop()  # the manifest's location: a failed Map has no output
+            raise
+
+    return eval_execution
 
 
 def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:

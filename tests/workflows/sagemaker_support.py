@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
+import botocore.session
+from botocore.model import Shape
 
 from tests.workflows.harness import ACCOUNT, REGION, LocalWorkflow
 
@@ -98,3 +102,52 @@ def read_json(s3: Any, bucket: str, key: str) -> Any:
 
 
 Scripted = Callable[[Mapping[str, Any]], Any]
+
+
+@functools.cache
+def _service_model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+def conforming(service: str, operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
+    """``response``, after checking it against botocore's output shape of the operation.
+
+    A scripted answer is only evidence if AWS could have sent it: every field is a member of
+    the shape, every required member is there, enums hold one of their values, timestamps are
+    datetimes (as botocore parses them). Raises AssertionError naming the first mismatch.
+    """
+    shape = _service_model(service).operation_model(operation).output_shape
+    _check(shape, response, f"{service}.{operation}")
+    return dict(response)
+
+
+def _check(shape: Shape, value: Any, path: str) -> None:
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(value, Mapping), f"{path}: expected an object, got {value!r}"
+        unknown = set(value) - set(shape.members)
+        assert not unknown, f"{path}: {sorted(unknown)} are not members of {shape.name}"
+        missing = set(shape.required_members) - set(value)
+        assert not missing, f"{path}: required {sorted(missing)} missing"
+        for name, member in value.items():
+            _check(shape.members[name], member, f"{path}.{name}")
+    elif kind == "list":
+        assert isinstance(value, list), f"{path}: expected a list"
+        for index, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{index}]")
+    elif kind == "map":
+        assert isinstance(value, Mapping), f"{path}: expected a map"
+        for key, item in value.items():
+            _check(shape.value, item, f"{path}.{key}")
+    elif kind == "string":
+        assert isinstance(value, str), f"{path}: expected a string, got {value!r}"
+        if shape.enum:
+            assert value in shape.enum, f"{path}: {value!r} is not one of {shape.enum}"
+    elif kind in ("integer", "long", "float", "double"):
+        assert not isinstance(value, bool), f"{path}: a boolean is not a number"
+        allowed = int if kind in ("integer", "long") else int | float
+        assert isinstance(value, allowed), f"{path}: not a {kind}"
+    elif kind == "boolean":
+        assert isinstance(value, bool), f"{path}: not a boolean"
+    elif kind == "timestamp":
+        assert isinstance(value, datetime.datetime), f"{path}: botocore parses a datetime"

@@ -9,13 +9,15 @@ documents them (tests/workflows/moto_extensions.py). The endpoint is scripted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-from tests.workflows.harness import MOTO_CONFIG, LocalWorkflow, WorkflowRun
+from sagemaker_inference import model
+from tests.workflows.harness import MOTO_CONFIG, AwsError, LocalWorkflow, WorkflowRun
 from tests.workflows.moto_extensions import tolerance_exceeded
 from tests.workflows.sagemaker_support import (
     ARTIFACTS_BUCKET,
@@ -94,6 +96,9 @@ def test_mixed_batch_within_tolerance_summarizes_and_notifies(batch):
     assert failure["s3_uri"] == uris["pdf"]
     assert failure["error"] == "NotAnImageError"
     assert "not an image" in failure["cause"]
+    assert summary["failures_not_listed"] == 0
+    assert summary["not_processed"] == 0
+    assert summary["tolerance_exceeded"] is False
     assert summary["prefix"] == BATCH
     assert summary["threshold"] == 0.9
 
@@ -128,7 +133,7 @@ def test_mixed_batch_within_tolerance_summarizes_and_notifies(batch):
     message = published["Message"]
     assert "10 objects, 7 classified, 1 low-confidence" in message
     assert '"bicycle":4' in message
-    assert "NotAnImageError" in message
+    assert f"Failures:\n- {uris['pdf']}: NotAnImageError: {uris['pdf']} is not an image" in message
     assert summary["summary_uri"] in message
 
 
@@ -145,20 +150,97 @@ def test_child_inputs_carry_the_batch_threshold(batch):
     assert run.output["threshold"] == 0.5
 
 
-def test_too_many_failures_fail_the_batch_and_notify(batch):
-    batch.put("ok.jpg", image(5_000, marker="bicycle"))
-    for index in range(3):
-        batch.put(f"notes-{index}.jpg", b"plain text, not a picture")
+def stored_summary(batch: Batch, cause: str) -> dict[str, Any]:
+    (uri,) = re.findall(r"Summary: (s3://\S+)", cause)
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    assert bucket == ARTIFACTS_BUCKET
+    return read_json(batch.s3, bucket, key)
+
+
+def test_too_many_failures_fail_the_batch_but_name_the_failures_and_write_the_summary(batch):
+    ok = batch.put("ok.jpg", image(5_000, marker="bicycle"))
+    notes = [batch.put(f"notes-{index}.jpg", b"plain text, not a picture") for index in range(3)]
 
     run = batch.run({"prefix": BATCH}, "too-many-failures")
 
     assert run.status == "FAILED"
     assert run.error == "States.ExceedToleratedFailureThreshold"
-    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
-    assert "Summarize" not in run.entered
+    assert run.entered[-4:] == [
+        "SummarizeFailedBatch",
+        "TooManyFailures",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert "Summarize" not in run.entered  # the finished-batch path is not taken
+    assert f"Batch of s3://{DATA_BUCKET}/{BATCH} stopped: 3 of 4 objects failed (75.0 percent" in (
+        run.cause
+    )
+    for uri in notes:
+        assert f"- {uri}: NotAnImageError: {uri} is not an image" in run.cause
+
+    # The summary is written anyway, beside the results of the failed Map Run.
+    summary = stored_summary(batch, run.cause)
+    assert summary["tolerance_exceeded"] is True
+    assert (summary["total"], summary["classified"], summary["failed"]) == (4, 1, 3)
+    assert sorted(f["s3_uri"] for f in summary["failures"]) == sorted(notes)
+    assert {f["error"] for f in summary["failures"]} == {"NotAnImageError"}
+    assert summary["failures_not_listed"] == 0
+    assert ok not in {f["s3_uri"] for f in summary["failures"]}
+    assert summary["results_uri"] in run.cause
+    manifest = read_json(batch.s3, ARTIFACTS_BUCKET, summary["results_uri"].split("/", 3)[3])
+    assert len(manifest["ResultFiles"]["FAILED"]) == 1
+
     (published,) = run.published()
     assert published["subject"] == "[dev] SageMaker classify batch FAILED"
-    assert "States.ExceedToleratedFailureThreshold" in published["Message"]
+    message = published["Message"]
+    assert "Error: States.ExceedToleratedFailureThreshold" in message
+    for uri in notes:
+        assert uri in message
+    assert "NotAnImageError" in message
+    assert summary["summary_uri"] in message
+
+
+def test_the_failures_named_are_bounded_with_a_count_of_the_rest(batch):
+    batch.put("ok.jpg", image(5_000, marker="bicycle"))
+    listed = model.MAX_LISTED_FAILURES
+    for index in range(listed + 5):
+        batch.put(f"notes-{index:02d}.jpg", b"plain text, not a picture")
+
+    run = batch.run({"prefix": BATCH}, "many-failures")
+
+    assert run.status == "FAILED"
+    assert run.error == "States.ExceedToleratedFailureThreshold"
+    assert run.cause.count(": NotAnImageError: ") == listed
+    assert "... and 5 more (all are in the results' FAILED files)" in run.cause
+    summary = stored_summary(batch, run.cause)
+    assert summary["failed"] == listed + 5
+    assert len(summary["failures"]) == listed
+    assert summary["failures_not_listed"] == 5
+    (published,) = run.published()
+    assert "... and 5 more" in published["Message"]
+
+
+def test_a_summary_that_fails_too_does_not_hide_the_maps_error(batch):
+    batch.put("ok.jpg", image(5_000, marker="bicycle"))
+    for index in range(3):
+        batch.put(f"notes-{index}.jpg", b"plain text, not a picture")
+    denied = AwsError("AccessDeniedException", "not authorized to perform: states:ListMapRuns")
+    batch.workflow.script("stepfunctions", "ListMapRuns", denied)
+
+    run = batch.run({"prefix": BATCH}, "summary-failed")
+
+    assert run.status == "FAILED"
+    assert run.error == "States.ExceedToleratedFailureThreshold"
+    assert run.entered[-4:] == [
+        "SummarizeFailedBatch",
+        "SummaryUnavailable",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert "No batch summary could be written: ClientError" in run.cause
+    assert "states:ListMapRuns" in run.cause
+    (published,) = run.published()
+    assert "Error: States.ExceedToleratedFailureThreshold" in published["Message"]
 
 
 def test_an_empty_prefix_is_an_empty_summary(batch):
@@ -170,22 +252,45 @@ def test_an_empty_prefix_is_an_empty_summary(batch):
 
 
 @pytest.mark.parametrize(
-    "execution_input",
+    ("execution_input", "message"),
     [
-        {},
-        {"prefix": "elsewhere/"},
-        {"prefix": 42},
-        {"prefix": BATCH, "confidence_threshold": 1.5},
-        {"prefix": BATCH, "confidence_threshold": "high"},
+        ({}, "prefix must be a key prefix"),
+        ({"prefix": "elsewhere/"}, "outside the inference inputs"),
+        ({"prefix": 42}, "prefix must be a key prefix (a string), got 42"),
+        ({"prefix": BATCH, "confidence_threshold": 1.5}, "within [0, 1], got 1.5"),
+        ({"prefix": BATCH, "confidence_threshold": "high"}, "a number in [0, 1], got 'high'"),
+        (["not", "an", "object"], "the input must be a JSON object, got list"),
     ],
 )
-def test_invalid_batch_requests_are_rejected_before_listing(batch, execution_input):
+def test_invalid_batch_requests_are_rejected_before_listing(batch, execution_input, message):
     run = batch.run(execution_input, "invalid")
 
     assert run.status == "FAILED"
     assert run.error == "InvalidRequestError"
-    assert INPUT_PREFIX in run.cause
-    assert run.entered == ["ValidBatchRequest?", "InvalidBatchRequest", "NotifyFailure", "Failed"]
+    assert message in run.cause
+    assert INPUT_PREFIX in run.cause  # every refusal says what a batch input looks like
+    assert run.entered == ["ReadInput", "ValidateRequest", "NotifyFailure", "Failed"]
+    assert run.retry_sleeps == []
+    (published,) = run.published()
+    assert "Error: InvalidRequestError" in published["Message"]
+
+
+def test_an_unknown_field_is_refused_not_run_with_the_default(batch):
+    """``threshold`` instead of ``confidence_threshold`` would classify with the default 0.9."""
+    batch.put("unsure.jpg", image(5_000, marker="unsure"))
+
+    run = batch.run({"prefix": BATCH, "threshold": 0.5}, "unknown-field")
+
+    assert run.status == "FAILED"
+    assert run.error == "InvalidRequestError"
+    assert "unknown field 'threshold' (did you mean 'confidence_threshold'?)" in run.cause
+    assert "the input takes prefix, confidence_threshold" in run.cause
+    assert "ClassifyImages" not in run.entered
+    assert "sagemaker-runtime.InvokeEndpoint" not in run.handler_calls
+    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
+    (published,) = run.published()
+    assert published["subject"] == "[dev] SageMaker classify batch FAILED"
+    assert "did you mean 'confidence_threshold'?" in published["Message"]
 
 
 @pytest.mark.parametrize(

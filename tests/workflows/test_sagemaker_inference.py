@@ -179,6 +179,32 @@ def test_missing_object_fails_before_the_endpoint_is_called(single):
     assert run.retry_sleeps == []  # not a transient error
 
 
+def test_an_object_that_cannot_be_decrypted_is_reported_as_access_denied(single):
+    """HeadObject succeeds (metadata needs no key); the ranged GetObject is refused by KMS."""
+    uri = single.put("encrypted-elsewhere.jpg", image(4_000))
+    denied = (
+        "User: arn:aws:sts::123456789012:assumed-role/validate/fn is not authorized to perform: "
+        "kms:Decrypt on resource: arn:aws:kms:eu-west-1:123456789012:key/other because no "
+        "identity-based policy allows the kms:Decrypt action"
+    )
+    single.workflow.script("s3", "GetObject", AwsError("AccessDenied", denied, 403))
+
+    run = single.run({"s3_uri": uri}, "kms-denied")
+
+    assert run.status == "FAILED"
+    assert run.error == "ImageAccessDeniedError"
+    assert "does not exist" not in run.cause
+    assert "GetObject was denied (AccessDenied" in run.cause
+    assert "kms:Decrypt" in run.cause
+    assert run.entered == ["Validate", "NotifyFailure", "Failed"]
+    assert run.retry_sleeps == []  # a refusal is not retried
+    assert len(run.handler_calls["s3.HeadObject"]) == 1
+    assert "sagemaker-runtime.InvokeEndpoint" not in run.handler_calls
+    message = notification(run)["Message"]
+    assert "Error: ImageAccessDeniedError" in message
+    assert "kms:Decrypt" in message
+
+
 @pytest.mark.parametrize(
     ("body", "found"),
     [
