@@ -3,7 +3,9 @@
 States, in order (every Task guarded: timeout, jittered retry on throttling/service errors,
 catch -> readable notification -> fail):
 
-1. ``ValidateInput`` (Lambda): the request becomes the normalized job, or the run fails at once.
+1. ``WrapRequest`` puts the execution input (any JSON value) in an object, so a failure can be
+   recorded and notified; ``ValidateInput`` (Lambda) turns it into the normalized job, or the run
+   fails at once with ``InvalidTrainingInput``.
 2. ``FindProject`` -> ``CreateProject`` or ``UseProject``: reuse the project by name.
 3. Datasets: replace the project's datasets (``DeleteOldDatasets``) and create TRAIN and TEST
    from dataset ARNs or Ground Truth manifests (or an automatic split), polling each until
@@ -196,13 +198,17 @@ class RekognitionTraining(Construct):
         states = Construct(self, "States")
         scope = _Scope(states, guard, self.project_resources)
 
+        # Any JSON value may start a run; a Catch can record its error only in an object (on
+        # AWS, States.ResultPathMatchFailure otherwise), so the request is wrapped in one first
+        # and ValidateInput refuses whatever is not an object.
+        wrap = sfn.Pass(scope.construct, "WrapRequest", parameters={"request.$": "$"})
         validate = guard.invoke(
             scope.construct,
             "ValidateInput",
             function=self.validate_function.function,
             timeout=Duration.seconds(60),
             payload=sfn.TaskInput.from_object(
-                {"request.$": "$", "execution_name.$": "$$.Execution.Name"}
+                {"request.$": "$.request", "execution_name.$": "$$.Execution.Name"}
             ),
             result_selector={"job.$": "$"},
         )
@@ -325,7 +331,7 @@ class RekognitionTraining(Construct):
         )
         create_project.next(datasets.start)
         use_project.next(datasets.start)
-        return validate.next(find_project).next(project_exists)
+        return wrap.next(validate).next(find_project).next(project_exists)
 
     def _datasets(self, scope: _Scope, poll_seconds: int, max_polls: int) -> _DatasetStates:
         """Replace (or keep) the project's datasets; ``ready`` continues once both are usable."""

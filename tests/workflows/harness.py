@@ -230,10 +230,11 @@ class LocalWorkflow:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(
-        self, execution_input: Mapping[str, Any], *, name: str, timeout: float = 60
-    ) -> WorkflowRun:
-        """Start an execution, wait (bounded) until it ends, and return what it did."""
+    def run(self, execution_input: Any, *, name: str, timeout: float = 60) -> WorkflowRun:
+        """Start an execution, wait (bounded) until it ends, and return what it did.
+
+        ``execution_input`` is any JSON value: AWS accepts strings, arrays and numbers too.
+        """
         self._recorder = _Recorder()
         with self._patched():
             execution_arn = self._sfn.start_execution(

@@ -252,6 +252,22 @@ def assert_shared_format(message: str, execution_arn: str, outcome: str, phrase:
     assert message.endswith(fields)
 
 
+def assert_failure_notified(run) -> None:
+    """One FAILED notification, word for word the shared format with the run's error and cause."""
+    (published,) = run.published()
+    expected = render(
+        pipeline="Rekognition training",
+        environment="dev",
+        outcome="FAILED",
+        summary="",
+        execution_arn=run.execution_arn,
+        error=run.error,
+        cause=run.cause,
+    )
+    assert published["subject"] == expected.subject
+    assert published["Message"] == expected.message
+
+
 def test_existing_project_is_reused_and_its_old_datasets_replaced(workflow, tmp_path):
     version = "v-reuse"
     rekognition = Rekognition(workflow, version=version)
@@ -533,10 +549,41 @@ def test_bad_input_fails_fast_with_every_problem_and_a_notification(workflow):
     assert run.error == "InvalidTrainingInput"
     for fragment in ("colour: unknown field", "version_name:", "gate.threshold", "data bucket"):
         assert fragment in run.cause, fragment
-    assert run.entered == ["ValidateInput", "NotifyFailure", "Failed"]
+    assert run.entered == ["WrapRequest", "ValidateInput", "NotifyFailure", "Failed"]
     assert not [key for key in run.calls if key.startswith("rekognition.")]
     (message,) = notifications(run)
     assert "InvalidTrainingInput" in message
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "kind"),
+    [("hello", "a string"), ([1], "an array"), (42, "a number"), (None, "null")],
+)
+def test_an_input_that_is_not_an_object_is_refused_and_notified(workflow, execution_input, kind):
+    """A Catch cannot record its error in a non-object state: the first state makes one."""
+    Rekognition(workflow, version="unused").install()
+
+    run = workflow.run(execution_input, name=f"not-an-object-{kind.split()[-1]}")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "InvalidTrainingInput"
+    assert f"the input must be a JSON object, got {kind}" in run.cause
+    assert run.entered[-2:] == ["NotifyFailure", "Failed"]
+    assert not [key for key in run.calls if key.startswith("rekognition.")]
+    assert_failure_notified(run)
+
+
+def test_an_explicit_empty_version_name_is_refused_not_replaced(workflow):
+    Rekognition(workflow, version="unused").install()
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": ""}, name="empty-version")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "InvalidTrainingInput"
+    assert "version_name: 1-255 letters" in run.cause
+    assert "got ''" in run.cause
+    assert "rekognition.CreateProjectVersion" not in run.calls
+    assert_failure_notified(run)
 
 
 def debug_run(run) -> str:
