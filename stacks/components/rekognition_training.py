@@ -42,6 +42,14 @@ from stacks.components.iam import (
     grant_objects,
 )
 from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.components.rekognition_statuses import (
+    DATASET_CREATE,
+    DATASET_SPLIT,
+    START,
+    TRAINING,
+    Progress,
+    StatusPoll,
+)
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
@@ -277,8 +285,7 @@ class RekognitionTraining(Construct):
             "Training",
             interval=Duration.minutes(training.training_poll_minutes),
             max_polls=training.training_max_polls,
-            done_status="TRAINING_COMPLETED",
-            failed_statuses=("TRAINING_FAILED",),
+            poll=TRAINING,
             result_path="$.training",
             then=evaluate,
         )
@@ -393,11 +400,17 @@ class RekognitionTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         split_done = _poll_dataset(
-            scope, "SplitTest", "$.test_dataset.arn", interval, max_polls, ready
+            scope, "SplitTest", "$.test_dataset.arn", interval, max_polls, DATASET_SPLIT, ready
         )
         distribute.next(
             _poll_dataset(
-                scope, "SplitTrain", "$.train_dataset.arn", interval, max_polls, split_done
+                scope,
+                "SplitTrain",
+                "$.train_dataset.arn",
+                interval,
+                max_polls,
+                DATASET_SPLIT,
+                split_done,
             )
         )
         after_created = (
@@ -406,10 +419,10 @@ class RekognitionTraining(Construct):
             .otherwise(ready)
         )
         test_done = _poll_dataset(
-            scope, "Test", "$.test_dataset.arn", interval, max_polls, after_created
+            scope, "Test", "$.test_dataset.arn", interval, max_polls, DATASET_CREATE, after_created
         )
         train_done = _poll_dataset(
-            scope, "Train", "$.train_dataset.arn", interval, max_polls, test_done
+            scope, "Train", "$.train_dataset.arn", interval, max_polls, DATASET_CREATE, test_done
         )
         create_test.next(train_done)
         create_empty_test.next(train_done)
@@ -544,8 +557,7 @@ class RekognitionTraining(Construct):
             "Start",
             interval=Duration.seconds(poll_seconds),
             max_polls=max_polls,
-            done_status="RUNNING",
-            failed_statuses=("FAILED",),
+            poll=START,
             result_path="$.deployment",
             then=publish,
         )
@@ -773,9 +785,11 @@ def _poll_dataset(
     arn_path: str,
     interval: Duration,
     max_polls: int,
+    poll: StatusPoll,
     then: sfn.IChainable,
 ) -> sfn.IChainable:
-    """Wait until the dataset at ``arn_path`` is complete; a failed status fails the run."""
+    """Wait until the dataset at ``arn_path`` is DONE for ``poll``; a FAILED status fails the run
+    at once with the dataset's description (its StatusMessage and StatusMessageCode)."""
     construct, guard = scope.construct, scope.guard
     status_path = f"$.dataset_status.{name.lower()}"
     describe = _sdk(
@@ -792,7 +806,7 @@ def _poll_dataset(
         f"{name}DatasetFailed",
         error="DatasetFailed",
         cause=sfn.JsonPath.format(
-            f"{name} dataset {{}} ended in {{}}: {{}}",
+            f"{name} dataset {{}} is {{}} (expected {poll.waits_for} while {poll.name}): {{}}",
             sfn.JsonPath.string_at(arn_path),
             sfn.JsonPath.string_at(status),
             sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{status_path}.description")),
@@ -811,25 +825,42 @@ def _poll_dataset(
     first_poll, again = _polling_loop(
         scope, f"{name}Dataset", interval, max_polls, describe, timed_out
     )
-    choice = (
-        sfn.Choice(construct, f"{name}DatasetReady?")
-        .when(
-            sfn.Condition.or_(
-                sfn.Condition.string_equals(status, "CREATE_COMPLETE"),
-                sfn.Condition.string_equals(status, "UPDATE_COMPLETE"),
-            ),
-            then,
-        )
-        .when(
-            sfn.Condition.or_(
-                sfn.Condition.string_equals(status, "CREATE_FAILED"),
-                sfn.Condition.string_equals(status, "UPDATE_FAILED"),
-            ),
-            failed,
-        )
-        .otherwise(again)
+    choice = _status_choice(
+        construct, f"{name}DatasetReady?", status, poll, done=then, failed=failed, again=again
     )
     return first_poll.next(choice)
+
+
+def _status_choice(
+    construct: Construct,
+    construct_id: str,
+    status_path: str,
+    poll: StatusPoll,
+    *,
+    done: sfn.IChainable,
+    failed: sfn.IChainable,
+    again: sfn.IChainable,
+    unseen: str | None = None,
+) -> sfn.Choice:
+    """DONE -> ``done``, FAILED -> ``failed``; WORKING (and a status unknown at synth) polls again,
+    as does a missing ``unseen`` path (the resource not visible yet).
+
+    Built from the classification table (``rekognition_statuses``), the one statement of what
+    each status means to this poll.
+    """
+
+    def any_of(progress: Progress) -> sfn.Condition:
+        conditions = [sfn.Condition.string_equals(status_path, s) for s in poll.having(progress)]
+        return conditions[0] if len(conditions) == 1 else sfn.Condition.or_(*conditions)
+
+    choice = sfn.Choice(construct, construct_id)
+    if unseen is not None:
+        choice.when(sfn.Condition.is_not_present(unseen), again)
+    return (
+        choice.when(any_of(Progress.DONE), done)
+        .when(any_of(Progress.FAILED), failed)
+        .otherwise(again)
+    )
 
 
 def _poll_until_gone(
@@ -872,12 +903,12 @@ def _poll_version(
     *,
     interval: Duration,
     max_polls: int,
-    done_status: str,
-    failed_statuses: Sequence[str],
+    poll: StatusPoll,
     result_path: str,
     then: sfn.IChainable,
 ) -> sfn.IChainable:
-    """Poll DescribeProjectVersions (with VersionNames) until ``done_status``; bounded."""
+    """Poll DescribeProjectVersions (with VersionNames) until DONE for ``poll``; bounded. A
+    FAILED status fails the run at once with the description (its StatusMessage)."""
     construct, guard = scope.construct, scope.guard
     describe = _sdk(
         scope,
@@ -896,7 +927,7 @@ def _poll_version(
         f"{name}Failed",
         error=f"{name}Failed",
         cause=sfn.JsonPath.format(
-            "Version {} ended in {}: {}",
+            f"Version {{}} is {{}} (expected {poll.waits_for} while {poll.name}): {{}}",
             sfn.JsonPath.string_at("$.job.version_name"),
             sfn.JsonPath.string_at(status),
             sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{result_path}.descriptions[0]")),
@@ -907,21 +938,21 @@ def _poll_version(
         f"{name}TimedOut",
         error="PollingDeadlineExceeded",
         cause=sfn.JsonPath.format(
-            f"Version {{}} did not reach {done_status} within {max_polls} polls "
+            f"Version {{}} did not reach {poll.waits_for} within {max_polls} polls "
             f"({int(interval.to_seconds()) * max_polls} s)",
             sfn.JsonPath.string_at("$.job.version_name"),
         ),
     )
     first_poll, again = _polling_loop(scope, name, interval, max_polls, describe, timed_out)
-    choice = (
-        sfn.Choice(construct, f"{name}Done?")
+    choice = _status_choice(
+        construct,
+        f"{name}Done?",
+        status,
+        poll,
+        done=then,
+        failed=failed,
+        again=again,
         # Not visible yet (eventual consistency): poll again.
-        .when(sfn.Condition.is_not_present(f"{result_path}.descriptions[0]"), again)
-        .when(sfn.Condition.string_equals(status, done_status), then)
-        .when(
-            sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in failed_statuses)),
-            failed,
-        )
-        .otherwise(again)
+        unseen=f"{result_path}.descriptions[0]",
     )
     return first_poll.next(choice)

@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from stacks.components.rekognition_statuses import (
+    DATASET_CREATE,
+    DATASET_SPLIT,
+    START,
+    TRAINING,
+    Progress,
+    StatusPoll,
+)
 from stacks.config import load_environment
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app, template_of
@@ -98,6 +106,57 @@ def test_polls_are_spaced_and_bounded_as_configured(templates, env, cdk_context)
         assert deadline["NumericGreaterThanEquals"] == settings.dataset_max_polls
     (training_deadline,) = states["TrainingDeadline?"]["Choices"]
     assert training_deadline["NumericGreaterThanEquals"] == settings.training_max_polls
+
+
+def string_equals(condition: dict[str, Any]) -> set[str]:
+    """The statuses a Choice rule matches (one StringEquals, or an Or of them)."""
+    rules = condition.get("Or", [condition])
+    return {rule["StringEquals"] for rule in rules}
+
+
+STATUS_CHOICES = [
+    ("TrainingDone?", TRAINING, "TrainingFailed"),
+    ("StartDone?", START, "StartFailed"),
+    ("TrainDatasetReady?", DATASET_CREATE, "TrainDatasetFailed"),
+    ("TestDatasetReady?", DATASET_CREATE, "TestDatasetFailed"),
+    ("SplitTrainDatasetReady?", DATASET_SPLIT, "SplitTrainDatasetFailed"),
+    ("SplitTestDatasetReady?", DATASET_SPLIT, "SplitTestDatasetFailed"),
+]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_choice_on_a_service_status_is_built_from_the_table(templates, env):
+    states = all_states(definition(training(templates, env))["States"])
+    on_status = {
+        name
+        for name, state in states.items()
+        if state["Type"] == "Choice"
+        and any(
+            rule.get("Variable", "").endswith(".Status")
+            for choice in state["Choices"]
+            for rule in choice.get("Or", [choice])
+        )
+    }
+    assert on_status == {choice for choice, _, _ in STATUS_CHOICES}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize(("choice", "poll", "failed_state"), STATUS_CHOICES)
+def test_status_choices_are_the_classification_table(
+    templates, env, choice: str, poll: StatusPoll, failed_state: str
+):
+    """DONE statuses go on, FAILED ones fail at once, WORKING ones (the default) poll again."""
+    states = definition(training(templates, env))["States"]
+    rules = [rule for rule in states[choice]["Choices"] if "IsPresent" not in rule]
+    done, failed = rules
+    assert string_equals(done) == set(poll.having(Progress.DONE))
+    assert string_equals(failed) == set(poll.having(Progress.FAILED))
+    assert failed["Next"] == failed_state
+    assert states[failed_state]["Next"] == "NotifyFailure"
+    default = states[states[choice]["Default"]]
+    # WORKING statuses poll again, through the bounded counter.
+    assert default["Type"] == "Pass"
+    assert default["Parameters"]["count.$"].startswith("States.MathAdd")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -313,7 +313,10 @@ def test_dataset_create_failed_fails_with_the_status_message(workflow):
 
     assert run.status == "FAILED"
     assert run.error == "DatasetFailed"
-    assert "ended in CREATE_FAILED" in run.cause
+    assert (
+        "is CREATE_FAILED (expected CREATE_COMPLETE or UPDATE_COMPLETE while creating the dataset)"
+        in run.cause
+    )
     assert "CREATE_FAILED message" in run.cause
     assert run.entered[-3:] == ["TrainDatasetFailed", "NotifyFailure", "Failed"]
     assert "rekognition.CreateProjectVersion" not in run.calls
@@ -334,6 +337,99 @@ def test_training_failed_fails_with_the_status_message(workflow):
     assert "TRAINING_FAILED: scripted" in run.cause
     assert "Evaluate" not in run.entered
     assert "rekognition.StartProjectVersion" not in run.calls
+
+
+@pytest.mark.parametrize("status", ["DEPRECATED", "EXPIRED", "STOPPED", "DELETING"])
+def test_training_ending_in_any_terminal_status_fails_at_once(workflow, status):
+    """Not only TRAINING_FAILED: every status from which training cannot complete."""
+    version = f"v-{status.lower()}"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.training_statuses = ["TRAINING_IN_PROGRESS", status]
+    rekognition.install()
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name=f"training-{status}")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "TrainingFailed"
+    assert f"is {status} (expected TRAINING_COMPLETED while training)" in run.cause
+    assert f"{status}: scripted" in run.cause  # the service's StatusMessage
+    # Failed on the poll that saw it: no further poll.
+    assert len(run.calls["rekognition.DescribeProjectVersions"]) == 2
+    assert "Evaluate" not in run.entered
+    assert_failure_notified(run)
+
+
+@pytest.mark.parametrize("status", ["STOPPED", "STOPPING", "DEPRECATED"])
+def test_a_model_stopped_while_starting_fails_at_once(workflow, tmp_path, status):
+    version = f"v-start-{status.lower()}"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.start_statuses = ["STARTING", status]
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name=f"start-{status}")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "StartFailed"
+    assert f"is {status} (expected RUNNING while starting)" in run.cause
+    assert f"{status}: scripted" in run.cause
+    training_polls = 2
+    assert len(run.calls["rekognition.DescribeProjectVersions"]) == training_polls + 2
+    assert "ssm.PutParameter" not in run.calls
+    assert_failure_notified(run)
+
+
+@pytest.mark.parametrize("dataset", ["train", "test"])
+def test_a_dataset_deleted_while_being_created_fails_at_once(workflow, dataset):
+    rekognition = Rekognition(workflow, version="v-deleted-data")
+    rekognition.dataset_statuses[dataset_arn(dataset)] = [
+        "CREATE_IN_PROGRESS",
+        "DELETE_IN_PROGRESS",
+    ]
+    rekognition.install()
+    request = {
+        **TRAIN_INPUT,
+        "test_data": {"manifest_s3_uri": f"s3://{DATA_BUCKET}/manifests/test.manifest"},
+        "version_name": "v-deleted-data",
+    }
+
+    run = workflow.run(request, name=f"deleted-{dataset}")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "DatasetFailed"
+    assert "is DELETE_IN_PROGRESS (expected CREATE_COMPLETE or UPDATE_COMPLETE" in run.cause
+    assert "DELETE_IN_PROGRESS message" in run.cause  # the service's StatusMessage
+    describes = [c for c in run.calls["rekognition.DescribeDataset"] if dataset in c["DatasetArn"]]
+    assert len(describes) == 2
+    assert "rekognition.CreateProjectVersion" not in run.calls
+    assert_failure_notified(run)
+
+
+def test_the_split_waits_for_update_complete_not_the_earlier_create_complete(workflow, tmp_path):
+    """Right after DistributeDatasetEntries a dataset may still read CREATE_COMPLETE."""
+    version = "v-split-lag"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version)
+    original = rekognition._distribute
+
+    def lagging(params):
+        answer = original(params)
+        for dataset in params["Datasets"]:
+            rekognition.dataset_statuses[dataset["Arn"]] = [
+                "CREATE_COMPLETE",
+                "UPDATE_IN_PROGRESS",
+                "UPDATE_COMPLETE",
+            ]
+        return answer
+
+    workflow._scripts["rekognition.DistributeDatasetEntries"] = [lagging]
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="split-lag")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    split_polls = [name for name in run.entered if name == "DescribeSplitTrainDataset"]
+    assert len(split_polls) == 3
 
 
 def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path):
