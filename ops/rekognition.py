@@ -36,6 +36,7 @@ from stacks.config import EnvironmentConfig
 from model_controller import operations
 from rekognition_inference import images, locations
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
+from shared.rekognition_lookup import ListingTooLong
 
 CONCERN = "RekognitionInference"
 #: How often ``--wait`` and ``classify`` look again, in seconds.
@@ -112,7 +113,7 @@ def describe(aws: Aws, model: ModelVersion) -> Any:
     try:
         project = operations.project_arn(aws.rekognition, model.project)
         return operations.describe_model(aws.rekognition, model, project)
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe model {model.arn}: {error}") from error
 
 

@@ -55,6 +55,7 @@ from rekognition_training.job import (
     version_name_for,
 )
 from shared.evaluation.manifest import ManifestError, load_summary, parse_manifest
+from shared.rekognition_lookup import ListingTooLong, find_project, find_version
 
 CONCERN = "RekognitionTraining"
 STATE_MACHINE_OUTPUT = "TrainingStateMachineArn"
@@ -601,9 +602,12 @@ def command_train_list(arguments: argparse.Namespace) -> int:
     state_machine = _output(outputs, STATE_MACHINE_OUTPUT, CONCERN)
     stepfunctions = client("stepfunctions", config.region)
     try:
-        executions = stepfunctions.list_executions(
-            stateMachineArn=state_machine, maxResults=arguments.limit
-        )["executions"][: arguments.limit]
+        # A page may hold fewer than asked for and a nextToken: read pages up to the limit.
+        pages = stepfunctions.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine,
+            PaginationConfig={"MaxItems": arguments.limit, "PageSize": arguments.limit},
+        )
+        executions = [item for page in pages for item in page["executions"]][: arguments.limit]
         descriptions = [
             stepfunctions.describe_execution(executionArn=item["executionArn"])
             for item in executions
@@ -739,20 +743,17 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
     project = arguments.project or config.rekognition.project_name
     rekognition = client("rekognition", config.region)
     try:
-        projects = rekognition.describe_projects(ProjectNames=[project])["ProjectDescriptions"]
-    except (ClientError, BotoCoreError) as error:
+        found = find_project(rekognition, project)
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe project {project!r}: {error}") from error
-    if not projects:
+    if found is None:
         raise UsageError(f"--project: no project named {project!r} in this account and region")
     try:
-        versions = rekognition.describe_project_versions(
-            ProjectArn=projects[0]["ProjectArn"], VersionNames=[arguments.version]
-        )["ProjectVersionDescriptions"]
-    except (ClientError, BotoCoreError) as error:
+        description = find_version(rekognition, found["ProjectArn"], arguments.version)
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe version {arguments.version!r}: {error}") from error
-    if not versions:
+    if description is None:
         raise UsageError(f"--version: project {project!r} has no version {arguments.version!r}")
-    description = versions[0]
     try:
         sources = evaluation_sources(description)
     except EvaluationMissing as error:

@@ -197,6 +197,19 @@ def test_model_status_shows_version_status_backlog_and_gate(
         assert fragment in out, fragment
 
 
+def test_model_status_reads_every_page_of_the_project_and_version_lists(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed.model.status = "RUNNING"
+    deployed.model.empty_pages = 3
+
+    assert main(["model", "status", "--env", "dev"]) == 0
+
+    out = capsys.readouterr().out
+    assert "RUNNING" in out
+    assert "NOT FOUND" not in out
+
+
 def test_model_start_uses_the_configured_inference_units_and_waits(
     deployed: Deployed, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
