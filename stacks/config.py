@@ -668,6 +668,9 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
         )
 
 
+#: Most DescribeProjects pages the training workflow reads to find its project (filtered by
+#: name, a page may hold no match and a NextToken): 10 pages of up to 100 projects.
+PROJECT_LOOKUP_MAX_PAGES = 10
 #: History events one polling iteration adds (Wait, Task, Choice, counter Pass and deadline
 #: Choice); measured on a local run by tests/workflows/test_rekognition_training.py.
 EVENTS_PER_POLL = 13

@@ -6,7 +6,8 @@ catch -> readable notification -> fail):
 1. ``WrapRequest`` puts the execution input (any JSON value) in an object, so a failure can be
    recorded and notified; ``ValidateInput`` (Lambda) turns it into the normalized job, or the run
    fails at once with ``InvalidTrainingInput``.
-2. ``FindProject`` -> ``CreateProject`` or ``UseProject``: reuse the project by name.
+2. ``FindProject`` (every page of DescribeProjects, bounded) -> ``CreateProject`` or
+   ``UseProject``: reuse the project by name.
 3. Datasets: replace the project's datasets (``DeleteOldDatasets``) and create TRAIN and TEST
    from dataset ARNs or Ground Truth manifests (or an automatic split), polling each until
    complete; or keep them (``use_existing_datasets``).
@@ -52,7 +53,7 @@ from stacks.components.rekognition_statuses import (
 )
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
-from stacks.config import EnvironmentConfig
+from stacks.config import PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
 
 REKOGNITION_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Rekognition.ThrottlingException",
@@ -220,20 +221,6 @@ class RekognitionTraining(Construct):
             ),
             result_selector={"job.$": "$"},
         )
-        find_project = _sdk(
-            scope,
-            "FindProject",
-            "describeProjects",
-            {"ProjectNames.$": "States.Array($.job.project_name)"},
-            # DescribeProjects authorizes on no resource type.
-            iam_resources=["*"],
-            result_selector={
-                "count.$": "States.ArrayLength($.ProjectDescriptions)",
-                "arns.$": "$.ProjectDescriptions[*].ProjectArn",
-                "datasets.$": "$.ProjectDescriptions[*].Datasets[*].DatasetArn",
-            },
-            result_path="$.lookup",
-        )
         create_project = _sdk(
             scope,
             "CreateProject",
@@ -245,9 +232,13 @@ class RekognitionTraining(Construct):
         use_project = sfn.Pass(
             scope.construct,
             "UseProject",
-            parameters={"arn.$": "States.ArrayGetItem($.lookup.arns, 0)"},
+            parameters={
+                "arn.$": "$.lookup.page.ProjectDescriptions[0].ProjectArn",
+                "datasets.$": "$.lookup.page.ProjectDescriptions[0].Datasets[*].DatasetArn",
+            },
             result_path="$.project",
         )
+        find_project = self._find_project(scope, found=use_project, absent=create_project)
 
         create_version = _sdk(
             scope,
@@ -331,14 +322,72 @@ class RekognitionTraining(Construct):
             .otherwise(rejected)
         )
 
-        project_exists = (
-            sfn.Choice(scope.construct, "ProjectExists?")
-            .when(sfn.Condition.number_equals("$.lookup.count", 0), create_project)
-            .otherwise(use_project)
-        )
         create_project.next(datasets.start)
         use_project.next(datasets.start)
-        return wrap.next(validate).next(find_project).next(project_exists)
+        return wrap.next(validate).next(find_project)
+
+    def _find_project(
+        self, scope: _Scope, *, found: sfn.IChainable, absent: sfn.IChainable
+    ) -> sfn.IChainable:
+        """DescribeProjects by name, page after page (``NextToken``) until the project is on one
+        or there are no more pages; at most ``PROJECT_LOOKUP_MAX_PAGES`` pages, then the run
+        fails (creating a project that may exist would fail with ResourceInUseException)."""
+        construct = scope.construct
+        # The page is kept whole: ResultSelector cannot select a NextToken that may be absent.
+        first_page = _sdk(
+            scope,
+            "FindProject",
+            "describeProjects",
+            {"ProjectNames.$": "States.Array($.job.project_name)"},
+            # DescribeProjects authorizes on no resource type.
+            iam_resources=["*"],
+            result_selector={"page.$": "$", "pages": 1},
+            result_path="$.lookup",
+        )
+        next_page = _sdk(
+            scope,
+            "FindProjectNextPage",
+            "describeProjects",
+            {
+                "ProjectNames.$": "States.Array($.job.project_name)",
+                "NextToken.$": "$.lookup.page.NextToken",
+            },
+            iam_resources=["*"],
+            result_path="$.lookup.page",
+        )
+        count = sfn.Pass(
+            construct,
+            "CountProjectPages",
+            parameters={
+                "page.$": "$.lookup.page",
+                "pages.$": "States.MathAdd($.lookup.pages, 1)",
+            },
+            result_path="$.lookup",
+        )
+        incomplete = scope.guard.fail(
+            construct,
+            "ProjectLookupIncomplete",
+            error="ProjectLookupIncomplete",
+            cause=sfn.JsonPath.format(
+                f"DescribeProjects still had more pages after {PROJECT_LOOKUP_MAX_PAGES} pages "
+                "without project {}; not creating a project that may exist",
+                sfn.JsonPath.string_at("$.job.project_name"),
+            ),
+        )
+        lookup = (
+            sfn.Choice(construct, "ProjectOnThisPage?")
+            .when(sfn.Condition.is_present("$.lookup.page.ProjectDescriptions[0]"), found)
+            .when(sfn.Condition.is_not_present("$.lookup.page.NextToken"), absent)
+            .when(
+                sfn.Condition.number_greater_than_equals(
+                    "$.lookup.pages", PROJECT_LOOKUP_MAX_PAGES
+                ),
+                incomplete,
+            )
+            .otherwise(next_page)
+        )
+        next_page.next(count).next(lookup)
+        return first_page.next(lookup)
 
     def _datasets(self, scope: _Scope, poll_seconds: int, max_polls: int) -> _DatasetStates:
         """Replace (or keep) the project's datasets; ``ready`` continues once both are usable."""
@@ -358,7 +407,7 @@ class RekognitionTraining(Construct):
         delete_old = sfn.Map(
             scope.construct,
             "DeleteOldDatasets",
-            items_path="$.lookup.datasets",
+            items_path="$.project.datasets",
             item_selector={"arn.$": "$$.Map.Item.Value", "polls": 0},
             max_concurrency=2,
             result_path=sfn.JsonPath.DISCARD,
@@ -436,7 +485,7 @@ class RekognitionTraining(Construct):
         start = (
             sfn.Choice(scope.construct, "DatasetMode?")
             .when(sfn.Condition.string_equals("$.job.datasets.mode", "existing"), existing)
-            .when(sfn.Condition.is_present("$.lookup.datasets[0]"), delete_old)
+            .when(sfn.Condition.is_present("$.project.datasets[0]"), delete_old)
             .otherwise(create_train)
         )
         return _DatasetStates(start=start, existing=existing, ready=ready)

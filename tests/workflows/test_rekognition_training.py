@@ -21,7 +21,7 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from shared.notification import render
-from stacks.config import EVENTS_PER_POLL, load_environment
+from stacks.config import EVENTS_PER_POLL, PROJECT_LOOKUP_MAX_PAGES, load_environment
 from stacks.environment import build_environment
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
 from tests.infra.conftest import make_app
@@ -60,8 +60,14 @@ class Rekognition:
         self.stage = "training"
 
     def install(
-        self, *, existing_project: bool = False, old_datasets: tuple[str, ...] = ()
+        self,
+        *,
+        existing_project: bool = False,
+        old_datasets: tuple[str, ...] = (),
+        empty_project_pages: int = 0,
     ) -> None:
+        """``empty_project_pages``: DescribeProjects pages without the project (each with a
+        NextToken) before the one that has it, as the service may answer a filtered request."""
         w = self.workflow
         projects = (
             [
@@ -76,7 +82,16 @@ class Rekognition:
             if existing_project
             else []
         )
-        w.script("rekognition", "DescribeProjects", {"ProjectDescriptions": projects})
+
+        def describe_projects(params: dict[str, Any]) -> dict[str, Any]:
+            assert params["ProjectNames"] == [PROJECT]
+            token = params.get("NextToken")
+            page = int(token.removeprefix("page-")) if token else 0
+            if page < empty_project_pages:
+                return {"ProjectDescriptions": [], "NextToken": f"page-{page + 1}"}
+            return {"ProjectDescriptions": projects}
+
+        w.script("rekognition", "DescribeProjects", describe_projects)
         w.script("rekognition", "CreateProject", {"ProjectArn": PROJECT_ARN})
         w.script(
             "rekognition",
@@ -289,6 +304,55 @@ def test_existing_project_is_reused_and_its_old_datasets_replaced(workflow, tmp_
     for call in run.calls["rekognition.CreateDataset"]:
         assert call["ProjectArn"] == PROJECT_ARN
     assert run.calls["rekognition.CreateProjectVersion"][0]["ProjectArn"] == PROJECT_ARN
+
+
+def test_an_existing_project_on_a_later_page_is_found_and_reused(workflow, tmp_path):
+    """A filtered DescribeProjects page may hold no match and a NextToken: read on."""
+    version = "v-page-3"
+    rekognition = Rekognition(workflow, version=version)
+    old = (dataset_arn("train") + "-old",)
+    rekognition.dataset_statuses[old[0]] = ["GONE"]
+    rekognition.install(existing_project=True, old_datasets=old, empty_project_pages=2)
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="page-3")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert [call.get("NextToken") for call in run.calls["rekognition.DescribeProjects"]] == [
+        None,
+        "page-1",
+        "page-2",
+    ]
+    assert "rekognition.CreateProject" not in run.calls
+    assert run.calls["rekognition.CreateProjectVersion"][0]["ProjectArn"] == PROJECT_ARN
+    # Its datasets (listed on the page that had it) are replaced.
+    assert run.calls["rekognition.DeleteDataset"] == [{"DatasetArn": old[0]}]
+
+
+def test_a_project_on_no_page_is_created(workflow, tmp_path):
+    version = "v-new-after-pages"
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install(empty_project_pages=2)
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="new-after-pages")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    assert len(run.calls["rekognition.DescribeProjects"]) == 3
+    assert run.calls["rekognition.CreateProject"] == [{"ProjectName": PROJECT}]
+
+
+def test_the_project_lookup_is_bounded(workflow):
+    Rekognition(workflow, version="v-endless").install(empty_project_pages=10_000)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": "v-endless"}, name="endless-pages")
+
+    assert run.status == "FAILED", debug_run(run)
+    assert run.error == "ProjectLookupIncomplete"
+    assert f"after {PROJECT_LOOKUP_MAX_PAGES} pages" in run.cause
+    assert len(run.calls["rekognition.DescribeProjects"]) == PROJECT_LOOKUP_MAX_PAGES
+    assert "rekognition.CreateProject" not in run.calls
+    assert_failure_notified(run)
 
 
 def test_use_existing_datasets_trains_without_touching_them(workflow, tmp_path):
