@@ -506,12 +506,19 @@ def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
     gate = output["gate"] if isinstance(output.get("gate"), dict) else {}
     report = output.get("report_uri", "(no report)")
     if outcome == "DEPLOYED":
-        return EXIT_OK, [
+        lines = [
             f"[bold green]DEPLOYED[/bold green]: {escape(str(output.get('project_version_arn')))} "
             "passed the quality gate, is RUNNING and is published to inference",
             f"Gate: {escape(_gate_text(gate, spelled_out=True))}: passed",
             f"Report: {escape(str(report))}",
         ]
+        warning = output.get("warning")
+        if isinstance(warning, dict):
+            # The deployment stands; the previous version could not be stopped and still bills.
+            lines.append(
+                f"[bold yellow]WARNING[/bold yellow]: {escape(str(warning.get('message')))}"
+            )
+        return EXIT_OK, lines
     if outcome == "REJECTED":
         lines = [
             f"[bold yellow]REJECTED[/bold yellow]: {escape(str(output.get('project_version_arn')))}"
@@ -643,6 +650,8 @@ def _execution_row(description: Mapping[str, Any]) -> list[str]:
         outcome = str(description.get("error") or status)
     else:
         outcome = str(output.get("outcome") or ("" if status == "RUNNING" else status))
+        if isinstance(output.get("warning"), dict):
+            outcome += " (previous version still running)"
     gate = output.get("gate")
     return [
         str(description.get("name")),

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -68,6 +68,8 @@ SSM_TRANSIENT_ERRORS: tuple[str, ...] = (
 )
 SDK_TIMEOUT = Duration.seconds(60)
 NO_PREVIOUS_MODEL = "none"
+#: What a running Custom Labels model costs per inference unit and hour (USD, about; us-east-1).
+INFERENCE_UNIT_HOUR_USD = 4
 EVALUATION_SERVICE = "rekognition-evaluation"
 
 
@@ -533,41 +535,35 @@ class RekognitionTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
             transient=SSM_TRANSIENT_ERRORS,
         )
-        notify = scope.guard.notify(
-            scope.construct,
-            "NotifyDeployed",
-            outcome="DEPLOYED",
-            summary=(
-                "Model version {} of project {} passed the quality gate and is RUNNING.\n"
-                "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
-                "{} (SSM parameter " + parameter + "); previously {}."
-            ),
-            values=[
-                sfn.JsonPath.string_at("$.job.version_name"),
-                sfn.JsonPath.string_at("$.job.project_name"),
-                sfn.JsonPath.string_at("$.evaluation.gate.metric"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.evaluation.metrics")),
-                sfn.JsonPath.string_at("$.evaluation.report_uri"),
-                sfn.JsonPath.string_at("$.version.arn"),
-                sfn.JsonPath.string_at("$.previous.arn"),
-            ],
+        summary = (
+            "Model version {} of project {} passed the quality gate and is RUNNING.\n"
+            "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
+            "{} (SSM parameter " + parameter + "); previously {}."
         )
-        notify.next(
-            sfn.Pass(
-                scope.construct,
-                "DeployedOutcome",
-                parameters={
-                    "outcome": "DEPLOYED",
-                    "project_version_arn.$": "$.version.arn",
-                    "previous_version_arn.$": "$.previous.arn",
-                    "gate.$": "$.evaluation.gate",
-                    "metrics.$": "$.evaluation.metrics",
-                    "report_uri.$": "$.evaluation.report_uri",
-                },
-            )
-        ).next(sfn.Succeed(scope.construct, "Deployed"))
+        values = [
+            sfn.JsonPath.string_at("$.job.version_name"),
+            sfn.JsonPath.string_at("$.job.project_name"),
+            sfn.JsonPath.string_at("$.evaluation.gate.metric"),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.evaluation.metrics")),
+            sfn.JsonPath.string_at("$.evaluation.report_uri"),
+            sfn.JsonPath.string_at("$.version.arn"),
+            sfn.JsonPath.string_at("$.previous.arn"),
+        ]
+        outcome = {
+            "outcome": "DEPLOYED",
+            "project_version_arn.$": "$.version.arn",
+            "previous_version_arn.$": "$.previous.arn",
+            "gate.$": "$.evaluation.gate",
+            "metrics.$": "$.evaluation.metrics",
+            "report_uri.$": "$.evaluation.report_uri",
+        }
+        deployed = sfn.Succeed(scope.construct, "Deployed")
+        notify = scope.guard.notify(
+            scope.construct, "NotifyDeployed", outcome="DEPLOYED", summary=summary, values=values
+        )
+        notify.next(sfn.Pass(scope.construct, "DeployedOutcome", parameters=outcome)).next(deployed)
         if config.rekognition_training.stop_previous_version:
             stop_previous = _sdk(
                 scope,
@@ -580,7 +576,30 @@ class RekognitionTraining(Construct):
                     "Rekognition.ResourceInUseException": notify,
                     "Rekognition.ResourceNotFoundException": notify,
                 },
+                catch=False,
             )
+            # The new version runs and inference uses it: a stop that fails (after its
+            # retries) does not undo the deployment. The run ends DEPLOYED and says, in the
+            # notification and the output, that the old version still bills and how to stop it.
+            still_running = self._previous_model_still_running(scope)
+            stop_previous.add_catch(
+                still_running, errors=["States.ALL"], result_path="$.stop_previous_error"
+            )
+            still_running.next(
+                scope.guard.notify(
+                    scope.construct,
+                    "NotifyDeployedWithWarning",
+                    outcome="DEPLOYED",
+                    summary=summary + "\nWARNING: {}",
+                    values=[*values, sfn.JsonPath.string_at("$.warning.message")],
+                )
+            ).next(
+                sfn.Pass(
+                    scope.construct,
+                    "DeployedWithWarningOutcome",
+                    parameters={**outcome, "warning.$": "$.warning"},
+                )
+            ).next(deployed)
             stop_previous.next(notify)
             project_prefix = self.project_resources[0].replace("/*", "/")
             publish.next(
@@ -614,6 +633,47 @@ class RekognitionTraining(Construct):
         no_current_model.next(start)
         start.next(running)
         return read_current
+
+    def _previous_model_still_running(self, scope: _Scope) -> sfn.Pass:
+        """``$.warning``: the previous version still runs; what it costs, how to stop it."""
+        config = self._config
+        units = config.rekognition.min_inference_units
+        hourly = INFERENCE_UNIT_HOUR_USD * units
+        previous = sfn.JsonPath.string_at("$.previous.arn")
+        error = sfn.JsonPath.string_at("$.stop_previous_error.Error")
+        cause = sfn.JsonPath.string_at("$.stop_previous_error.Cause")
+        ops_command = sfn.JsonPath.format(
+            f"python -m ops model stop --env {config.name} --version-arn {{}}", previous
+        )
+        cli_command = sfn.JsonPath.format(
+            "aws rekognition stop-project-version --project-version-arn {} "
+            f"--region {Aws.REGION}",
+            previous,
+        )
+        plural = "s" if units > 1 else ""
+        return sfn.Pass(
+            scope.construct,
+            "PreviousModelStillRunning",
+            parameters={
+                "previous_version_still_running": previous,
+                "error": error,
+                "cause": cause,
+                "hourly_cost_usd": hourly,
+                "stop_commands": sfn.JsonPath.array(ops_command, cli_command),
+                "message": sfn.JsonPath.format(
+                    "The previous version {} is still RUNNING: stopping it failed ({}: {}). It "
+                    f"bills about ${INFERENCE_UNIT_HOUR_USD} per inference-unit hour, about "
+                    f"${hourly} per hour at the configured {units} minimum inference unit{plural}, "
+                    "until it is stopped: {} or {}",
+                    previous,
+                    error,
+                    cause,
+                    ops_command,
+                    cli_command,
+                ),
+            },
+            result_path="$.warning",
+        )
 
     # --- permissions and triggers ------------------------------------------------------------
 

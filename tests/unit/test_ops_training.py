@@ -379,6 +379,29 @@ def test_watch_a_deployed_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> N
     assert out.count("entered DeployedOutcome") == 1
 
 
+def test_a_deployment_that_left_the_previous_version_running_says_so() -> None:
+    previous = version_arn("v-old")
+    message = f"The previous version {previous} is still RUNNING: stopping it failed (...)"
+    description = {
+        "status": "SUCCEEDED",
+        "name": "run-warned",
+        "input": "{}",
+        "output": json.dumps(
+            {
+                **_outcome("DEPLOYED", GATE),
+                "warning": {"previous_version_still_running": previous, "message": message},
+            }
+        ),
+    }
+
+    code, lines = training.outcome_lines(description)
+
+    assert code == 0
+    assert lines[0].startswith("[bold green]DEPLOYED")
+    assert lines[-1] == f"[bold yellow]WARNING[/bold yellow]: {message}"
+    assert training._execution_row(description)[4] == "DEPLOYED (previous version still running)"
+
+
 def test_watch_a_rejected_run_shows_the_gap(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     arn = aws.run("run-rejected", {"simulate": "rejected"})["executionArn"]
 

@@ -693,6 +693,56 @@ def test_blue_green_stops_the_previously_published_version(workflow, tmp_path):
     assert f"previously {previous}" in message
 
 
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [
+        (AwsError("AccessDeniedException", "not allowed to stop it"), 1),
+        (AwsError("ThrottlingException", "Rate exceeded"), 6),  # after its 5 retries
+        (AwsError("InvalidParameterException", "not a running version"), 1),
+    ],
+    ids=["denied", "throttled", "invalid"],
+)
+def test_a_previous_model_that_cannot_be_stopped_ends_deployed_with_a_warning(
+    workflow, tmp_path, error, attempts
+):
+    """The new version runs and inference uses it: the run is a deployment, and says the old
+    version still bills."""
+    version = "v-green-2"
+    previous = version_arn("v-blue-2")
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=PARAMETER, Value=previous, Type="String"
+    )
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install(existing_project=True)
+    workflow._scripts["rekognition.StopProjectVersion"] = [error]
+    put_evaluation(tmp_path, version)
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name=f"stuck-{error.code}")
+
+    assert run.status == "SUCCEEDED", debug_run(run)
+    assert run.output["outcome"] == "DEPLOYED"
+    assert run.output["project_version_arn"] == version_arn(version)
+    assert len(run.calls["rekognition.StopProjectVersion"]) == attempts
+    ssm = boto3.client("ssm", region_name=REGION)
+    assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == version_arn(version)
+    warning = run.output["warning"]
+    assert warning["previous_version_still_running"] == previous
+    assert warning["error"] == f"Rekognition.{error.code}"
+    assert error.message in warning["cause"]
+    assert warning["hourly_cost_usd"] == 4  # dev: 1 inference unit at about $4 an hour
+    cli = f"aws rekognition stop-project-version --project-version-arn {previous} --region {REGION}"
+    ops = f"python -m ops model stop --env dev --version-arn {previous}"
+    assert warning["stop_commands"] == [ops, cli]
+    for fragment in (previous, "still RUNNING", f"Rekognition.{error.code}", "$4", ops, cli):
+        assert fragment in warning["message"], fragment
+    (published,) = run.published()
+    assert published["subject"] == "[dev] Rekognition training DEPLOYED"
+    message = published["Message"]
+    assert "passed the quality gate and is RUNNING" in message
+    assert f"WARNING: {warning['message']}" in message
+    assert_shared_format(message, run.execution_arn, "DEPLOYED", "deployed a model")
+
+
 def test_bad_input_fails_fast_with_every_problem_and_a_notification(workflow):
     rekognition = Rekognition(workflow, version="unused")
     rekognition.install()
