@@ -53,7 +53,7 @@ from stacks.components.rekognition_statuses import (
 )
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
-from stacks.config import PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
+from stacks.config import MAX_PROJECT_DATASETS, PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
 
 REKOGNITION_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Rekognition.ThrottlingException",
@@ -174,13 +174,8 @@ class RekognitionTraining(Construct):
             workflow_name="Rekognition training",
             environment_name=config.name,
             definition=self._definition,
-            # Datasets + training + start, each at its deadline, plus slack for the Lambdas.
-            timeout=Duration.minutes(
-                2 * training.dataset_deadline_minutes
-                + training.training_deadline_hours * 60
-                + training.start_deadline_minutes
-                + 60
-            ),
+            # Every loop of the longest path at its deadline, plus slack for the Lambdas.
+            timeout=Duration.minutes(training.execution_timeout_minutes),
             alerts=alerts,
             encryption_key=encryption_key,
             log_retention=log_retention(config.log_retention_days),
@@ -411,7 +406,8 @@ class RekognitionTraining(Construct):
             "DeleteOldDatasets",
             items_path="$.project.datasets",
             item_selector={"arn.$": "$$.Map.Item.Value", "polls": 0},
-            max_concurrency=2,
+            # All of them side by side: the timeout counts one deletion deadline.
+            max_concurrency=MAX_PROJECT_DATASETS,
             result_path=sfn.JsonPath.DISCARD,
         )
         delete_old.item_processor(delete_one)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any
 
 import pytest
@@ -17,9 +18,15 @@ from stacks.components.rekognition_statuses import (
     Progress,
     StatusPoll,
 )
-from stacks.config import load_environment
+from stacks.config import (
+    EVENTS_PER_POLL,
+    EXECUTION_TIMEOUT_SLACK_MINUTES,
+    MAX_PROJECT_DATASETS,
+    load_environment,
+)
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app, template_of
+from tests.workflows.asl_loops import loops
 
 ENVIRONMENTS = ["dev", "prod"]
 
@@ -157,6 +164,45 @@ def test_status_choices_are_the_classification_table(
     # WORKING statuses poll again, through the bounded counter.
     assert default["Type"] == "Pass"
     assert default["Parameters"]["count.$"].startswith("States.MathAdd")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_budgets_count_every_loop_of_the_synthesized_definition(templates, env, cdk_context):
+    """The config's worst path is the definition's: same loops, intervals and bounds; a loop
+    added to the workflow and not to the budget fails here."""
+    settings = load_environment(cdk_context, env).rekognition_training
+    found = {loop.label: loop for loop in loops(definition(training(templates, env)))}
+    budgeted = {loop.name: loop for loop in settings.worst_path_loops}
+
+    assert set(found) == set(budgeted)
+    for label, loop in found.items():
+        expected = budgeted[label]
+        assert (loop.wait_seconds, loop.max_polls) == (
+            expected.interval_seconds,
+            expected.max_polls,
+        ), label
+        assert loop.events_per_iteration <= EVENTS_PER_POLL, label
+        if loop.map_concurrency is not None:  # the deletion: every old dataset at once
+            assert (
+                expected.runs == MAX_PROJECT_DATASETS == loop.map_concurrency == expected.concurrent
+            )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_execution_timeout_exceeds_the_worst_paths_deadlines(templates, env, cdk_context):
+    """Every loop of the definition waiting to its bound (a Map's items side by side), plus
+    the slack for Lambdas and retries: a run that meets every deadline never times out."""
+    settings = load_environment(cdk_context, env).rekognition_training
+    asl = definition(training(templates, env))
+    waits = sum(
+        loop.wait_seconds
+        * loop.max_polls
+        * (math.ceil(MAX_PROJECT_DATASETS / loop.map_concurrency) if loop.map_concurrency else 1)
+        for loop in loops(asl)
+    )
+
+    assert asl["TimeoutSeconds"] == settings.execution_timeout_minutes * 60
+    assert asl["TimeoutSeconds"] >= waits + EXECUTION_TIMEOUT_SLACK_MINUTES * 60
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -8,9 +8,8 @@ Lambdas (ValidateInput, Evaluate: the real handlers) run in moto.
 from __future__ import annotations
 
 import copy
-import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,17 @@ from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from shared.notification import render
-from stacks.config import EVENTS_PER_POLL, PROJECT_LOOKUP_MAX_PAGES, load_environment
+from stacks.config import (
+    EVENTS_OUTSIDE_LOOPS,
+    EVENTS_PER_POLL,
+    HISTORY_BUDGET,
+    PROJECT_LOOKUP_MAX_PAGES,
+    load_environment,
+)
 from stacks.environment import build_environment
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
 from tests.infra.conftest import make_app
+from tests.workflows.asl_loops import loops, state_of_each_event
 from tests.workflows.conftest import state_machine_id
 from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, AwsError, LocalWorkflow
 
@@ -232,8 +238,8 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
         }
     }
     assert "DatasetSource" not in dataset_test
-    # Waits: 30 s per dataset poll, 5 min per training poll, 1 min per start poll.
-    assert run.waits == [30] * 8 + [300, 300] + [60, 60]
+    # Waits: 2 min per dataset poll, 5 min per training poll, 1 min per start poll.
+    assert run.waits == [120] * 8 + [300, 300] + [60, 60]
     # Inference now uses the new version.
     ssm = boto3.client("ssm", region_name=REGION)
     assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == version_arn(version)
@@ -646,31 +652,89 @@ def test_training_polling_deadline_is_reached_and_reported(short_deadline_templa
     assert "rekognition.StartProjectVersion" not in run.calls
 
 
-def test_a_full_length_run_stays_under_half_the_history_quota(short_deadline_templates, dev_stacks):
-    """Measure the events one training poll adds; the config's budget must hold with it."""
-    with mock_aws(config=MOTO_CONFIG):
-        stack = dev_stacks.rekognition_training.stack_name
-        workflow = LocalWorkflow(
-            short_deadline_templates, stack, state_machine_id(short_deadline_templates[stack])
-        )
-        rekognition = Rekognition(workflow, version="v-count")
-        rekognition.training_statuses = ["TRAINING_IN_PROGRESS"]
-        rekognition.install()
-        run = workflow.run({**TRAIN_INPUT, "version_name": "v-count"}, name="count")
+#: Every loop two polls long: the longest path runs in seconds, each loop ending on its last
+#: allowed poll (the scripted statuses complete on the second describe).
+TWO_POLLS = {
+    "dataset_poll_seconds": 150,
+    "dataset_deadline_minutes": 5,
+    "training_poll_minutes": 30,
+    "training_deadline_hours": 1,
+    "start_poll_seconds": 150,
+    "start_deadline_minutes": 5,
+}
 
-    waits = [
-        event["id"]
-        for event in run.history
-        if event.get("stateEnteredEventDetails", {}).get("name") == "WaitTraining"
-    ]
-    per_poll = {later - earlier for earlier, later in itertools.pairwise(waits)}
-    assert len(per_poll) == 1, per_poll
-    assert max(per_poll) <= EVENTS_PER_POLL, "config's EVENTS_PER_POLL underestimates a poll"
-    training = dev_stacks.rekognition_training.training._config.rekognition_training
-    polls = 2 * training.dataset_max_polls + training.training_max_polls + training.start_max_polls
-    # Every loop at its deadline, plus the states outside the loops (measured on this run).
-    outside = len(run.history) - 12 * max(per_poll)
-    assert polls * max(per_poll) + outside < 12_500
+
+@pytest.fixture(scope="module")
+def two_poll_stacks(cdk_context):
+    """(templates, training stack name, its training settings) of dev with TWO_POLLS."""
+    context = copy.deepcopy(cdk_context)
+    context["environments"]["dev"]["rekognition_training"] = TWO_POLLS
+    config = load_environment(context, "dev")
+    stacks = build_environment(make_app(context), config)
+    templates = {stack.stack_name: Template.from_stack(stack).to_json() for stack in stacks.all()}
+    return templates, stacks.rekognition_training.stack_name, config.rekognition_training
+
+
+def test_the_longest_run_measured_stays_under_half_the_history_quota(
+    two_poll_stacks, cdk_context, tmp_path
+):
+    """The worst path, run: the project on the last page read, both old datasets deleted,
+    TRAIN and TEST created and split, training and start, every loop ending just before its
+    deadline. Its events, per loop and outside the loops, extrapolated to the shipped
+    deadlines, stay under half the quota, and the config's estimate never undercounts them."""
+    templates, stack, short = two_poll_stacks
+    with mock_aws(config=MOTO_CONFIG):
+        workflow = LocalWorkflow(templates, stack, state_machine_id(templates[stack]))
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+        version = "v-longest"
+        rekognition = Rekognition(workflow, version=version)
+        old = (dataset_arn("train") + "-old", dataset_arn("test") + "-old")
+        for arn in old:
+            rekognition.dataset_statuses[arn] = ["DELETE_IN_PROGRESS"] * (
+                short.dataset_max_polls - 1
+            ) + ["GONE"]
+        rekognition.install(
+            existing_project=True,
+            old_datasets=old,
+            empty_project_pages=PROJECT_LOOKUP_MAX_PAGES - 1,
+        )
+        put_evaluation(tmp_path, version)
+
+        run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="longest", timeout=120)
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    definition_loops = {loop.label: loop for loop in loops(workflow.definition)}
+    budgeted = {loop.name: loop for loop in short.worst_path_loops}
+    assert set(definition_loops) == set(budgeted)
+    owner = state_of_each_event(run.history)
+    events_of = Counter(owner.values())
+    visits = Counter(run.entered)
+    in_loops = 0
+    measured: dict[str, float] = {}
+    for label, loop in definition_loops.items():
+        # Every run of every loop went to its last allowed poll.
+        polls = budgeted[label].polls
+        if label == "ProjectPages":
+            assert visits["FindProjectNextPage"] == polls - 1  # page 1 is read before the loop
+        else:
+            assert visits[f"Wait{label}"] == polls, label
+        # A full iteration visits each of the loop's states once.
+        measured[label] = sum(events_of[state] / visits[state] for state in loop.states)
+        assert measured[label] == loop.events_per_iteration, label
+        assert measured[label] <= EVENTS_PER_POLL, f"{label}: {measured[label]} events a poll"
+        in_loops += sum(events_of[state] for state in loop.states)
+    outside = len(run.history) - in_loops
+    assert outside <= EVENTS_OUTSIDE_LOOPS, f"{outside} events outside the loops"
+
+    for env in ("dev", "prod"):
+        shipped = load_environment(cdk_context, env).rekognition_training
+        worst = outside + sum(loop.polls * measured[loop.name] for loop in shipped.worst_path_loops)
+        assert worst < HISTORY_BUDGET, f"{env}: the longest run makes ~{worst:.0f} events"
+        assert shipped.worst_path_history_events >= worst, "the config's estimate undercounts"
 
 
 def test_blue_green_stops_the_previously_published_version(workflow, tmp_path):
