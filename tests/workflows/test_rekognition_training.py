@@ -19,6 +19,7 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from shared.metric_dimensions import is_valid_dimension_value, label_from_dimension
 from shared.notification import render
 from stacks.config import (
     EVENTS_OUTSIDE_LOOPS,
@@ -165,12 +166,14 @@ class Rekognition:
         return {"ProjectVersionDescriptions": [description]}
 
 
-def put_evaluation(tmp_path: Path, version: str, *, accuracy: float = 0.9) -> None:
+def put_evaluation(
+    tmp_path: Path, version: str, *, accuracy: float = 0.9, labels: tuple[str, ...] = LABELS
+) -> None:
     """The summary and evaluation manifest Rekognition would write under the version's prefix."""
     s3 = boto3.client("s3", region_name=REGION)
     manifest, summary = tmp_path / "eval.manifest", tmp_path / "summary.json"
-    write_manifest(manifest, ManifestSpec(labels=LABELS, n_images=60, seed=7, accuracy=accuracy))
-    write_summary(summary, LABELS, f1=0.93)
+    write_manifest(manifest, ManifestSpec(labels=labels, n_images=60, seed=7, accuracy=accuracy))
+    write_summary(summary, labels, f1=0.93)
     prefix = f"models/{PROJECT}/{version}/"
     s3.upload_file(str(manifest), ARTIFACTS_BUCKET, prefix + "eval.manifest")
     s3.upload_file(str(summary), ARTIFACTS_BUCKET, prefix + "summary.json")
@@ -500,6 +503,46 @@ def test_the_split_waits_for_update_complete_not_the_earlier_create_complete(wor
     assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
     split_polls = [name for name in run.entered if name == "DescribeSplitTrainDataset"]
     assert len(split_polls) == 3
+
+
+def test_per_label_metrics_of_non_ascii_labels_are_published_with_ascii_dimensions(
+    workflow, tmp_path, capsys
+):
+    """CloudWatch drops a metric whose dimension value is not ASCII: a label in another script
+    is published under its documented encoding; the report keeps its name."""
+    version = "v-scripts"
+    labels = ("circle", "Straßenbahn", "猫", "🚲 bike")
+    rekognition = Rekognition(workflow, version=version)
+    rekognition.install()
+    put_evaluation(tmp_path, version, labels=labels)
+    capsys.readouterr()
+
+    run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="scripts")
+
+    assert run.output.get("outcome") == "DEPLOYED", debug_run(run)
+    published: dict[str, set[str]] = defaultdict(set)
+    for line in capsys.readouterr().out.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        document = json.loads(line)
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]:
+            for name in dimensions:
+                published[name].add(document[name])
+    assert published["Label"], "no per-label metric was published"
+    for value in published["Label"] | published["Project"] | published["Version"]:
+        assert is_valid_dimension_value(value), f"CloudWatch would drop {value!r}"
+    decoded = {label_from_dimension(value) for value in published["Label"]}
+    assert set(labels) <= decoded
+    assert "utf8:Stra%C3%9Fenbahn" in published["Label"]
+    assert "circle" in published["Label"]
+    s3 = boto3.client("s3", region_name=REGION)
+    report = json.loads(
+        s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=f"reports/{PROJECT}/{version}/metrics.json")[
+            "Body"
+        ].read()
+    )
+    assert set(labels) <= set(report["per_label"])
 
 
 def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path):
