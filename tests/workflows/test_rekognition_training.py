@@ -106,7 +106,7 @@ class Rekognition:
             lambda params: {"DatasetArn": dataset_arn(params["DatasetType"].lower())},
         )
         w.script("rekognition", "DescribeDataset", self._describe_dataset)
-        w.script("rekognition", "DeleteDataset", {"Status": "DELETE_IN_PROGRESS"})
+        w.script("rekognition", "DeleteDataset", {})  # its output shape is empty
         w.script("rekognition", "DistributeDatasetEntries", self._distribute)
         w.script(
             "rekognition", "CreateProjectVersion", {"ProjectVersionArn": version_arn(self.version)}
@@ -183,7 +183,9 @@ def put_evaluation(
 def workflow(dev_templates, dev_stacks) -> Iterator[LocalWorkflow]:
     with mock_aws(config=MOTO_CONFIG):
         stack = dev_stacks.rekognition_training.stack_name
-        local = LocalWorkflow(dev_templates, stack, state_machine_id(dev_templates[stack]))
+        local = LocalWorkflow(
+            dev_templates, stack, state_machine_id(dev_templates[stack]), strict_answers=True
+        )
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
             s3.create_bucket(
@@ -680,7 +682,10 @@ def test_training_polling_deadline_is_reached_and_reported(short_deadline_templa
     with mock_aws(config=MOTO_CONFIG):
         stack = dev_stacks.rekognition_training.stack_name
         workflow = LocalWorkflow(
-            short_deadline_templates, stack, state_machine_id(short_deadline_templates[stack])
+            short_deadline_templates,
+            stack,
+            state_machine_id(short_deadline_templates[stack]),
+            strict_answers=True,
         )
         rekognition = Rekognition(workflow, version="v-slow")
         rekognition.training_statuses = ["TRAINING_IN_PROGRESS"]
@@ -727,7 +732,9 @@ def test_the_longest_run_measured_stays_under_half_the_history_quota(
     deadlines, stay under half the quota, and the config's estimate never undercounts them."""
     templates, stack, short = two_poll_stacks
     with mock_aws(config=MOTO_CONFIG):
-        workflow = LocalWorkflow(templates, stack, state_machine_id(templates[stack]))
+        workflow = LocalWorkflow(
+            templates, stack, state_machine_id(templates[stack]), strict_answers=True
+        )
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (DATA_BUCKET, ARTIFACTS_BUCKET):
             s3.create_bucket(
