@@ -2,7 +2,7 @@
 
     python -m ops model status --env dev       # version, status, backlog, event source, mode
     python -m ops model start --env dev [--wait]
-    python -m ops model stop --env dev [--wait]
+    python -m ops model stop --env dev [--wait] [--version-arn ARN]
     python -m ops classify --env dev PATH_OR_S3_PREFIX [--timeout MINUTES]
 
 ``classify`` uploads local JPEG/PNG images (a file or a directory, checked by content) or copies
@@ -36,6 +36,7 @@ from stacks.config import EnvironmentConfig
 from model_controller import operations
 from rekognition_inference import images, locations
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
+from shared.rekognition_lookup import ListingTooLong
 
 CONCERN = "RekognitionInference"
 #: How often ``--wait`` and ``classify`` look again, in seconds.
@@ -112,7 +113,7 @@ def describe(aws: Aws, model: ModelVersion) -> Any:
     try:
         project = operations.project_arn(aws.rekognition, model.project)
         return operations.describe_model(aws.rekognition, model, project)
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe model {model.arn}: {error}") from error
 
 
@@ -142,6 +143,8 @@ def _aws_errors_as_usage(command: Callable[[argparse.Namespace], int]) -> Any:
 def command_model(arguments: argparse.Namespace) -> int:
     """Show, start or stop the environment's model version."""
     config = environment(arguments.env)
+    if getattr(arguments, "version_arn", None) and arguments.action != "stop":
+        raise UsageError("--version-arn: only with 'model stop'")
     aws = aws_clients(config)
     action: Callable[[EnvironmentConfig, Aws, argparse.Namespace, Console], int] = {
         "status": _status,
@@ -221,6 +224,12 @@ def _start(
 def _stop(
     config: EnvironmentConfig, aws: Aws, arguments: argparse.Namespace, console: Console
 ) -> int:
+    other = _other_version(config, aws, getattr(arguments, "version_arn", None))
+    if other is not None:
+        # Not what inference uses: its event source stays as it is.
+        outcome = operations.stop_model(aws.rekognition, other)
+        console.print(f"Stop requested for {other.arn} (not the version inference uses): {outcome}")
+        return _wait_for(aws, other, {"STOPPED"}, arguments, console) if arguments.wait else 0
     model, _ = model_version(config, aws)
     outputs = _outputs(config, aws)
     # Like the controller: no more receives first, so waiting images are not failed.
@@ -233,6 +242,28 @@ def _stop(
             "waiting.[/yellow]"
         )
     return _wait_for(aws, model, {"STOPPED"}, arguments, console) if arguments.wait else 0
+
+
+def _other_version(
+    config: EnvironmentConfig, aws: Aws, version_arn: str | None
+) -> ModelVersion | None:
+    """``--version-arn``, when it names a version of the project other than the published one."""
+    if not version_arn:
+        return None
+    version = ModelVersion.parse(version_arn)
+    if version is None:
+        raise UsageError(f"--version-arn: not a Custom Labels model version ARN: {version_arn!r}")
+    project = config.rekognition.project_name
+    if version.project != project:
+        raise UsageError(
+            f"--version-arn: belongs to project {version.project!r}, not {project!r} "
+            "(rekognition.project_name)"
+        )
+    try:
+        published, _ = model_version(config, aws)
+    except UsageError:
+        return version  # nothing published: it cannot be the one inference uses
+    return None if published.arn == version.arn else version
 
 
 def _wait_for(
@@ -503,6 +534,11 @@ def register(commands: Any) -> None:
     model.add_argument("--wait", action="store_true", help="wait until RUNNING / STOPPED")
     model.add_argument(
         "--timeout", type=float, default=45.0, help="minutes --wait waits (default 45)"
+    )
+    model.add_argument(
+        "--version-arn",
+        help="stop: this version of the project instead of the one inference uses (e.g. a "
+        "previous version a deployment could not stop); the event source is left alone",
     )
     model.set_defaults(handler=command_model)
 

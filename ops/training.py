@@ -55,6 +55,7 @@ from rekognition_training.job import (
     version_name_for,
 )
 from shared.evaluation.manifest import ManifestError, load_summary, parse_manifest
+from shared.rekognition_lookup import ListingTooLong, find_project, find_version
 
 CONCERN = "RekognitionTraining"
 STATE_MACHINE_OUTPUT = "TrainingStateMachineArn"
@@ -505,12 +506,19 @@ def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
     gate = output["gate"] if isinstance(output.get("gate"), dict) else {}
     report = output.get("report_uri", "(no report)")
     if outcome == "DEPLOYED":
-        return EXIT_OK, [
+        lines = [
             f"[bold green]DEPLOYED[/bold green]: {escape(str(output.get('project_version_arn')))} "
             "passed the quality gate, is RUNNING and is published to inference",
             f"Gate: {escape(_gate_text(gate, spelled_out=True))}: passed",
             f"Report: {escape(str(report))}",
         ]
+        warning = output.get("warning")
+        if isinstance(warning, dict):
+            # The deployment stands; the previous version could not be stopped and still bills.
+            lines.append(
+                f"[bold yellow]WARNING[/bold yellow]: {escape(str(warning.get('message')))}"
+            )
+        return EXIT_OK, lines
     if outcome == "REJECTED":
         lines = [
             f"[bold yellow]REJECTED[/bold yellow]: {escape(str(output.get('project_version_arn')))}"
@@ -601,9 +609,12 @@ def command_train_list(arguments: argparse.Namespace) -> int:
     state_machine = _output(outputs, STATE_MACHINE_OUTPUT, CONCERN)
     stepfunctions = client("stepfunctions", config.region)
     try:
-        executions = stepfunctions.list_executions(
-            stateMachineArn=state_machine, maxResults=arguments.limit
-        )["executions"][: arguments.limit]
+        # A page may hold fewer than asked for and a nextToken: read pages up to the limit.
+        pages = stepfunctions.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine,
+            PaginationConfig={"MaxItems": arguments.limit, "PageSize": arguments.limit},
+        )
+        executions = [item for page in pages for item in page["executions"]][: arguments.limit]
         descriptions = [
             stepfunctions.describe_execution(executionArn=item["executionArn"])
             for item in executions
@@ -639,6 +650,8 @@ def _execution_row(description: Mapping[str, Any]) -> list[str]:
         outcome = str(description.get("error") or status)
     else:
         outcome = str(output.get("outcome") or ("" if status == "RUNNING" else status))
+        if isinstance(output.get("warning"), dict):
+            outcome += " (previous version still running)"
     gate = output.get("gate")
     return [
         str(description.get("name")),
@@ -739,20 +752,17 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
     project = arguments.project or config.rekognition.project_name
     rekognition = client("rekognition", config.region)
     try:
-        projects = rekognition.describe_projects(ProjectNames=[project])["ProjectDescriptions"]
-    except (ClientError, BotoCoreError) as error:
+        found = find_project(rekognition, project)
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe project {project!r}: {error}") from error
-    if not projects:
+    if found is None:
         raise UsageError(f"--project: no project named {project!r} in this account and region")
     try:
-        versions = rekognition.describe_project_versions(
-            ProjectArn=projects[0]["ProjectArn"], VersionNames=[arguments.version]
-        )["ProjectVersionDescriptions"]
-    except (ClientError, BotoCoreError) as error:
+        description = find_version(rekognition, found["ProjectArn"], arguments.version)
+    except (ClientError, BotoCoreError, ListingTooLong) as error:
         raise UsageError(f"cannot describe version {arguments.version!r}: {error}") from error
-    if not versions:
+    if description is None:
         raise UsageError(f"--version: project {project!r} has no version {arguments.version!r}")
-    description = versions[0]
     try:
         sources = evaluation_sources(description)
     except EvaluationMissing as error:

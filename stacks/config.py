@@ -208,12 +208,60 @@ class RekognitionInferenceConfig:
         return max(60, min(900, math.ceil(1.5 * self.batch_seconds) + 30))
 
 
+#: Step Functions Standard workflows: history events per execution.
+HISTORY_QUOTA = 25_000
+#: What the longest training run may use: half the quota (the README promises it).
+HISTORY_BUDGET = HISTORY_QUOTA // 2
+#: History events one iteration of a polling loop adds at most: Wait (2), the describe Task
+#: (5), the status Choice (2), the counter Pass (2), the deadline Choice (2). Measured per loop
+#: on the synthesized definition by tests/workflows/test_rekognition_training.py.
+EVENTS_PER_POLL = 13
+#: History events of the longest run outside its loops (every other state, the deletion Map's
+#: own events, a few retries); measured on that run by the same test, with room to spare.
+EVENTS_OUTSIDE_LOOPS = 300
+#: Most DescribeProjects pages the training workflow reads to find its project (filtered by
+#: name, a page may hold no match and a NextToken): 10 pages of up to 100 projects.
+PROJECT_LOOKUP_MAX_PAGES = 10
+#: A Custom Labels project has at most one TRAIN and one TEST dataset: the items of the
+#: workflow's DeleteOldDatasets Map, which deletes them side by side.
+MAX_PROJECT_DATASETS = 2
+#: Added to the sum of the deadlines for what is not a wait: Lambdas, SDK calls, retries.
+EXECUTION_TIMEOUT_SLACK_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class PollingLoop:
+    """One bounded polling loop of the training workflow, as the budgets count it.
+
+    ``name`` is the loop's label in the definition (``Wait<name>``; ``Count<name>`` for the
+    project pages, which do not wait); ``runs`` how often it can run in one execution (once per
+    old dataset for the deletion), ``concurrent`` how many of those runs overlap in time.
+    """
+
+    name: str
+    interval_seconds: int
+    max_polls: int
+    runs: int = 1
+    concurrent: int = 1
+
+    @property
+    def polls(self) -> int:
+        """Polls of every run, each to its deadline."""
+        return self.max_polls * self.runs
+
+    @property
+    def wait_seconds(self) -> int:
+        """How long the loop keeps the execution waiting when every run reaches its deadline."""
+        return self.interval_seconds * self.max_polls * math.ceil(self.runs / self.concurrent)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RekognitionTrainingConfig:
     """How the Rekognition training workflow polls, how long it waits, and what starts it.
 
-    Polling intervals and deadlines are validated together so that the longest run stays under
-    half of Step Functions' 25,000-event execution history.
+    Polling intervals and deadlines are validated together so that the longest run, with every
+    loop ending just before its deadline, stays under half of Step Functions' 25,000-event
+    execution history; the execution timeout is the sum of those deadlines plus slack.
     """
 
     dataset_poll_seconds: int
@@ -238,6 +286,41 @@ class RekognitionTrainingConfig:
     @property
     def start_max_polls(self) -> int:
         return max(1, self.start_deadline_minutes * 60 // self.start_poll_seconds)
+
+    @property
+    def worst_path_loops(self) -> tuple[PollingLoop, ...]:
+        """Every polling loop one execution can run: an existing project found on the last page
+        read, its two old datasets deleted, TRAIN and TEST created, the automatic split
+        (both datasets again), training, starting."""
+        dataset, polls = self.dataset_poll_seconds, self.dataset_max_polls
+        return (
+            PollingLoop("ProjectPages", 0, PROJECT_LOOKUP_MAX_PAGES),
+            PollingLoop(
+                "DatasetDeleted",
+                dataset,
+                polls,
+                runs=MAX_PROJECT_DATASETS,
+                concurrent=MAX_PROJECT_DATASETS,
+            ),
+            PollingLoop("TrainDataset", dataset, polls),
+            PollingLoop("TestDataset", dataset, polls),
+            PollingLoop("SplitTrainDataset", dataset, polls),
+            PollingLoop("SplitTestDataset", dataset, polls),
+            PollingLoop("Training", self.training_poll_minutes * 60, self.training_max_polls),
+            PollingLoop("Start", self.start_poll_seconds, self.start_max_polls),
+        )
+
+    @property
+    def worst_path_history_events(self) -> int:
+        """History events of the longest run, every loop ending just before its deadline."""
+        polls = sum(loop.polls for loop in self.worst_path_loops)
+        return polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_LOOPS
+
+    @property
+    def execution_timeout_minutes(self) -> int:
+        """The state machine's timeout: every deadline of the longest run, plus slack."""
+        waits = sum(loop.wait_seconds for loop in self.worst_path_loops)
+        return math.ceil(waits / 60) + EXECUTION_TIMEOUT_SLACK_MINUTES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -668,11 +751,6 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
         )
 
 
-#: History events one polling iteration adds (Wait, Task, Choice, counter Pass and deadline
-#: Choice); measured on a local run by tests/workflows/test_rekognition_training.py.
-EVENTS_PER_POLL = 13
-#: Half of Step Functions' 25,000-event history quota, minus the states outside the loops.
-HISTORY_BUDGET = 12_500 - 300
 _SCHEDULE = re.compile(r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))")
 _S3_PREFIX = re.compile(r"[^\s]{1,512}/")
 _S3_KEY = re.compile(r"[^\s]{1,1024}")
@@ -706,13 +784,23 @@ def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
             "schedule and scheduled_manifest_key go together: a scheduled run trains on that "
             "manifest of the data bucket",
         )
-    polls = 2 * config.dataset_max_polls + config.training_max_polls + config.start_max_polls
-    if polls * EVENTS_PER_POLL > HISTORY_BUDGET:
+    events = config.worst_path_history_events
+    if events > HISTORY_BUDGET:
+        loops = config.worst_path_loops
+        by_setting = {
+            "dataset_poll_seconds": sum(
+                loop.polls for loop in loops if loop.name.endswith(("Dataset", "Deleted"))
+            ),
+            "training_poll_minutes": config.training_max_polls,
+            "start_poll_seconds": config.start_max_polls,
+        }
+        largest = max(by_setting, key=lambda name: by_setting[name])
+        spelled = ", ".join(f"{name}: {polls} polls" for name, polls in by_setting.items())
         raise ConfigError(
-            reader.key("training_poll_minutes"),
-            f"these intervals and deadlines allow {polls} polls (~{polls * EVENTS_PER_POLL} "
-            f"history events), over half of Step Functions' 25,000-event quota; poll less often "
-            "or shorten the deadlines",
+            reader.key(largest),
+            f"the longest run (existing datasets replaced, automatic split, every loop to its "
+            f"deadline) would make ~{events} history events ({spelled}), over half of Step "
+            f"Functions' {HISTORY_QUOTA:,}-event quota; poll less often or shorten the deadlines",
         )
     return config
 

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.model_version import ModelVersion
+from shared.rekognition_lookup import find_project, find_version
 
 #: Queue attributes that together say how much work is waiting.
 WAITING_ATTRIBUTES = (
@@ -36,9 +37,10 @@ class ModelDescription:
 
 
 def project_arn(rekognition: Any, project_name: str) -> str | None:
-    """The project's ARN (it ends in a creation timestamp, so it cannot be derived)."""
-    projects = rekognition.describe_projects(ProjectNames=[project_name])["ProjectDescriptions"]
-    return str(projects[0]["ProjectArn"]) if projects else None
+    """The project's ARN (it ends in a creation timestamp, so it cannot be derived); every page
+    of DescribeProjects is read until it is found."""
+    project = find_project(rekognition, project_name)
+    return str(project["ProjectArn"]) if project else None
 
 
 def describe_model(rekognition: Any, model: ModelVersion, project: str | None) -> ModelDescription:
@@ -46,22 +48,19 @@ def describe_model(rekognition: Any, model: ModelVersion, project: str | None) -
     if project is None:
         return ModelDescription(None, f"project {model.project!r} does not exist")
     try:
-        versions = rekognition.describe_project_versions(
-            ProjectArn=project, VersionNames=[model.version]
-        )["ProjectVersionDescriptions"]
+        version = find_version(rekognition, project, model.version)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return ModelDescription(None, f"project {project} does not exist")
         raise
-    for version in versions:
-        if version.get("ProjectVersionArn") == model.arn:
-            return ModelDescription(
-                status=str(version["Status"]),
-                message=str(version.get("StatusMessage", "")),
-                min_inference_units=version.get("MinInferenceUnits"),
-                max_inference_units=version.get("MaxInferenceUnits"),
-            )
-    return ModelDescription(None, f"model version {model.arn} does not exist")
+    if version is None or version.get("ProjectVersionArn") != model.arn:
+        return ModelDescription(None, f"model version {model.arn} does not exist")
+    return ModelDescription(
+        status=str(version["Status"]),
+        message=str(version.get("StatusMessage", "")),
+        min_inference_units=version.get("MinInferenceUnits"),
+        max_inference_units=version.get("MaxInferenceUnits"),
+    )
 
 
 def start_model(rekognition: Any, model: ModelVersion, min_units: int, max_units: int) -> str:

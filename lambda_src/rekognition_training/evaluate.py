@@ -3,8 +3,9 @@
 Reads the version's summary file and evaluation manifest snapshot (both written by Rekognition
 under the version's output prefix), computes the report with ``shared.evaluation`` (the same code
 ``python -m ops report`` runs locally), writes ``metrics.json`` and ``report.html`` under the
-job's report prefix, publishes the aggregates and per-label figures as CloudWatch metrics (EMF),
-and returns a small summary for the workflow's gate Choice and notifications.
+job's report prefix, publishes the aggregates and per-label figures as CloudWatch metrics (EMF;
+label names as ASCII-safe dimension values, ``shared.metric_dimensions``), and returns a small
+summary for the workflow's gate Choice and notifications.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rekognition_training.evaluation_sources import (
     read_evaluation,
 )
 from shared.evaluation.report_html import METRICS_FILE, REPORT_FILE
+from shared.metric_dimensions import label_dimension
 
 #: EvaluationMissing is raised (by name, the workflow's error name) from evaluation_sources.
 __all__ = ["EvaluationMissing", "lambda_handler"]
@@ -59,7 +61,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _publish(job: dict[str, Any], aggregates: dict[str, float], report: Any) -> None:
-    """Aggregates per project/version; per-label precision/recall/F1 with a Label dimension."""
+    """Aggregates per project/version; per-label precision/recall/F1 with a Label dimension.
+
+    CloudWatch takes only ASCII dimension values (a metric with another is dropped): the Label
+    dimension is ``label_dimension(label)``, the label itself for printable ASCII and a
+    documented, reversible encoding otherwise (``shared/metric_dimensions.py``).
+    """
     metrics.add_dimension("Project", job["project_name"])
     metrics.add_dimension("Version", job["version_name"])
     for name, value in aggregates.items():
@@ -75,4 +82,4 @@ def _publish(job: dict[str, Any], aggregates: dict[str, float], report: Any) -> 
             ) as metric:
                 metric.add_dimension("Project", job["project_name"])
                 metric.add_dimension("Version", job["version_name"])
-                metric.add_dimension("Label", label[:255])
+                metric.add_dimension("Label", label_dimension(label))

@@ -69,7 +69,7 @@ def normalize_job(
     problems: list[str] = []
     if not isinstance(request, Mapping):
         raise InvalidTrainingInput(
-            [f"the input must be a JSON object, got {type(request).__name__}"]
+            [f"the input must be a JSON object, got {_json_kind(request)}: {request!r:.80}"]
         )
     for unknown in sorted(set(request) - _TOP_LEVEL):
         problems.append(
@@ -83,8 +83,11 @@ def normalize_job(
             f"permissions are scoped to it), got {requested_project!r}"
         )
 
-    version_name = request.get("version_name") or version_name_for(execution_name)
-    if not isinstance(version_name, str) or not _NAME.fullmatch(version_name):
+    # Absent (or null): derived from the execution. Given, even empty: used as given or refused.
+    version_name = request.get("version_name")
+    if version_name is None:
+        version_name = version_name_for(execution_name)
+    elif not isinstance(version_name, str) or not _NAME.fullmatch(version_name):
         problems.append(
             f"version_name: 1-255 letters, digits, '_', '.' or '-', got {version_name!r}"
         )
@@ -102,6 +105,21 @@ def normalize_job(
         "datasets": datasets,
         "gate": gate,
     }
+
+
+def _json_kind(value: Any) -> str:
+    """How JSON names the type of ``value`` (the caller sent JSON, not Python)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
 
 
 def _datasets(

@@ -50,6 +50,26 @@ def execution_name(event_id: str) -> str:
     return ("trigger-" + re.sub(r"[^A-Za-z0-9_-]", "-", event_id))[:80]
 
 
+#: Most pages of ListExecutions read to find a running execution (they hold up to 100 each).
+MAX_PAGES = 20
+
+
+def running_executions(stepfunctions: Any, state_machine: str) -> list[dict[str, Any]]:
+    """A RUNNING execution of the workflow (a list of one), or an empty list.
+
+    Every page is read until one is found: a page may come back empty with a nextToken.
+    """
+    pages = stepfunctions.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine, statusFilter="RUNNING"
+    )
+    for number, page in enumerate(pages, start=1):
+        if page.get("executions"):
+            return [page["executions"][0]]
+        if number >= MAX_PAGES and page.get("nextToken"):
+            raise RuntimeError(f"ListExecutions still had more pages after {MAX_PAGES}")
+    return []
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -57,9 +77,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     data_bucket = os.environ["DATA_BUCKET"]
     key = manifest_key(event, data_bucket, os.environ.get("SCHEDULED_MANIFEST_KEY") or None)
     state_machine = os.environ["STATE_MACHINE_ARN"]
-    running = sfn.list_executions(
-        stateMachineArn=state_machine, statusFilter="RUNNING", maxResults=1
-    )["executions"]
+    running = running_executions(sfn, state_machine)
     if running:
         metrics.add_metric(name="TrainingTriggerSkipped", unit=MetricUnit.Count, value=1)
         logger.warning(

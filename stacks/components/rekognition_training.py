@@ -3,8 +3,11 @@
 States, in order (every Task guarded: timeout, jittered retry on throttling/service errors,
 catch -> readable notification -> fail):
 
-1. ``ValidateInput`` (Lambda): the request becomes the normalized job, or the run fails at once.
-2. ``FindProject`` -> ``CreateProject`` or ``UseProject``: reuse the project by name.
+1. ``WrapRequest`` puts the execution input (any JSON value) in an object, so a failure can be
+   recorded and notified; ``ValidateInput`` (Lambda) turns it into the normalized job, or the run
+   fails at once with ``InvalidTrainingInput``.
+2. ``FindProject`` (every page of DescribeProjects, bounded) -> ``CreateProject`` or
+   ``UseProject``: reuse the project by name.
 3. Datasets: replace the project's datasets (``DeleteOldDatasets``) and create TRAIN and TEST
    from dataset ARNs or Ground Truth manifests (or an automatic split), polling each until
    complete; or keep them (``use_existing_datasets``).
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -41,9 +44,17 @@ from stacks.components.iam import (
     grant_objects,
 )
 from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.components.rekognition_statuses import (
+    DATASET_CREATE,
+    DATASET_SPLIT,
+    START,
+    TRAINING,
+    Progress,
+    StatusPoll,
+)
 from stacks.components.retention import log_retention
 from stacks.components.state_machine import TaskGuard, Workflow
-from stacks.config import EnvironmentConfig
+from stacks.config import MAX_PROJECT_DATASETS, PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
 
 REKOGNITION_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Rekognition.ThrottlingException",
@@ -60,6 +71,8 @@ SDK_TIMEOUT = Duration.seconds(60)
 NO_PREVIOUS_MODEL = "none"
 #: The ``ManagedBy`` tag of every project and version the workflow creates.
 MANAGED_BY = "rekognition-training-workflow"
+#: What a running Custom Labels model costs per inference unit and hour (USD, about; us-east-1).
+INFERENCE_UNIT_HOUR_USD = 4
 EVALUATION_SERVICE = "rekognition-evaluation"
 
 
@@ -167,13 +180,8 @@ class RekognitionTraining(Construct):
             workflow_name="Rekognition training",
             environment_name=config.name,
             definition=self._definition,
-            # Datasets + training + start, each at its deadline, plus slack for the Lambdas.
-            timeout=Duration.minutes(
-                2 * training.dataset_deadline_minutes
-                + training.training_deadline_hours * 60
-                + training.start_deadline_minutes
-                + 60
-            ),
+            # Every loop of the longest path at its deadline, plus slack for the Lambdas.
+            timeout=Duration.minutes(training.execution_timeout_minutes),
             alerts=alerts,
             encryption_key=encryption_key,
             log_retention=log_retention(config.log_retention_days),
@@ -202,29 +210,19 @@ class RekognitionTraining(Construct):
         states = Construct(self, "States")
         scope = _Scope(states, guard, self.project_resources)
 
+        # Any JSON value may start a run; a Catch can record its error only in an object (on
+        # AWS, States.ResultPathMatchFailure otherwise), so the request is wrapped in one first
+        # and ValidateInput refuses whatever is not an object.
+        wrap = sfn.Pass(scope.construct, "WrapRequest", parameters={"request.$": "$"})
         validate = guard.invoke(
             scope.construct,
             "ValidateInput",
             function=self.validate_function.function,
             timeout=Duration.seconds(60),
             payload=sfn.TaskInput.from_object(
-                {"request.$": "$", "execution_name.$": "$$.Execution.Name"}
+                {"request.$": "$.request", "execution_name.$": "$$.Execution.Name"}
             ),
             result_selector={"job.$": "$"},
-        )
-        find_project = _sdk(
-            scope,
-            "FindProject",
-            "describeProjects",
-            {"ProjectNames.$": "States.Array($.job.project_name)"},
-            # DescribeProjects authorizes on no resource type.
-            iam_resources=["*"],
-            result_selector={
-                "count.$": "States.ArrayLength($.ProjectDescriptions)",
-                "arns.$": "$.ProjectDescriptions[*].ProjectArn",
-                "datasets.$": "$.ProjectDescriptions[*].Datasets[*].DatasetArn",
-            },
-            result_path="$.lookup",
         )
         create_project = _sdk(
             scope,
@@ -249,9 +247,13 @@ class RekognitionTraining(Construct):
         use_project = sfn.Pass(
             scope.construct,
             "UseProject",
-            parameters={"arn.$": "States.ArrayGetItem($.lookup.arns, 0)"},
+            parameters={
+                "arn.$": "$.lookup.page.ProjectDescriptions[0].ProjectArn",
+                "datasets.$": "$.lookup.page.ProjectDescriptions[0].Datasets[*].DatasetArn",
+            },
             result_path="$.project",
         )
+        find_project = self._find_project(scope, found=use_project, absent=create_project)
 
         create_version = _sdk(
             scope,
@@ -289,8 +291,7 @@ class RekognitionTraining(Construct):
             "Training",
             interval=Duration.minutes(training.training_poll_minutes),
             max_polls=training.training_max_polls,
-            done_status="TRAINING_COMPLETED",
-            failed_statuses=("TRAINING_FAILED",),
+            poll=TRAINING,
             result_path="$.training",
             then=evaluate,
         )
@@ -336,14 +337,72 @@ class RekognitionTraining(Construct):
             .otherwise(rejected)
         )
 
-        project_exists = (
-            sfn.Choice(scope.construct, "ProjectExists?")
-            .when(sfn.Condition.number_equals("$.lookup.count", 0), create_project)
-            .otherwise(use_project)
-        )
         create_project.next(datasets.start)
         use_project.next(datasets.start)
-        return validate.next(find_project).next(project_exists)
+        return wrap.next(validate).next(find_project)
+
+    def _find_project(
+        self, scope: _Scope, *, found: sfn.IChainable, absent: sfn.IChainable
+    ) -> sfn.IChainable:
+        """DescribeProjects by name, page after page (``NextToken``) until the project is on one
+        or there are no more pages; at most ``PROJECT_LOOKUP_MAX_PAGES`` pages, then the run
+        fails (creating a project that may exist would fail with ResourceInUseException)."""
+        construct = scope.construct
+        # The page is kept whole: ResultSelector cannot select a NextToken that may be absent.
+        first_page = _sdk(
+            scope,
+            "FindProject",
+            "describeProjects",
+            {"ProjectNames.$": "States.Array($.job.project_name)"},
+            # DescribeProjects authorizes on no resource type.
+            iam_resources=["*"],
+            result_selector={"page.$": "$", "pages": 1},
+            result_path="$.lookup",
+        )
+        next_page = _sdk(
+            scope,
+            "FindProjectNextPage",
+            "describeProjects",
+            {
+                "ProjectNames.$": "States.Array($.job.project_name)",
+                "NextToken.$": "$.lookup.page.NextToken",
+            },
+            iam_resources=["*"],
+            result_path="$.lookup.page",
+        )
+        count = sfn.Pass(
+            construct,
+            "CountProjectPages",
+            parameters={
+                "page.$": "$.lookup.page",
+                "pages.$": "States.MathAdd($.lookup.pages, 1)",
+            },
+            result_path="$.lookup",
+        )
+        incomplete = scope.guard.fail(
+            construct,
+            "ProjectLookupIncomplete",
+            error="ProjectLookupIncomplete",
+            cause=sfn.JsonPath.format(
+                f"DescribeProjects still had more pages after {PROJECT_LOOKUP_MAX_PAGES} pages "
+                "without project {}; not creating a project that may exist",
+                sfn.JsonPath.string_at("$.job.project_name"),
+            ),
+        )
+        lookup = (
+            sfn.Choice(construct, "ProjectOnThisPage?")
+            .when(sfn.Condition.is_present("$.lookup.page.ProjectDescriptions[0]"), found)
+            .when(sfn.Condition.is_not_present("$.lookup.page.NextToken"), absent)
+            .when(
+                sfn.Condition.number_greater_than_equals(
+                    "$.lookup.pages", PROJECT_LOOKUP_MAX_PAGES
+                ),
+                incomplete,
+            )
+            .otherwise(next_page)
+        )
+        next_page.next(count).next(lookup)
+        return first_page.next(lookup)
 
     def _datasets(self, scope: _Scope, poll_seconds: int, max_polls: int) -> _DatasetStates:
         """Replace (or keep) the project's datasets; ``ready`` continues once both are usable."""
@@ -363,9 +422,10 @@ class RekognitionTraining(Construct):
         delete_old = sfn.Map(
             scope.construct,
             "DeleteOldDatasets",
-            items_path="$.lookup.datasets",
+            items_path="$.project.datasets",
             item_selector={"arn.$": "$$.Map.Item.Value", "polls": 0},
-            max_concurrency=2,
+            # All of them side by side: the timeout counts one deletion deadline.
+            max_concurrency=MAX_PROJECT_DATASETS,
             result_path=sfn.JsonPath.DISCARD,
         )
         delete_old.item_processor(delete_one)
@@ -405,11 +465,17 @@ class RekognitionTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         split_done = _poll_dataset(
-            scope, "SplitTest", "$.test_dataset.arn", interval, max_polls, ready
+            scope, "SplitTest", "$.test_dataset.arn", interval, max_polls, DATASET_SPLIT, ready
         )
         distribute.next(
             _poll_dataset(
-                scope, "SplitTrain", "$.train_dataset.arn", interval, max_polls, split_done
+                scope,
+                "SplitTrain",
+                "$.train_dataset.arn",
+                interval,
+                max_polls,
+                DATASET_SPLIT,
+                split_done,
             )
         )
         after_created = (
@@ -418,10 +484,10 @@ class RekognitionTraining(Construct):
             .otherwise(ready)
         )
         test_done = _poll_dataset(
-            scope, "Test", "$.test_dataset.arn", interval, max_polls, after_created
+            scope, "Test", "$.test_dataset.arn", interval, max_polls, DATASET_CREATE, after_created
         )
         train_done = _poll_dataset(
-            scope, "Train", "$.train_dataset.arn", interval, max_polls, test_done
+            scope, "Train", "$.train_dataset.arn", interval, max_polls, DATASET_CREATE, test_done
         )
         create_test.next(train_done)
         create_empty_test.next(train_done)
@@ -435,7 +501,7 @@ class RekognitionTraining(Construct):
         start = (
             sfn.Choice(scope.construct, "DatasetMode?")
             .when(sfn.Condition.string_equals("$.job.datasets.mode", "existing"), existing)
-            .when(sfn.Condition.is_present("$.lookup.datasets[0]"), delete_old)
+            .when(sfn.Condition.is_present("$.project.datasets[0]"), delete_old)
             .otherwise(create_train)
         )
         return _DatasetStates(start=start, existing=existing, ready=ready)
@@ -483,41 +549,35 @@ class RekognitionTraining(Construct):
             result_path=sfn.JsonPath.DISCARD,
             transient=SSM_TRANSIENT_ERRORS,
         )
-        notify = scope.guard.notify(
-            scope.construct,
-            "NotifyDeployed",
-            outcome="DEPLOYED",
-            summary=(
-                "Model version {} of project {} passed the quality gate and is RUNNING.\n"
-                "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
-                "{} (SSM parameter " + parameter + "); previously {}."
-            ),
-            values=[
-                sfn.JsonPath.string_at("$.job.version_name"),
-                sfn.JsonPath.string_at("$.job.project_name"),
-                sfn.JsonPath.string_at("$.evaluation.gate.metric"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.evaluation.metrics")),
-                sfn.JsonPath.string_at("$.evaluation.report_uri"),
-                sfn.JsonPath.string_at("$.version.arn"),
-                sfn.JsonPath.string_at("$.previous.arn"),
-            ],
+        summary = (
+            "Model version {} of project {} passed the quality gate and is RUNNING.\n"
+            "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
+            "{} (SSM parameter " + parameter + "); previously {}."
         )
-        notify.next(
-            sfn.Pass(
-                scope.construct,
-                "DeployedOutcome",
-                parameters={
-                    "outcome": "DEPLOYED",
-                    "project_version_arn.$": "$.version.arn",
-                    "previous_version_arn.$": "$.previous.arn",
-                    "gate.$": "$.evaluation.gate",
-                    "metrics.$": "$.evaluation.metrics",
-                    "report_uri.$": "$.evaluation.report_uri",
-                },
-            )
-        ).next(sfn.Succeed(scope.construct, "Deployed"))
+        values = [
+            sfn.JsonPath.string_at("$.job.version_name"),
+            sfn.JsonPath.string_at("$.job.project_name"),
+            sfn.JsonPath.string_at("$.evaluation.gate.metric"),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
+            sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.evaluation.metrics")),
+            sfn.JsonPath.string_at("$.evaluation.report_uri"),
+            sfn.JsonPath.string_at("$.version.arn"),
+            sfn.JsonPath.string_at("$.previous.arn"),
+        ]
+        outcome = {
+            "outcome": "DEPLOYED",
+            "project_version_arn.$": "$.version.arn",
+            "previous_version_arn.$": "$.previous.arn",
+            "gate.$": "$.evaluation.gate",
+            "metrics.$": "$.evaluation.metrics",
+            "report_uri.$": "$.evaluation.report_uri",
+        }
+        deployed = sfn.Succeed(scope.construct, "Deployed")
+        notify = scope.guard.notify(
+            scope.construct, "NotifyDeployed", outcome="DEPLOYED", summary=summary, values=values
+        )
+        notify.next(sfn.Pass(scope.construct, "DeployedOutcome", parameters=outcome)).next(deployed)
         if config.rekognition_training.stop_previous_version:
             stop_previous = _sdk(
                 scope,
@@ -530,7 +590,30 @@ class RekognitionTraining(Construct):
                     "Rekognition.ResourceInUseException": notify,
                     "Rekognition.ResourceNotFoundException": notify,
                 },
+                catch=False,
             )
+            # The new version runs and inference uses it: a stop that fails (after its
+            # retries) does not undo the deployment. The run ends DEPLOYED and says, in the
+            # notification and the output, that the old version still bills and how to stop it.
+            still_running = self._previous_model_still_running(scope)
+            stop_previous.add_catch(
+                still_running, errors=["States.ALL"], result_path="$.stop_previous_error"
+            )
+            still_running.next(
+                scope.guard.notify(
+                    scope.construct,
+                    "NotifyDeployedWithWarning",
+                    outcome="DEPLOYED",
+                    summary=summary + "\nWARNING: {}",
+                    values=[*values, sfn.JsonPath.string_at("$.warning.message")],
+                )
+            ).next(
+                sfn.Pass(
+                    scope.construct,
+                    "DeployedWithWarningOutcome",
+                    parameters={**outcome, "warning.$": "$.warning"},
+                )
+            ).next(deployed)
             stop_previous.next(notify)
             project_prefix = self.project_resources[0].replace("/*", "/")
             publish.next(
@@ -556,8 +639,7 @@ class RekognitionTraining(Construct):
             "Start",
             interval=Duration.seconds(poll_seconds),
             max_polls=max_polls,
-            done_status="RUNNING",
-            failed_statuses=("FAILED",),
+            poll=START,
             result_path="$.deployment",
             then=publish,
         )
@@ -565,6 +647,47 @@ class RekognitionTraining(Construct):
         no_current_model.next(start)
         start.next(running)
         return read_current
+
+    def _previous_model_still_running(self, scope: _Scope) -> sfn.Pass:
+        """``$.warning``: the previous version still runs; what it costs, how to stop it."""
+        config = self._config
+        units = config.rekognition.min_inference_units
+        hourly = INFERENCE_UNIT_HOUR_USD * units
+        previous = sfn.JsonPath.string_at("$.previous.arn")
+        error = sfn.JsonPath.string_at("$.stop_previous_error.Error")
+        cause = sfn.JsonPath.string_at("$.stop_previous_error.Cause")
+        ops_command = sfn.JsonPath.format(
+            f"python -m ops model stop --env {config.name} --version-arn {{}}", previous
+        )
+        cli_command = sfn.JsonPath.format(
+            "aws rekognition stop-project-version --project-version-arn {} "
+            f"--region {Aws.REGION}",
+            previous,
+        )
+        plural = "s" if units > 1 else ""
+        return sfn.Pass(
+            scope.construct,
+            "PreviousModelStillRunning",
+            parameters={
+                "previous_version_still_running": previous,
+                "error": error,
+                "cause": cause,
+                "hourly_cost_usd": hourly,
+                "stop_commands": sfn.JsonPath.array(ops_command, cli_command),
+                "message": sfn.JsonPath.format(
+                    "The previous version {} is still RUNNING: stopping it failed ({}: {}). It "
+                    f"bills about ${INFERENCE_UNIT_HOUR_USD} per inference-unit hour, about "
+                    f"${hourly} per hour at the configured {units} minimum inference unit{plural}, "
+                    "until it is stopped: {} or {}",
+                    previous,
+                    error,
+                    cause,
+                    ops_command,
+                    cli_command,
+                ),
+            },
+            result_path="$.warning",
+        )
 
     # --- permissions and triggers ------------------------------------------------------------
 
@@ -790,9 +913,11 @@ def _poll_dataset(
     arn_path: str,
     interval: Duration,
     max_polls: int,
+    poll: StatusPoll,
     then: sfn.IChainable,
 ) -> sfn.IChainable:
-    """Wait until the dataset at ``arn_path`` is complete; a failed status fails the run."""
+    """Wait until the dataset at ``arn_path`` is DONE for ``poll``; a FAILED status fails the run
+    at once with the dataset's description (its StatusMessage and StatusMessageCode)."""
     construct, guard = scope.construct, scope.guard
     status_path = f"$.dataset_status.{name.lower()}"
     describe = _sdk(
@@ -809,7 +934,7 @@ def _poll_dataset(
         f"{name}DatasetFailed",
         error="DatasetFailed",
         cause=sfn.JsonPath.format(
-            f"{name} dataset {{}} ended in {{}}: {{}}",
+            f"{name} dataset {{}} is {{}} (expected {poll.waits_for} while {poll.name}): {{}}",
             sfn.JsonPath.string_at(arn_path),
             sfn.JsonPath.string_at(status),
             sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{status_path}.description")),
@@ -828,25 +953,42 @@ def _poll_dataset(
     first_poll, again = _polling_loop(
         scope, f"{name}Dataset", interval, max_polls, describe, timed_out
     )
-    choice = (
-        sfn.Choice(construct, f"{name}DatasetReady?")
-        .when(
-            sfn.Condition.or_(
-                sfn.Condition.string_equals(status, "CREATE_COMPLETE"),
-                sfn.Condition.string_equals(status, "UPDATE_COMPLETE"),
-            ),
-            then,
-        )
-        .when(
-            sfn.Condition.or_(
-                sfn.Condition.string_equals(status, "CREATE_FAILED"),
-                sfn.Condition.string_equals(status, "UPDATE_FAILED"),
-            ),
-            failed,
-        )
-        .otherwise(again)
+    choice = _status_choice(
+        construct, f"{name}DatasetReady?", status, poll, done=then, failed=failed, again=again
     )
     return first_poll.next(choice)
+
+
+def _status_choice(
+    construct: Construct,
+    construct_id: str,
+    status_path: str,
+    poll: StatusPoll,
+    *,
+    done: sfn.IChainable,
+    failed: sfn.IChainable,
+    again: sfn.IChainable,
+    unseen: str | None = None,
+) -> sfn.Choice:
+    """DONE -> ``done``, FAILED -> ``failed``; WORKING (and a status unknown at synth) polls again,
+    as does a missing ``unseen`` path (the resource not visible yet).
+
+    Built from the classification table (``rekognition_statuses``), the one statement of what
+    each status means to this poll.
+    """
+
+    def any_of(progress: Progress) -> sfn.Condition:
+        conditions = [sfn.Condition.string_equals(status_path, s) for s in poll.having(progress)]
+        return conditions[0] if len(conditions) == 1 else sfn.Condition.or_(*conditions)
+
+    choice = sfn.Choice(construct, construct_id)
+    if unseen is not None:
+        choice.when(sfn.Condition.is_not_present(unseen), again)
+    return (
+        choice.when(any_of(Progress.DONE), done)
+        .when(any_of(Progress.FAILED), failed)
+        .otherwise(again)
+    )
 
 
 def _poll_until_gone(
@@ -889,12 +1031,12 @@ def _poll_version(
     *,
     interval: Duration,
     max_polls: int,
-    done_status: str,
-    failed_statuses: Sequence[str],
+    poll: StatusPoll,
     result_path: str,
     then: sfn.IChainable,
 ) -> sfn.IChainable:
-    """Poll DescribeProjectVersions (with VersionNames) until ``done_status``; bounded."""
+    """Poll DescribeProjectVersions (with VersionNames) until DONE for ``poll``; bounded. A
+    FAILED status fails the run at once with the description (its StatusMessage)."""
     construct, guard = scope.construct, scope.guard
     describe = _sdk(
         scope,
@@ -913,7 +1055,7 @@ def _poll_version(
         f"{name}Failed",
         error=f"{name}Failed",
         cause=sfn.JsonPath.format(
-            "Version {} ended in {}: {}",
+            f"Version {{}} is {{}} (expected {poll.waits_for} while {poll.name}): {{}}",
             sfn.JsonPath.string_at("$.job.version_name"),
             sfn.JsonPath.string_at(status),
             sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(f"{result_path}.descriptions[0]")),
@@ -924,21 +1066,21 @@ def _poll_version(
         f"{name}TimedOut",
         error="PollingDeadlineExceeded",
         cause=sfn.JsonPath.format(
-            f"Version {{}} did not reach {done_status} within {max_polls} polls "
+            f"Version {{}} did not reach {poll.waits_for} within {max_polls} polls "
             f"({int(interval.to_seconds()) * max_polls} s)",
             sfn.JsonPath.string_at("$.job.version_name"),
         ),
     )
     first_poll, again = _polling_loop(scope, name, interval, max_polls, describe, timed_out)
-    choice = (
-        sfn.Choice(construct, f"{name}Done?")
+    choice = _status_choice(
+        construct,
+        f"{name}Done?",
+        status,
+        poll,
+        done=then,
+        failed=failed,
+        again=again,
         # Not visible yet (eventual consistency): poll again.
-        .when(sfn.Condition.is_not_present(f"{result_path}.descriptions[0]"), again)
-        .when(sfn.Condition.string_equals(status, done_status), then)
-        .when(
-            sfn.Condition.or_(*(sfn.Condition.string_equals(status, s) for s in failed_statuses)),
-            failed,
-        )
-        .otherwise(again)
+        unseen=f"{result_path}.descriptions[0]",
     )
     return first_poll.next(choice)

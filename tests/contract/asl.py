@@ -129,10 +129,10 @@ class Machine:
         if "Next" in body:
             yield body["Next"], "next"
         if state.type == "Choice":
-            for choice in body.get("Choices", []):
-                yield choice["Next"], "choice"
+            for index, choice in enumerate(body.get("Choices", [])):
+                yield choice["Next"], f"choice{index}"
             if "Default" in body:
-                yield body["Default"], "choice"
+                yield body["Default"], "choice-default"
         for index, catcher in enumerate(body.get("Catch", [])):
             yield catcher["Next"], f"catch{index}"
 
@@ -160,7 +160,7 @@ class Machine:
             catcher = body["Catch"][int(kind[5:])]
             path = catcher.get("ResultPath", "$")
             return None if path is None else (path, models.ERROR_RECORD)
-        if kind == "choice" or state.type in {"Choice", "Wait", "Succeed", "Fail"}:
+        if kind.startswith("choice") or state.type in {"Choice", "Wait", "Succeed", "Fail"}:
             return None
         if state.type == "Pass":
             if "Parameters" in body:
@@ -223,16 +223,25 @@ def _reads_in(state: State, value: Any, where: str) -> Iterator[Read]:
 
 
 def choice_variables(rule: dict[str, Any]) -> Iterator[str]:
+    """The paths a Choice rule needs to exist (an ``IsPresent`` test needs nothing)."""
     for key in ("And", "Or"):
         for inner in rule.get(key, []):
             yield from choice_variables(inner)
     if "Not" in rule:
         yield from choice_variables(rule["Not"])
-    if "Variable" in rule:
+    if "Variable" in rule and "IsPresent" not in rule:
         yield rule["Variable"]
     for key, value in rule.items():
         if key.endswith("Path") and isinstance(value, str) and value.startswith("$"):
             yield value
+
+
+def asserted_present(rule: dict[str, Any]) -> Iterator[str]:
+    """Paths a Choice rule, when it matches, proves present (``IsPresent: true``, in ``And``)."""
+    if rule.get("IsPresent") is True and "Variable" in rule:
+        yield rule["Variable"]
+    for inner in rule.get("And", []):
+        yield from asserted_present(inner)
 
 
 def string_comparisons(rule: dict[str, Any]) -> Iterator[tuple[str, str]]:

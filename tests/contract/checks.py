@@ -17,7 +17,14 @@ from botocore.model import Shape
 from tests.contract import authorization as reference
 from tests.contract import code
 from tests.contract import service_models as models
-from tests.contract.asl import Machine, State, paths_in, segments, string_comparisons
+from tests.contract.asl import (
+    Machine,
+    State,
+    asserted_present,
+    paths_in,
+    segments,
+    string_comparisons,
+)
 from tests.contract.cfn import Environment, Statement
 from tests.contract.integrations import JSON_MEMBERS, STATES_ERRORS, Integration, describe
 
@@ -306,6 +313,11 @@ def values_at(
                 )
             )
         for previous, kind in machine.predecessors(current):
+            if kind.startswith("choice") and kind != "choice-default":
+                rule = previous.body["Choices"][int(kind[6:])]
+                if any(segments(p)[: len(wanted)] == wanted for p in asserted_present(rule)):
+                    found.append((models.Opaque("proven present"), previous.name, []))
+                    continue
             written = machine.written(previous, kind, result_of)
             if written is None:
                 visit(previous)

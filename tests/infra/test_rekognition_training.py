@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.config import load_environment
+from stacks.components.rekognition_statuses import (
+    DATASET_CREATE,
+    DATASET_SPLIT,
+    START,
+    TRAINING,
+    Progress,
+    StatusPoll,
+)
+from stacks.config import (
+    EVENTS_PER_POLL,
+    EXECUTION_TIMEOUT_SLACK_MINUTES,
+    MAX_PROJECT_DATASETS,
+    load_environment,
+)
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app, template_of
+from tests.workflows.asl_loops import loops
 
 ENVIRONMENTS = ["dev", "prod"]
 
@@ -98,6 +113,96 @@ def test_polls_are_spaced_and_bounded_as_configured(templates, env, cdk_context)
         assert deadline["NumericGreaterThanEquals"] == settings.dataset_max_polls
     (training_deadline,) = states["TrainingDeadline?"]["Choices"]
     assert training_deadline["NumericGreaterThanEquals"] == settings.training_max_polls
+
+
+def string_equals(condition: dict[str, Any]) -> set[str]:
+    """The statuses a Choice rule matches (one StringEquals, or an Or of them)."""
+    rules = condition.get("Or", [condition])
+    return {rule["StringEquals"] for rule in rules}
+
+
+STATUS_CHOICES = [
+    ("TrainingDone?", TRAINING, "TrainingFailed"),
+    ("StartDone?", START, "StartFailed"),
+    ("TrainDatasetReady?", DATASET_CREATE, "TrainDatasetFailed"),
+    ("TestDatasetReady?", DATASET_CREATE, "TestDatasetFailed"),
+    ("SplitTrainDatasetReady?", DATASET_SPLIT, "SplitTrainDatasetFailed"),
+    ("SplitTestDatasetReady?", DATASET_SPLIT, "SplitTestDatasetFailed"),
+]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_choice_on_a_service_status_is_built_from_the_table(templates, env):
+    states = all_states(definition(training(templates, env))["States"])
+    on_status = {
+        name
+        for name, state in states.items()
+        if state["Type"] == "Choice"
+        and any(
+            rule.get("Variable", "").endswith(".Status")
+            for choice in state["Choices"]
+            for rule in choice.get("Or", [choice])
+        )
+    }
+    assert on_status == {choice for choice, _, _ in STATUS_CHOICES}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize(("choice", "poll", "failed_state"), STATUS_CHOICES)
+def test_status_choices_are_the_classification_table(
+    templates, env, choice: str, poll: StatusPoll, failed_state: str
+):
+    """DONE statuses go on, FAILED ones fail at once, WORKING ones (the default) poll again."""
+    states = definition(training(templates, env))["States"]
+    rules = [rule for rule in states[choice]["Choices"] if "IsPresent" not in rule]
+    done, failed = rules
+    assert string_equals(done) == set(poll.having(Progress.DONE))
+    assert string_equals(failed) == set(poll.having(Progress.FAILED))
+    assert failed["Next"] == failed_state
+    assert states[failed_state]["Next"] == "NotifyFailure"
+    default = states[states[choice]["Default"]]
+    # WORKING statuses poll again, through the bounded counter.
+    assert default["Type"] == "Pass"
+    assert default["Parameters"]["count.$"].startswith("States.MathAdd")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_budgets_count_every_loop_of_the_synthesized_definition(templates, env, cdk_context):
+    """The config's worst path is the definition's: same loops, intervals and bounds; a loop
+    added to the workflow and not to the budget fails here."""
+    settings = load_environment(cdk_context, env).rekognition_training
+    found = {loop.label: loop for loop in loops(definition(training(templates, env)))}
+    budgeted = {loop.name: loop for loop in settings.worst_path_loops}
+
+    assert set(found) == set(budgeted)
+    for label, loop in found.items():
+        expected = budgeted[label]
+        assert (loop.wait_seconds, loop.max_polls) == (
+            expected.interval_seconds,
+            expected.max_polls,
+        ), label
+        assert loop.events_per_iteration <= EVENTS_PER_POLL, label
+        if loop.map_concurrency is not None:  # the deletion: every old dataset at once
+            assert (
+                expected.runs == MAX_PROJECT_DATASETS == loop.map_concurrency == expected.concurrent
+            )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_execution_timeout_exceeds_the_worst_paths_deadlines(templates, env, cdk_context):
+    """Every loop of the definition waiting to its bound (a Map's items side by side), plus
+    the slack for Lambdas and retries: a run that meets every deadline never times out."""
+    settings = load_environment(cdk_context, env).rekognition_training
+    asl = definition(training(templates, env))
+    waits = sum(
+        loop.wait_seconds
+        * loop.max_polls
+        * (math.ceil(MAX_PROJECT_DATASETS / loop.map_concurrency) if loop.map_concurrency else 1)
+        for loop in loops(asl)
+    )
+
+    assert asl["TimeoutSeconds"] == settings.execution_timeout_minutes * 60
+    assert asl["TimeoutSeconds"] >= waits + EXECUTION_TIMEOUT_SLACK_MINUTES * 60
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -137,12 +137,28 @@ class FakeModel:
     """The Custom Labels model APIs the controller and ``ops model`` use, with a settable status."""
 
     model_arn: str = MODEL_ARN
-    project_arn: str = "arn:aws:rekognition:us-east-1:123456789012:project/shapes/1690000000000"
+    #: Default: the model's project (``.../project/NAME/1690000000000``).
+    project_arn: str = ""
     status: str | None = "STOPPED"
     project_exists: bool = True
+    #: Pages DescribeProjects and DescribeProjectVersions answer with (a NextToken each) before
+    #: the one with the match, as the service may when it filters a page by name.
+    empty_pages: int = 0
     started: list[dict[str, Any]] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
     start_error: ServiceError | None = None
+
+    def __post_init__(self) -> None:
+        if not self.project_arn:
+            self.project_arn = self.model_arn.split("/version/")[0] + "/1690000000000"
+
+    def _page(self, params: dict[str, Any], key: str, items: list[dict[str, Any]]) -> Any:
+        """Page ``NextToken`` n of ``empty_pages`` empty pages, then the items."""
+        token = params.get("NextToken")
+        number = int(token.removeprefix("page-")) if token else 0
+        if number < self.empty_pages:
+            return answer({key: [], "NextToken": f"page-{number + 1}"})
+        return answer({key: items})
 
     def install(self, client: Any) -> None:
         for operation, handler in (
@@ -154,8 +170,11 @@ class FakeModel:
             _register(client, operation, handler)
 
     def _describe_projects(self, params: dict[str, Any], **_: Any) -> Any:
-        projects = [{"ProjectArn": self.project_arn, "Status": "CREATED"}]
-        return answer({"ProjectDescriptions": projects if self.project_exists else []})
+        params = request_of(params)
+        name = self.project_arn.split("/")[-2]
+        found = self.project_exists and name in params.get("ProjectNames", [name])
+        projects = [{"ProjectArn": self.project_arn, "Status": "CREATED"}] if found else []
+        return self._page(params, "ProjectDescriptions", projects)
 
     def _describe_versions(self, params: dict[str, Any], **_: Any) -> Any:
         params = request_of(params)
@@ -172,7 +191,7 @@ class FakeModel:
                     "MaxInferenceUnits": 1,
                 }
             )
-        return answer({"ProjectVersionDescriptions": versions})
+        return self._page(params, "ProjectVersionDescriptions", versions)
 
     def _start(self, params: dict[str, Any], **_: Any) -> Any:
         params = request_of(params)

@@ -18,8 +18,13 @@ from typing import Any
 import pytest
 
 from stacks.config import (
+    EVENTS_OUTSIDE_LOOPS,
+    EVENTS_PER_POLL,
     GATE_METRICS,
+    HISTORY_BUDGET,
     LOG_RETENTION_DAYS,
+    MAX_PROJECT_DATASETS,
+    PROJECT_LOOKUP_MAX_PAGES,
     ConfigError,
     EnvironmentConfig,
     deep_merge,
@@ -1500,3 +1505,71 @@ def test_idle_alarm_must_outlast_the_controllers_own_stop(context_copy: Context)
         load_environment(context_copy, "dev")
     _set("environments.dev.operations.model_idle_alarm_minutes", 31)(context_copy)
     assert load_environment(context_copy, "dev").operations.model_idle_alarm_minutes == 31
+
+
+# --------------------------------------------------------------------------------------------
+# Rekognition training: history and timeout budget of the worst path
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_worst_path_counts_every_loop_it_can_run(context_copy: Context) -> None:
+    """Project pages, the deletion of both old datasets, TRAIN, TEST, the two split polls,
+    training and starting: each can run, each to its deadline, in one execution."""
+    training = load_environment(context_copy, "dev").rekognition_training
+    loops = {loop.name: loop for loop in training.worst_path_loops}
+
+    assert set(loops) == {
+        "ProjectPages",
+        "DatasetDeleted",
+        "TrainDataset",
+        "TestDataset",
+        "SplitTrainDataset",
+        "SplitTestDataset",
+        "Training",
+        "Start",
+    }
+    deletion = loops["DatasetDeleted"]
+    assert (deletion.runs, deletion.concurrent) == (MAX_PROJECT_DATASETS, MAX_PROJECT_DATASETS)
+    assert loops["ProjectPages"].max_polls == PROJECT_LOOKUP_MAX_PAGES
+    polls = sum(loop.max_polls * loop.runs for loop in loops.values())
+    assert training.worst_path_history_events == polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_LOOPS
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_shipped_worst_path_stays_under_half_the_history_quota(
+    context_copy: Context, env: str
+) -> None:
+    training = load_environment(context_copy, env).rekognition_training
+
+    assert training.worst_path_history_events <= HISTORY_BUDGET == 25_000 // 2
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_execution_timeout_exceeds_every_deadline_of_the_worst_path(
+    context_copy: Context, env: str
+) -> None:
+    training = load_environment(context_copy, env).rekognition_training
+    deadlines_minutes = (
+        training.dataset_deadline_minutes  # both old datasets, deleted side by side
+        + 4 * training.dataset_deadline_minutes  # TRAIN, TEST, split TRAIN, split TEST
+        + training.training_deadline_hours * 60
+        + training.start_deadline_minutes
+    )
+
+    assert training.execution_timeout_minutes >= deadlines_minutes + 60
+
+
+def test_a_worst_path_over_half_the_quota_is_refused(context_copy: Context) -> None:
+    """30 s dataset polls for 2 hours passed the old check (two dataset loops counted) but make
+    ~23,800 events on the automatic-split path with old datasets to delete."""
+    context = deep_merge(
+        context_copy,
+        {"environments": {"dev": {"rekognition_training": {"dataset_poll_seconds": 30}}}},
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_environment(context, "dev")
+
+    assert raised.value.key == "environments.dev.rekognition_training.dataset_poll_seconds"
+    assert "history events" in raised.value.problem
+    assert "half of Step Functions' 25,000-event quota" in raised.value.problem

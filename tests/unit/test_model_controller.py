@@ -330,6 +330,17 @@ def test_starts_a_stopped_model_when_work_arrives(controlled: Controlled) -> Non
     assert controlled.event_source() == "Disabled"  # not before it is RUNNING
 
 
+def test_project_and_version_on_a_later_page_are_found(controlled: Controlled) -> None:
+    """DescribeProjects/DescribeProjectVersions may answer a page without the match + NextToken."""
+    controlled.model.empty_pages = 2
+    controlled.messages(3)
+
+    summary = controlled.run()
+
+    assert summary["action"] == "start"
+    assert controlled.model.started == [{"ProjectVersionArn": MODEL_ARN, "MinInferenceUnits": 1}]
+
+
 def test_does_nothing_without_work(controlled: Controlled) -> None:
     summary = controlled.run()
 

@@ -131,3 +131,32 @@ def test_concerns_are_every_stack_of_an_environment(cdk_context: dict[str, Any])
         assert sorted(stack_name(config, concern) for concern in operations.CONCERNS) == sorted(
             names
         )
+
+
+def test_alarms_on_a_later_page_are_listed() -> None:
+    """DescribeAlarms pages its answer (NextToken): every page of every stack is read."""
+    from botocore.stub import Stubber
+
+    cloudwatch = boto3.client(
+        "cloudwatch", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stack = "imgclf-dev-monitoring"
+    request = {"AlarmNamePrefix": f"{stack}-", "AlarmTypes": ["MetricAlarm"]}
+
+    def alarm(name: str, state: str) -> dict[str, Any]:
+        return {"AlarmName": f"{stack}-{name}", "StateValue": state, "StateReason": "r"}
+
+    with Stubber(cloudwatch) as stubber:
+        stubber.add_response(
+            "describe_alarms", {"MetricAlarms": [alarm("A", "OK")], "NextToken": "t1"}, request
+        )
+        stubber.add_response(
+            "describe_alarms",
+            {"MetricAlarms": [alarm("B", "ALARM")]},
+            {**request, "NextToken": "t1"},
+        )
+
+        found = operations.list_alarms(cloudwatch, [stack])
+
+        stubber.assert_no_pending_responses()
+    assert [(a.name, a.state) for a in found] == [(f"{stack}-B", "ALARM"), (f"{stack}-A", "OK")]

@@ -197,6 +197,19 @@ def test_model_status_shows_version_status_backlog_and_gate(
         assert fragment in out, fragment
 
 
+def test_model_status_reads_every_page_of_the_project_and_version_lists(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed.model.status = "RUNNING"
+    deployed.model.empty_pages = 3
+
+    assert main(["model", "status", "--env", "dev"]) == 0
+
+    out = capsys.readouterr().out
+    assert "RUNNING" in out
+    assert "NOT FOUND" not in out
+
+
 def test_model_start_uses_the_configured_inference_units_and_waits(
     deployed: Deployed, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,6 +237,53 @@ def test_model_stop_closes_the_gate_first(
     state = deployed.aws.lambda_.get_event_source_mapping(UUID=deployed.mapping_id)["State"]
     assert state == "Disabled"
     assert "starts it again when images are waiting" in capsys.readouterr().out
+
+
+def test_model_stop_of_another_version_leaves_the_published_one_and_its_gate(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command a deployment's warning names for the previous version it could not stop."""
+    deployed.model.status = "RUNNING"
+    previous = ARN.replace(".v1/", ".v0/")
+    assert previous != ARN
+
+    assert main(["model", "stop", "--env", "dev", "--version-arn", previous]) == 0
+
+    assert deployed.model.stopped == [previous]
+    state = deployed.aws.lambda_.get_event_source_mapping(UUID=deployed.mapping_id)["State"]
+    assert state == "Enabled"
+    assert f"Stop requested for {previous} (not the version inference uses)" in (
+        capsys.readouterr().out
+    )
+
+
+def test_model_stop_of_the_published_version_by_arn_closes_the_gate_first(
+    deployed: Deployed,
+) -> None:
+    deployed.model.status = "RUNNING"
+
+    assert main(["model", "stop", "--env", "dev", "--version-arn", ARN]) == 0
+
+    assert deployed.model.stopped == [ARN]
+    state = deployed.aws.lambda_.get_event_source_mapping(UUID=deployed.mapping_id)["State"]
+    assert state == "Disabled"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["stop", "--version-arn", "arn:aws:s3:::bucket"], "not a Custom Labels model version"),
+        (["stop", "--version-arn", MODEL_ARN], "belongs to project 'shapes'"),
+        (["start", "--version-arn", ARN], "only with 'model stop'"),
+    ],
+)
+def test_model_version_arn_mistakes_are_one_line_errors(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str], arguments: list[str], fragment: str
+) -> None:
+    assert main(["model", *arguments[:1], "--env", "dev", *arguments[1:]]) == 2
+
+    assert fragment in _error_line(capsys)
+    assert deployed.model.stopped == []
 
 
 def test_model_commands_need_a_model_version(

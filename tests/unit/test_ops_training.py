@@ -379,6 +379,29 @@ def test_watch_a_deployed_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> N
     assert out.count("entered DeployedOutcome") == 1
 
 
+def test_a_deployment_that_left_the_previous_version_running_says_so() -> None:
+    previous = version_arn("v-old")
+    message = f"The previous version {previous} is still RUNNING: stopping it failed (...)"
+    description = {
+        "status": "SUCCEEDED",
+        "name": "run-warned",
+        "input": "{}",
+        "output": json.dumps(
+            {
+                **_outcome("DEPLOYED", GATE),
+                "warning": {"previous_version_still_running": previous, "message": message},
+            }
+        ),
+    }
+
+    code, lines = training.outcome_lines(description)
+
+    assert code == 0
+    assert lines[0].startswith("[bold green]DEPLOYED")
+    assert lines[-1] == f"[bold yellow]WARNING[/bold yellow]: {message}"
+    assert training._execution_row(description)[4] == "DEPLOYED (previous version still running)"
+
+
 def test_watch_a_rejected_run_shows_the_gap(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     arn = aws.run("run-rejected", {"simulate": "rejected"})["executionArn"]
 
@@ -727,6 +750,53 @@ def test_list_shows_recent_runs_with_outcome_gate_and_version(
     assert out.index("run-failed") < out.index("run-rejected") < out.index("run-deployed")
 
 
+def test_list_reads_further_pages_up_to_the_limit(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ListExecutions may return fewer than maxResults and a nextToken."""
+    stepfunctions = boto3.client("stepfunctions")
+    names = ("run-c", "run-b", "run-a")
+    listed = [
+        {
+            "executionArn": f"{aws.state_machine}:{name}".replace(":stateMachine:", ":execution:"),
+            "stateMachineArn": aws.state_machine,
+            "name": name,
+            "status": "SUCCEEDED",
+            "startDate": T0,
+        }
+        for name in names
+    ]
+    request = {"stateMachineArn": aws.state_machine, "maxResults": 3}
+    with Stubber(stepfunctions) as stubber:
+        stubber.add_response(
+            "list_executions", {"executions": listed[:1], "nextToken": "t1"}, request
+        )
+        stubber.add_response(
+            "list_executions",
+            {"executions": listed[1:], "nextToken": "t2"},
+            {**request, "nextToken": "t1"},
+        )
+        for item in listed:
+            stubber.add_response(
+                "describe_execution",
+                {
+                    **item,
+                    "input": json.dumps({"version_name": f"v-{item['name']}"}),
+                    "output": json.dumps({"outcome": "DEPLOYED"}),
+                    "stopDate": T0,
+                },
+                {"executionArn": item["executionArn"]},
+            )
+        _replace_client(monkeypatch, "stepfunctions", stepfunctions)
+
+        assert main(["train", "list", "--env", "dev", "--limit", "3"]) == 0
+
+        stubber.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    for name in names:
+        assert f"v-{name}" in _row(out, name)
+
+
 def test_list_limit_keeps_the_newest(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("first", "second", "third"):
         aws.run(f"run-{name}", {"simulate": "deployed"})
@@ -966,20 +1036,43 @@ class ScriptedRekognition:
         self.client = boto3.client("rekognition", region_name=REGION)
         self.stubber = Stubber(self.client)
 
-    def project(self, found: bool = True) -> None:
+    def project(self, found: bool = True, *, empty_pages: int = 0) -> None:
+        """DescribeProjects; ``empty_pages`` pages without it (each with a NextToken) first."""
         projects = [{"ProjectArn": PROJECT_ARN, "Status": "CREATED", "CreationTimestamp": T0}]
-        self.stubber.add_response(
+        self._pages(
             "describe_projects",
-            {"ProjectDescriptions": projects if found else []},
+            "ProjectDescriptions",
+            projects if found else [],
             {"ProjectNames": [PROJECT]},
+            empty_pages,
         )
 
-    def version(self, name: str, descriptions: list[dict[str, Any]]) -> None:
-        self.stubber.add_response(
+    def version(
+        self, name: str, descriptions: list[dict[str, Any]], *, empty_pages: int = 0
+    ) -> None:
+        self._pages(
             "describe_project_versions",
-            {"ProjectVersionDescriptions": descriptions},
+            "ProjectVersionDescriptions",
+            descriptions,
             {"ProjectArn": PROJECT_ARN, "VersionNames": [name]},
+            empty_pages,
         )
+
+    def _pages(
+        self,
+        operation: str,
+        key: str,
+        items: list[dict[str, Any]],
+        request: dict[str, Any],
+        empty_pages: int,
+    ) -> None:
+        for number in range(empty_pages):
+            token = {"NextToken": f"page-{number}"} if number else {}
+            self.stubber.add_response(
+                operation, {key: [], "NextToken": f"page-{number + 1}"}, {**request, **token}
+            )
+        token = {"NextToken": f"page-{empty_pages}"} if empty_pages else {}
+        self.stubber.add_response(operation, {key: items}, {**request, **token})
 
 
 @pytest.fixture
@@ -1037,6 +1130,25 @@ def test_report_of_a_trained_version_equals_what_the_workflow_stores(
     assert metrics["gate"]["value"] == 0.91
     assert metrics["gate"]["passed"] is True
     assert "Gate: PASSED f1_score = 0.9100 (threshold 0.85)" in capsys.readouterr().out
+
+
+def test_report_finds_the_project_and_the_version_on_later_pages(
+    aws: Aws, rekognition: ScriptedRekognition, tmp_path: Path
+) -> None:
+    """A filtered DescribeProjects/DescribeProjectVersions page may be empty with a NextToken."""
+    prefix = f"models/{PROJECT}/v3/"
+    manifest, summary = tmp_path / "eval.manifest", tmp_path / "summary.json"
+    write_manifest(manifest, ManifestSpec(labels=LABELS, n_images=30, seed=3))
+    write_summary(summary, LABELS)
+    aws.s3.upload_file(str(manifest), ARTIFACTS, prefix + "eval-0.manifest")
+    aws.s3.upload_file(str(summary), ARTIFACTS, prefix + "summary.json")
+    rekognition.project(empty_pages=2)
+    rekognition.version("v3", [_description("v3", prefix, manifests=1)], empty_pages=1)
+    out = tmp_path / "report"
+
+    assert main(["report", "--env", "dev", "--version", "v3", "--out", str(out)]) == 0
+
+    assert (out / "metrics.json").exists()
 
 
 def test_report_of_a_trained_version_with_a_gate_override(

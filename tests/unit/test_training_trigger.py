@@ -106,3 +106,40 @@ def test_unexpected_events_fail_loudly_and_go_to_the_dlq(trigger, event, fragmen
 def test_execution_names_are_valid_step_functions_names(trigger, event_id, expected):
     module, _, _ = trigger
     assert module.execution_name(event_id) == expected
+
+
+def test_a_running_execution_on_a_later_page_still_prevents_a_second_run(monkeypatch):
+    """ListExecutions may answer an empty page with a nextToken: every page is read."""
+    from botocore.stub import Stubber
+
+    from rekognition_training import trigger as module
+
+    arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:training"
+    running = f"{arn.replace(':stateMachine:', ':execution:')}:nightly"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("DATA_BUCKET", BUCKET)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    sfn = boto3.client(
+        "stepfunctions", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    monkeypatch.setattr(module, "sfn", sfn)
+    request = {"stateMachineArn": arn, "statusFilter": "RUNNING"}
+    execution = {
+        "executionArn": running,
+        "stateMachineArn": arn,
+        "name": "nightly",
+        "status": "RUNNING",
+        "startDate": "2026-11-20T00:00:00Z",
+    }
+    with Stubber(sfn) as stubber:
+        stubber.add_response("list_executions", {"executions": [], "nextToken": "t1"}, request)
+        stubber.add_response(
+            "list_executions", {"executions": [execution]}, {**request, "nextToken": "t1"}
+        )
+
+        result = module.lambda_handler(object_created("manifests/c.manifest", "evt-c"), CONTEXT)
+
+        stubber.assert_no_pending_responses()
+    assert result == {"started": False, "running": running}

@@ -12,7 +12,10 @@ this harness corrects it:
    ``run.retry_sleeps``).
 3. Services moto does not implement (Rekognition Custom Labels, ...) are answered by scripted
    responses (``LocalWorkflow.script``), in order, through a botocore ``before-call`` hook; an
-   unscripted call fails the test instead of surfacing as ``States.Runtime``.
+   unscripted call fails the test instead of surfacing as ``States.Runtime``. With
+   ``strict_answers`` every scripted answer must fit botocore's output shape of the operation
+   (members, types, required members, enum values), so a test cannot script a response the
+   service would never give.
 4. aws-sdk errors are named as AWS names them: ``Rekognition.ThrottlingException``.
 5. JSONPath as AWS evaluates it: a definite path such as ``$.List[0].Field`` yields the value
    (moto returns a one-element list, so a Choice never matches and a polling loop spins
@@ -48,6 +51,7 @@ from unittest import mock
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.validate import validate_parameters
 from jsonpath_ng import ext as jsonpath_ext
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -118,6 +122,22 @@ def _json_result(eval_service_task: Callable[..., None]) -> Callable[..., None]:
         env.stack.append(json.loads(to_json_str(env.stack.pop())))
 
     return evaluate
+
+
+def _check_enums(value: Any, shape: Any, where: str) -> None:
+    """Every string of ``value`` whose shape has an enum is one of its values."""
+    if shape.type_name == "structure" and isinstance(value, Mapping):
+        for name, member in shape.members.items():
+            if name in value:
+                _check_enums(value[name], member, f"{where}.{name}")
+    elif shape.type_name == "list" and isinstance(value, list):
+        for item in value:
+            _check_enums(item, shape.member, f"{where}[]")
+    elif shape.type_name == "map" and isinstance(value, Mapping):
+        for item in value.values():
+            _check_enums(item, shape.value, f"{where}{{}}")
+    elif shape.type_name == "string" and getattr(shape, "enum", None) and value not in shape.enum:
+        raise AssertionError(f"{where}: {value!r} is not one of {shape.name} {shape.enum}")
 
 
 class UnscriptedCallError(AssertionError):
@@ -203,7 +223,12 @@ class LocalWorkflow:
         templates: Mapping[str, Mapping[str, Any]],
         stack_name: str,
         state_machine_id: str,
+        *,
+        strict_answers: bool = False,
     ) -> None:
+        """``strict_answers``: every scripted aws-sdk answer must match the operation's output
+        shape in botocore's service model: field names, types, required members and enums."""
+        self._strict_answers = strict_answers
         self._templates = templates
         self._stack = stack_name
         self._physical: dict[tuple[str, str], str] = {}
@@ -243,10 +268,11 @@ class LocalWorkflow:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(
-        self, execution_input: Mapping[str, Any], *, name: str, timeout: float = 60
-    ) -> WorkflowRun:
-        """Start an execution, wait (bounded) until it ends, and return what it did."""
+    def run(self, execution_input: Any, *, name: str, timeout: float = 60) -> WorkflowRun:
+        """Start an execution, wait (bounded) until it ends, and return what it did.
+
+        ``execution_input`` is any JSON value: AWS accepts strings, arrays and numbers too.
+        """
         self._recorder = _Recorder()
         with self._patched():
             execution_arn = self._sfn.start_execution(
@@ -525,6 +551,10 @@ class LocalWorkflow:
                 "Error": {"Code": answer.code, "Message": answer.message},
                 "ResponseMetadata": {"HTTPStatusCode": answer.status, "RequestId": "scripted"},
             }
+        if self._strict_answers and model.output_shape is not None:
+            # A scripted answer is one the service could give: botocore's output shape.
+            validate_parameters(dict(answer), model.output_shape)
+            _check_enums(answer, model.output_shape, key)
         response = AWSResponse("https://scripted", 200, {}, None)
         return response, {
             **answer,
