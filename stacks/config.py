@@ -8,6 +8,7 @@ problem in one line, so ``app.py`` can stop synthesis without a stack trace.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -64,6 +65,8 @@ _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _PROJECT_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
+#: Rekognition's longest project name (CreateProject ProjectName).
+_MAX_PROJECT_NAME = 255
 _REMOVAL_POLICIES = ("destroy", "retain")
 _MAX_INFERENCE_UNITS = 100
 #: Longest "<prefix>-<env>" that keeps "<it>-artifacts-<account>-<region>" within 63 characters.
@@ -87,6 +90,16 @@ class QualityGateConfig:
     threshold: float
     min_label_recall: float | None
 
+
+#: The stacks of every environment, by concern (``stacks/environment.py`` builds them).
+STACK_CONCERNS: tuple[str, ...] = (
+    "Storage",
+    "Alerting",
+    "RekognitionTraining",
+    "RekognitionInference",
+    "SageMaker",
+    "Monitoring",
+)
 
 #: How the model controller runs the Rekognition model (see ``lambda_src/model_controller``).
 MODEL_CONTROL_MODES: tuple[str, ...] = ("off", "scheduled", "on_demand")
@@ -163,7 +176,8 @@ class RekognitionInferenceConfig:
     below ``model_tps``; the consumer's timeout fits a full batch at that pace.
     """
 
-    #: The Custom Labels project this environment trains and serves; IAM is scoped to it.
+    #: The Custom Labels project this environment trains and serves, IAM scoped to it:
+    #: ``<resource_prefix>-<environment>-<rekognition.project_name>`` (the configured short name).
     project_name: str
     #: Pins the model version; ``None`` reads the SSM parameter the training workflow writes.
     model_version_arn: str | None
@@ -517,6 +531,37 @@ class EnvironmentConfig:
         """The environment's CloudWatch operations dashboard."""
         return f"{self.resource_name_prefix}-operations"
 
+    def stack_name(self, concern: str) -> str:
+        """CloudFormation name of one of the environment's stacks: ``RekognitionInference`` ->
+        ``<prefix>-<env>-rekognition-inference`` (``SageMaker`` is one word: ``sagemaker``)."""
+        kebab = "sagemaker" if concern == "SageMaker" else re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
+        return f"{self.resource_name_prefix}-{kebab.lower()}"
+
+    def physical_names(self) -> dict[str, str]:
+        """Every name the app gives an AWS resource of this environment, by what it names.
+
+        Names ending in ``*`` are prefixes: IAM is scoped to everything that starts with them.
+        """
+        rnp = self.resource_name_prefix
+        where = f"{self.account or '<account>'}-{self.region or '<region>'}"
+        names = {f"stack {c}": self.stack_name(c) for c in STACK_CONCERNS}
+        names |= {
+            "data bucket": f"{rnp}-data-{where}",
+            "artifacts bucket": f"{rnp}-artifacts-{where}",
+            "access-logs bucket": f"{rnp}-access-logs-{where}",
+            "KMS key alias": f"alias/{rnp}",
+            "alert topic": f"{rnp}-alerts",
+            "dashboard": self.dashboard_name,
+            "model version parameter": self.model_version_parameter,
+            "Rekognition project": self.rekognition.project_name,
+            "SageMaker endpoint": self.sagemaker.endpoint_full_name(rnp),
+            "SageMaker jobs, models and endpoint configurations": (
+                f"{self.sagemaker.job_name_prefix(rnp)}-*"
+            ),
+            "metrics namespace": self.metrics_namespace,
+        }
+        return names
+
     @property
     def model_version_parameter(self) -> str:
         """SSM parameter naming the Rekognition model version inference uses.
@@ -643,7 +688,13 @@ class _Reader:
     def reject_unknown(self) -> None:
         unknown = sorted(set(self._data) - self._read)
         if unknown:
-            raise ConfigError(self.key(unknown[0]), "is not a known setting (typo?)")
+            close = difflib.get_close_matches(str(unknown[0]), sorted(self._read), n=1)
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"known: {', '.join(sorted(self._read))}"
+            )
+            raise ConfigError(self.key(unknown[0]), f"is not a known setting; {hint}")
 
 
 def _quality_gate(reader: _Reader) -> QualityGateConfig:
@@ -656,11 +707,23 @@ def _quality_gate(reader: _Reader) -> QualityGateConfig:
     return gate
 
 
-def _rekognition(reader: _Reader) -> RekognitionInferenceConfig:
+def _rekognition(reader: _Reader, resource_name_prefix: str) -> RekognitionInferenceConfig:
+    # The project is the environment's own, like every other name: a project's datasets belong
+    # to the project, so two environments sharing one would replace each other's datasets.
+    short_name = reader.string(
+        "project_name",
+        _PROJECT_NAME,
+        f"must be 1-{_MAX_PROJECT_NAME - len(resource_name_prefix) - 1} letters, digits, '_', "
+        "'.' or '-' (the project is <resource_prefix>-<environment>-<project_name>)",
+    )
+    if len(short_name) > _MAX_PROJECT_NAME - len(resource_name_prefix) - 1:
+        raise ConfigError(
+            reader.key("project_name"),
+            f"'{resource_name_prefix}-{short_name}' is longer than the {_MAX_PROJECT_NAME} "
+            "characters Rekognition allows for a project name",
+        )
     config = RekognitionInferenceConfig(
-        project_name=reader.string(
-            "project_name", _PROJECT_NAME, "must be 1-255 letters, digits, '_', '.' or '-'"
-        ),
+        project_name=f"{resource_name_prefix}-{short_name}",
         min_confidence=_required(reader.fraction("min_confidence")),
         review_threshold=_required(reader.fraction("review_threshold")),
         min_inference_units=reader.integer("min_inference_units", 1, _MAX_INFERENCE_UNITS),
@@ -733,7 +796,7 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
         if match["project"] != config.project_name:
             raise ConfigError(
                 reader.key("model_version_arn"),
-                f"belongs to project {match['project']!r}, not project_name "
+                f"belongs to project {match['project']!r}, not this environment's project "
                 f"{config.project_name!r}",
             )
     if config.batch_size > SQS_BATCH_WITHOUT_WINDOW and config.batching_window_seconds < 1:
@@ -751,9 +814,86 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
         )
 
 
-_SCHEDULE = re.compile(r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^()]+\))")
-_S3_PREFIX = re.compile(r"[^\s]{1,512}/")
 _S3_KEY = re.compile(r"[^\s]{1,1024}")
+_RATE = re.compile(r"rate\((?P<value>\d+) (?P<unit>[a-z]+)\)")
+_CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+#: EventBridge cron fields: (name, lowest, highest, names, special characters besides , - * /).
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
+    ("minutes", 0, 59, (), ""),
+    ("hours", 0, 23, (), ""),
+    ("day-of-month", 1, 31, (), "?LW"),
+    ("month", 1, 12, _MONTHS, ""),
+    ("day-of-week", 1, 7, _WEEKDAYS, "?L#"),
+    ("year", 1970, 2199, (), ""),
+)
+
+
+def schedule_problem(expression: str) -> str | None:
+    """What is wrong with an EventBridge schedule expression, or None (EventBridge User Guide,
+    "Schedule expressions": ``rate(value unit)``, ``cron(6 fields)``)."""
+    rate = _RATE.fullmatch(expression)
+    if rate is not None:
+        value, unit = int(rate["value"]), rate["unit"]
+        if value < 1:
+            return f"a rate must be a positive whole number, got {value}"
+        singular = unit.rstrip("s") if unit.endswith("s") else unit
+        if singular not in ("minute", "hour", "day"):
+            return f"the rate unit must be minute(s), hour(s) or day(s), got {unit!r}"
+        wanted = singular if value == 1 else f"{singular}s"
+        if unit != wanted:
+            return f"write rate({value} {wanted}): the unit is singular for 1 and plural otherwise"
+        return None
+    cron = _CRON.fullmatch(expression)
+    if cron is None:
+        return "must be rate(<value> <unit>) or cron(<6 fields>)"
+    fields = cron["fields"].split()
+    if len(fields) != len(_CRON_FIELDS):
+        return (
+            f"cron takes 6 fields (minutes hours day-of-month month day-of-week year), got "
+            f"{len(fields)}: {cron['fields']!r}"
+        )
+    for text, (name, low, high, names, special) in zip(fields, _CRON_FIELDS, strict=True):
+        problem = _cron_field_problem(text, low, high, names, special)
+        if problem:
+            return f"cron {name} field {text!r}: {problem}"
+    day_of_month, day_of_week = fields[2], fields[4]
+    if (day_of_month == "?") == (day_of_week == "?"):
+        return "cron needs '?' in exactly one of day-of-month and day-of-week"
+    return None
+
+
+def _cron_field_problem(
+    text: str, low: int, high: int, names: tuple[str, ...], special: str
+) -> str:
+    """What is wrong with one cron field (``,`` lists, ``-`` ranges, ``/`` increments, ``*``;
+    ``?``, ``L``, ``W`` and ``#`` where the field takes them), or ``""``."""
+    if text == "?":
+        return "" if "?" in special else "'?' is only for day-of-month and day-of-week"
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and not step.isdigit():
+            return f"the increment {step!r} must be a number"
+        if base == "*":
+            continue
+        if "#" in base:  # the nth weekday of the month: 2#3 is the third Monday
+            base, _, nth = base.partition("#")
+            if "#" not in special or not nth.isdigit() or not 1 <= int(nth) <= 5:
+                return f"{part!r}: '#' takes a weekday and 1-5, in day-of-week only"
+        for bound in base.split("-"):
+            value = bound
+            if value[-1:] in ("L", "W") and value[-1] in special:
+                value = value[:-1]  # L: the last (day, or weekday); W: the nearest weekday
+                if not value:
+                    continue
+            if value.upper() in names:
+                continue
+            if not value.isdigit():
+                return f"{bound!r} is not a value of this field"
+            if not low <= int(value) <= high:
+                return f"{value} is outside {low}-{high}"
+    return ""
 
 
 def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
@@ -766,15 +906,9 @@ def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
         start_poll_seconds=reader.integer("start_poll_seconds", 10, 600),
         start_deadline_minutes=reader.integer("start_deadline_minutes", 5, 180),
         stop_previous_version=reader.boolean("stop_previous_version"),
-        trigger_manifest_prefix=triggers.optional_string(
-            "manifest_prefix", _S3_PREFIX, "must be an S3 key prefix ending in '/'"
-        ),
-        trigger_schedule=triggers.optional_string(
-            "schedule", _SCHEDULE, "must be an EventBridge rate(...) or cron(...) expression"
-        ),
-        scheduled_manifest_key=triggers.optional_string(
-            "scheduled_manifest_key", _S3_KEY, "must be an S3 object key"
-        ),
+        trigger_manifest_prefix=_key_prefix(triggers, "manifest_prefix"),
+        trigger_schedule=_schedule(triggers, "schedule"),
+        scheduled_manifest_key=_object_key(triggers, "scheduled_manifest_key"),
     )
     triggers.reject_unknown()
     reader.reject_unknown()
@@ -803,6 +937,41 @@ def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
             f"Functions' {HISTORY_QUOTA:,}-event quota; poll less often or shorten the deadlines",
         )
     return config
+
+
+def _key_prefix(reader: _Reader, name: str) -> str | None:
+    """An optional key prefix of the data bucket, written as S3 keys are (no leading '/')."""
+    value = reader.optional_value(name)
+    if isinstance(value, str) and value.startswith(("s3://", "/")):
+        raise ConfigError(
+            reader.key(name),
+            f"give the prefix as a key within the bucket, such as 'training/manifests/' "
+            f"(S3 keys have no leading '/' and no s3:// scheme), got {value!r}",
+        )
+    return reader.optional_string(name, _INPUT_PREFIX, _PREFIX_HINT)
+
+
+def _object_key(reader: _Reader, name: str) -> str | None:
+    value = reader.optional_value(name)
+    if isinstance(value, str) and value.startswith(("s3://", "/")):
+        raise ConfigError(
+            reader.key(name),
+            f"give the key within the data bucket, such as 'training/manifests/latest.manifest' "
+            f"(no s3:// scheme, bucket or leading '/'), got {value!r}",
+        )
+    key = reader.optional_string(name, _S3_KEY, "must be an S3 object key without spaces")
+    if key is not None and key.endswith("/"):
+        raise ConfigError(reader.key(name), f"must name an object, not a prefix, got {key!r}")
+    return key
+
+
+def _schedule(reader: _Reader, name: str) -> str | None:
+    expression = reader.optional_string(name)
+    if expression is not None:
+        problem = schedule_problem(expression)
+        if problem:
+            raise ConfigError(reader.key(name), f"{problem}, got {expression!r}")
+    return expression
 
 
 def _sagemaker(reader: _Reader) -> SageMakerConfig:
@@ -974,15 +1143,30 @@ def _required(value: float | None) -> float:
 
 
 def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
-    """Build and validate the configuration of environment ``name`` from the app context."""
-    environments = context.get("environments")
-    if not isinstance(environments, Mapping) or not environments:
-        raise ConfigError("environments", "no environments are configured in cdk.json")
+    """Build and validate the configuration of environment ``name`` from the app context.
+
+    Every other environment is validated too: whether two environments can hurt each other is
+    a property of the whole configuration (see :func:`check_isolation`).
+    """
+    environments = _environments(context)
     if name not in environments:
         raise ConfigError(
             f"environments.{name}",
             f"is not configured; choose one of: {', '.join(sorted(environments))}",
         )
+    (config,) = [c for c in load_all(context) if c.name == name]
+    return config
+
+
+def _environments(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    environments = context.get("environments")
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError("environments", "no environments are configured in cdk.json")
+    return environments
+
+
+def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
+    environments = _environments(context)
     if not _ENV_NAME.fullmatch(name):
         raise ConfigError(
             f"environments.{name}", "environment names are 1-16 lowercase letters or digits"
@@ -992,7 +1176,11 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
         raise ConfigError("defaults", "must be an object")
     overrides = environments[name]
     if not isinstance(overrides, Mapping):
-        raise ConfigError(f"environments.{name}", "must be an object")
+        raise ConfigError(
+            f"environments.{name}",
+            f"must be an object of settings ({{}} to take every default), got "
+            f"{'null' if overrides is None else type(overrides).__name__}",
+        )
     reader = _Reader(deep_merge(defaults, overrides), f"environments.{name}")
 
     production = reader.boolean("production")
@@ -1000,15 +1188,16 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
     region = reader.optional_string("region")
     retain = reader.choice("removal_policy", _REMOVAL_POLICIES) == "retain"
     termination_protection = reader.boolean("termination_protection")
-    rekognition = _rekognition(reader.child("rekognition"))
+    resource_prefix = reader.string(
+        "resource_prefix", _PREFIX, "must be 2-20 lowercase letters, digits or dashes"
+    )
+    rekognition = _rekognition(reader.child("rekognition"), f"{resource_prefix}-{name}")
     config = EnvironmentConfig(
         name=name,
         production=production,
         account=account,
         region=region,
-        resource_prefix=reader.string(
-            "resource_prefix", _PREFIX, "must be 2-20 lowercase letters, digits or dashes"
-        ),
+        resource_prefix=resource_prefix,
         removal_policy="retain" if retain else "destroy",
         termination_protection=termination_protection,
         notification_emails=reader.string_list(
@@ -1025,26 +1214,81 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
     )
     reader.reject_unknown()
     _check_environment_rules(config)
-    _check_inference_input_prefix(config)
+    _check_prefixes(config)
     return config
 
 
-def _check_inference_input_prefix(config: EnvironmentConfig) -> None:
-    """Every new object under ``rekognition.input_prefix`` is classified: no other pipeline's
-    data-bucket prefix may overlap it (an image would be processed twice, a manifest would be
-    recorded as a bad image)."""
-    mine = config.rekognition.input_prefix
-    others = {
+#: What the app writes under fixed prefixes of the artifacts bucket (the IAM of each writer is
+#: scoped to its prefix; ``tests/contract`` checks every synthesized grant against this table).
+RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
+    "results/rekognition/": "Rekognition inference results",
+    "results/sagemaker/batch/": "SageMaker batch results",
+    "review/rekognition/": "Rekognition review records",
+    "errors/rekognition/": "Rekognition inference error records",
+    "models/": "Rekognition model output and evaluation files",
+    "reports/": "evaluation reports",
+    "sagemaker/models/": "SageMaker model artifacts",
+    "sagemaker/data-capture/": "SageMaker endpoint data capture",
+}
+
+#: What happens to a new object under each configurable prefix of the data bucket.
+_DATA_PREFIX_EFFECTS = {
+    "rekognition.input_prefix": (
+        "classified by Rekognition (which starts a model billed about $4 an hour)"
+    ),
+    "sagemaker.input_prefix": "read as a SageMaker inference input",
+    "sagemaker.training.data_prefix": "read as SageMaker training data",
+    "rekognition_training.triggers.manifest_prefix": "taken as a manifest that starts training",
+}
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _check_prefixes(config: EnvironmentConfig) -> None:
+    """Each prefix of each bucket has one meaning: no two may overlap (an object under both
+    would be handled twice: a SageMaker training image classified by Rekognition, a manifest
+    recorded as a bad image, a review record overwritten by results)."""
+    key = f"environments.{config.name}"
+    data = {
+        "rekognition.input_prefix": config.rekognition.input_prefix,
         "sagemaker.input_prefix": config.sagemaker.input_prefix,
+        "sagemaker.training.data_prefix": config.sagemaker.training.data_prefix,
         "rekognition_training.triggers.manifest_prefix": (
             config.rekognition_training.trigger_manifest_prefix
         ),
     }
-    for name, prefix in others.items():
-        if prefix and (prefix.startswith(mine) or mine.startswith(prefix)):
+    named = [(name, prefix) for name, prefix in data.items() if prefix]
+    for index, (name, prefix) in enumerate(named):
+        for other, other_prefix in named[:index]:
+            if _overlap(prefix, other_prefix):
+                raise ConfigError(
+                    f"{key}.{name}",
+                    f"{prefix!r} overlaps {other} ({other_prefix!r}): an object there would be "
+                    f"{_DATA_PREFIX_EFFECTS[name]} and {_DATA_PREFIX_EFFECTS[other]}; the data "
+                    "bucket's prefixes must be disjoint",
+                )
+    manifest = config.rekognition_training.scheduled_manifest_key
+    for name, prefix in named:
+        if (
+            manifest
+            and name != "rekognition_training.triggers.manifest_prefix"
+            and (manifest.startswith(prefix))
+        ):
             raise ConfigError(
-                f"environments.{config.name}.rekognition.input_prefix",
-                f"{mine!r} overlaps {name} ({prefix!r}); the data bucket prefixes must be disjoint",
+                f"{key}.rekognition_training.triggers.scheduled_manifest_key",
+                f"{manifest!r} lies under {name} ({prefix!r}), so it would be "
+                f"{_DATA_PREFIX_EFFECTS[name]}; keep manifests elsewhere",
+            )
+    review = config.sagemaker.review_prefix
+    for reserved, purpose in RESERVED_ARTIFACT_PREFIXES.items():
+        if _overlap(review, reserved):
+            raise ConfigError(
+                f"{key}.sagemaker.review_prefix",
+                f"{review!r} overlaps {reserved!r} of the artifacts bucket, where the app "
+                f"writes {purpose}; choose a prefix outside "
+                f"{', '.join(RESERVED_ARTIFACT_PREFIXES)}",
             )
 
 
@@ -1094,8 +1338,41 @@ def _check_environment_rules(config: EnvironmentConfig) -> None:
 
 
 def load_all(context: Mapping[str, Any]) -> list[EnvironmentConfig]:
-    """Every configured environment, validated, in cdk.json order."""
-    environments = context.get("environments")
-    if not isinstance(environments, Mapping) or not environments:
-        raise ConfigError("environments", "no environments are configured in cdk.json")
-    return [load_environment(context, name) for name in environments]
+    """Every configured environment, validated and checked for isolation, in cdk.json order."""
+    configs = [_load_one(context, name) for name in _environments(context)]
+    check_isolation(configs)
+    return configs
+
+
+def could_share_account_and_region(a: EnvironmentConfig, b: EnvironmentConfig) -> bool:
+    """Whether two environments may deploy into one account and region: the same ones, or one
+    without an account (it deploys wherever the credentials point)."""
+    return (a.account is None or b.account is None or a.account == b.account) and (
+        a.region is None or b.region is None or a.region == b.region
+    )
+
+
+def check_isolation(configs: list[EnvironmentConfig]) -> None:
+    """No two environments that could share an account and region give one name to two resources
+    of a kind (or one falls under the other's IAM prefix): a dev training run must never replace
+    prod's datasets, overwrite its parameter or delete its endpoint."""
+    for index, config in enumerate(configs):
+        for other in configs[:index]:
+            if not could_share_account_and_region(config, other):
+                continue
+            theirs = other.physical_names()
+            for what, name in config.physical_names().items():
+                if _names_clash(name, theirs[what]):
+                    raise ConfigError(
+                        f"environments.{config.name}",
+                        f"its {what} {name!r} clashes with environment {other.name}'s "
+                        f"{theirs[what]!r}, and the two could share an account and region "
+                        "(give each its own account and region, or another resource_prefix)",
+                    )
+
+
+def _names_clash(a: str, b: str) -> bool:
+    """Equal names, or a name that a ``*`` prefix of the other covers."""
+    if a.endswith("*") or b.endswith("*"):
+        return a.rstrip("*").startswith(b.rstrip("*")) or b.rstrip("*").startswith(a.rstrip("*"))
+    return a == b

@@ -42,13 +42,6 @@ def stack_id(config: EnvironmentConfig, concern: str) -> str:
     return f"{config.name.capitalize()}{concern}"
 
 
-def _kebab(concern: str) -> str:
-    """``RekognitionTraining`` -> ``rekognition-training``."""
-    return "".join(
-        f"-{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(concern)
-    )
-
-
 def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     """Instantiate and connect every stack of ``config``'s environment."""
     env = (
@@ -60,7 +53,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     def common(concern: str) -> dict[str, object]:
         return {
             "env": env,
-            "stack_name": f"{config.resource_name_prefix}-{_kebab(concern)}",
+            "stack_name": config.stack_name(concern),
             "termination_protection": config.termination_protection,
             "description": f"Image classification pipelines: {concern.lower()} ({config.name})",
         }
@@ -95,8 +88,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         storage=storage,
         alerting=alerting,
-        # One word, as people write it: imgclf-<env>-sagemaker, not sage-maker.
-        **{**common("SageMaker"), "stack_name": f"{config.resource_name_prefix}-sagemaker"},
+        **common("SageMaker"),
     )
     monitoring = MonitoringStack(
         app,

@@ -27,7 +27,7 @@ from tests.infra.conftest import make_app, template_of
 
 ENVIRONMENTS = ["dev", "prod"]
 PINNED = (
-    "arn:aws:rekognition:eu-west-1:111111111111:project/image-classifier/version/v7/1700000000000"
+    "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/version/v7/1700000000000"
 )
 
 

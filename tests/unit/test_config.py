@@ -166,7 +166,10 @@ def test_prod_rekognition_override_is_deep_merged_with_defaults(context_copy: Co
     prod_rekognition = context_copy["environments"]["prod"]["rekognition"]
 
     merged = dataclasses.asdict(prod.rekognition)
-    assert merged == {**default_rekognition, **prod_rekognition}
+    # The project is the environment's own: <resource_prefix>-<env>-<project_name>.
+    expected = {**default_rekognition, **prod_rekognition}
+    expected["project_name"] = f"imgclf-prod-{expected['project_name']}"
+    assert merged == expected
     assert merged["max_inference_units"] != default_rekognition["max_inference_units"]
 
 
@@ -184,7 +187,10 @@ def test_sections_without_overrides_come_from_defaults(context_copy: Context) ->
 
     dev = _by_name(load_all(context_copy))["dev"]
     assert dataclasses.asdict(dev.lifecycle) == defaults["lifecycle"]
-    assert dataclasses.asdict(dev.rekognition) == defaults["rekognition"]
+    assert dataclasses.asdict(dev.rekognition) == {
+        **defaults["rekognition"],
+        "project_name": f"imgclf-dev-{defaults['rekognition']['project_name']}",
+    }
 
 
 def test_loading_does_not_mutate_the_context(context_copy: Context, cdk_context: Context) -> None:
@@ -284,8 +290,8 @@ def test_configs_are_frozen(context_copy: Context) -> None:
         pytest.param(
             _set(
                 "environments.prod.rekognition.model_version_arn",
-                "arn:aws:rekognition:eu-west-1:111111111111:project/image-classifier/version/"
-                "image-classifier.2026-01-01T00.00.00/1767225600000",
+                "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/"
+                "version/image-classifier.2026-01-01T00.00.00/1767225600000",
             ),
             "prod",
             lambda c: c.rekognition.model_version_arn.split("/")[-2],
@@ -564,7 +570,7 @@ INVALID = [
         _set("environments.dev.notification_email", ["ops@example.com"]),
         None,
         "environments.dev.notification_email",
-        "is not a known setting (typo?)",
+        "is not a known setting; did you mean 'notification_emails'?",
         id="unknown-key-typo",
     ),
     # -- account / region --------------------------------------------------------------------
@@ -1026,22 +1032,29 @@ INVALID = [
         _set("environments.dev.rekognition.project_name", "shapes classifier"),
         None,
         "environments.dev.rekognition.project_name",
-        "must be 1-255 letters, digits",
+        "must be 1-244 letters, digits",
         id="project-name-with-space",
     ),
     pytest.param(
         _set("environments.dev.rekognition.project_name", "x" * 256),
         None,
         "environments.dev.rekognition.project_name",
-        "must be 1-255 letters, digits",
+        "must be 1-244 letters, digits",
         id="project-name-too-long",
     ),
     pytest.param(
         _set("environments.dev.rekognition.project_name", ""),
         None,
         "environments.dev.rekognition.project_name",
-        "must be 1-255 letters, digits",
+        "must be 1-244 letters, digits",
         id="project-name-empty",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.project_name", "x" * 245),
+        None,
+        "environments.dev.rekognition.project_name",
+        "'imgclf-dev-xxx",
+        id="project-name-too-long-with-the-prefix",
     ),
     pytest.param(
         _set("environments.dev.rekognition.model_version_arn", "arn:aws:s3:::bucket/model"),
@@ -1067,7 +1080,7 @@ INVALID = [
         ),
         None,
         "environments.dev.rekognition.model_version_arn",
-        "belongs to project 'other', not project_name 'image-classifier'",
+        "belongs to project 'other', not this environment's project 'imgclf-dev-image-classifier'",
         id="model-version-arn-of-another-project",
     ),
     pytest.param(
@@ -1108,15 +1121,15 @@ INVALID = [
     pytest.param(
         _set("environments.dev.rekognition.input_prefix", "sagemaker/"),
         None,
-        "environments.dev.rekognition.input_prefix",
-        "overlaps sagemaker.input_prefix",
+        "environments.dev.sagemaker.input_prefix",
+        "'sagemaker/inference/' overlaps rekognition.input_prefix ('sagemaker/')",
         id="input-prefix-overlaps-sagemaker",
     ),
     pytest.param(
         _set("environments.dev.rekognition_training.triggers.manifest_prefix", "incoming/m/"),
         None,
-        "environments.dev.rekognition.input_prefix",
-        "overlaps rekognition_training.triggers.manifest_prefix",
+        "environments.dev.rekognition_training.triggers.manifest_prefix",
+        "'incoming/m/' overlaps rekognition.input_prefix ('incoming/')",
         id="input-prefix-overlaps-training-trigger",
     ),
     pytest.param(
@@ -1308,7 +1321,7 @@ INVALID = [
         _set("environments.dev.rekognition.model_control.idle_minute", 5),
         None,
         "environments.dev.rekognition.model_control.idle_minute",
-        "is not a known setting (typo?)",
+        "is not a known setting; did you mean 'idle_minutes'?",
         id="model-control-key-typo",
     ),
 ]

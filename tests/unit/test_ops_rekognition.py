@@ -40,7 +40,7 @@ from tests.unit.rekognition_support import (
     labels,
 )
 
-ARN = MODEL_ARN.replace("shapes", "image-classifier")  # dev's rekognition.project_name
+ARN = MODEL_ARN.replace("shapes", "imgclf-dev-image-classifier")  # dev's project
 DATA, ARTIFACTS = "imgclf-dev-data-test", "imgclf-dev-artifacts-test"
 PARAMETER = "/imgclf-dev/rekognition/model-version-arn"
 
@@ -96,7 +96,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
         "INPUT_PREFIX": "incoming/",
         "MIN_CONFIDENCE": "0.5",
         "REVIEW_THRESHOLD": "0.8",
-        "PROJECT_NAME": "image-classifier",
+        "PROJECT_NAME": "imgclf-dev-image-classifier",
         "MODEL_VERSION_ARN": "",
         "MODEL_VERSION_PARAMETER": PARAMETER,
         "DETECT_CONCURRENCY": "4",
@@ -185,7 +185,7 @@ def test_model_status_shows_version_status_backlog_and_gate(
 
     out = capsys.readouterr().out
     for fragment in (
-        "image-classifier",
+        "imgclf-dev-image-classifier",
         ARN,
         f"SSM {PARAMETER}",
         "RUNNING",

@@ -37,7 +37,7 @@ from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 DATA, ARTIFACTS = "imgclf-dev-data-test", "imgclf-dev-artifacts-test"
-PROJECT = "image-classifier"  # dev's rekognition.project_name
+PROJECT = "imgclf-dev-image-classifier"  # dev's project: <prefix>-<env>-<project_name>
 PROJECT_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{PROJECT}/1700000000000"
 OTHER_DATASET = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/shapes/dataset/train/1700000000001"
 TRAIN_MANIFEST = f"s3://{DATA}/manifests/train.manifest"
@@ -234,7 +234,7 @@ def test_start_validates_and_starts_the_request_and_prints_its_links(
         f"https://{REGION}.console.aws.amazon.com/states/home?region={REGION}"
         f"#/v2/executions/details/{arn}\n"
     ) in out
-    assert "version v-2026-11-20 of project image-classifier, gate f1_macro >= 0.9" in out
+    assert f"version v-2026-11-20 of project {PROJECT}, gate f1_macro >= 0.9" in out
 
 
 def test_start_defaults_name_version_split_and_the_environment_gate(
@@ -248,7 +248,7 @@ def test_start_defaults_name_version_split_and_the_environment_gate(
     sent = aws.stepfunctions.describe_execution(executionArn=execution["executionArn"])["input"]
     assert json.loads(sent) == {"training_data": {"dataset_arn": OTHER_DATASET}}
     # The version the workflow will derive from the execution name, and dev's gate.
-    assert f"version v-{name} of project image-classifier, gate f1_score >= 0.85" in (
+    assert f"version v-{name} of project imgclf-dev-image-classifier, gate f1_score >= 0.85" in (
         capsys.readouterr().out
     )
 
@@ -1192,8 +1192,8 @@ def _without_evaluation(status: str, message: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("script", "fragment"),
     [
-        ("unknown project", "--project: no project named 'image-classifier'"),
-        ("unknown version", "--version: project 'image-classifier' has no version 'v3'"),
+        ("unknown project", "--project: no project named 'imgclf-dev-image-classifier'"),
+        ("unknown version", "--version: project 'imgclf-dev-image-classifier' has no version 'v3'"),
         (
             "training",
             "version 'v3' has no evaluation: training has not finished (status "

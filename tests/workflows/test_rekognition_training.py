@@ -35,7 +35,7 @@ from tests.workflows.asl_loops import loops, state_of_each_event
 from tests.workflows.conftest import state_machine_id
 from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, AwsError, LocalWorkflow
 
-PROJECT = "image-classifier"
+PROJECT = "imgclf-dev-image-classifier"  # <prefix>-<env>-<project_name>
 PROJECT_ARN = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{PROJECT}/1700000000000"
 DATA_BUCKET = f"imgclf-dev-data-{ACCOUNT}-{REGION}"
 ARTIFACTS_BUCKET = f"imgclf-dev-artifacts-{ACCOUNT}-{REGION}"
