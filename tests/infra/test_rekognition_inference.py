@@ -26,9 +26,7 @@ from stacks.storage_stack import StorageStack
 from tests.infra.conftest import make_app, template_of
 
 ENVIRONMENTS = ["dev", "prod"]
-PINNED = (
-    "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/version/v7/1700000000000"
-)
+PINNED = "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/version/v7/1700000000000"
 
 
 def inference(templates: dict[tuple[str, str], Template], env: str) -> Template:
