@@ -36,6 +36,11 @@ def load_cdk_json() -> dict[str, Any]:
     return data
 
 
+#: Every environment of cdk.json, in its order: tests parametrized over environments use this, so
+#: adding an environment adds its cases.
+ENVIRONMENTS: list[str] = list(load_cdk_json()["context"]["environments"])
+
+
 @pytest.fixture(scope="session")
 def cdk_context() -> dict[str, Any]:
     """The ``context`` block of cdk.json: feature flags, defaults and environments."""

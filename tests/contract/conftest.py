@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 
 from stacks.config import load_all
 from stacks.environment import build_environment
-from tests.conftest import load_cdk_json
+from tests.conftest import ENVIRONMENTS
 from tests.contract.cfn import STAND_IN_ACCOUNT, STAND_IN_REGION, Environment
 from tests.infra.conftest import make_app
 
@@ -38,7 +38,7 @@ ALL_FEATURES_SETTINGS: dict[str, Any] = {
 }
 
 #: The environments of cdk.json, by name, and the all-features one (the checks run on each).
-ENVIRONMENT_NAMES = [*sorted(load_cdk_json()["context"]["environments"]), ALL_FEATURES]
+ENVIRONMENT_NAMES = [*ENVIRONMENTS, ALL_FEATURES]
 
 
 @pytest.fixture(scope="session")

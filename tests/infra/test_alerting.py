@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match
 
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import template_of
-
-ENVIRONMENTS = ["dev", "prod"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

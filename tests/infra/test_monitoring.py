@@ -15,9 +15,9 @@ from stacks.components.python_function import PythonFunction
 from stacks.components.state_machine import Workflow
 from stacks.monitoring_stack import constructs_of
 from stacks.runbooks import RUNBOOK_PREFIX, Runbook, runbook_of
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import template_of
 
-ENVIRONMENTS = ["dev", "prod"]
 README = Path(__file__).resolve().parents[2] / "README.md"
 AWS_NAMESPACES = {"AWS/States", "AWS/Lambda", "AWS/SQS", "AWS/SageMaker", "AWS/Rekognition"}
 

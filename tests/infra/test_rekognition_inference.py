@@ -23,10 +23,13 @@ from stacks.config import EnvironmentConfig, load_environment
 from stacks.environment import EnvironmentStacks
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.storage_stack import StorageStack
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
 
-ENVIRONMENTS = ["dev", "prod"]
-PINNED = "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/version/v7/1700000000000"
+PINNED = (
+    "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/"
+    "version/v7/1700000000000"
+)
 
 
 def inference(templates: dict[tuple[str, str], Template], env: str) -> Template:

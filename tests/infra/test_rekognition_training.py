@@ -25,10 +25,9 @@ from stacks.config import (
     load_environment,
 )
 from stacks.environment import build_environment
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
 from tests.workflows.asl_loops import loops
-
-ENVIRONMENTS = ["dev", "prod"]
 
 
 def training(templates, env: str) -> Template:

@@ -13,9 +13,9 @@ from aws_cdk.assertions import Template
 from stacks.components.sagemaker_training import ENDPOINT_STATUSES, EndpointPhase
 from stacks.config import load_environment
 from stacks.environment import build_environment
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
 
-ENVIRONMENTS = ["dev", "prod"]
 MACHINES = ("ClassifyImage", "ClassifyImageSync", "ClassifyBatch", "TrainingWorkflow")
 #: Actions that may name '*' (no resource-level permissions), and why they are here.
 STAR_ACTIONS = {

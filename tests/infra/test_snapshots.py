@@ -13,6 +13,8 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.conftest import ENVIRONMENTS
+
 ASSET_HASH = re.compile(r"[0-9a-f]{64}(\.zip|\.json)")
 
 
@@ -30,7 +32,7 @@ def scrubbed(template: Template) -> dict:
     ("env", "stack"),
     [
         (env, stack)
-        for env in ("dev", "prod")
+        for env in ENVIRONMENTS
         for stack in (
             "Storage",
             "Alerting",

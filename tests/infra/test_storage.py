@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from stacks.config import load_environment
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import template_of
-
-ENVIRONMENTS = ["dev", "prod"]
 
 #: Logical IDs of stateful resources. Changing one makes CloudFormation replace the resource
 #: (a new, empty bucket; a new key that cannot decrypt old data): that must be a decision.
@@ -148,10 +148,9 @@ def test_lifecycle_rules(templates, env, cdk_context):
     assert logs["ExpireAccessLogs"]["ExpirationInDays"] == lifecycle["access_logs_expiration_days"]
 
 
-@pytest.mark.parametrize(
-    ("env", "policy"), [("dev", "Delete"), ("prod", "Retain")], ids=["dev", "prod"]
-)
-def test_removal_policy_per_environment(templates, env, policy):
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_removal_policy_per_environment(templates, cdk_context, env):
+    policy = "Retain" if load_environment(cdk_context, env).retain_data else "Delete"
     template = storage(templates, env)
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
         for resource in template.find_resources(resource_type).values():

@@ -31,6 +31,7 @@ from stacks.config import (
     load_all,
     load_environment,
 )
+from tests.conftest import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -1548,7 +1549,7 @@ def test_the_worst_path_counts_every_loop_it_can_run(context_copy: Context) -> N
     assert training.worst_path_history_events == polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_LOOPS
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_shipped_worst_path_stays_under_half_the_history_quota(
     context_copy: Context, env: str
 ) -> None:
@@ -1557,7 +1558,7 @@ def test_the_shipped_worst_path_stays_under_half_the_history_quota(
     assert training.worst_path_history_events <= HISTORY_BUDGET == 25_000 // 2
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_execution_timeout_exceeds_every_deadline_of_the_worst_path(
     context_copy: Context, env: str
 ) -> None:

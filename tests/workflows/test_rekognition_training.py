@@ -29,6 +29,7 @@ from stacks.config import (
     load_environment,
 )
 from stacks.environment import build_environment
+from tests.conftest import ENVIRONMENTS
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
 from tests.infra.conftest import make_app
 from tests.workflows.asl_loops import loops, state_of_each_event
@@ -786,7 +787,7 @@ def test_the_longest_run_measured_stays_under_half_the_history_quota(
     outside = len(run.history) - in_loops
     assert outside <= EVENTS_OUTSIDE_LOOPS, f"{outside} events outside the loops"
 
-    for env in ("dev", "prod"):
+    for env in ENVIRONMENTS:
         shipped = load_environment(cdk_context, env).rekognition_training
         worst = outside + sum(loop.polls * measured[loop.name] for loop in shipped.worst_path_loops)
         assert worst < HISTORY_BUDGET, f"{env}: the longest run makes ~{worst:.0f} events"
