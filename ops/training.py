@@ -1,19 +1,20 @@
 """Operator commands for Rekognition Custom Labels training runs and evaluation reports.
 
-    python -m ops train start --env dev --manifest s3://DATA_BUCKET/manifests/train.manifest
-    python -m ops train watch EXECUTION_ARN [--interval SECONDS] [--timeout MINUTES]
-    python -m ops train list --env dev [--limit N]
-    python -m ops report --manifest PATH --summary PATH --out DIR
-    python -m ops report --env dev --version NAME --out DIR
+    ops train start --env dev --manifest s3://DATA_BUCKET/manifests/train.manifest
+    ops train watch EXECUTION_ARN [--interval SECONDS] [--timeout MINUTES]
+    ops train list --env dev [--limit N]
+    ops report --manifest PATH --summary PATH --out DIR
+    ops report --env dev --version NAME --out DIR
 
 ``train start`` checks the request with the workflow's own ``normalize_job`` (the code of its
-``ValidateInput`` state) before anything starts or bills. ``report`` runs the ``Evaluate`` state's
-code (``rekognition_training.evaluation_sources``) on local files or on a trained version and
-writes the same ``metrics.json`` and ``report.html`` the workflow stores.
+``ValidateInput`` state) before any AWS call, and again with the data bucket once it is known,
+before anything starts or bills. ``report`` runs the ``Evaluate`` state's code
+(``rekognition_training.evaluation_sources``) on local files or on a trained version and writes
+the same ``metrics.json`` and ``report.html`` the workflow stores.
 
-Exit codes: 0 success (``watch``: DEPLOYED or REJECTED), 1 the run FAILED, TIMED_OUT or was
-ABORTED, 2 bad input (one line per problem), 3 ``watch --timeout`` reached while the run goes on,
-130 ``watch`` interrupted with Ctrl-C (the run goes on).
+Exit codes (``ops.common``): 0 success (``watch``: DEPLOYED or REJECTED), 1 the run FAILED,
+TIMED_OUT or was ABORTED, 2 bad input (one line per problem), 3 environment problem,
+4 ``watch --timeout`` reached while the run goes on, 130 ``watch`` interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,13 +31,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ops.common import UsageError, environment, stack_outputs  # puts lambda_src on sys.path
+from ops.common import (  # puts lambda_src on sys.path
+    EXIT_FAILING,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STILL_RUNNING,
+    EXIT_USAGE,
+    AwsEnvironmentError,
+    UsageError,
+    aws_client,
+    aws_failure,
+    count_between,
+    environment,
+    error_code,
+    minutes,
+    seconds,
+    stack_outputs,
+)
 from stacks.config import EnvironmentConfig
 
 # isort: split
@@ -59,11 +75,7 @@ from shared.evaluation.manifest import ManifestError, load_summary, parse_manife
 CONCERN = "RekognitionTraining"
 STATE_MACHINE_OUTPUT = "TrainingStateMachineArn"
 
-EXIT_OK = 0
-EXIT_RUN_FAILED = 1
-EXIT_USAGE = 2
-EXIT_STILL_RUNNING = 3
-EXIT_INTERRUPTED = 130
+EXIT_RUN_FAILED = EXIT_FAILING
 
 #: The largest page GetExecutionHistory returns.
 HISTORY_PAGE_SIZE = 1000
@@ -90,6 +102,10 @@ _TASK_FAILURES = {
     "ActivityFailed": "activityFailedEventDetails",
     "ActivityTimedOut": "activityTimedOutEventDetails",
 }
+_TASK_SUCCEEDED = {
+    "TaskSucceeded": "taskSucceededEventDetails",
+    "LambdaFunctionSucceeded": "lambdaFunctionSucceededEventDetails",
+}
 _EXECUTION_ENDS = {
     "ExecutionSucceeded": ("green", "execution succeeded", None),
     "ExecutionFailed": ("red", "execution failed", "executionFailedEventDetails"),
@@ -102,7 +118,7 @@ _CAUSE_CHARACTERS = 300
 
 def client(service: str, region: str | None) -> Any:
     """A boto3 client for ``region`` (None: the default region); tests replace it."""
-    return boto3.client(service, region_name=region) if region else boto3.client(service)
+    return aws_client(service, region)
 
 
 def sleep(seconds: float) -> None:
@@ -113,6 +129,11 @@ def sleep(seconds: float) -> None:
 def clock() -> float:
     """Seconds on a monotonic clock (a seam for the tests)."""
     return time.monotonic()
+
+
+def make_console() -> Console:
+    """The console commands print to (a seam: tests force a terminal to see the live line)."""
+    return Console()
 
 
 def console_url(execution_arn: str) -> str:
@@ -144,7 +165,9 @@ def _output(outputs: Mapping[str, str], key: str, stack: str) -> str:
     try:
         return outputs[key]
     except KeyError:
-        raise UsageError(f"stack {stack} has no output {key}: deploy the current app") from None
+        raise AwsEnvironmentError(
+            f"stack {stack} has no output {key}: deploy the current app"
+        ) from None
 
 
 def _gate_text(gate: Mapping[str, Any], *, spelled_out: bool = False) -> str:
@@ -262,31 +285,24 @@ def _missing_manifests(s3: Any, job: Mapping[str, Any], arguments: argparse.Name
         location = datasets.get(source_field, {}).get("GroundTruthManifest", {}).get("S3Object")
         if location is None:
             continue
+        uri = f"s3://{location['Bucket']}/{location['Name']}"
         try:
             s3.head_object(Bucket=location["Bucket"], Key=location["Name"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                problems.append(
-                    f"{option}: s3://{location['Bucket']}/{location['Name']} does not exist"
-                )
+            if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                problems.append(f"{option}: {uri} does not exist")
+            elif error_code(error) not in ("403", "AccessDenied"):
+                raise aws_failure(error, f"cannot check {uri}") from error
     return problems
 
 
-def command_train_start(arguments: argparse.Namespace) -> int:
-    config = environment(arguments.env)
-    request, problems = training_request(arguments)
-    name = arguments.name or default_execution_name()
-    if not _EXECUTION_NAME.fullmatch(name):
-        problems.append(f"--name: 1-80 letters, digits, '-' or '_', got {name!r}")
-    if problems:
-        return _refuse(problems)
-
-    cloudformation = client("cloudformation", config.region)
-    training_stack = stack_outputs(config, CONCERN, cloudformation)
-    state_machine = _output(training_stack, STATE_MACHINE_OUTPUT, CONCERN)
-    data_bucket = _output(
-        stack_outputs(config, "Storage", cloudformation), "DataBucketName", "Storage"
-    )
+def _job(
+    request: dict[str, Any],
+    arguments: argparse.Namespace,
+    config: EnvironmentConfig,
+    name: str,
+    data_bucket: str | None,
+) -> tuple[dict[str, Any] | None, list[str]]:
     try:
         job = normalize_job(
             request,
@@ -296,7 +312,30 @@ def command_train_start(arguments: argparse.Namespace) -> int:
             default_gate=default_gate(config),
         )
     except InvalidTrainingInput as error:
-        return _refuse([_with_option(problem, arguments) for problem in error.problems])
+        return None, [_with_option(problem, arguments) for problem in error.problems]
+    return job, []
+
+
+def command_train_start(arguments: argparse.Namespace) -> int:
+    config = environment(arguments.env)
+    request, problems = training_request(arguments)
+    name = arguments.name or default_execution_name()
+    if not _EXECUTION_NAME.fullmatch(name):
+        problems.append(f"--name: 1-80 letters, digits, '-' or '_', got {name!r}")
+    if not problems:  # then everything but the data bucket, before any AWS call
+        _, problems = _job(request, arguments, config, name, data_bucket=None)
+    if problems:
+        return _refuse(problems)
+
+    cloudformation = client("cloudformation", config.region)
+    training_stack = stack_outputs(config, CONCERN, cloudformation)
+    state_machine = _output(training_stack, STATE_MACHINE_OUTPUT, CONCERN)
+    data_bucket = _output(
+        stack_outputs(config, "Storage", cloudformation), "DataBucketName", "Storage"
+    )
+    job, problems = _job(request, arguments, config, name, data_bucket)
+    if job is None:
+        return _refuse(problems)
     problems = _missing_manifests(client("s3", config.region), job, arguments)
     if problems:
         return _refuse(problems)
@@ -306,12 +345,12 @@ def command_train_start(arguments: argparse.Namespace) -> int:
             stateMachineArn=state_machine, name=name, input=json.dumps(request)
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if error_code(error) == "ExecutionAlreadyExists":
             raise UsageError(
                 f"--name: an execution named {name!r} already exists (names are unique per "
                 "state machine for 90 days)"
             ) from error
-        raise UsageError(f"cannot start {state_machine}: {error}") from error
+        raise aws_failure(error, f"cannot start {state_machine}") from error
     arn = started["executionArn"]
     gate = job["gate"]
     print(
@@ -320,7 +359,7 @@ def command_train_start(arguments: argparse.Namespace) -> int:
     )
     print(f"Execution: {arn}")
     print(f"Console:   {console_url(arn)}")
-    print(f"Follow it: python -m ops train watch {arn}")
+    print(f"Follow it: ops train watch {arn}")
     return EXIT_OK
 
 
@@ -529,16 +568,14 @@ def command_train_watch(arguments: argparse.Namespace) -> int:
     match = _EXECUTION_ARN.fullmatch(arn)
     if match is None:
         raise UsageError(f"{arn}: not a Step Functions execution ARN")
-    if arguments.interval <= 0:
-        raise UsageError("--interval must be a positive number of seconds")
-    if arguments.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of minutes")
     stepfunctions = client("stepfunctions", match["region"])
-    console = Console()
+    console = make_console()
     try:
         description = stepfunctions.describe_execution(executionArn=arn)
     except ClientError as error:
-        raise UsageError(f"cannot describe execution {arn}: {error}") from error
+        if error_code(error) in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise UsageError(f"cannot describe execution {arn}: {error}") from error
+        raise aws_failure(error, f"cannot describe execution {arn}") from error
     printer = EventPrinter(console, states=_definition_states(stepfunctions, arn))
     console.print(
         f"Watching [bold]{escape(description['name'])}[/bold] "
@@ -569,10 +606,10 @@ def command_train_watch(arguments: argparse.Namespace) -> int:
                 sleep(arguments.interval)
     except KeyboardInterrupt:
         console.print("Stopped watching; the execution goes on.", highlight=False)
-        print(f"Resume with: python -m ops train watch {arn}")
+        print(f"Resume with: ops train watch {arn}")
         return EXIT_INTERRUPTED
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot read the history of {arn}: {error}") from error
+        raise aws_failure(error, f"cannot read the history of {arn}") from error
     code, lines = outcome_lines(description)
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
@@ -594,8 +631,6 @@ def _definition_states(stepfunctions: Any, arn: str) -> dict[str, dict[str, Any]
 
 
 def command_train_list(arguments: argparse.Namespace) -> int:
-    if not 1 <= arguments.limit <= 1000:
-        raise UsageError("--limit must be between 1 and 1000")
     config = environment(arguments.env)
     outputs = stack_outputs(config, CONCERN, client("cloudformation", config.region))
     state_machine = _output(outputs, STATE_MACHINE_OUTPUT, CONCERN)
@@ -609,8 +644,8 @@ def command_train_list(arguments: argparse.Namespace) -> int:
             for item in executions
         ]
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot list the executions of {state_machine}: {error}") from error
-    console = Console()
+        raise aws_failure(error, f"cannot list the executions of {state_machine}") from error
+    console = make_console()
     if not descriptions:
         console.print(f"No training runs yet ({state_machine}).", highlight=False)
         return EXIT_OK
@@ -741,7 +776,7 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
     try:
         projects = rekognition.describe_projects(ProjectNames=[project])["ProjectDescriptions"]
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot describe project {project!r}: {error}") from error
+        raise aws_failure(error, f"cannot describe project {project!r}") from error
     if not projects:
         raise UsageError(f"--project: no project named {project!r} in this account and region")
     try:
@@ -749,7 +784,7 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
             ProjectArn=projects[0]["ProjectArn"], VersionNames=[arguments.version]
         )["ProjectVersionDescriptions"]
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot describe version {arguments.version!r}: {error}") from error
+        raise aws_failure(error, f"cannot describe version {arguments.version!r}") from error
     if not versions:
         raise UsageError(f"--version: project {project!r} has no version {arguments.version!r}")
     description = versions[0]
@@ -771,7 +806,7 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
     except ManifestError as error:
         raise UsageError(str(error)) from error
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot read the evaluation files: {error}") from error
+        raise aws_failure(error, "cannot read the evaluation files") from error
     return _judge(data, gate, sources.service_f1), description.get("ProjectVersionArn", "")
 
 
@@ -793,7 +828,7 @@ def _write_report(evaluation: Evaluation, source: str, out: Path) -> int:
     except OSError as error:
         raise UsageError(f"--out: cannot write the report into {out}: {error}") from error
     report = evaluation.report
-    console = Console()
+    console = make_console()
     print(f"Evaluation of {source}")
     table = Table(show_header=False)
     table.add_column("", style="bold")
@@ -834,12 +869,22 @@ def _add_gate_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add ``train start|watch|list`` and ``report`` to the ``python -m ops`` subparsers."""
-    train = commands.add_parser("train", help="Rekognition training runs: start, watch, list")
+    """Add ``train start|watch|list`` and ``report`` to the ``ops`` subparsers."""
+    train = commands.add_parser(
+        "train",
+        help="Rekognition training runs: start, watch, list",
+        description="Start, follow and list runs of the environment's Rekognition Custom Labels "
+        "training workflow (train, evaluate, gate, deploy).",
+    )
     actions = train.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     start = actions.add_parser(
-        "start", help="validate a training request and start the training workflow"
+        "start",
+        help="validate a training request and start the training workflow",
+        description="Check a training request with the workflow's own validation (sources, "
+        "version name, gate) before any AWS call, check that the manifests exist in the data "
+        "bucket, then start the run and print its execution ARN and console link. Give exactly "
+        "one training source. Build a manifest with: ops manifest --env ENV FOLDER.",
     )
     start.add_argument("--env", required=True, help="environment name from cdk.json")
     start.add_argument("--manifest", metavar="S3_URI", help="training Ground Truth manifest")
@@ -856,32 +901,48 @@ def register(commands: Any) -> None:
     start.add_argument("--name", metavar="EXECUTION_NAME", help="execution name (default: dated)")
     start.set_defaults(handler=command_train_start)
 
-    watch = actions.add_parser("watch", help="follow a training run step by step until it ends")
+    watch = actions.add_parser(
+        "watch",
+        help="follow a training run step by step until it ends",
+        description="Follow a training run event by event (states, waits, task failures, "
+        "retries) to its outcome. Only reads: Ctrl-C or --timeout stop the watching, never "
+        "the run.",
+    )
     watch.add_argument("execution_arn", metavar="EXECUTION_ARN")
     watch.add_argument(
         "--interval",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         default=DEFAULT_INTERVAL_SECONDS,
         help=f"seconds between checks (default {DEFAULT_INTERVAL_SECONDS:g})",
     )
     watch.add_argument(
         "--timeout",
-        type=float,
+        type=minutes,
         metavar="MINUTES",
         default=DEFAULT_WATCH_TIMEOUT_MINUTES,
         help=f"minutes to watch at most (default {DEFAULT_WATCH_TIMEOUT_MINUTES:g})",
     )
     watch.set_defaults(handler=command_train_watch)
 
-    listing = actions.add_parser("list", help="recent training runs and their outcomes")
+    listing = actions.add_parser(
+        "list",
+        help="recent training runs and their outcomes",
+        description="The newest training runs: name, status, start and stop, outcome, gate "
+        "metric = value (threshold), version.",
+    )
     listing.add_argument("--env", required=True, help="environment name from cdk.json")
-    listing.add_argument("--limit", type=int, default=10, metavar="N", help="how many (default 10)")
+    listing.add_argument(
+        "--limit", type=count_between(1, 1000), default=10, metavar="N", help="1-1000 (default 10)"
+    )
     listing.set_defaults(handler=command_train_list)
 
     report = commands.add_parser(
         "report",
         help="evaluation report (metrics.json, report.html) of local files or a trained version",
+        description="Compute the evaluation report the training workflow stores (metrics, "
+        "confusion matrix, gate verdict) from local files (--manifest, --summary) or from a "
+        "trained version (--env, --version), and write metrics.json and report.html into --out.",
     )
     report.add_argument("--manifest", metavar="PATH", help="evaluation manifest snapshot file")
     report.add_argument("--summary", metavar="PATH", help="training results summary file")

@@ -144,6 +144,7 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,  # ops reads it first, as the AWS CLI does
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "COLUMNS": "250",
@@ -266,7 +267,7 @@ def test_start_reports_every_problem_of_the_request_and_starts_nothing(
 ) -> None:
     code = main(
         [
-            "train", "start", "--env", "dev", "--manifest", "s3://team-photos/train.manifest",
+            "train", "start", "--env", "dev", "--manifest", "notanuri",
             "--test-dataset-arn", "arn:nope", "--gate-metric", "auc", "--gate-threshold", "1.5",
             "--version", "bad name",
         ]
@@ -277,14 +278,44 @@ def test_start_reports_every_problem_of_the_request_and_starts_nothing(
     assert len(lines) == 5, lines
     expected = (
         "--version: version_name: 1-255 letters",
-        f"--manifest: training_data.manifest_s3_uri: manifests must be in this environment's "
-        f"data bucket {DATA!r}",
+        "--manifest: training_data.manifest_s3_uri: not an s3://bucket/key URI: 'notanuri'",
         "--test-dataset-arn: test_data.dataset_arn: not a Rekognition dataset ARN",
         "--gate-metric: gate.metric: one of f1_score",
         "--gate-threshold: gate.threshold: a number in [0, 1], got 1.5",
     )
     for line, fragment in zip(lines, expected, strict=True):
         assert fragment in line
+    assert aws.executions() == []
+
+
+def test_start_checks_the_request_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_aws(service: str, region: str | None) -> Any:
+        raise AssertionError(f"a {service} client was asked for")
+
+    monkeypatch.setattr(training, "client", no_aws)
+
+    code = run("train", "start", "--env", "dev", "--manifest", "notanuri", "--gate-threshold", "7")
+
+    assert code == 2
+    lines = _error_lines(capsys)
+    assert [line.split(":", 2)[1].strip() for line in lines] == [
+        "--manifest",
+        "--gate-threshold",
+    ]
+
+
+def test_start_refuses_a_manifest_outside_the_data_bucket(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("train", "start", "--env", "dev", "--manifest", "s3://team-photos/train.manifest")
+
+    assert code == 2
+    assert (
+        f"--manifest: training_data.manifest_s3_uri: manifests must be in this environment's "
+        f"data bucket {DATA!r}"
+    ) in _error_line(capsys)
     assert aws.executions() == []
 
 
@@ -344,9 +375,13 @@ def test_start_refuses_a_name_already_used(aws: Aws, capsys: pytest.CaptureFixtu
 def test_start_needs_the_training_stack(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     aws.cloudformation.delete_stack(StackName="imgclf-dev-rekognition-training")
 
-    assert main(["train", "start", "--env", "dev", "--use-existing-datasets"]) == 2
+    assert main(["train", "start", "--env", "dev", "--use-existing-datasets"]) == 3
 
-    assert "imgclf-dev-rekognition-training is not deployed" in _error_line(capsys)
+    error = _error_line(capsys)
+    assert "stack imgclf-dev-rekognition-training is not deployed in this account and region" in (
+        error
+    )
+    assert "make deploy ENV=dev" in error
 
 
 # --- train watch (moto-executed stand-in) ------------------------------------------------------
@@ -417,11 +452,11 @@ def test_watch_a_failed_run_shows_error_and_cause(
         ),
         (
             ["train", "watch", f"arn:aws:states:{REGION}:{ACCOUNT}:execution:t:x", "--interval=0"],
-            "--interval must be a positive number of seconds",
+            "argument --interval: must be a positive number of seconds, got 0",
         ),
         (
             ["train", "watch", f"arn:aws:states:{REGION}:{ACCOUNT}:execution:t:x", "--timeout=-1"],
-            "--timeout must be a positive number of minutes",
+            "argument --timeout: must be a positive number of minutes, got -1",
         ),
     ],
 )
@@ -665,7 +700,7 @@ def test_watch_stops_at_its_timeout_and_leaves_the_run_alone(
         scripted.history(SCRIPTED_EVENTS[:2])
         scripted.describe("RUNNING")
 
-    assert main(["train", "watch", EXECUTION, "--interval", "30", "--timeout", "1"]) == 3
+    assert main(["train", "watch", EXECUTION, "--interval", "30", "--timeout", "1"]) == 4
 
     out = capsys.readouterr().out
     assert "Still RUNNING in CreateVersion after 1 minutes; stopped watching (the run goes on)" in (
@@ -693,7 +728,7 @@ def test_ctrl_c_stops_watching_not_the_run(
 
     out = capsys.readouterr().out
     assert "Stopped watching; the execution goes on." in out
-    assert f"Resume with: python -m ops train watch {EXECUTION}" in out
+    assert f"Resume with: ops train watch {EXECUTION}" in out
 
 
 # --- train list --------------------------------------------------------------------------------
@@ -748,7 +783,7 @@ def test_list_without_runs(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None
 def test_list_limit_out_of_range(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "list", "--env", "dev", "--limit", "0"]) == 2
 
-    assert "--limit must be between 1 and 1000" in _error_line(capsys)
+    assert "argument --limit: must be between 1 and 1000, got 0" in _error_line(capsys)
 
 
 # --- report: local files -----------------------------------------------------------------------
@@ -1125,6 +1160,6 @@ def test_report_of_a_version_whose_files_are_gone(
     rekognition.project()
     rekognition.version("v4", [_description("v4", f"models/{PROJECT}/v4/")])
 
-    assert main(["report", "--env", "dev", "--version", "v4", "--out", str(tmp_path / "r")]) == 2
+    assert main(["report", "--env", "dev", "--version", "v4", "--out", str(tmp_path / "r")]) == 3
 
     assert "cannot read the evaluation files" in _error_line(capsys)
