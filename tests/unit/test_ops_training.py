@@ -12,6 +12,7 @@ Rekognition Custom Labels is not in moto: ``report --env`` runs against a ``Stub
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 import time
@@ -25,6 +26,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from rich.console import Console
 
 import ops.training as training
 from ops.cli import main
@@ -396,11 +398,10 @@ def test_watch_a_deployed_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> N
     for fragment in (
         "execution started",
         "entered ValidateInput (Pass)",
-        "exited ValidateInput after 0 s",
         "entered Simulate? (Choice)",
         "waiting WaitTraining: 0 s (until ",
-        "exited WaitTraining",
         "entered DeployedOutcome (Pass)",
+        "Summary: SUCCEEDED after ",
         "execution succeeded",
         f"DEPLOYED: {version_arn('v')} passed the quality gate",
         "Gate: f1_score = 0.9300 (threshold 0.85): passed",
@@ -559,13 +560,13 @@ class ScriptedStepFunctions:
         }
         self.stubber.add_response("describe_execution", response, {"executionArn": EXECUTION})
 
-    def definition(self) -> None:
+    def definition(self, definition: dict[str, Any] | None = None) -> None:
         self.stubber.add_response(
             "describe_state_machine_for_execution",
             {
                 "stateMachineArn": STATE_MACHINE,
                 "name": "training",
-                "definition": json.dumps(SCRIPTED_DEFINITION),
+                "definition": json.dumps(definition or SCRIPTED_DEFINITION),
                 "roleArn": f"arn:aws:iam::{ACCOUNT}:role/training",
                 "updateDate": T0,
             },
@@ -630,6 +631,7 @@ def test_watch_follows_pages_retries_and_waits_until_the_run_ends(
     scripted.history([*SCRIPTED_EVENTS[3:], ending], token="page-2")
     pauses: list[float] = []
     monkeypatch.setattr(training, "sleep", pauses.append)
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
 
     assert main(["train", "watch", EXECUTION, "--interval", "45"]) == 1
 
@@ -641,17 +643,17 @@ def test_watch_follows_pages_retries_and_waits_until_the_run_ends(
         "2026-11-20 22:00:02  task failed in CreateVersion: Rekognition.ThrottlingException: "
         "Rate exceeded Rate exceeded",
         "2026-11-20 22:00:06  retry 1 of CreateVersion after Rekognition.ThrottlingException",
-        "2026-11-20 22:00:08  exited CreateVersion after 7 s",
         "2026-11-20 22:00:08  entered Training (Map)",
         "2026-11-20 22:00:09  waiting WaitTraining: 5 min 00 s (until 2026-11-20 22:05:09)",
         f"2026-11-20 22:15:00  {text}: States.Timeout",
+        f"Summary: {status} after 15 min 00 s; 1 retry; 1 failed attempt; 10 history events",
         f"{status}: States.Timeout",
         "Cause: took longer than 26 h",
     ]
     positions = [out.index(line) for line in expected]
     assert positions == sorted(positions)
     assert "…" in out  # the long cause is shortened in the progress line
-    for line in expected[:8]:
+    for line in expected[:7]:
         assert out.count(line) == 1, line
 
 
@@ -729,6 +731,192 @@ def test_ctrl_c_stops_watching_not_the_run(
     out = capsys.readouterr().out
     assert "Stopped watching; the execution goes on." in out
     assert f"Resume with: ops train watch {EXECUTION}" in out
+
+
+#: A polling loop built like the workflow's (``_polling_loop``): Init, Wait, Describe, Done?,
+#: Count, Deadline? back to the Wait.
+LOOP_DEFINITION = {
+    "TimeoutSeconds": 93600,
+    "StartAt": "InitTrainingPolls",
+    "States": {
+        "InitTrainingPolls": {"Type": "Pass", "Next": "WaitTraining"},
+        "WaitTraining": {"Type": "Wait", "Seconds": 300, "Next": "DescribeTraining"},
+        "DescribeTraining": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:rekognition:describeProjectVersions",
+            "Next": "TrainingDone?",
+        },
+        "TrainingDone?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.training.descriptions[0].Status",
+                    "StringEquals": "TRAINING_COMPLETED",
+                    "Next": "Evaluate",
+                }
+            ],
+            "Default": "CountTrainingPolls",
+        },
+        "CountTrainingPolls": {"Type": "Pass", "Next": "TrainingDeadline?"},
+        "TrainingDeadline?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.polls.count",
+                    "NumericGreaterThanEquals": 312,
+                    "Next": "TrainingTimedOut",
+                }
+            ],
+            "Default": "WaitTraining",
+        },
+        "TrainingTimedOut": {"Type": "Fail", "Error": "PollingDeadlineExceeded"},
+        "Evaluate": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def _polls(count: int, *, completed: bool = False) -> list[dict[str, Any]]:
+    """History of ``count`` training checks, five minutes apart (the last one completed)."""
+    events = [
+        _event(1, 0, 0, "ExecutionStarted", executionStartedEventDetails={}),
+        _event(2, 1, 0, "PassStateEntered", **_entered("InitTrainingPolls")),
+    ]
+    for poll in range(count):
+        at, first = 300 * poll, len(events) + 1
+        status = "TRAINING_COMPLETED" if completed and poll == count - 1 else "TRAINING_IN_PROGRESS"
+        output = json.dumps({"ProjectVersionDescriptions": [{"Status": status}]})
+        events += [
+            _event(first, first - 1, at, "WaitStateEntered", **_entered("WaitTraining")),
+            _event(first + 1, first, at + 300, "TaskStateEntered", **_entered("DescribeTraining")),
+            _event(first + 2, first + 1, at + 300, "TaskScheduled",
+                   taskScheduledEventDetails=_task(region=REGION, parameters="{}")),
+            _event(first + 3, first + 2, at + 301, "TaskSucceeded",
+                   taskSucceededEventDetails=_task(output=output)),
+            _event(first + 4, first + 3, at + 301, "ChoiceStateEntered",
+                   **_entered("TrainingDone?")),
+        ]  # fmt: skip
+        if not (completed and poll == count - 1):
+            events += [
+                _event(first + 5, first + 4, at + 301, "PassStateEntered",
+                       **_entered("CountTrainingPolls")),
+                _event(first + 6, first + 5, at + 301, "ChoiceStateEntered",
+                       **_entered("TrainingDeadline?")),
+            ]  # fmt: skip
+    if completed:
+        last = len(events) + 1
+        events.append(_event(last, last - 1, 300 * count + 2, "PassStateEntered",
+                             **_entered("Evaluate")))  # fmt: skip
+    return events
+
+
+def test_polling_loops_are_found_with_their_bound_and_interval() -> None:
+    (loop,) = training.polling_loops(training._state_definitions(LOOP_DEFINITION))
+
+    assert loop.label == "Training"
+    assert loop.max_polls == 312
+    assert loop.interval_seconds == 300
+    assert loop.wait_states == {"WaitTraining"}
+    assert loop.states == {
+        "WaitTraining",
+        "DescribeTraining",
+        "TrainingDone?",
+        "CountTrainingPolls",
+        "TrainingDeadline?",
+    }
+
+
+def test_the_status_line_counts_the_checks_against_the_bound() -> None:
+    tracker = training.RunTracker(
+        states=training._state_definitions(LOOP_DEFINITION), started=T0, timeout_seconds=93600
+    )
+    lines = [line for event in _polls(37) for line in tracker.observe(event)]
+
+    # 37 checks, 261 events: two lines (the loop's counter reset is not one of them).
+    assert lines == [
+        "[bold]execution started[/bold]",
+        "[yellow]polling[/yellow] Training every 5 min 00 s, at most 312 checks (gives up "
+        "about 2026-11-22 00:00:00 UTC)",
+    ]
+    moment = T0 + timedelta(minutes=36 * 5 + 2)
+    assert tracker.status_line(moment) == (
+        "Training: check 37/312 (TRAINING_IN_PROGRESS), elapsed 3 h 02 min, "
+        "next check 01:05:00 UTC, gives up about 2026-11-22 00:00:00 UTC"
+    )
+    assert tracker.summary("RUNNING", moment) == (
+        "Summary: RUNNING after 3 h 02 min; 0 retries; 0 failed attempts; 261 history events"
+    )
+
+
+def test_a_finished_loop_is_one_line_and_counts_in_the_summary() -> None:
+    tracker = training.RunTracker(states=training._state_definitions(LOOP_DEFINITION), started=T0)
+    lines = [line for event in _polls(3, completed=True) for line in tracker.observe(event)]
+
+    assert lines[-2:] == [
+        "[green]done polling[/green] Training: 3 checks in 15 min 02 s, last status "
+        "TRAINING_COMPLETED",
+        "[cyan]entered[/cyan] Evaluate (Pass)",
+    ]
+    assert tracker.status_line(T0 + timedelta(minutes=16)) == ("Evaluate, elapsed 16 min 00 s")
+    assert "polled Training 3 checks (15 min 02 s)" in tracker.summary("SUCCEEDED", T0)
+
+
+def test_watch_shows_a_live_status_line_on_a_terminal(
+    scripted: ScriptedStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=200)
+    )
+    monkeypatch.setattr(training, "sleep", lambda seconds: None)
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=11))
+    history = _polls(3)
+    scripted.describe("RUNNING")
+    scripted.definition(LOOP_DEFINITION)
+    scripted.history(history)
+    scripted.describe("RUNNING")
+    scripted.history(history)
+    scripted.describe("SUCCEEDED", stopDate=T0, output=json.dumps(_outcome("DEPLOYED", GATE)))
+    scripted.history(history)
+
+    assert main(["train", "watch", EXECUTION]) == 0
+
+    shown = screen.getvalue()
+    assert "\x1b[" in shown  # a terminal: the status line is redrawn in place
+    assert "Training: check 3/312 (TRAINING_IN_PROGRESS), elapsed 11 min 00 s" in shown
+    assert "next check 22:15:00 UTC" in shown
+    assert "status Training" not in shown  # no plain status lines on a terminal
+    assert "Summary: SUCCEEDED" in shown
+
+
+def test_watch_without_a_terminal_prints_the_status_every_so_often(
+    scripted: ScriptedStepFunctions,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    moment = [0.0]
+    monkeypatch.setattr(training, "clock", lambda: moment[0])
+    monkeypatch.setattr(training, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
+    history = _polls(4)
+    scripted.describe("RUNNING")
+    scripted.definition(LOOP_DEFINITION)
+    for polls in range(1, 8):  # every 5 minutes for 35 minutes
+        scripted.history(history[: 2 + 7 * (polls if polls < 4 else 4)])
+        scripted.describe("RUNNING")
+    scripted.history(history)
+    scripted.describe("SUCCEEDED", stopDate=T0, output=json.dumps(_outcome("DEPLOYED", GATE)))
+    scripted.history(history)
+
+    code = main(["train", "watch", EXECUTION, "--interval", "300", "--status-every", "15"])
+
+    assert code == 0
+    out = capsys.readouterr().out
+    status = [line for line in out.splitlines() if line.startswith("status ")]
+    assert len(status) == 3  # at 0, 15 and 30 minutes of watching
+    assert status[0].startswith("status Training: check 1/312 (TRAINING_IN_PROGRESS)")
+    assert status[-1].startswith("status Training: check 4/312 (TRAINING_IN_PROGRESS)")
+    assert out.count("polling Training every 5 min 00 s") == 1
+    assert "DescribeTraining" not in out
 
 
 # --- train list --------------------------------------------------------------------------------
@@ -844,6 +1032,42 @@ def test_report_from_local_files_with_a_gate(
     assert metrics["gate"]["passed"] is False
     assert "<strong>FAILED</strong>: f1_macro" in (out / "report.html").read_text(encoding="utf-8")
     assert "Gate: FAILED f1_macro = " in capsys.readouterr().out
+
+
+def test_report_shows_its_progress_on_a_large_manifest(
+    evaluation_files: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest, summary = evaluation_files
+    size = manifest.stat().st_size
+    monkeypatch.setattr(training, "PROGRESS_BYTES", size)  # "large" from this size on
+    arguments = ["report", f"--manifest={manifest}", f"--summary={summary}"]
+
+    assert main([*arguments, f"--out={tmp_path / 'plain'}"]) == 0
+    out = capsys.readouterr().out
+    assert size > 100_000
+    assert f"Reading manifest eval.manifest: {size / 1e6:,.1f} MB\n" in out
+    assert f"Read {size / 1e6:,.1f} MB of manifest eval.manifest\n" in out
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=120)
+    )
+    assert main([*arguments, f"--out={tmp_path / 'bar'}"]) == 0
+    assert "manifest eval.manifest" in screen.getvalue()
+    assert "\x1b[" in screen.getvalue()  # a bar, redrawn in place
+    assert (tmp_path / "bar" / "metrics.json").read_bytes() == (
+        tmp_path / "plain" / "metrics.json"
+    ).read_bytes()
+
+    screen.seek(0)
+    screen.truncate()
+    monkeypatch.setattr(training, "PROGRESS_BYTES", size + 1)  # smaller: no progress at all
+    assert main([*arguments, f"--out={tmp_path / 'small'}"]) == 0
+    assert "manifest eval.manifest" not in screen.getvalue()
+    assert "accuracy" in screen.getvalue()  # the table still is
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
