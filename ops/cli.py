@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import operations, rekognition, sagemaker, training
+from ops import manifest, operations, rekognition, sagemaker, training
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -29,9 +29,9 @@ from ops.common import (
 )
 
 DESCRIPTION = """\
-The operator's command line of the image-classification pipelines: train and evaluate
-Rekognition Custom Labels models, start and stop the model, classify images, run the
-SageMaker pipeline and list firing alarms.
+The operator's command line of the image-classification pipelines: build a training
+manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
+classify images, run the SageMaker pipeline and list firing alarms.
 
 Commands that take --env read that environment from cdk.json and call AWS with your
 credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the
@@ -75,6 +75,7 @@ def register(commands: Any) -> None:
 #: Modules providing ``register(commands)``; a new command group adds its module here.
 COMMAND_MODULES: list[Any] = [
     sys.modules[__name__],
+    manifest,
     training,
     rekognition,
     sagemaker,

@@ -41,6 +41,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
     image = tmp_path / "photo.png"
     image.write_bytes(png())
     return {
+        ("manifest",): ["--env", "dev", "s3://imgclf-dev-data-x/datasets/flowers/"],
         ("train", "start"): ["--env", "dev", "--use-existing-datasets"],
         ("train", "watch"): [EXECUTION],
         ("train", "list"): ["--env", "dev"],
