@@ -3,10 +3,13 @@ AWS environment is missing (no region, no credentials)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -300,3 +303,30 @@ def test_the_command_line_does_not_load_the_cdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_ops_console_script_is_this_command_line() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"] == {"ops": "ops.cli:main"}
+    module, _, name = project["project"]["scripts"]["ops"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
+    # ops.cli imports stacks.config: the editable install serves both from this checkout.
+    assert {"ops", "stacks"} <= set(project["tool"]["setuptools"]["packages"])
+
+
+def test_make_setup_installs_the_command_again_when_pyproject_changes(tmp_path: Path) -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (prerequisites,) = re.findall(r"^\$\(BIN\)/\.installed:(.*)$", makefile, re.MULTILINE)
+    assert "pyproject.toml" in prerequisites.split()
+    venv = tmp_path / "venv"
+    dry = subprocess.run(
+        ["make", "-n", f"VENV={venv}", f"{venv}/bin/.installed"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    assert (
+        f"{venv}/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e ."
+        in (dry.stdout)
+    )
