@@ -61,9 +61,10 @@ diff: setup  ## Show what a deploy would change: make diff ENV=prod
 	@test -n "$(ENV)" || { echo "usage: make diff ENV=<environment>"; exit 2; }
 	$(CDK) diff --all --context env=$(ENV)
 
-destroy: setup  ## Delete one environment's stacks (production stacks are termination-protected)
-	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment>"; exit 2; }
-	$(CDK) destroy --all --context env=$(ENV)
+destroy: setup  ## Stop what bills outside the stacks (ops teardown), then delete the stacks: make destroy ENV=dev [YES=1]
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment> [YES=1]"; exit 2; }
+	$(BIN)/ops teardown --env $(ENV) $(if $(YES),--yes)
+	$(CDK) destroy --all --context env=$(ENV) $(if $(YES),--force)
 
 snapshots: setup  ## Re-record template snapshots after an intended change; review the diff
 	$(BIN)/pytest tests/infra --snapshot-update

@@ -56,6 +56,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("teardown",): ["--env", "dev", "--yes"],
     }
 
 
@@ -177,6 +178,7 @@ def test_usage_errors_are_one_line_naming_the_argument(capsys):
         ["classify", "--env", "dev", "x.png"],
         ["sagemaker", "classify", "--env", "dev", "x.png"],
         ["sagemaker", "train", "--env", "dev"],
+        ["teardown", "--env", "dev"],
     ],
 )
 @pytest.mark.parametrize("value", ["-1", "0", "soon"])
@@ -330,3 +332,27 @@ def test_make_setup_installs_the_command_again_when_pyproject_changes(tmp_path: 
         f"{venv}/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e ."
         in (dry.stdout)
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "teardown", "destroy"),
+    [
+        ([], "ops teardown --env dev", "cdk destroy --all --context env=dev"),
+        (["YES=1"], "ops teardown --env dev --yes", "cdk destroy --all --context env=dev --force"),
+    ],
+)
+def test_make_destroy_tears_down_before_it_deletes_the_stacks(
+    options: list[str], teardown: str, destroy: str
+) -> None:
+    dry = subprocess.run(
+        ["make", "-n", "destroy", "ENV=dev", *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    lines = [line.strip() for line in dry.stdout.splitlines()]
+    (first,) = [n for n, line in enumerate(lines) if line.endswith(teardown)]
+    (second,) = [n for n, line in enumerate(lines) if line.endswith(destroy)]
+    assert lines[first].startswith(".venv/bin/")
+    assert first < second
