@@ -20,9 +20,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# The second install puts the `ops` command in $(BIN): this checkout, editable (pyproject.toml),
+# without dependencies (they are the pins of the first).
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -58,9 +61,10 @@ diff: setup  ## Show what a deploy would change: make diff ENV=prod
 	@test -n "$(ENV)" || { echo "usage: make diff ENV=<environment>"; exit 2; }
 	$(CDK) diff --all --context env=$(ENV)
 
-destroy: setup  ## Delete one environment's stacks (production stacks are termination-protected)
-	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment>"; exit 2; }
-	$(CDK) destroy --all --context env=$(ENV)
+destroy: setup  ## Stop what bills outside the stacks (ops teardown), then delete the stacks: make destroy ENV=dev [YES=1]
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment> [YES=1]"; exit 2; }
+	$(BIN)/ops teardown --env $(ENV) $(if $(YES),--yes)
+	$(CDK) destroy --all --context env=$(ENV) $(if $(YES),--force)
 
 snapshots: setup  ## Re-record template snapshots after an intended change; review the diff
 	$(BIN)/pytest tests/infra --snapshot-update

@@ -1,1 +1,1 @@
-"""Operator command line: ``python -m ops --help``."""
+"""Operator command line: ``ops --help`` (or ``python -m ops --help``)."""

@@ -1,7 +1,7 @@
-"""Argument parsing and dispatch for ``python -m ops``.
+"""Argument parsing and dispatch for ``ops`` (``python -m ops``).
 
-Every command validates its arguments and answers bad input with one line on stderr and exit
-code 2, like the configuration errors of ``cdk synth``.
+Every command module registers its own subcommands; :func:`main` is the one place where an
+error becomes a line on stderr and an exit code (see ``ops.common.EXIT_CODES``).
 """
 
 from __future__ import annotations
@@ -10,11 +10,47 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+import traceback
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
 
-from ops import operations, rekognition, sagemaker, training
-from ops.common import UsageError, environment
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ops import manifest, operations, rekognition, sagemaker, teardown, training
+from ops.common import (
+    EXIT_CODES,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OpsError,
+    aws_failure,
+    environment,
+    one_line,
+)
+
+DESCRIPTION = """\
+The operator's command line of the image-classification pipelines: build a training
+manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
+classify images, run the SageMaker pipeline, list firing alarms, and tear an environment
+down without leaving anything that bills.
+
+Commands that take --env read that environment from cdk.json and call AWS with your
+credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the
+environment's region, or AWS_REGION when cdk.json gives none. Every --timeout is in minutes.
+Arguments are checked before anything is called or started."""
+
+
+def _epilog() -> str:
+    codes = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items())
+    return f"exit codes:\n{codes}\n\nops COMMAND --help describes a command."
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line naming the argument, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {one_line(message)} (see: {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
 
 
 def command_config(arguments: argparse.Namespace) -> int:
@@ -25,35 +61,82 @@ def command_config(arguments: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
-    """Add this module's commands to the ``python -m ops`` subparsers."""
-    config = commands.add_parser("config", help="show an environment's resolved configuration")
+    """Add this module's commands to the ``ops`` subparsers."""
+    config = commands.add_parser(
+        "config",
+        help="show an environment's resolved configuration (reads only cdk.json)",
+        description="Print the configuration of an environment as the app deploys it: "
+        "cdk.json's defaults merged with the environment's overrides, validated, as JSON. "
+        "Calls no AWS API.",
+    )
     config.add_argument("--env", required=True, help="environment name from cdk.json")
     config.set_defaults(handler=command_config)
 
 
 #: Modules providing ``register(commands)``; a new command group adds its module here.
-COMMAND_MODULES: list[Any] = [sys.modules[__name__]]
-COMMAND_MODULES.append(rekognition)
-COMMAND_MODULES.append(training)
-COMMAND_MODULES.append(sagemaker)
-COMMAND_MODULES.append(operations)
+COMMAND_MODULES: list[Any] = [
+    sys.modules[__name__],
+    manifest,
+    training,
+    rekognition,
+    sagemaker,
+    operations,
+    teardown,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command module registers its own subcommands (``register(commands)``)."""
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = Parser(
+        prog="ops",
+        description=DESCRIPTION,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     for module in COMMAND_MODULES:
         module.register(commands)
     return parser
 
 
+def leaf_commands(parser: argparse.ArgumentParser) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every runnable command as (words, its parser): ``("model", "start")``, ``("config",)``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                nested = list(leaf_commands(child))
+                if nested:
+                    yield from (((name, *words), leaf) for words, leaf in nested)
+                else:
+                    yield (name,), child
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (``ops.common.EXIT_CODES``)."""
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as leaving:  # --help (0) or a usage error (2), already printed
+        return leaving.code if isinstance(leaving.code, int) else EXIT_USAGE
     try:
         result: int = arguments.handler(arguments)
-    except UsageError as error:
+    except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
+    except (BotoCoreError, ClientError) as error:
+        failure = aws_failure(error, "AWS call failed")
+        print(f"error: {failure}", file=sys.stderr)
+        return failure.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; work already started in AWS goes on", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        print(
+            "error: internal error in ops (a bug): please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return result

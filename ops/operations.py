@@ -1,6 +1,6 @@
 """Operator command for the environment's alarms.
 
-    python -m ops alarms --env dev [--all]
+    ops alarms --env dev [--all]
 
 Lists the alarms of the environment's stacks that are not OK (``--all``: every one) with their
 state, since when, the reason CloudWatch gives and the README runbook section to follow, then
@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from ops.common import UsageError, environment, stack_name
+from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment, stack_name
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import runbook_of
 
@@ -51,9 +50,14 @@ class AlarmState:
 
 
 def register(commands: Any) -> None:
-    """Add ``alarms`` to the ``python -m ops`` subparsers."""
+    """Add ``alarms`` to the ``ops`` subparsers."""
     parser = commands.add_parser(
-        "alarms", help="list the environment's alarms that fire, with their runbooks"
+        "alarms",
+        help="list the environment's alarms that fire, with their runbooks",
+        description="The alarms of the environment's stacks that are not OK (--all: every one) "
+        "with their state, since when, CloudWatch's reason and the README runbook section, "
+        "then the dashboard's address. Exit code 1 while any alarm is in ALARM, so scripts "
+        "and deploy gates can use it.",
     )
     parser.add_argument("--env", required=True, help="environment name from cdk.json")
     parser.add_argument("--all", action="store_true", help="show OK alarms too")
@@ -67,7 +71,7 @@ def command_alarms(arguments: argparse.Namespace) -> int:
     try:
         alarms = list_alarms(cloudwatch, [stack_name(config, concern) for concern in CONCERNS])
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"AWS call failed: {error}") from error
+        raise aws_failure(error, "cannot list the alarms") from error
     console = Console()
     shown = alarms if arguments.all else [alarm for alarm in alarms if alarm.state != "OK"]
     firing = sum(alarm.state == "ALARM" for alarm in alarms)
@@ -82,14 +86,12 @@ def command_alarms(arguments: argparse.Namespace) -> int:
         f"{firing} of {len(alarms)} alarms of {config.name} in ALARM. "
         f"Dashboard: {dashboard_url(config, cloudwatch)}"
     )
-    return 1 if firing else 0
+    return EXIT_FAILING if firing else EXIT_OK
 
 
 def client(config: EnvironmentConfig) -> Any:
     """A CloudWatch client for the environment's region (or the default one)."""
-    if config.region:
-        return boto3.session.Session(region_name=config.region).client("cloudwatch")
-    return boto3.client("cloudwatch")
+    return aws_client("cloudwatch", config.region)
 
 
 def list_alarms(cloudwatch: Any, stack_names: Iterable[str]) -> list[AlarmState]:

@@ -1,9 +1,9 @@
 """Operator commands for Rekognition inference.
 
-    python -m ops model status --env dev       # version, status, backlog, event source, mode
-    python -m ops model start --env dev [--wait]
-    python -m ops model stop --env dev [--wait] [--version-arn ARN]
-    python -m ops classify --env dev PATH_OR_S3_PREFIX [--timeout MINUTES]
+    ops model status --env dev       # version, status, backlog, event source, mode
+    ops model start --env dev [--wait] [--timeout MINUTES]
+    ops model stop --env dev [--wait] [--timeout MINUTES] [--version-arn ARN]
+    ops classify --env dev PATH_OR_S3_PREFIX [--timeout MINUTES]
 
 ``classify`` uploads local JPEG/PNG images (a file or a directory, checked by content) or copies
 the objects under an ``s3://bucket/prefix`` into the input prefix of the data bucket, waits for
@@ -23,13 +23,26 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.common import UsageError, environment, stack_outputs  # puts lambda_src on sys.path
+from ops.common import (  # puts lambda_src on sys.path
+    EXIT_FAILING,
+    EXIT_OK,
+    EXIT_STILL_RUNNING,
+    AwsEnvironmentError,
+    StillRunningError,
+    UsageError,
+    aws_client,
+    aws_failure,
+    environment,
+    error_code,
+    minutes,
+    seconds,
+    stack_outputs,
+)
 from stacks.config import EnvironmentConfig
 
 # isort: split
@@ -59,14 +72,14 @@ class Aws:
 
 def aws_clients(config: EnvironmentConfig) -> Aws:
     """Clients for the environment's region (or the default one, for agnostic environments)."""
-    session = boto3.session.Session(region_name=config.region) if config.region else boto3
+    region = config.region
     return Aws(
-        s3=session.client("s3"),
-        ssm=session.client("ssm"),
-        sqs=session.client("sqs"),
-        rekognition=session.client("rekognition"),
-        lambda_=session.client("lambda"),
-        cloudformation=session.client("cloudformation"),
+        s3=aws_client("s3", region),
+        ssm=aws_client("ssm", region),
+        sqs=aws_client("sqs", region),
+        rekognition=aws_client("rekognition", region),
+        lambda_=aws_client("lambda", region),
+        cloudformation=aws_client("cloudformation", region),
     )
 
 
@@ -80,6 +93,10 @@ def sleep(seconds: float) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+class NoModelVersionError(AwsEnvironmentError):
+    """Nothing pinned in cdk.json and no version published by the training workflow."""
+
+
 def model_version(config: EnvironmentConfig, aws: Aws) -> tuple[ModelVersion, str]:
     """The version inference uses and where it comes from, or a one-line UsageError."""
 
@@ -87,9 +104,9 @@ def model_version(config: EnvironmentConfig, aws: Aws) -> tuple[ModelVersion, st
         try:
             return str(aws.ssm.get_parameter(Name=name)["Parameter"]["Value"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            if error_code(error) == "ParameterNotFound":
                 return None
-            raise UsageError(f"cannot read SSM parameter {name}: {error}") from error
+            raise aws_failure(error, f"cannot read SSM parameter {name}") from error
 
     settings = config.rekognition
     try:
@@ -100,7 +117,9 @@ def model_version(config: EnvironmentConfig, aws: Aws) -> tuple[ModelVersion, st
             read_parameter=read,
         )
     except ModelNotConfiguredError as error:
-        raise UsageError(f"no model version to use: {error}") from error
+        raise NoModelVersionError(
+            f"no model version to use: {error} (train one: ops train start --env {config.name} ...)"
+        ) from error
     source = (
         "rekognition.model_version_arn (cdk.json)"
         if settings.model_version_arn
@@ -113,8 +132,10 @@ def describe(aws: Aws, model: ModelVersion) -> Any:
     try:
         project = operations.project_arn(aws.rekognition, model.project)
         return operations.describe_model(aws.rekognition, model, project)
-    except (ClientError, BotoCoreError, ListingTooLong) as error:
-        raise UsageError(f"cannot describe model {model.arn}: {error}") from error
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"cannot describe model {model.arn}") from error
+    except ListingTooLong as error:
+        raise AwsEnvironmentError(f"cannot describe model {model.arn}: {error}") from error
 
 
 def _outputs(config: EnvironmentConfig, aws: Aws, concern: str = CONCERN) -> dict[str, str]:
@@ -126,31 +147,27 @@ def _outputs(config: EnvironmentConfig, aws: Aws, concern: str = CONCERN) -> dic
 # --------------------------------------------------------------------------------------------
 
 
-def _aws_errors_as_usage(command: Callable[[argparse.Namespace], int]) -> Any:
+def _aws_errors_explained(command: Callable[[argparse.Namespace], int]) -> Any:
     """AWS errors (no credentials, access denied, throttling) become one-line errors."""
 
     def run(arguments: argparse.Namespace) -> int:
         try:
             return command(arguments)
         except (ClientError, BotoCoreError) as error:
-            raise UsageError(f"AWS call failed: {error}") from error
+            raise aws_failure(error, "AWS call failed") from error
 
     run.__doc__ = command.__doc__
     return run
 
 
-@_aws_errors_as_usage
+@_aws_errors_explained
 def command_model(arguments: argparse.Namespace) -> int:
     """Show, start or stop the environment's model version."""
     config = environment(arguments.env)
-    if getattr(arguments, "version_arn", None) and arguments.action != "stop":
-        raise UsageError("--version-arn: only with 'model stop'")
     aws = aws_clients(config)
-    action: Callable[[EnvironmentConfig, Aws, argparse.Namespace, Console], int] = {
-        "status": _status,
-        "start": _start,
-        "stop": _stop,
-    }[arguments.action]
+    action: Callable[[EnvironmentConfig, Aws, argparse.Namespace, Console], int] = (
+        arguments.action_function
+    )
     return action(config, aws, arguments, Console())
 
 
@@ -165,7 +182,7 @@ def _status(
     table.add_row("Project", settings.project_name)
     try:
         model, source = model_version(config, aws)
-    except UsageError as error:
+    except NoModelVersionError as error:
         table.add_row("Model version", f"[red]{error}[/red]")
     else:
         description = describe(aws, model)
@@ -280,13 +297,15 @@ def _wait_for(
             spinner.update(f"{model.version}: {status}")
             if status in targets:
                 console.print(f"{model.version} is {status}")
-                return 0
+                return EXIT_OK
             if status in {"FAILED", None}:
                 console.print(f"[red]{model.version} is {status}[/red]")
-                return 1
+                return EXIT_FAILING
             if time.monotonic() > deadline:
-                console.print(f"[red]still {status} after {arguments.timeout} minutes[/red]")
-                return 1
+                raise StillRunningError(
+                    f"{model.version} is still {status} after {arguments.timeout:g} minutes; "
+                    f"it goes on in AWS (ops model status --env {arguments.env})"
+                )
             sleep(POLL_SECONDS)
 
 
@@ -336,13 +355,11 @@ def _image_problem(path: Path) -> str | None:
     return None
 
 
-@_aws_errors_as_usage
+@_aws_errors_explained
 def command_classify(arguments: argparse.Namespace) -> int:
     """Classify local images or an S3 prefix and print the records."""
     config = environment(arguments.env)
     source = parse_target(arguments.target)
-    if arguments.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of minutes")
     aws = aws_clients(config)
     _outputs(config, aws)  # inference is deployed
     storage = _outputs(config, aws, "Storage")
@@ -413,7 +430,7 @@ def _transfer(
             try:
                 transfer(key, item)
             except (ClientError, BotoCoreError) as error:
-                raise UsageError(f"{label} {item} failed: {error}") from error
+                raise aws_failure(error, f"{label} {item} failed") from error
             progress.advance(task)
 
 
@@ -424,7 +441,9 @@ def _list_keys(s3: Any, bucket: str, prefix: str) -> Iterator[str]:
                 if not item["Key"].endswith("/"):
                     yield str(item["Key"])
     except ClientError as error:
-        raise UsageError(f"cannot list s3://{bucket}/{prefix}: {error}") from error
+        if error_code(error) == "NoSuchBucket":
+            raise UsageError(f"s3://{bucket}/{prefix}: no such bucket") from error
+        raise aws_failure(error, f"cannot list s3://{bucket}/{prefix}") from error
 
 
 def _wait_for_records(
@@ -507,7 +526,15 @@ def _report(keys: dict[str, str], records: dict[str, dict[str, Any]], console: C
     )
     for name in pending[:20]:
         console.print(f"  pending: {name}")
-    return 0 if results.row_count == len(keys) else 1
+    if errors.row_count:
+        return EXIT_FAILING
+    if pending:
+        console.print(
+            "[yellow]--timeout reached: the pending images are still queued; their records "
+            "appear later (run the same command on their input prefix to collect them)[/yellow]"
+        )
+        return EXIT_STILL_RUNNING
+    return EXIT_OK
 
 
 def _progress(console: Console) -> Progress:
@@ -527,33 +554,75 @@ def _progress(console: Console) -> Progress:
 
 
 def register(commands: Any) -> None:
-    """Add ``model`` and ``classify`` to the ``python -m ops`` subparsers."""
-    model = commands.add_parser("model", help="Rekognition model: status, or start/stop it by hand")
-    model.add_argument("action", choices=("status", "start", "stop"))
-    model.add_argument("--env", required=True, help="environment name from cdk.json")
-    model.add_argument("--wait", action="store_true", help="wait until RUNNING / STOPPED")
-    model.add_argument(
-        "--timeout", type=float, default=45.0, help="minutes --wait waits (default 45)"
+    """Add ``model status|start|stop`` and ``classify`` to the ``ops`` subparsers."""
+    model = commands.add_parser(
+        "model",
+        help="Rekognition model: status, or start/stop it by hand",
+        description="The Rekognition Custom Labels model version inference uses (pinned in "
+        "cdk.json or published by the training workflow in SSM). A running model bills about "
+        "$4 per inference-unit hour.",
     )
-    model.add_argument(
+    actions = model.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser(
+        "status",
+        help="version, status, inference units, control mode, queue backlog, event source",
+        description="Show the model version inference uses and where it comes from, its "
+        "status and inference units, the controller's mode, the work queue and dead-letter "
+        "queue depths and the consumer's event source. Changes nothing.",
+    )
+    start = actions.add_parser(
+        "start",
+        help="start the model with the configured inference units",
+        description="StartProjectVersion with rekognition.min/max_inference_units. In "
+        "on_demand and scheduled modes the controller stops it again once idle.",
+    )
+    stop = actions.add_parser(
+        "stop",
+        help="stop the model (the event source is disabled first)",
+        description="Disable the consumer's event source (images wait in the queue), then "
+        "StopProjectVersion. In on_demand mode the controller starts it again when images wait.",
+    )
+    stop.add_argument(
         "--version-arn",
-        help="stop: this version of the project instead of the one inference uses (e.g. a "
+        help="this version of the project instead of the one inference uses (e.g. a "
         "previous version a deployment could not stop); the event source is left alone",
     )
-    model.set_defaults(handler=command_model)
+    for parser, target, handler in ((start, "RUNNING", _start), (stop, "STOPPED", _stop)):
+        parser.add_argument("--wait", action="store_true", help=f"wait until {target}")
+        parser.add_argument(
+            "--timeout",
+            type=minutes,
+            default=45.0,
+            metavar="MINUTES",
+            help="minutes --wait waits (default 45)",
+        )
+        parser.set_defaults(action_function=handler)
+    status.set_defaults(action_function=_status)
+    for parser in (status, start, stop):
+        parser.add_argument("--env", required=True, help="environment name from cdk.json")
+        parser.set_defaults(handler=command_model)
 
     classify = commands.add_parser(
-        "classify", help="classify local images or an S3 prefix and print the results"
+        "classify",
+        help="classify local images or an S3 prefix and print the results",
+        description="Upload local JPEG/PNG images (a file or a folder, checked by content) or "
+        "copy the objects of an s3://bucket/prefix into the inference input prefix, wait for "
+        "their records with a progress bar, then print the results and the error records.",
     )
     classify.add_argument("target", metavar="PATH_OR_S3_PREFIX")
     classify.add_argument("--env", required=True, help="environment name from cdk.json")
     classify.add_argument(
         "--timeout",
-        type=float,
+        type=minutes,
         default=30.0,
+        metavar="MINUTES",
         help="minutes to wait for the records (default 30; a stopped model takes ~10 to start)",
     )
     classify.add_argument(
-        "--poll", type=float, default=POLL_SECONDS, help="seconds between checks (default 5)"
+        "--poll",
+        type=seconds,
+        default=POLL_SECONDS,
+        metavar="SECONDS",
+        help="seconds between checks (default 5)",
     )
     classify.set_defaults(handler=command_classify)

@@ -1,7 +1,7 @@
 """Operator commands for SageMaker image classification.
 
-    python -m ops sagemaker classify --env dev PATH_OR_S3_URI [--threshold 0.8] [--timeout 30]
-    python -m ops sagemaker train --env dev [--wait] [--timeout HOURS]
+    ops sagemaker classify --env dev PATH_OR_S3_URI [--threshold 0.8] [--timeout MINUTES]
+    ops sagemaker train --env dev [--wait] [--timeout MINUTES]
 
 ``classify`` runs the single-image workflow on one image (a local JPEG/PNG file, uploaded first,
 or ``s3://<data bucket>/<input prefix>.../image.jpg``) and the batch workflow on many (a local
@@ -22,13 +22,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.common import UsageError, environment, stack_outputs  # puts lambda_src on sys.path
+from ops.common import (  # puts lambda_src on sys.path
+    EXIT_FAILING,
+    EXIT_OK,
+    StillRunningError,
+    UsageError,
+    aws_client,
+    aws_failure,
+    environment,
+    fraction,
+    minutes,
+    stack_outputs,
+)
 from stacks.config import EnvironmentConfig
 
 # isort: split
@@ -51,23 +61,26 @@ class Target:
     key: str = ""  # an S3 key (single) or prefix (batch), when not local
 
 
+@dataclass(frozen=True)
+class _Session:
+    """Clients of one region, made by :func:`ops.common.aws_client`."""
+
+    region: str | None
+
+    def client(self, service: str) -> Any:
+        return aws_client(service, self.region)
+
+
 def _session(config: EnvironmentConfig) -> Any:
-    return boto3.session.Session(region_name=config.region) if config.region else boto3
+    return _Session(config.region)
 
 
 def _outputs(config: EnvironmentConfig, session: Any, concern: str = CONCERN) -> dict[str, str]:
     return stack_outputs(config, concern, session.client("cloudformation"))
 
 
-def threshold(value: str) -> float:
-    """argparse type of ``--threshold``: a number in [0, 1]."""
-    try:
-        number = float(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from error
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {value}")
-    return number
+#: argparse type of ``--threshold``: a number in [0, 1].
+threshold = fraction
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,9 +88,12 @@ def threshold(value: str) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_target(target: str, *, data_bucket: str, input_prefix: str) -> Target:
-    """Validate PATH_OR_S3_URI without calling AWS (except for what is local)."""
+def parse_target(target: str, *, data_bucket: str | None, input_prefix: str) -> Target:
+    """Validate PATH_OR_S3_URI without calling AWS; an S3 URI needs the data bucket (None: only
+    local targets are checked, an S3 URI is checked again once the bucket is known)."""
     if target.startswith("s3://"):
+        if data_bucket is None:
+            return Target(batch=target.endswith("/"))
         bucket, _, key = target[len("s3://") :].partition("/")
         if bucket != data_bucket or not key.startswith(input_prefix):
             raise UsageError(
@@ -114,14 +130,13 @@ def image_problem(path: Path) -> str | None:
 
 def command_classify(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
-    if arguments.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of minutes")
+    input_prefix = config.sagemaker.input_prefix
+    target = parse_target(arguments.target, data_bucket=None, input_prefix=input_prefix)
     session = _session(config)
     outputs = _outputs(config, session)
     data = _outputs(config, session, "Storage")["DataBucketName"]
-    target = parse_target(
-        arguments.target, data_bucket=data, input_prefix=config.sagemaker.input_prefix
-    )
+    if arguments.target.startswith("s3://"):
+        target = parse_target(arguments.target, data_bucket=data, input_prefix=input_prefix)
     console = Console()
     key = _upload(config, session.client("s3"), target, data, console)
     request: dict[str, Any] = {"prefix": key} if target.batch else {"s3_uri": f"s3://{data}/{key}"}
@@ -165,7 +180,7 @@ def _start(sfn: Any, machine: str, request: dict[str, Any], kind: str) -> str:
             ]
         )
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot start {machine}: {error}") from error
+        raise aws_failure(error, f"cannot start {machine}") from error
 
 
 def _follow(
@@ -195,7 +210,7 @@ def _follow(
             if described["status"] != "RUNNING":
                 return described
             if time.monotonic() > deadline:
-                raise UsageError(
+                raise StillRunningError(
                     f"{execution} is still running after {timeout_seconds / 60:g} minutes; "
                     "it goes on in AWS (see the Step Functions console)"
                 )
@@ -227,13 +242,13 @@ def _report_image(described: dict[str, Any], console: Console) -> int:
         )
         console.print(table)
         console.print(_probabilities(result["probabilities"]))
-        return 0
+        return EXIT_OK
     error, cause = described.get("error", "?"), described.get("cause", "")
     if error == "LowConfidence":
         console.print(f"[yellow]Needs review:[/yellow] {cause}")
     else:
         console.print(f"[red]{described['status']}: {error}[/red] {cause}")
-    return 1
+    return EXIT_FAILING
 
 
 def _probabilities(probabilities: dict[str, float]) -> Table:
@@ -251,7 +266,7 @@ def _report_batch(described: dict[str, Any], console: Console) -> int:
             f"[red]{described['status']}: {described.get('error', '?')}[/red] "
             f"{described.get('cause', '')}"
         )
-        return 1
+        return EXIT_FAILING
     summary = json.loads(described["output"])
     table = Table(title=f"Batch {summary['prefix']} (threshold {summary['threshold']})")
     table.add_column("Outcome")
@@ -272,7 +287,7 @@ def _report_batch(described: dict[str, Any], console: Console) -> int:
             failures.add_row(str(failure["s3_uri"]), failure["error"], failure["cause"])
         console.print(failures)
     console.print(f"Summary: {summary['summary_uri']}\nResults: {summary['results_uri']}")
-    return 0
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,9 +298,7 @@ def _report_batch(described: dict[str, Any], console: Console) -> int:
 def command_train(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
     training = config.sagemaker.training
-    timeout_hours = arguments.timeout or training.max_runtime_hours + 2
-    if timeout_hours <= 0:
-        raise UsageError("--timeout must be a positive number of hours")
+    timeout_minutes = arguments.timeout or (training.max_runtime_hours + 2) * 60
     session = _session(config)
     outputs = _outputs(config, session)
     data = _outputs(config, session, "Storage")["DataBucketName"]
@@ -308,8 +321,8 @@ def command_train(arguments: argparse.Namespace) -> int:
     console.print(f"Started {execution}")
     if not arguments.wait:
         console.print("Follow it with --wait, or in the Step Functions console.")
-        return 0
-    deadline = time.monotonic() + timeout_hours * 3600
+        return EXIT_OK
+    deadline = time.monotonic() + timeout_minutes * 60
     with console.status("training") as spinner:
         while True:
             described = sfn.describe_execution(executionArn=execution)
@@ -317,7 +330,10 @@ def command_train(arguments: argparse.Namespace) -> int:
                 break
             spinner.update(f"training: {_current_state(sfn, execution)}")
             if time.monotonic() > deadline:
-                raise UsageError(f"{execution} is still running after {timeout_hours} hours")
+                raise StillRunningError(
+                    f"{execution} is still running after {timeout_minutes:g} minutes; it goes "
+                    "on in AWS (see the Step Functions console)"
+                )
             time.sleep(TRAIN_POLL_SECONDS)
     return _report_training(described, console)
 
@@ -336,7 +352,7 @@ def _report_training(described: dict[str, Any], console: Console) -> int:
             f"[red]{described['status']}: {described.get('error', '?')}[/red] "
             f"{described.get('cause', '')}"
         )
-        return 1
+        return EXIT_FAILING
     outcome = json.loads(described["output"])
     evaluation = outcome["evaluation"]
     table = Table(title=f"Training {outcome['outcome']}", show_header=False)
@@ -350,7 +366,7 @@ def _report_training(described: dict[str, Any], console: Console) -> int:
     if outcome["outcome"] == "DEPLOYED":
         table.add_row("Endpoint", f"{outcome['endpoint']} ({outcome['endpoint_config']})")
     console.print(table)
-    return 0
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,11 +375,22 @@ def _report_training(described: dict[str, Any], console: Console) -> int:
 
 
 def register(commands: Any) -> None:
-    """Add ``sagemaker classify`` and ``sagemaker train`` to ``python -m ops``."""
-    group = commands.add_parser("sagemaker", help="SageMaker image classification")
+    """Add ``sagemaker classify`` and ``sagemaker train`` to ``ops``."""
+    group = commands.add_parser(
+        "sagemaker",
+        help="SageMaker image classification: classify, train",
+        description="The SageMaker pipeline: classify images with the endpoint, and train, "
+        "gate and deploy a model to it.",
+    )
     sub = group.add_subparsers(dest="sagemaker_command", required=True, metavar="COMMAND")
 
-    classify = sub.add_parser("classify", help="classify an image or a batch with the endpoint")
+    classify = sub.add_parser(
+        "classify",
+        help="classify an image or a batch with the endpoint",
+        description="Run the single-image workflow on one image (a local JPEG/PNG, uploaded "
+        "first, or an s3:// key under the inference input prefix) or the batch workflow on "
+        "many (a local folder, or an s3:// prefix ending in /), then print the results.",
+    )
     classify.add_argument("--env", required=True, help="environment name from cdk.json")
     classify.add_argument(
         "target",
@@ -374,17 +401,27 @@ def register(commands: Any) -> None:
         "--threshold", type=threshold, default=None, help="confidence threshold for this run"
     )
     classify.add_argument(
-        "--timeout", type=float, default=30, help="minutes to wait for the result"
+        "--timeout",
+        type=minutes,
+        default=30.0,
+        metavar="MINUTES",
+        help="minutes to wait for the result (default 30)",
     )
     classify.set_defaults(handler=command_classify)
 
-    train = sub.add_parser("train", help="train, gate and deploy a model")
+    train = sub.add_parser(
+        "train",
+        help="train, gate and deploy a model",
+        description="Check that every training channel has data, then start the train -> "
+        "evaluate -> deploy-endpoint workflow; --wait follows it to its outcome.",
+    )
     train.add_argument("--env", required=True, help="environment name from cdk.json")
     train.add_argument("--wait", action="store_true", help="follow the run to its outcome")
     train.add_argument(
         "--timeout",
-        type=float,
+        type=minutes,
         default=None,
-        help="hours to wait with --wait (default: job limit + 2)",
+        metavar="MINUTES",
+        help="minutes to wait with --wait (default: the job's max_runtime_hours + 2 hours)",
     )
     train.set_defaults(handler=command_train)

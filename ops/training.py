@@ -1,19 +1,24 @@
 """Operator commands for Rekognition Custom Labels training runs and evaluation reports.
 
-    python -m ops train start --env dev --manifest s3://DATA_BUCKET/manifests/train.manifest
-    python -m ops train watch EXECUTION_ARN [--interval SECONDS] [--timeout MINUTES]
-    python -m ops train list --env dev [--limit N]
-    python -m ops report --manifest PATH --summary PATH --out DIR
-    python -m ops report --env dev --version NAME --out DIR
+    ops train start --env dev --manifest s3://DATA_BUCKET/manifests/train.manifest
+    ops train watch EXECUTION_ARN [--interval SECONDS] [--timeout MINUTES]
+    ops train list --env dev [--limit N]
+    ops report --manifest PATH --summary PATH --out DIR
+    ops report --env dev --version NAME --out DIR
 
 ``train start`` checks the request with the workflow's own ``normalize_job`` (the code of its
-``ValidateInput`` state) before anything starts or bills. ``report`` runs the ``Evaluate`` state's
-code (``rekognition_training.evaluation_sources``) on local files or on a trained version and
-writes the same ``metrics.json`` and ``report.html`` the workflow stores.
+``ValidateInput`` state) before any AWS call, and again with the data bucket once it is known,
+before anything starts or bills. ``train watch`` keeps one live status line (the state, the
+checks of the current polling loop against its bound, elapsed time, when the next check is due
+and when the loop gives up) and prints only what changes the story: a new step, a loop begun or
+finished, a failed attempt, a retry, the end; then a summary. ``report`` runs the ``Evaluate``
+state's code (``rekognition_training.evaluation_sources``) on local files or on a trained
+version, with a progress bar while it reads the manifest, and writes the same ``metrics.json``
+and ``report.html`` the workflow stores.
 
-Exit codes: 0 success (``watch``: DEPLOYED or REJECTED), 1 the run FAILED, TIMED_OUT or was
-ABORTED, 2 bad input (one line per problem), 3 ``watch --timeout`` reached while the run goes on,
-130 ``watch`` interrupted with Ctrl-C (the run goes on).
+Exit codes (``ops.common``): 0 success (``watch``: DEPLOYED or REJECTED), 1 the run FAILED,
+TIMED_OUT or was ABORTED, 2 bad input (one line per problem), 3 environment problem,
+4 ``watch --timeout`` reached while the run goes on, 130 ``watch`` interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,28 +29,54 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
-from ops.common import UsageError, environment, stack_outputs  # puts lambda_src on sys.path
+from ops.common import (  # puts lambda_src on sys.path
+    EXIT_FAILING,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STILL_RUNNING,
+    EXIT_USAGE,
+    AwsEnvironmentError,
+    UsageError,
+    aws_client,
+    aws_failure,
+    count_between,
+    environment,
+    error_code,
+    minutes,
+    seconds,
+    stack_outputs,
+)
 from stacks.config import EnvironmentConfig
 
 # isort: split
 from rekognition_training.evaluation_sources import (
     Evaluation,
     EvaluationMissing,
+    EvaluationSources,
     evaluate,
     evaluation_sources,
-    read_evaluation,
+    manifest_lines,
+    read_summary,
 )
 from rekognition_training.gate import GateMetricMissing
 from rekognition_training.job import (
@@ -54,23 +85,28 @@ from rekognition_training.job import (
     normalize_job,
     version_name_for,
 )
-from shared.evaluation.manifest import ManifestError, load_summary, parse_manifest
+from shared.evaluation.manifest import (
+    EvaluationSummary,
+    ManifestError,
+    load_summary,
+    parse_manifest_lines,
+)
 from shared.rekognition_lookup import ListingTooLong, find_project, find_version
 
 CONCERN = "RekognitionTraining"
 STATE_MACHINE_OUTPUT = "TrainingStateMachineArn"
 
-EXIT_OK = 0
-EXIT_RUN_FAILED = 1
-EXIT_USAGE = 2
-EXIT_STILL_RUNNING = 3
-EXIT_INTERRUPTED = 130
+EXIT_RUN_FAILED = EXIT_FAILING
 
 #: The largest page GetExecutionHistory returns.
 HISTORY_PAGE_SIZE = 1000
 DEFAULT_INTERVAL_SECONDS = 15.0
 #: Longer than a run with the default deadlines lasts; the workflow's own timeout ends it anyway.
 DEFAULT_WATCH_TIMEOUT_MINUTES = 48 * 60.0
+#: Without a terminal, the status line is printed at most this often (a 26-hour run: ~50 lines).
+DEFAULT_STATUS_EVERY_MINUTES = 30.0
+#: A manifest at least this large gets a progress bar while ``report`` reads it.
+PROGRESS_BYTES = 8 * 1024 * 1024
 #: Step Functions execution names (the stricter set that CloudWatch logging accepts).
 _EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _EXECUTION_ARN = re.compile(
@@ -91,6 +127,10 @@ _TASK_FAILURES = {
     "ActivityFailed": "activityFailedEventDetails",
     "ActivityTimedOut": "activityTimedOutEventDetails",
 }
+_TASK_SUCCEEDED = {
+    "TaskSucceeded": "taskSucceededEventDetails",
+    "LambdaFunctionSucceeded": "lambdaFunctionSucceededEventDetails",
+}
 _EXECUTION_ENDS = {
     "ExecutionSucceeded": ("green", "execution succeeded", None),
     "ExecutionFailed": ("red", "execution failed", "executionFailedEventDetails"),
@@ -103,7 +143,7 @@ _CAUSE_CHARACTERS = 300
 
 def client(service: str, region: str | None) -> Any:
     """A boto3 client for ``region`` (None: the default region); tests replace it."""
-    return boto3.client(service, region_name=region) if region else boto3.client(service)
+    return aws_client(service, region)
 
 
 def sleep(seconds: float) -> None:
@@ -114,6 +154,16 @@ def sleep(seconds: float) -> None:
 def clock() -> float:
     """Seconds on a monotonic clock (a seam for the tests)."""
     return time.monotonic()
+
+
+def now() -> datetime:
+    """The current time (a seam for the tests: elapsed times are measured against it)."""
+    return datetime.now(UTC)
+
+
+def make_console() -> Console:
+    """The console commands print to (a seam: tests force a terminal to see the live line)."""
+    return Console()
 
 
 def console_url(execution_arn: str) -> str:
@@ -145,7 +195,9 @@ def _output(outputs: Mapping[str, str], key: str, stack: str) -> str:
     try:
         return outputs[key]
     except KeyError:
-        raise UsageError(f"stack {stack} has no output {key}: deploy the current app") from None
+        raise AwsEnvironmentError(
+            f"stack {stack} has no output {key}: deploy the current app"
+        ) from None
 
 
 def _gate_text(gate: Mapping[str, Any], *, spelled_out: bool = False) -> str:
@@ -263,31 +315,24 @@ def _missing_manifests(s3: Any, job: Mapping[str, Any], arguments: argparse.Name
         location = datasets.get(source_field, {}).get("GroundTruthManifest", {}).get("S3Object")
         if location is None:
             continue
+        uri = f"s3://{location['Bucket']}/{location['Name']}"
         try:
             s3.head_object(Bucket=location["Bucket"], Key=location["Name"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                problems.append(
-                    f"{option}: s3://{location['Bucket']}/{location['Name']} does not exist"
-                )
+            if error_code(error) in ("404", "NoSuchKey", "NotFound"):
+                problems.append(f"{option}: {uri} does not exist")
+            elif error_code(error) not in ("403", "AccessDenied"):
+                raise aws_failure(error, f"cannot check {uri}") from error
     return problems
 
 
-def command_train_start(arguments: argparse.Namespace) -> int:
-    config = environment(arguments.env)
-    request, problems = training_request(arguments)
-    name = arguments.name or default_execution_name()
-    if not _EXECUTION_NAME.fullmatch(name):
-        problems.append(f"--name: 1-80 letters, digits, '-' or '_', got {name!r}")
-    if problems:
-        return _refuse(problems)
-
-    cloudformation = client("cloudformation", config.region)
-    training_stack = stack_outputs(config, CONCERN, cloudformation)
-    state_machine = _output(training_stack, STATE_MACHINE_OUTPUT, CONCERN)
-    data_bucket = _output(
-        stack_outputs(config, "Storage", cloudformation), "DataBucketName", "Storage"
-    )
+def _job(
+    request: dict[str, Any],
+    arguments: argparse.Namespace,
+    config: EnvironmentConfig,
+    name: str,
+    data_bucket: str | None,
+) -> tuple[dict[str, Any] | None, list[str]]:
     try:
         job = normalize_job(
             request,
@@ -297,7 +342,30 @@ def command_train_start(arguments: argparse.Namespace) -> int:
             default_gate=default_gate(config),
         )
     except InvalidTrainingInput as error:
-        return _refuse([_with_option(problem, arguments) for problem in error.problems])
+        return None, [_with_option(problem, arguments) for problem in error.problems]
+    return job, []
+
+
+def command_train_start(arguments: argparse.Namespace) -> int:
+    config = environment(arguments.env)
+    request, problems = training_request(arguments)
+    name = arguments.name or default_execution_name()
+    if not _EXECUTION_NAME.fullmatch(name):
+        problems.append(f"--name: 1-80 letters, digits, '-' or '_', got {name!r}")
+    if not problems:  # then everything but the data bucket, before any AWS call
+        _, problems = _job(request, arguments, config, name, data_bucket=None)
+    if problems:
+        return _refuse(problems)
+
+    cloudformation = client("cloudformation", config.region)
+    training_stack = stack_outputs(config, CONCERN, cloudformation)
+    state_machine = _output(training_stack, STATE_MACHINE_OUTPUT, CONCERN)
+    data_bucket = _output(
+        stack_outputs(config, "Storage", cloudformation), "DataBucketName", "Storage"
+    )
+    job, problems = _job(request, arguments, config, name, data_bucket)
+    if job is None:
+        return _refuse(problems)
     problems = _missing_manifests(client("s3", config.region), job, arguments)
     if problems:
         return _refuse(problems)
@@ -307,12 +375,12 @@ def command_train_start(arguments: argparse.Namespace) -> int:
             stateMachineArn=state_machine, name=name, input=json.dumps(request)
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if error_code(error) == "ExecutionAlreadyExists":
             raise UsageError(
                 f"--name: an execution named {name!r} already exists (names are unique per "
                 "state machine for 90 days)"
             ) from error
-        raise UsageError(f"cannot start {state_machine}: {error}") from error
+        raise aws_failure(error, f"cannot start {state_machine}") from error
     arn = started["executionArn"]
     gate = job["gate"]
     print(
@@ -321,7 +389,7 @@ def command_train_start(arguments: argparse.Namespace) -> int:
     )
     print(f"Execution: {arn}")
     print(f"Console:   {console_url(arn)}")
-    print(f"Follow it: python -m ops train watch {arn}")
+    print(f"Follow it: ops train watch {arn}")
     return EXIT_OK
 
 
@@ -385,6 +453,78 @@ def _state_definitions(definition: Any) -> dict[str, dict[str, Any]]:
     return states
 
 
+def _successors(state: Mapping[str, Any]) -> set[str]:
+    names = {state.get("Next"), state.get("Default")}
+    for branch in [*(state.get("Choices") or []), *(state.get("Catch") or [])]:
+        if isinstance(branch, dict):
+            names.add(branch.get("Next"))
+    return {name for name in names if isinstance(name, str)}
+
+
+def _reachable(start: str, edges: Mapping[str, set[str]]) -> set[str]:
+    seen, pending = {start}, [start]
+    while pending:
+        for following in edges.get(pending.pop(), set()):
+            if following not in seen:
+                seen.add(following)
+                pending.append(following)
+    return seen
+
+
+def _number_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class PollingLoop:
+    """A bounded polling loop of the workflow: ``Wait -> Describe -> ... -> <label>Deadline?``.
+
+    The workflows build every poll the same way (``stacks/components/rekognition_training.py``,
+    ``_polling_loop``): a counter compared with ``max_polls`` by a Choice named
+    ``<label>Deadline?``. The loop's states are the cycle through that Choice.
+    """
+
+    label: str
+    states: frozenset[str]
+    wait_states: frozenset[str]
+    max_polls: int | None
+    interval_seconds: float | None
+
+
+def polling_loops(states: Mapping[str, Mapping[str, Any]]) -> list[PollingLoop]:
+    """The polling loops of a definition (its states by name, see :func:`_state_definitions`)."""
+    edges = {name: _successors(state) for name, state in states.items()}
+    reverse: dict[str, set[str]] = {}
+    for name, following in edges.items():
+        for successor in following:
+            reverse.setdefault(successor, set()).add(name)
+    loops = []
+    for name, state in states.items():
+        if state.get("Type") != "Choice" or not name.endswith("Deadline?"):
+            continue
+        cycle = _reachable(name, edges) & _reachable(name, reverse)
+        if len(cycle) < 2:
+            continue
+        limits = [
+            _number_or_none(choice.get("NumericGreaterThanEquals"))
+            for choice in state.get("Choices") or []
+            if isinstance(choice, dict)
+        ]
+        limit = next((int(value) for value in limits if value is not None), None)
+        waits = frozenset(n for n in cycle if states.get(n, {}).get("Type") == "Wait")
+        intervals = [_number_or_none(states[n].get("Seconds")) for n in sorted(waits)]
+        loops.append(
+            PollingLoop(
+                label=name[: -len("Deadline?")],
+                states=frozenset(cycle),
+                wait_states=waits,
+                max_polls=limit,
+                interval_seconds=next((i for i in intervals if i is not None), None),
+            )
+        )
+    return loops
+
+
 def _duration(delta: timedelta) -> str:
     seconds = max(round(delta.total_seconds()), 0)
     if seconds < 60:
@@ -394,31 +534,91 @@ def _duration(delta: timedelta) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
 
 
+def _clock_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M:%S")
+
+
 def _shorten(text: Any, limit: int = _CAUSE_CHARACTERS) -> str:
     flat = " ".join(str(text or "").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-@dataclass
-class EventPrinter:
-    """Renders history events as progress lines: states, waits, task failures and retries."""
+def _service_status(output: Any) -> str | None:
+    """The first ``Status`` string of a task's result (DescribeProjectVersions, DescribeDataset)."""
+    pending = [_json(output)]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, dict):
+            status = node.get("Status")
+            if isinstance(status, str):
+                return status
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return None
 
-    console: Console
+
+@dataclass
+class LoopProgress:
+    """What one pass through a polling loop has done so far."""
+
+    loop: PollingLoop
+    entered: datetime | None
+    checks: int = 0
+    status: str | None = None
+    next_check: datetime | None = None
+
+    @property
+    def gives_up(self) -> datetime | None:
+        """When the loop's counter reaches ``max_polls`` (about: each check takes a little)."""
+        loop = self.loop
+        if self.entered is None or loop.max_polls is None or loop.interval_seconds is None:
+            return None
+        return self.entered + timedelta(seconds=loop.max_polls * loop.interval_seconds)
+
+
+@dataclass
+class RunTracker:
+    """Turns an execution's history into a few lines worth keeping, a status line and a summary.
+
+    A 26-hour training polls about 312 times, ten history events each: printing every event
+    (as a first version of ``watch`` did) buries the story in 3,000 lines. Here a step is
+    reported when it is first entered, a polling loop when it begins and ends (with its check
+    count and duration), every failed attempt and retry, and the end; the checks themselves
+    only move the status line.
+    """
+
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    started: datetime | None = None
+    timeout_seconds: float | None = None
+    current: str = "starting"
+    events: int = 0
+    retries: int = 0
+    task_failures: int = 0
+    finished: datetime | None = None
+    loops: list[PollingLoop] = field(default_factory=list)
+    progress: LoopProgress | None = None
+    #: (label, checks, duration) of every polling loop finished so far, in order.
+    finished_loops: list[tuple[str, int, timedelta | None]] = field(default_factory=list)
     _owner: dict[int, str] = field(default_factory=dict)
-    _entered: dict[str, datetime] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
     _attempts: dict[str, int] = field(default_factory=dict)
     _last_error: dict[str, str] = field(default_factory=dict)
-    current: str = "starting"
 
-    def show(self, event: Mapping[str, Any]) -> None:
-        line = self.describe(event)
-        if line is not None:
-            stamp = _time(event.get("timestamp"))
-            self.console.print(f"[dim]{stamp}[/dim]  {line}", highlight=False)
+    def __post_init__(self) -> None:
+        self.loops = polling_loops(self.states)
 
-    def describe(self, event: Mapping[str, Any]) -> str | None:
+    def loop_of(self, state: str) -> PollingLoop | None:
+        for loop in self.loops:
+            if state in loop.states:
+                return loop
+        return None
+
+    def observe(self, event: Mapping[str, Any]) -> list[str]:
+        """Lines (rich markup) this event adds to the story, often none."""
+        self.events += 1
         kind, moment = str(event.get("type", "")), event.get("timestamp")
+        when = moment if isinstance(moment, datetime) else None
         state = self._owner.get(event.get("previousEventId", 0))
         if kind.endswith("StateEntered"):
             state = str(event.get("stateEnteredEventDetails", {}).get("name", "?"))
@@ -426,62 +626,108 @@ class EventPrinter:
             self._owner[event["id"]] = state
 
         if kind == "ExecutionStarted":
-            return "[bold]execution started[/bold]"
+            self.started = self.started or when
+            return ["[bold]execution started[/bold]"]
         if kind.endswith("StateEntered") and state is not None:
-            self.current = state
-            self._attempts[state] = 0
-            self._last_error.pop(state, None)
-            if isinstance(moment, datetime):
-                self._entered[state] = moment
-            if kind == "WaitStateEntered":
-                return f"[yellow]waiting[/yellow] {escape(state)}: {self._wait(state, moment)}"
-            return f"[cyan]entered[/cyan] {escape(state)} ({kind[: -len('StateEntered')]})"
-        if kind.endswith("StateExited"):
-            name = str(event.get("stateExitedEventDetails", {}).get("name", state or "?"))
-            entered = self._entered.pop(name, None)
-            took = (
-                f" after {_duration(moment - entered)}"
-                if isinstance(moment, datetime) and entered is not None
-                else ""
-            )
-            return f"[green]exited[/green] {escape(name)}{took}"
+            return self._entered(state, kind, when)
+        if kind in _TASK_SUCCEEDED and state is not None:
+            status = _service_status(event.get(_TASK_SUCCEEDED[kind], {}).get("output"))
+            if status is not None and self.progress is not None:
+                self.progress.status = status
+            return []
         if kind in _TASK_SCHEDULED and state is not None:
             self._attempts[state] = self._attempts.get(state, 0) + 1
             retry = self._attempts[state] - 1
             if retry > 0:
+                self.retries += 1
                 after = self._last_error.get(state, "an error")
-                return f"[magenta]retry {retry}[/magenta] of {escape(state)} after {escape(after)}"
-            return None
+                return [
+                    f"[magenta]retry {retry}[/magenta] of {escape(state)} after {escape(after)}"
+                ]
+            return []
         if kind in _TASK_FAILURES:
+            self.task_failures += 1
             details = event.get(_TASK_FAILURES[kind], {})
             error = str(details.get("error") or kind)
             if state is not None:
                 self._last_error[state] = error
-            return (
+            return [
                 f"[red]task failed[/red] in {escape(state or '?')}: {escape(error)}: "
                 f"{escape(_shorten(details.get('cause')))}"
-            )
+            ]
         if kind == "MapIterationFailed":
             details = event.get("mapIterationFailedEventDetails", {})
-            return (
+            return [
                 f"[red]iteration {details.get('index', '?')} of {escape(state or '?')} failed[/red]"
-            )
+            ]
         if kind in _EXECUTION_ENDS:
+            self.finished = when
+            lines = self._leave_loop(when)
             style, text, details_field = _EXECUTION_ENDS[kind]
             ended = event.get(details_field, {}) if details_field else {}
             suffix = f": {escape(str(ended['error']))}" if ended.get("error") else ""
-            return f"[bold {style}]{text}[/bold {style}]{suffix}"
-        return None
+            return [*lines, f"[bold {style}]{text}[/bold {style}]{suffix}"]
+        return []
 
-    def _wait(self, state: str, moment: Any) -> str:
+    def _entered(self, state: str, kind: str, when: datetime | None) -> list[str]:
+        self.current = state
+        self._attempts[state] = 0
+        self._last_error.pop(state, None)
+        lines: list[str] = []
+        loop = self.loop_of(state)
+        if self.progress is not None and self.progress.loop is not loop:
+            lines += self._leave_loop(when)
+        if loop is not None:
+            if self.progress is None:
+                self.progress = LoopProgress(loop, when)
+                lines.append(self._loop_begins(self.progress))
+            if state in loop.wait_states:
+                self.progress.checks += 1
+                interval = loop.interval_seconds
+                self.progress.next_check = (
+                    when + timedelta(seconds=interval) if when and interval is not None else None
+                )
+            return lines
+        first = state not in self._seen
+        self._seen.add(state)
+        if not first or any(state == f"Init{loop.label}Polls" for loop in self.loops):
+            return lines  # a loop's counter reset: the loop's own line follows
+        if kind == "WaitStateEntered":
+            lines.append(f"[yellow]waiting[/yellow] {escape(state)}: {self._wait(state, when)}")
+        else:
+            lines.append(f"[cyan]entered[/cyan] {escape(state)} ({kind[: -len('StateEntered')]})")
+        return lines
+
+    def _loop_begins(self, progress: LoopProgress) -> str:
+        loop = progress.loop
+        every = (
+            f" every {_duration(timedelta(seconds=loop.interval_seconds))}"
+            if loop.interval_seconds is not None
+            else ""
+        )
+        bound = f", at most {loop.max_polls} checks" if loop.max_polls is not None else ""
+        gives_up = progress.gives_up
+        until = f" (gives up about {_time(gives_up)} UTC)" if gives_up is not None else ""
+        return f"[yellow]polling[/yellow] {escape(loop.label)}{every}{bound}{until}"
+
+    def _leave_loop(self, when: datetime | None) -> list[str]:
+        progress, self.progress = self.progress, None
+        if progress is None:
+            return []
+        took = when - progress.entered if when and progress.entered else None
+        self.finished_loops.append((progress.loop.label, progress.checks, took))
+        status = f", last status {progress.status}" if progress.status else ""
+        after = f" in {_duration(took)}" if took is not None else ""
+        return [
+            f"[green]done polling[/green] {escape(progress.loop.label)}: "
+            f"{progress.checks} check{'s' if progress.checks != 1 else ''}{after}{escape(status)}"
+        ]
+
+    def _wait(self, state: str, moment: datetime | None) -> str:
         definition = self.states.get(state, {})
-        seconds = definition.get("Seconds")
-        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-            until = (
-                f" (until {_time(moment + timedelta(seconds=seconds))})"
-                if isinstance(moment, datetime)
-                else ""
-            )
+        seconds = _number_or_none(definition.get("Seconds"))
+        if seconds is not None:
+            until = f" (until {_time(moment + timedelta(seconds=seconds))})" if moment else ""
             return f"{_duration(timedelta(seconds=seconds))}{until}"
         if isinstance(definition.get("Timestamp"), str):
             return f"until {definition['Timestamp']}"
@@ -489,6 +735,48 @@ class EventPrinter:
             if isinstance(definition.get(path), str):
                 return f"{path} {definition[path]}"
         return "as defined"
+
+    def status_line(self, moment: datetime) -> str:
+        """``state, check n/max (STATUS), elapsed, next check, gives up``: plain text."""
+        parts = [self.current]
+        progress = self.progress
+        if progress is not None:
+            bound = f"/{progress.loop.max_polls}" if progress.loop.max_polls is not None else ""
+            status = f" ({progress.status})" if progress.status else ""
+            parts[0] = f"{progress.loop.label}: check {progress.checks}{bound}{status}"
+        if self.started is not None:
+            parts.append(f"elapsed {_duration(moment - self.started)}")
+        if progress is not None and progress.next_check is not None:
+            if progress.next_check > moment:
+                parts.append(f"next check {_clock_time(progress.next_check)} UTC")
+            if progress.gives_up is not None:
+                parts.append(f"gives up about {_time(progress.gives_up)} UTC")
+        elif self.started is not None and self.timeout_seconds is not None:
+            deadline = self.started + timedelta(seconds=self.timeout_seconds)
+            parts.append(f"run times out {_time(deadline)} UTC")
+        return ", ".join(parts)
+
+    def summary(self, status: str, moment: datetime) -> str:
+        """One line: how long, what was polled how often, retries, failures, history size."""
+        end = self.finished or moment
+        took = f" after {_duration(end - self.started)}" if self.started is not None else ""
+        loops: dict[str, list[Any]] = {}
+        for label, checks, spent in self.finished_loops:
+            total = loops.setdefault(label, [0, timedelta()])
+            total[0] += checks
+            total[1] += spent or timedelta()
+        polled = "; ".join(
+            f"{label} {checks} check{'s' if checks != 1 else ''} ({_duration(spent)})"
+            for label, (checks, spent) in loops.items()
+        )
+        parts = [
+            f"Summary: {status}{took}",
+            *([f"polled {polled}"] if polled else []),
+            f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}",
+            f"{self.task_failures} failed attempt{'' if self.task_failures == 1 else 's'}",
+            f"{self.events} history events",
+        ]
+        return "; ".join(parts)
 
 
 def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
@@ -532,68 +820,122 @@ def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
     return EXIT_OK, [f"[bold]{escape(status)}[/bold] without an outcome: {escape(str(output))}"]
 
 
+class StatusDisplay:
+    """The status line: live (rich status) on a terminal, a plain line every so often otherwise.
+
+    Story lines go through :meth:`line` so they appear above the live line.
+    """
+
+    def __init__(self, console: Console, every_seconds: float) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self._every = every_seconds
+        self._last: float | None = None
+        self._status: Any = None
+
+    def __enter__(self) -> StatusDisplay:
+        if self.live:
+            self._status = self.console.status("waiting for the first events")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def line(self, markup: str, moment: Any = None) -> None:
+        stamp = f"[dim]{_time(moment)}[/dim]  " if moment is not None else ""
+        self.console.print(f"{stamp}{markup}", highlight=False, soft_wrap=True)
+
+    def update(self, text: str) -> None:
+        if self._status is not None:
+            self._status.update(escape(text))
+            return
+        moment = clock()
+        if self._last is None or moment - self._last >= self._every:
+            self._last = moment
+            self.console.print(f"[dim]status[/dim] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def command_train_watch(arguments: argparse.Namespace) -> int:
     arn = arguments.execution_arn
     match = _EXECUTION_ARN.fullmatch(arn)
     if match is None:
         raise UsageError(f"{arn}: not a Step Functions execution ARN")
-    if arguments.interval <= 0:
-        raise UsageError("--interval must be a positive number of seconds")
-    if arguments.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of minutes")
     stepfunctions = client("stepfunctions", match["region"])
-    console = Console()
+    console = make_console()
     try:
         description = stepfunctions.describe_execution(executionArn=arn)
     except ClientError as error:
-        raise UsageError(f"cannot describe execution {arn}: {error}") from error
-    printer = EventPrinter(console, states=_definition_states(stepfunctions, arn))
+        if error_code(error) in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise UsageError(f"cannot describe execution {arn}: {error}") from error
+        raise aws_failure(error, f"cannot describe execution {arn}") from error
+    states, timeout_seconds = _definition_states(stepfunctions, arn)
+    tracker = RunTracker(
+        states=states, started=description.get("startDate"), timeout_seconds=timeout_seconds
+    )
     console.print(
         f"Watching [bold]{escape(description['name'])}[/bold] "
         f"(started {_time(description.get('startDate'))} UTC)",
         highlight=False,
     )
-    print(f"Console: {console_url(arn)}")
+    console.print(f"Console: {console_url(arn)}", highlight=False, soft_wrap=True)
     follower = HistoryFollower(stepfunctions, arn)
     deadline = clock() + arguments.timeout * 60
+    display = StatusDisplay(console, arguments.status_every * 60)
     try:
-        with console.status("waiting for the first events") as spinner:
+        with display:
             while True:
                 for event in follower.new_events():
-                    printer.show(event)
+                    for line in tracker.observe(event):
+                        display.line(line, event.get("timestamp"))
                 description = stepfunctions.describe_execution(executionArn=arn)
                 if description["status"] != "RUNNING":
                     for event in follower.new_events():
-                        printer.show(event)
+                        for line in tracker.observe(event):
+                            display.line(line, event.get("timestamp"))
                     break
                 if clock() >= deadline:
-                    console.print(
-                        f"[yellow]Still RUNNING in {escape(printer.current)} after "
-                        f"{arguments.timeout:g} minutes; stopped watching (the run goes on).",
-                        highlight=False,
+                    display.line(
+                        f"[yellow]Still RUNNING in {escape(tracker.current)} after "
+                        f"{arguments.timeout:g} minutes; stopped watching (the run goes on)."
                     )
+                    display.line(escape(tracker.summary("RUNNING", now())))
+                    print(f"Resume with: ops train watch {arn}")
                     return EXIT_STILL_RUNNING
-                spinner.update(f"{printer.current} (checking every {arguments.interval:g} s)")
+                display.update(
+                    f"{tracker.status_line(now())} (checking every {arguments.interval:g} s)"
+                )
                 sleep(arguments.interval)
     except KeyboardInterrupt:
         console.print("Stopped watching; the execution goes on.", highlight=False)
-        print(f"Resume with: python -m ops train watch {arn}")
+        print(f"Resume with: ops train watch {arn}")
         return EXIT_INTERRUPTED
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot read the history of {arn}: {error}") from error
+        raise aws_failure(error, f"cannot read the history of {arn}") from error
     code, lines = outcome_lines(description)
+    console.print(
+        escape(tracker.summary(str(description["status"]), now())), highlight=False, soft_wrap=True
+    )
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
     return code
 
 
-def _definition_states(stepfunctions: Any, arn: str) -> dict[str, dict[str, Any]]:
-    """States of the execution's definition (for the Wait durations); empty if unavailable."""
+def _definition_states(
+    stepfunctions: Any, arn: str
+) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """States of the execution's definition (loops, Wait durations) and its TimeoutSeconds;
+    empty if unavailable (the watch still works, with less detail)."""
     try:
         machine = stepfunctions.describe_state_machine_for_execution(executionArn=arn)
     except (ClientError, BotoCoreError):
-        return {}
-    return _state_definitions(_json(machine.get("definition")))
+        return {}, None
+    definition = _json(machine.get("definition"))
+    timeout = (
+        _number_or_none(definition.get("TimeoutSeconds")) if isinstance(definition, dict) else None
+    )
+    return _state_definitions(definition), timeout
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,8 +944,6 @@ def _definition_states(stepfunctions: Any, arn: str) -> dict[str, dict[str, Any]
 
 
 def command_train_list(arguments: argparse.Namespace) -> int:
-    if not 1 <= arguments.limit <= 1000:
-        raise UsageError("--limit must be between 1 and 1000")
     config = environment(arguments.env)
     outputs = stack_outputs(config, CONCERN, client("cloudformation", config.region))
     state_machine = _output(outputs, STATE_MACHINE_OUTPUT, CONCERN)
@@ -620,8 +960,8 @@ def command_train_list(arguments: argparse.Namespace) -> int:
             for item in executions
         ]
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot list the executions of {state_machine}: {error}") from error
-    console = Console()
+        raise aws_failure(error, f"cannot list the executions of {state_machine}") from error
+    console = make_console()
     if not descriptions:
         console.print(f"No training runs yet ({state_machine}).", highlight=False)
         return EXIT_OK
@@ -723,6 +1063,69 @@ def command_report(arguments: argparse.Namespace) -> int:
     return _write_report(evaluation, source, Path(arguments.out))
 
 
+def _size(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB" if count >= 100_000 else f"{count / 1e3:,.0f} kB"
+
+
+@dataclass
+class ReadingProgress:
+    """Progress while ``report`` reads a manifest: a bar on a terminal, two lines otherwise;
+    nothing for small manifests (they take well under a second)."""
+
+    console: Console
+    total_bytes: int
+    label: str
+    _done: int = 0
+    _pending: int = 0
+    _progress: Progress | None = None
+    _task: Any = None
+
+    def __enter__(self) -> ReadingProgress:
+        if self.total_bytes < PROGRESS_BYTES:
+            return self
+        if self.console.is_terminal:
+            self._progress = Progress(
+                TextColumn(escape(self.label)),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.label, total=self.total_bytes)
+        else:
+            self.console.print(f"Reading {self.label}: {_size(self.total_bytes)}", highlight=False)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(kind, error, trace)
+        elif self.total_bytes >= PROGRESS_BYTES and kind is None:
+            self.console.print(f"Read {_size(self._done)} of {self.label}", highlight=False)
+
+    def lines(self, lines: Iterable[bytes]) -> Iterator[bytes]:
+        """``lines`` as they are, counting their bytes (the bar moves every MiB)."""
+        for line in lines:
+            self._pending += len(line)
+            if self._pending >= 1 << 20:
+                self._advance()
+            yield line
+        self._advance()
+
+    def _advance(self) -> None:
+        self._done += self._pending
+        if self._progress is not None:
+            self._progress.advance(self._task, self._pending)
+        self._pending = 0
+
+
 def _local_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]:
     if not (arguments.manifest and arguments.summary):
         raise UsageError("local files: give both --manifest and --summary")
@@ -738,10 +1141,37 @@ def _local_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]:
             )
         gate = report_gate(arguments, None)
     try:
-        data = parse_manifest(arguments.manifest, load_summary(arguments.summary))
+        summary = load_summary(arguments.summary)
+        data = _parse_local(arguments.manifest, summary)
     except ManifestError as error:
         raise UsageError(str(error)) from error
     return _judge(data, gate, None), arguments.manifest
+
+
+def _parse_local(path: str, summary: EvaluationSummary) -> Any:
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the with block below
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise ManifestError(path, f"cannot read the manifest: {exc.strerror}") from exc
+    with handle, ReadingProgress(make_console(), size, f"manifest {Path(path).name}") as reading:
+        return parse_manifest_lines(reading.lines(handle), summary, source=path)
+
+
+def _read_evaluation(s3: Any, sources: EvaluationSources) -> Any:
+    """``read_evaluation`` of the Evaluate step, with a progress bar over the manifests."""
+    summary = read_summary(s3, sources.summary)
+    size = sum(
+        int(s3.head_object(Bucket=source.bucket, Key=source.key).get("ContentLength", 0))
+        for source in sources.manifests
+    )
+    label = f"evaluation manifest{'s' if len(sources.manifests) > 1 else ''}"
+    with ReadingProgress(make_console(), size, label) as reading:
+        return parse_manifest_lines(
+            reading.lines(manifest_lines(s3, sources.manifests)),
+            summary,
+            source=sources.manifests[0].uri,
+        )
 
 
 def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]:
@@ -753,14 +1183,20 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
     rekognition = client("rekognition", config.region)
     try:
         found = find_project(rekognition, project)
-    except (ClientError, BotoCoreError, ListingTooLong) as error:
-        raise UsageError(f"cannot describe project {project!r}: {error}") from error
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"cannot describe project {project!r}") from error
+    except ListingTooLong as error:
+        raise AwsEnvironmentError(f"cannot describe project {project!r}: {error}") from error
     if found is None:
         raise UsageError(f"--project: no project named {project!r} in this account and region")
     try:
         description = find_version(rekognition, found["ProjectArn"], arguments.version)
-    except (ClientError, BotoCoreError, ListingTooLong) as error:
-        raise UsageError(f"cannot describe version {arguments.version!r}: {error}") from error
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"cannot describe version {arguments.version!r}") from error
+    except ListingTooLong as error:
+        raise AwsEnvironmentError(
+            f"cannot describe version {arguments.version!r}: {error}"
+        ) from error
     if description is None:
         raise UsageError(f"--version: project {project!r} has no version {arguments.version!r}")
     try:
@@ -777,11 +1213,11 @@ def _version_evaluation(arguments: argparse.Namespace) -> tuple[Evaluation, str]
             f"{f': {message}' if message else ''}); {error}"
         ) from error
     try:
-        data = read_evaluation(client("s3", config.region), sources)
+        data = _read_evaluation(client("s3", config.region), sources)
     except ManifestError as error:
         raise UsageError(str(error)) from error
     except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"cannot read the evaluation files: {error}") from error
+        raise aws_failure(error, "cannot read the evaluation files") from error
     return _judge(data, gate, sources.service_f1), description.get("ProjectVersionArn", "")
 
 
@@ -803,7 +1239,7 @@ def _write_report(evaluation: Evaluation, source: str, out: Path) -> int:
     except OSError as error:
         raise UsageError(f"--out: cannot write the report into {out}: {error}") from error
     report = evaluation.report
-    console = Console()
+    console = make_console()
     print(f"Evaluation of {source}")
     table = Table(show_header=False)
     table.add_column("", style="bold")
@@ -844,12 +1280,22 @@ def _add_gate_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add ``train start|watch|list`` and ``report`` to the ``python -m ops`` subparsers."""
-    train = commands.add_parser("train", help="Rekognition training runs: start, watch, list")
+    """Add ``train start|watch|list`` and ``report`` to the ``ops`` subparsers."""
+    train = commands.add_parser(
+        "train",
+        help="Rekognition training runs: start, watch, list",
+        description="Start, follow and list runs of the environment's Rekognition Custom Labels "
+        "training workflow (train, evaluate, gate, deploy).",
+    )
     actions = train.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     start = actions.add_parser(
-        "start", help="validate a training request and start the training workflow"
+        "start",
+        help="validate a training request and start the training workflow",
+        description="Check a training request with the workflow's own validation (sources, "
+        "version name, gate) before any AWS call, check that the manifests exist in the data "
+        "bucket, then start the run and print its execution ARN and console link. Give exactly "
+        "one training source. Build a manifest with: ops manifest --env ENV FOLDER.",
     )
     start.add_argument("--env", required=True, help="environment name from cdk.json")
     start.add_argument("--manifest", metavar="S3_URI", help="training Ground Truth manifest")
@@ -866,32 +1312,59 @@ def register(commands: Any) -> None:
     start.add_argument("--name", metavar="EXECUTION_NAME", help="execution name (default: dated)")
     start.set_defaults(handler=command_train_start)
 
-    watch = actions.add_parser("watch", help="follow a training run step by step until it ends")
+    watch = actions.add_parser(
+        "watch",
+        help="follow a training run to its outcome with a live status line",
+        description="Follow a training run: a live status line on a terminal (state, checks of "
+        "the current polling loop against its bound, elapsed time, next check, when the loop "
+        "gives up), a line per new step, polling loop, failed attempt or retry, then a summary "
+        "and the outcome. Without a terminal the status line is printed every --status-every "
+        "minutes. Only reads: Ctrl-C or --timeout stop the watching, never the run.",
+    )
     watch.add_argument("execution_arn", metavar="EXECUTION_ARN")
     watch.add_argument(
         "--interval",
-        type=float,
+        type=seconds,
         metavar="SECONDS",
         default=DEFAULT_INTERVAL_SECONDS,
         help=f"seconds between checks (default {DEFAULT_INTERVAL_SECONDS:g})",
     )
     watch.add_argument(
         "--timeout",
-        type=float,
+        type=minutes,
         metavar="MINUTES",
         default=DEFAULT_WATCH_TIMEOUT_MINUTES,
         help=f"minutes to watch at most (default {DEFAULT_WATCH_TIMEOUT_MINUTES:g})",
     )
+    watch.add_argument(
+        "--status-every",
+        type=minutes,
+        metavar="MINUTES",
+        default=DEFAULT_STATUS_EVERY_MINUTES,
+        help="without a terminal, minutes between status lines "
+        f"(default {DEFAULT_STATUS_EVERY_MINUTES:g})",
+    )
     watch.set_defaults(handler=command_train_watch)
 
-    listing = actions.add_parser("list", help="recent training runs and their outcomes")
+    listing = actions.add_parser(
+        "list",
+        help="recent training runs and their outcomes",
+        description="The newest training runs: name, status, start and stop, outcome, gate "
+        "metric = value (threshold), version.",
+    )
     listing.add_argument("--env", required=True, help="environment name from cdk.json")
-    listing.add_argument("--limit", type=int, default=10, metavar="N", help="how many (default 10)")
+    listing.add_argument(
+        "--limit", type=count_between(1, 1000), default=10, metavar="N", help="1-1000 (default 10)"
+    )
     listing.set_defaults(handler=command_train_list)
 
     report = commands.add_parser(
         "report",
         help="evaluation report (metrics.json, report.html) of local files or a trained version",
+        description="Compute the evaluation report the training workflow stores (metrics, "
+        "confusion matrix, gate verdict) from local files (--manifest, --summary) or from a "
+        "trained version (--env, --version), and write metrics.json and report.html into --out. "
+        "Large manifests show a progress bar.",
     )
     report.add_argument("--manifest", metavar="PATH", help="evaluation manifest snapshot file")
     report.add_argument("--summary", metavar="PATH", help="training results summary file")

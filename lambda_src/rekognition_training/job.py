@@ -59,11 +59,13 @@ def normalize_job(
     *,
     execution_name: str,
     project_name: str,
-    data_bucket: str,
+    data_bucket: str | None,
     default_gate: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Validate ``request`` and return the job document the workflow runs on.
 
+    ``data_bucket`` None checks everything but the manifests' bucket: ``ops train start``
+    checks the request's form so before it looks the bucket up in AWS, then again with it.
     Raises :class:`InvalidTrainingInput` listing every problem found.
     """
     problems: list[str] = []
@@ -123,7 +125,7 @@ def _json_kind(value: Any) -> str:
 
 
 def _datasets(
-    request: Mapping[str, Any], project_name: str, data_bucket: str, problems: list[str]
+    request: Mapping[str, Any], project_name: str, data_bucket: str | None, problems: list[str]
 ) -> dict[str, Any]:
     use_existing = request.get("use_existing_datasets", False)
     if not isinstance(use_existing, bool):
@@ -151,7 +153,7 @@ def _datasets(
 
 
 def _source(
-    field: str, value: Any, project_name: str, data_bucket: str, problems: list[str]
+    field: str, value: Any, project_name: str, data_bucket: str | None, problems: list[str]
 ) -> dict[str, Any]:
     """A CreateDataset ``DatasetSource`` from ``{"dataset_arn"}`` or ``{"manifest_s3_uri"}``."""
     if not isinstance(value, Mapping) or len(value) != 1:
@@ -178,7 +180,7 @@ def _source(
         if match is None:
             problems.append(f"{field}.manifest_s3_uri: not an s3://bucket/key URI: {text!r}")
             return {}
-        if match["bucket"] != data_bucket:
+        if data_bucket is not None and match["bucket"] != data_bucket:
             problems.append(
                 f"{field}.manifest_s3_uri: manifests must be in this environment's data bucket "
                 f"{data_bucket!r} (the workflow may read only there), got {match['bucket']!r}"

@@ -107,8 +107,10 @@ def test_aws_errors_are_one_line_errors(
 ) -> None:
     monkeypatch.setattr(operations, "client", lambda config: _failing_client())
 
-    assert main(["alarms", "--env", "dev"]) == 2
-    assert capsys.readouterr().err.startswith("error: AWS call failed:")
+    assert main(["alarms", "--env", "dev"]) == 3
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith("error: no AWS credentials: set AWS_PROFILE")
 
 
 def _failing_client() -> Any:

@@ -87,6 +87,7 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     for name, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",  # ops reads it first, as the AWS CLI does
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "COLUMNS": "250",
@@ -274,7 +275,8 @@ def test_model_stop_of_the_published_version_by_arn_closes_the_gate_first(
     [
         (["stop", "--version-arn", "arn:aws:s3:::bucket"], "not a Custom Labels model version"),
         (["stop", "--version-arn", MODEL_ARN], "belongs to project 'shapes'"),
-        (["start", "--version-arn", ARN], "only with 'model stop'"),
+        # A stop option: start has no --version-arn.
+        (["start", "--version-arn", ARN], "unrecognized arguments: --version-arn"),
     ],
 )
 def test_model_version_arn_mistakes_are_one_line_errors(
@@ -291,7 +293,7 @@ def test_model_commands_need_a_model_version(
 ) -> None:
     deployed.aws.ssm.delete_parameter(Name=PARAMETER)
 
-    assert main(["model", "start", "--env", "dev"]) == 2
+    assert main(["model", "start", "--env", "dev"]) == 3  # the environment has no model yet
 
     assert "no model version to use" in _error_line(capsys)
     assert deployed.model.started == []
@@ -333,7 +335,7 @@ def test_classify_a_folder_uploads_waits_and_prints_results_and_errors(
 
     monkeypatch.setattr(commands, "sleep", step)
 
-    code = main(["classify", "--env", "dev", str(images), "--poll", "0"])
+    code = main(["classify", "--env", "dev", str(images), "--poll", "1"])
 
     out = capsys.readouterr().out
     assert code == 1  # one image ended in an error record
@@ -358,7 +360,7 @@ def test_classify_a_folder_uploads_waits_and_prints_results_and_errors(
 def test_classify_a_single_image(
     deployed: Deployed, images: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["classify", "--env", "dev", str(images / "circle.png"), "--poll", "0"])
+    code = main(["classify", "--env", "dev", str(images / "circle.png"), "--poll", "1"])
 
     assert code == 0
     assert "1 classified (0 for review), 0 error records, 0 still pending" in (
@@ -372,7 +374,7 @@ def test_classify_an_s3_prefix_copies_it_into_the_input_prefix(
     for name in ("a.png", "b.jpg"):
         deployed.aws.s3.put_object(Bucket="team-photos", Key=f"june/{name}", Body=PNG)
 
-    code = main(["classify", "--env", "dev", "s3://team-photos/june/", "--poll", "0"])
+    code = main(["classify", "--env", "dev", "s3://team-photos/june/", "--poll", "1"])
 
     assert code == 0
     copied = deployed.aws.s3.list_objects_v2(Bucket=DATA, Prefix="incoming/classify/")
@@ -388,7 +390,7 @@ def test_classify_collects_images_already_in_the_input_prefix(
 ) -> None:
     deployed.aws.s3.put_object(Bucket=DATA, Key="incoming/cam1/x.png", Body=PNG)
 
-    code = main(["classify", "--env", "dev", f"s3://{DATA}/incoming/cam1/", "--poll", "0"])
+    code = main(["classify", "--env", "dev", f"s3://{DATA}/incoming/cam1/", "--poll", "1"])
 
     assert code == 0
     listing = deployed.aws.s3.list_objects_v2(Bucket=DATA)["Contents"]
@@ -403,9 +405,10 @@ def test_classify_reports_pending_images_at_the_timeout(
 
     code = main(["classify", "--env", "dev", str(images / "circle.png"), "--timeout", "0.0001"])
 
-    assert code == 1
+    assert code == 4  # --timeout reached; the image is still queued
     out = capsys.readouterr().out
     assert "0 classified (0 for review), 0 error records, 1 still pending" in out
+    assert "--timeout reached" in out
     assert "pending: circle.png" in out
 
 
@@ -452,7 +455,7 @@ def test_an_undeployed_stack_is_a_one_line_error(
 ) -> None:
     deployed.aws.cloudformation.delete_stack(StackName="imgclf-dev-rekognition-inference")
 
-    assert main(["classify", "--env", "dev", str(images / "circle.png")]) == 2
+    assert main(["classify", "--env", "dev", str(images / "circle.png")]) == 3
 
     assert "imgclf-dev-rekognition-inference is not deployed" in _error_line(capsys)
 
@@ -471,6 +474,6 @@ def test_aws_errors_are_one_line_errors(
 ) -> None:
     deployed.aws.sqs.delete_queue(QueueUrl=deployed.queue_url)
 
-    assert main(["model", "status", "--env", "dev"]) == 2
+    assert main(["model", "status", "--env", "dev"]) == 3
 
     assert "AWS call failed" in _error_line(capsys)

@@ -120,6 +120,7 @@ class Deployed:
 @pytest.fixture
 def deployed(monkeypatch) -> Iterator[Deployed]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setattr(ops.sagemaker, "POLL_SECONDS", 0.01)
     monkeypatch.setattr(ops.sagemaker, "TRAIN_POLL_SECONDS", 0.01)
     with mock_aws(config=MOTO_CONFIG):
@@ -250,17 +251,26 @@ def test_a_local_file_that_is_not_an_image_is_refused(deployed, tmp_path, capsys
 
 def test_an_undeployed_environment_is_a_one_line_error(monkeypatch, capsys):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
     with mock_aws():
-        assert main(["sagemaker", "classify", "--env", "dev", "x.jpg"]) == 2
+        assert main(["sagemaker", "classify", "--env", "dev", f"s3://{DATA}/{PREFIX}x.jpg"]) == 3
     assert "imgclf-dev-sagemaker is not deployed" in one_line_error(capsys)
+
+
+def test_a_missing_local_file_is_refused_before_any_aws_call(monkeypatch, capsys):
+    def no_aws(config):
+        raise AssertionError("AWS was called")
+
+    monkeypatch.setattr(ops.sagemaker, "_session", no_aws)
+
+    assert main(["sagemaker", "classify", "--env", "dev", "x.jpg"]) == 2
+    assert "x.jpg: no such file or directory" in one_line_error(capsys)
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "high"])
 def test_threshold_is_checked_by_argparse(capsys, value):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["sagemaker", "classify", "--env", "dev", "x.jpg", "--threshold", value])
-    assert exit_info.value.code == 2
-    assert "--threshold" in capsys.readouterr().err
+    assert main(["sagemaker", "classify", "--env", "dev", "x.jpg", "--threshold", value]) == 2
+    assert "argument --threshold:" in one_line_error(capsys)
 
 
 def test_image_problem_names_size_and_format(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ Rekognition Custom Labels is not in moto: ``report --env`` runs against a ``Stub
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 import time
@@ -25,6 +26,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from rich.console import Console
 
 import ops.training as training
 from ops.cli import main
@@ -144,6 +146,7 @@ def _stack(cloudformation: Any, name: str, outputs: dict[str, str]) -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,  # ops reads it first, as the AWS CLI does
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "COLUMNS": "250",
@@ -266,7 +269,7 @@ def test_start_reports_every_problem_of_the_request_and_starts_nothing(
 ) -> None:
     code = main(
         [
-            "train", "start", "--env", "dev", "--manifest", "s3://team-photos/train.manifest",
+            "train", "start", "--env", "dev", "--manifest", "notanuri",
             "--test-dataset-arn", "arn:nope", "--gate-metric", "auc", "--gate-threshold", "1.5",
             "--version", "bad name",
         ]
@@ -277,14 +280,44 @@ def test_start_reports_every_problem_of_the_request_and_starts_nothing(
     assert len(lines) == 5, lines
     expected = (
         "--version: version_name: 1-255 letters",
-        f"--manifest: training_data.manifest_s3_uri: manifests must be in this environment's "
-        f"data bucket {DATA!r}",
+        "--manifest: training_data.manifest_s3_uri: not an s3://bucket/key URI: 'notanuri'",
         "--test-dataset-arn: test_data.dataset_arn: not a Rekognition dataset ARN",
         "--gate-metric: gate.metric: one of f1_score",
         "--gate-threshold: gate.threshold: a number in [0, 1], got 1.5",
     )
     for line, fragment in zip(lines, expected, strict=True):
         assert fragment in line
+    assert aws.executions() == []
+
+
+def test_start_checks_the_request_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_aws(service: str, region: str | None) -> Any:
+        raise AssertionError(f"a {service} client was asked for")
+
+    monkeypatch.setattr(training, "client", no_aws)
+
+    code = run("train", "start", "--env", "dev", "--manifest", "notanuri", "--gate-threshold", "7")
+
+    assert code == 2
+    lines = _error_lines(capsys)
+    assert [line.split(":", 2)[1].strip() for line in lines] == [
+        "--manifest",
+        "--gate-threshold",
+    ]
+
+
+def test_start_refuses_a_manifest_outside_the_data_bucket(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run("train", "start", "--env", "dev", "--manifest", "s3://team-photos/train.manifest")
+
+    assert code == 2
+    assert (
+        f"--manifest: training_data.manifest_s3_uri: manifests must be in this environment's "
+        f"data bucket {DATA!r}"
+    ) in _error_line(capsys)
     assert aws.executions() == []
 
 
@@ -344,9 +377,13 @@ def test_start_refuses_a_name_already_used(aws: Aws, capsys: pytest.CaptureFixtu
 def test_start_needs_the_training_stack(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     aws.cloudformation.delete_stack(StackName="imgclf-dev-rekognition-training")
 
-    assert main(["train", "start", "--env", "dev", "--use-existing-datasets"]) == 2
+    assert main(["train", "start", "--env", "dev", "--use-existing-datasets"]) == 3
 
-    assert "imgclf-dev-rekognition-training is not deployed" in _error_line(capsys)
+    error = _error_line(capsys)
+    assert "stack imgclf-dev-rekognition-training is not deployed in this account and region" in (
+        error
+    )
+    assert "make deploy ENV=dev" in error
 
 
 # --- train watch (moto-executed stand-in) ------------------------------------------------------
@@ -361,11 +398,10 @@ def test_watch_a_deployed_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> N
     for fragment in (
         "execution started",
         "entered ValidateInput (Pass)",
-        "exited ValidateInput after 0 s",
         "entered Simulate? (Choice)",
         "waiting WaitTraining: 0 s (until ",
-        "exited WaitTraining",
         "entered DeployedOutcome (Pass)",
+        "Summary: SUCCEEDED after ",
         "execution succeeded",
         f"DEPLOYED: {version_arn('v')} passed the quality gate",
         "Gate: f1_score = 0.9300 (threshold 0.85): passed",
@@ -440,11 +476,11 @@ def test_watch_a_failed_run_shows_error_and_cause(
         ),
         (
             ["train", "watch", f"arn:aws:states:{REGION}:{ACCOUNT}:execution:t:x", "--interval=0"],
-            "--interval must be a positive number of seconds",
+            "argument --interval: must be a positive number of seconds, got 0",
         ),
         (
             ["train", "watch", f"arn:aws:states:{REGION}:{ACCOUNT}:execution:t:x", "--timeout=-1"],
-            "--timeout must be a positive number of minutes",
+            "argument --timeout: must be a positive number of minutes, got -1",
         ),
     ],
 )
@@ -547,13 +583,13 @@ class ScriptedStepFunctions:
         }
         self.stubber.add_response("describe_execution", response, {"executionArn": EXECUTION})
 
-    def definition(self) -> None:
+    def definition(self, definition: dict[str, Any] | None = None) -> None:
         self.stubber.add_response(
             "describe_state_machine_for_execution",
             {
                 "stateMachineArn": STATE_MACHINE,
                 "name": "training",
-                "definition": json.dumps(SCRIPTED_DEFINITION),
+                "definition": json.dumps(definition or SCRIPTED_DEFINITION),
                 "roleArn": f"arn:aws:iam::{ACCOUNT}:role/training",
                 "updateDate": T0,
             },
@@ -618,6 +654,7 @@ def test_watch_follows_pages_retries_and_waits_until_the_run_ends(
     scripted.history([*SCRIPTED_EVENTS[3:], ending], token="page-2")
     pauses: list[float] = []
     monkeypatch.setattr(training, "sleep", pauses.append)
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
 
     assert main(["train", "watch", EXECUTION, "--interval", "45"]) == 1
 
@@ -629,17 +666,17 @@ def test_watch_follows_pages_retries_and_waits_until_the_run_ends(
         "2026-11-20 22:00:02  task failed in CreateVersion: Rekognition.ThrottlingException: "
         "Rate exceeded Rate exceeded",
         "2026-11-20 22:00:06  retry 1 of CreateVersion after Rekognition.ThrottlingException",
-        "2026-11-20 22:00:08  exited CreateVersion after 7 s",
         "2026-11-20 22:00:08  entered Training (Map)",
         "2026-11-20 22:00:09  waiting WaitTraining: 5 min 00 s (until 2026-11-20 22:05:09)",
         f"2026-11-20 22:15:00  {text}: States.Timeout",
+        f"Summary: {status} after 15 min 00 s; 1 retry; 1 failed attempt; 10 history events",
         f"{status}: States.Timeout",
         "Cause: took longer than 26 h",
     ]
     positions = [out.index(line) for line in expected]
     assert positions == sorted(positions)
     assert "…" in out  # the long cause is shortened in the progress line
-    for line in expected[:8]:
+    for line in expected[:7]:
         assert out.count(line) == 1, line
 
 
@@ -688,7 +725,7 @@ def test_watch_stops_at_its_timeout_and_leaves_the_run_alone(
         scripted.history(SCRIPTED_EVENTS[:2])
         scripted.describe("RUNNING")
 
-    assert main(["train", "watch", EXECUTION, "--interval", "30", "--timeout", "1"]) == 3
+    assert main(["train", "watch", EXECUTION, "--interval", "30", "--timeout", "1"]) == 4
 
     out = capsys.readouterr().out
     assert "Still RUNNING in CreateVersion after 1 minutes; stopped watching (the run goes on)" in (
@@ -716,7 +753,193 @@ def test_ctrl_c_stops_watching_not_the_run(
 
     out = capsys.readouterr().out
     assert "Stopped watching; the execution goes on." in out
-    assert f"Resume with: python -m ops train watch {EXECUTION}" in out
+    assert f"Resume with: ops train watch {EXECUTION}" in out
+
+
+#: A polling loop built like the workflow's (``_polling_loop``): Init, Wait, Describe, Done?,
+#: Count, Deadline? back to the Wait.
+LOOP_DEFINITION = {
+    "TimeoutSeconds": 93600,
+    "StartAt": "InitTrainingPolls",
+    "States": {
+        "InitTrainingPolls": {"Type": "Pass", "Next": "WaitTraining"},
+        "WaitTraining": {"Type": "Wait", "Seconds": 300, "Next": "DescribeTraining"},
+        "DescribeTraining": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::aws-sdk:rekognition:describeProjectVersions",
+            "Next": "TrainingDone?",
+        },
+        "TrainingDone?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.training.descriptions[0].Status",
+                    "StringEquals": "TRAINING_COMPLETED",
+                    "Next": "Evaluate",
+                }
+            ],
+            "Default": "CountTrainingPolls",
+        },
+        "CountTrainingPolls": {"Type": "Pass", "Next": "TrainingDeadline?"},
+        "TrainingDeadline?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.polls.count",
+                    "NumericGreaterThanEquals": 312,
+                    "Next": "TrainingTimedOut",
+                }
+            ],
+            "Default": "WaitTraining",
+        },
+        "TrainingTimedOut": {"Type": "Fail", "Error": "PollingDeadlineExceeded"},
+        "Evaluate": {"Type": "Pass", "End": True},
+    },
+}
+
+
+def _polls(count: int, *, completed: bool = False) -> list[dict[str, Any]]:
+    """History of ``count`` training checks, five minutes apart (the last one completed)."""
+    events = [
+        _event(1, 0, 0, "ExecutionStarted", executionStartedEventDetails={}),
+        _event(2, 1, 0, "PassStateEntered", **_entered("InitTrainingPolls")),
+    ]
+    for poll in range(count):
+        at, first = 300 * poll, len(events) + 1
+        status = "TRAINING_COMPLETED" if completed and poll == count - 1 else "TRAINING_IN_PROGRESS"
+        output = json.dumps({"ProjectVersionDescriptions": [{"Status": status}]})
+        events += [
+            _event(first, first - 1, at, "WaitStateEntered", **_entered("WaitTraining")),
+            _event(first + 1, first, at + 300, "TaskStateEntered", **_entered("DescribeTraining")),
+            _event(first + 2, first + 1, at + 300, "TaskScheduled",
+                   taskScheduledEventDetails=_task(region=REGION, parameters="{}")),
+            _event(first + 3, first + 2, at + 301, "TaskSucceeded",
+                   taskSucceededEventDetails=_task(output=output)),
+            _event(first + 4, first + 3, at + 301, "ChoiceStateEntered",
+                   **_entered("TrainingDone?")),
+        ]  # fmt: skip
+        if not (completed and poll == count - 1):
+            events += [
+                _event(first + 5, first + 4, at + 301, "PassStateEntered",
+                       **_entered("CountTrainingPolls")),
+                _event(first + 6, first + 5, at + 301, "ChoiceStateEntered",
+                       **_entered("TrainingDeadline?")),
+            ]  # fmt: skip
+    if completed:
+        last = len(events) + 1
+        events.append(_event(last, last - 1, 300 * count + 2, "PassStateEntered",
+                             **_entered("Evaluate")))  # fmt: skip
+    return events
+
+
+def test_polling_loops_are_found_with_their_bound_and_interval() -> None:
+    (loop,) = training.polling_loops(training._state_definitions(LOOP_DEFINITION))
+
+    assert loop.label == "Training"
+    assert loop.max_polls == 312
+    assert loop.interval_seconds == 300
+    assert loop.wait_states == {"WaitTraining"}
+    assert loop.states == {
+        "WaitTraining",
+        "DescribeTraining",
+        "TrainingDone?",
+        "CountTrainingPolls",
+        "TrainingDeadline?",
+    }
+
+
+def test_the_status_line_counts_the_checks_against_the_bound() -> None:
+    tracker = training.RunTracker(
+        states=training._state_definitions(LOOP_DEFINITION), started=T0, timeout_seconds=93600
+    )
+    lines = [line for event in _polls(37) for line in tracker.observe(event)]
+
+    # 37 checks, 261 events: two lines (the loop's counter reset is not one of them).
+    assert lines == [
+        "[bold]execution started[/bold]",
+        "[yellow]polling[/yellow] Training every 5 min 00 s, at most 312 checks (gives up "
+        "about 2026-11-22 00:00:00 UTC)",
+    ]
+    moment = T0 + timedelta(minutes=36 * 5 + 2)
+    assert tracker.status_line(moment) == (
+        "Training: check 37/312 (TRAINING_IN_PROGRESS), elapsed 3 h 02 min, "
+        "next check 01:05:00 UTC, gives up about 2026-11-22 00:00:00 UTC"
+    )
+    assert tracker.summary("RUNNING", moment) == (
+        "Summary: RUNNING after 3 h 02 min; 0 retries; 0 failed attempts; 261 history events"
+    )
+
+
+def test_a_finished_loop_is_one_line_and_counts_in_the_summary() -> None:
+    tracker = training.RunTracker(states=training._state_definitions(LOOP_DEFINITION), started=T0)
+    lines = [line for event in _polls(3, completed=True) for line in tracker.observe(event)]
+
+    assert lines[-2:] == [
+        "[green]done polling[/green] Training: 3 checks in 15 min 02 s, last status "
+        "TRAINING_COMPLETED",
+        "[cyan]entered[/cyan] Evaluate (Pass)",
+    ]
+    assert tracker.status_line(T0 + timedelta(minutes=16)) == ("Evaluate, elapsed 16 min 00 s")
+    assert "polled Training 3 checks (15 min 02 s)" in tracker.summary("SUCCEEDED", T0)
+
+
+def test_watch_shows_a_live_status_line_on_a_terminal(
+    scripted: ScriptedStepFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=200)
+    )
+    monkeypatch.setattr(training, "sleep", lambda seconds: None)
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=11))
+    history = _polls(3)
+    scripted.describe("RUNNING")
+    scripted.definition(LOOP_DEFINITION)
+    scripted.history(history)
+    scripted.describe("RUNNING")
+    scripted.history(history)
+    scripted.describe("SUCCEEDED", stopDate=T0, output=json.dumps(_outcome("DEPLOYED", GATE)))
+    scripted.history(history)
+
+    assert main(["train", "watch", EXECUTION]) == 0
+
+    shown = screen.getvalue()
+    assert "\x1b[" in shown  # a terminal: the status line is redrawn in place
+    assert "Training: check 3/312 (TRAINING_IN_PROGRESS), elapsed 11 min 00 s" in shown
+    assert "next check 22:15:00 UTC" in shown
+    assert "status Training" not in shown  # no plain status lines on a terminal
+    assert "Summary: SUCCEEDED" in shown
+
+
+def test_watch_without_a_terminal_prints_the_status_every_so_often(
+    scripted: ScriptedStepFunctions,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    moment = [0.0]
+    monkeypatch.setattr(training, "clock", lambda: moment[0])
+    monkeypatch.setattr(training, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
+    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
+    history = _polls(4)
+    scripted.describe("RUNNING")
+    scripted.definition(LOOP_DEFINITION)
+    for polls in range(1, 8):  # every 5 minutes for 35 minutes
+        scripted.history(history[: 2 + 7 * (polls if polls < 4 else 4)])
+        scripted.describe("RUNNING")
+    scripted.history(history)
+    scripted.describe("SUCCEEDED", stopDate=T0, output=json.dumps(_outcome("DEPLOYED", GATE)))
+    scripted.history(history)
+
+    code = main(["train", "watch", EXECUTION, "--interval", "300", "--status-every", "15"])
+
+    assert code == 0
+    out = capsys.readouterr().out
+    status = [line for line in out.splitlines() if line.startswith("status ")]
+    assert len(status) == 3  # at 0, 15 and 30 minutes of watching
+    assert status[0].startswith("status Training: check 1/312 (TRAINING_IN_PROGRESS)")
+    assert status[-1].startswith("status Training: check 4/312 (TRAINING_IN_PROGRESS)")
+    assert out.count("polling Training every 5 min 00 s") == 1
+    assert "DescribeTraining" not in out
 
 
 # --- train list --------------------------------------------------------------------------------
@@ -818,7 +1041,7 @@ def test_list_without_runs(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None
 def test_list_limit_out_of_range(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "list", "--env", "dev", "--limit", "0"]) == 2
 
-    assert "--limit must be between 1 and 1000" in _error_line(capsys)
+    assert "argument --limit: must be between 1 and 1000, got 0" in _error_line(capsys)
 
 
 # --- report: local files -----------------------------------------------------------------------
@@ -879,6 +1102,42 @@ def test_report_from_local_files_with_a_gate(
     assert metrics["gate"]["passed"] is False
     assert "<strong>FAILED</strong>: f1_macro" in (out / "report.html").read_text(encoding="utf-8")
     assert "Gate: FAILED f1_macro = " in capsys.readouterr().out
+
+
+def test_report_shows_its_progress_on_a_large_manifest(
+    evaluation_files: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest, summary = evaluation_files
+    size = manifest.stat().st_size
+    monkeypatch.setattr(training, "PROGRESS_BYTES", size)  # "large" from this size on
+    arguments = ["report", f"--manifest={manifest}", f"--summary={summary}"]
+
+    assert main([*arguments, f"--out={tmp_path / 'plain'}"]) == 0
+    out = capsys.readouterr().out
+    assert size > 100_000
+    assert f"Reading manifest eval.manifest: {size / 1e6:,.1f} MB\n" in out
+    assert f"Read {size / 1e6:,.1f} MB of manifest eval.manifest\n" in out
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=120)
+    )
+    assert main([*arguments, f"--out={tmp_path / 'bar'}"]) == 0
+    assert "manifest eval.manifest" in screen.getvalue()
+    assert "\x1b[" in screen.getvalue()  # a bar, redrawn in place
+    assert (tmp_path / "bar" / "metrics.json").read_bytes() == (
+        tmp_path / "plain" / "metrics.json"
+    ).read_bytes()
+
+    screen.seek(0)
+    screen.truncate()
+    monkeypatch.setattr(training, "PROGRESS_BYTES", size + 1)  # smaller: no progress at all
+    assert main([*arguments, f"--out={tmp_path / 'small'}"]) == 0
+    assert "manifest eval.manifest" not in screen.getvalue()
+    assert "accuracy" in screen.getvalue()  # the table still is
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
@@ -1237,6 +1496,6 @@ def test_report_of_a_version_whose_files_are_gone(
     rekognition.project()
     rekognition.version("v4", [_description("v4", f"models/{PROJECT}/v4/")])
 
-    assert main(["report", "--env", "dev", "--version", "v4", "--out", str(tmp_path / "r")]) == 2
+    assert main(["report", "--env", "dev", "--version", "v4", "--out", str(tmp_path / "r")]) == 3
 
     assert "cannot read the evaluation files" in _error_line(capsys)

@@ -190,3 +190,35 @@ def test_missing_gate_metric_names_what_is_available():
     with pytest.raises(GateMetricMissing, match="'f1_score' is not in this evaluation") as raised:
         evaluate_gate(GATE, {"accuracy": 0.9}, {})
     assert "available: accuracy" in str(raised.value)
+
+
+def test_without_the_data_bucket_everything_but_the_bucket_is_checked():
+    """``ops train start`` checks the form before it looks the data bucket up in AWS."""
+    request = {
+        "training_data": {"manifest_s3_uri": "s3://any-bucket/train.manifest"},
+        "test_data": {"manifest_s3_uri": "notanuri"},
+        "gate": {"threshold": 7},
+    }
+    with pytest.raises(InvalidTrainingInput) as raised:
+        normalize_job(
+            request,
+            execution_name="e",
+            project_name=PROJECT,
+            data_bucket=None,
+            default_gate=GATE,
+        )
+    assert raised.value.problems == [
+        "test_data.manifest_s3_uri: not an s3://bucket/key URI: 'notanuri'",
+        "gate.threshold: a number in [0, 1], got 7",
+    ]
+    accepted = normalize_job(
+        {"training_data": {"manifest_s3_uri": "s3://any-bucket/train.manifest"}},
+        execution_name="e",
+        project_name=PROJECT,
+        data_bucket=None,
+        default_gate=GATE,
+    )
+    assert accepted["datasets"]["train_source"]["GroundTruthManifest"]["S3Object"] == {
+        "Bucket": "any-bucket",
+        "Name": "train.manifest",
+    }
