@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.components.rekognition_statuses import (
+from stacks.components.rekognition_training.statuses import (
     DATASET_CREATE,
     DATASET_SPLIT,
     START,

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
-from stacks.components.sagemaker_training import ENDPOINT_STATUSES, EndpointPhase
+from stacks.components.sagemaker_training.endpoint import ENDPOINT_STATUSES, EndpointPhase
 from stacks.config import load_environment
 from stacks.environment import build_environment
 from tests.conftest import ENVIRONMENTS

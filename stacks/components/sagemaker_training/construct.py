@@ -1,0 +1,153 @@
+"""The ``SageMakerTraining`` construct: the algorithm's image, the roles, the workflow, its metrics.
+
+Creates, in this order (construct ids, and so logical IDs, as before the package split): the
+``AlgorithmRegistry`` mapping, the ``TrainingRole`` and ``HostingRole`` (``permissions``), the
+``Workflow`` (whose definition ``definition`` builds under ``States``), then the state machine's
+key grants and the cdk-nag acknowledgements.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from aws_cdk import Aws, CfnMapping, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.components.alerting import AlertTopic
+from stacks.components.retention import log_retention
+from stacks.components.sagemaker_training.definition import _definition, _WorkflowParts
+from stacks.components.sagemaker_training.endpoint import VARIANT_NAME
+from stacks.components.sagemaker_training.permissions import (
+    _acknowledge,
+    _grant_state_machine,
+    _hosting_role,
+    _training_role,
+)
+from stacks.components.state_machine import Workflow
+from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig
+
+#: Account of the built-in image-classification algorithm's ECR repository, per region
+#: (SageMaker's "Docker registry paths"; the same image trains and serves).
+IMAGE_CLASSIFICATION_REGISTRIES: dict[str, str] = {
+    "ap-northeast-1": "501404015308",
+    "ap-northeast-2": "306986355934",
+    "ap-south-1": "991648021394",
+    "ap-southeast-1": "475088953585",
+    "ap-southeast-2": "544295431143",
+    "eu-central-1": "813361260812",
+    "eu-west-1": "685385470294",
+    "eu-west-2": "644912444149",
+    "us-east-1": "811284229777",
+    "us-east-2": "825641698319",
+    "us-west-1": "632365934929",
+    "us-west-2": "433757028032",
+}
+ALGORITHM_REPOSITORY = "image-classification:1"
+
+
+class SageMakerTraining(Construct):
+    """The training/deployment workflow and the two roles SageMaker works with."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        alerts: AlertTopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if set(IMAGE_CLASSIFICATION_REGISTRIES) != set(SUPPORTED_REGIONS):
+            raise ValueError("SageMakerTraining: a supported region has no algorithm registry")
+        sagemaker = config.sagemaker
+        stack = Stack.of(self)
+        self.job_prefix = sagemaker.job_name_prefix(config.resource_name_prefix)
+        self.endpoint_name = sagemaker.endpoint_full_name(config.resource_name_prefix)
+        self.endpoint_arn = stack.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
+        )
+        registries = CfnMapping(
+            self,
+            "AlgorithmRegistry",
+            mapping={
+                region: {"account": account}
+                for region, account in sorted(IMAGE_CLASSIFICATION_REGISTRIES.items())
+            },
+            lazy=True,
+        )
+        self.algorithm_image = (
+            f"{registries.find_in_map(Aws.REGION, 'account')}.dkr.ecr.{Aws.REGION}."
+            f"{Aws.URL_SUFFIX}/{ALGORITHM_REPOSITORY}"
+        )
+        self._log_groups: list[str] = []
+        self.training_role = _training_role(
+            self,
+            config=config,
+            data_bucket=data_bucket,
+            artifacts_bucket=artifacts_bucket,
+            key=encryption_key,
+            log_groups=self._log_groups,
+        )
+        self.hosting_role = _hosting_role(
+            self,
+            artifacts_bucket=artifacts_bucket,
+            key=encryption_key,
+            endpoint_name=self.endpoint_name,
+            log_groups=self._log_groups,
+        )
+        training = sagemaker.training
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            workflow_name="SageMaker training",
+            environment_name=config.name,
+            definition=partial(
+                _definition,
+                _WorkflowParts(
+                    owner=self,
+                    config=config,
+                    data_bucket=data_bucket,
+                    artifacts_bucket=artifacts_bucket,
+                    key=encryption_key,
+                    job_prefix=self.job_prefix,
+                    endpoint_name=self.endpoint_name,
+                    endpoint_arn=self.endpoint_arn,
+                    algorithm_image=self.algorithm_image,
+                    training_role=self.training_role,
+                    hosting_role=self.hosting_role,
+                ),
+            ),
+            # The job at its longest, SageMaker's provisioning and download, the endpoint poll.
+            timeout=Duration.hours(training.max_runtime_hours + 2),
+            alerts=alerts,
+            encryption_key=encryption_key,
+            log_retention=log_retention(config.log_retention_days),
+            retain_logs=config.retain_data,
+        )
+        self.state_machine = self.workflow.state_machine
+        _grant_state_machine(encryption_key, self.state_machine.role)
+        _acknowledge(
+            self,
+            config=config,
+            data_bucket=data_bucket,
+            artifacts_bucket=artifacts_bucket,
+            job_prefix=self.job_prefix,
+            log_groups=self._log_groups,
+        )
+
+    def endpoint_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        """A metric SageMaker publishes for the endpoint this workflow deploys (``Invocations``,
+        ``ModelLatency`` in microseconds, ``Invocation4XXErrors``, ``Invocation5XXErrors``)."""
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+            statistic=statistic,
+            period=Duration.minutes(5),
+        )

@@ -1,0 +1,450 @@
+"""What a validated environment is: the frozen dataclasses, their derived values, ``ConfigError``.
+
+Built only by the parsers (``stacks.config.sections``) and :func:`stacks.config.load_environment`;
+the stacks and components read them. The derived properties (throughput, polling budgets,
+physical names) are computed here, once, from the validated fields.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from stacks.config.limits import (
+    EVENTS_OUTSIDE_LOOPS,
+    EVENTS_PER_POLL,
+    EXECUTION_TIMEOUT_SLACK_MINUTES,
+    MAX_PROJECT_DATASETS,
+    PROJECT_LOOKUP_MAX_PAGES,
+    SQS_MAX_CONCURRENCY_RANGE,
+    STACK_CONCERNS,
+)
+
+
+class ConfigError(ValueError):
+    """A user mistake in the configuration; the message is one line naming the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityGateConfig:
+    """Which evaluation metric must reach which threshold before a model version is started."""
+
+    metric: str
+    threshold: float
+    min_label_recall: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleWindowConfig:
+    """Hours (UTC) during which the ``scheduled`` mode keeps the model running.
+
+    ``start_hour_utc <= hour < end_hour_utc``; a window may wrap midnight (22 -> 6).
+    """
+
+    start_hour_utc: int
+    end_hour_utc: int
+
+    @property
+    def hours(self) -> int:
+        """Length of the window in hours."""
+        return (self.end_hour_utc - self.start_hour_utc) % 24
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelControlConfig:
+    """When the model controller starts and stops the model (it always gates the event source).
+
+    - ``off``: never starts or stops it (operators do, with ``python -m ops model``);
+    - ``scheduled``: running during ``schedule``; outside it, stopped once idle for
+      ``idle_minutes``, and not started for new work;
+    - ``on_demand``: started when work is waiting, stopped after ``idle_minutes`` without work.
+    """
+
+    mode: str
+    idle_minutes: int
+    schedule: ScheduleWindowConfig | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RekognitionInferenceConfig:
+    """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1]).
+
+    Throughput is derived from the model's size so the consumers never outrun it:
+    ``model_tps = max_inference_units x tps_per_inference_unit``;
+    ``max_concurrency = clamp(ceil(model_tps / detect_concurrency), 2, 1000)`` (enough
+    invocations to reach ``model_tps`` even if a call took a full second); each invocation paces
+    its calls to ``invocation_tps = model_tps / max_concurrency``, so together they stay at or
+    below ``model_tps``; the consumer's timeout fits a full batch at that pace.
+    """
+
+    #: The Custom Labels project this environment trains and serves, IAM scoped to it:
+    #: ``<resource_prefix>-<environment>-<rekognition.project_name>`` (the configured short name).
+    project_name: str
+    #: Pins the model version; ``None`` reads the SSM parameter the training workflow writes.
+    model_version_arn: str | None
+    min_confidence: float
+    review_threshold: float
+    min_inference_units: int
+    max_inference_units: int
+    #: Key prefix of the data bucket whose new objects are classified.
+    input_prefix: str
+    batch_size: int
+    batching_window_seconds: int
+    #: DetectCustomLabels calls one invocation keeps in flight.
+    detect_concurrency: int
+    #: Images per second one inference unit serves (AWS: about 5 for small images).
+    tps_per_inference_unit: float
+    model_control: ModelControlConfig
+
+    @property
+    def model_tps(self) -> float:
+        """Peak images per second of the model at ``max_inference_units``."""
+        return self.max_inference_units * self.tps_per_inference_unit
+
+    @property
+    def max_concurrency(self) -> int:
+        """The SQS event source's MaximumConcurrency (see the class docstring)."""
+        low, high = SQS_MAX_CONCURRENCY_RANGE
+        return max(low, min(high, math.ceil(self.model_tps / self.detect_concurrency)))
+
+    @property
+    def invocation_tps(self) -> float:
+        """DetectCustomLabels calls per second one invocation may make."""
+        return self.model_tps / self.max_concurrency
+
+    @property
+    def batch_seconds(self) -> float:
+        """How long a full batch takes at the paced rate."""
+        return self.batch_size / self.invocation_tps
+
+    @property
+    def consumer_timeout_seconds(self) -> int:
+        """Lambda timeout of the consumer: a full batch at the paced rate, with room for retries."""
+        return max(60, min(900, math.ceil(1.5 * self.batch_seconds) + 30))
+
+
+@dataclass(frozen=True)
+class PollingLoop:
+    """One bounded polling loop of the training workflow, as the budgets count it.
+
+    ``name`` is the loop's label in the definition (``Wait<name>``; ``Count<name>`` for the
+    project pages, which do not wait); ``runs`` how often it can run in one execution (once per
+    old dataset for the deletion), ``concurrent`` how many of those runs overlap in time.
+    """
+
+    name: str
+    interval_seconds: int
+    max_polls: int
+    runs: int = 1
+    concurrent: int = 1
+
+    @property
+    def polls(self) -> int:
+        """Polls of every run, each to its deadline."""
+        return self.max_polls * self.runs
+
+    @property
+    def wait_seconds(self) -> int:
+        """How long the loop keeps the execution waiting when every run reaches its deadline."""
+        return self.interval_seconds * self.max_polls * math.ceil(self.runs / self.concurrent)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RekognitionTrainingConfig:
+    """How the Rekognition training workflow polls, how long it waits, and what starts it.
+
+    Polling intervals and deadlines are validated together so that the longest run, with every
+    loop ending just before its deadline, stays under half of Step Functions' 25,000-event
+    execution history; the execution timeout is the sum of those deadlines plus slack.
+    """
+
+    dataset_poll_seconds: int
+    dataset_deadline_minutes: int
+    training_poll_minutes: int
+    training_deadline_hours: int
+    start_poll_seconds: int
+    start_deadline_minutes: int
+    stop_previous_version: bool
+    trigger_manifest_prefix: str | None
+    trigger_schedule: str | None
+    scheduled_manifest_key: str | None
+
+    @property
+    def dataset_max_polls(self) -> int:
+        return max(1, self.dataset_deadline_minutes * 60 // self.dataset_poll_seconds)
+
+    @property
+    def training_max_polls(self) -> int:
+        return max(1, self.training_deadline_hours * 60 // self.training_poll_minutes)
+
+    @property
+    def start_max_polls(self) -> int:
+        return max(1, self.start_deadline_minutes * 60 // self.start_poll_seconds)
+
+    @property
+    def worst_path_loops(self) -> tuple[PollingLoop, ...]:
+        """Every polling loop one execution can run: an existing project found on the last page
+        read, its two old datasets deleted, TRAIN and TEST created, the automatic split
+        (both datasets again), training, starting."""
+        dataset, polls = self.dataset_poll_seconds, self.dataset_max_polls
+        return (
+            PollingLoop("ProjectPages", 0, PROJECT_LOOKUP_MAX_PAGES),
+            PollingLoop(
+                "DatasetDeleted",
+                dataset,
+                polls,
+                runs=MAX_PROJECT_DATASETS,
+                concurrent=MAX_PROJECT_DATASETS,
+            ),
+            PollingLoop("TrainDataset", dataset, polls),
+            PollingLoop("TestDataset", dataset, polls),
+            PollingLoop("SplitTrainDataset", dataset, polls),
+            PollingLoop("SplitTestDataset", dataset, polls),
+            PollingLoop("Training", self.training_poll_minutes * 60, self.training_max_polls),
+            PollingLoop("Start", self.start_poll_seconds, self.start_max_polls),
+        )
+
+    @property
+    def worst_path_history_events(self) -> int:
+        """History events of the longest run, every loop ending just before its deadline."""
+        polls = sum(loop.polls for loop in self.worst_path_loops)
+        return polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_LOOPS
+
+    @property
+    def execution_timeout_minutes(self) -> int:
+        """The state machine's timeout: every deadline of the longest run, plus slack."""
+        waits = sum(loop.wait_seconds for loop in self.worst_path_loops)
+        return math.ceil(waits / 60) + EXECUTION_TIMEOUT_SLACK_MINUTES
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerBatchConfig:
+    """The Distributed Map of batch classification."""
+
+    #: Child executions (images) in flight at once; bounded by what the endpoint serves.
+    max_concurrency: int
+    #: Percentage of images that may fail (not an image, endpoint error) before the batch
+    #: fails; more than this fails the Map Run.
+    tolerated_failure_percentage: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageClassificationHyperparameters:
+    """Hyperparameters of SageMaker's built-in image-classification algorithm (a subset).
+
+    ``num_classes`` must equal the number of ``class_names``; ``num_training_samples`` is the
+    number of images in the ``train`` channel (the algorithm needs it for its schedule).
+    """
+
+    num_classes: int
+    num_training_samples: int
+    epochs: int
+    learning_rate: float
+    mini_batch_size: int
+    image_shape: str
+    num_layers: int
+    use_pretrained_model: bool
+
+    def as_strings(self) -> dict[str, str]:
+        """The hyperparameters as CreateTrainingJob takes them (a map of strings)."""
+        return {
+            "num_classes": str(self.num_classes),
+            "num_training_samples": str(self.num_training_samples),
+            "epochs": str(self.epochs),
+            "learning_rate": repr(self.learning_rate),
+            "mini_batch_size": str(self.mini_batch_size),
+            "image_shape": self.image_shape,
+            "num_layers": str(self.num_layers),
+            "use_pretrained_model": "1" if self.use_pretrained_model else "0",
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerTrainingConfig:
+    """The training job of the train -> evaluate -> deploy workflow, and its quality gate."""
+
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_hours: int
+    #: Data bucket prefix holding the channels (``train/``, ``validation/``, and for the
+    #: ``image`` format ``train_lst/``, ``validation_lst/``).
+    data_prefix: str
+    #: ``image`` (JPEG/PNG files + .lst lists) or ``recordio`` (one .rec file per channel).
+    data_format: str
+    hyperparameters: ImageClassificationHyperparameters
+    #: The model is deployed only when its final ``validation:accuracy`` reaches this.
+    min_validation_accuracy: float
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names the algorithm expects for ``data_format``."""
+        if self.data_format == "image":
+            return ("train", "validation", "train_lst", "validation_lst")
+        return ("train", "validation")
+
+    @property
+    def content_type(self) -> str:
+        return "application/x-image" if self.data_format == "image" else "application/x-recordio"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerEndpointConfig:
+    """The real-time endpoint the training workflow deploys and inference invokes."""
+
+    instance_type: str
+    initial_instance_count: int
+    #: Share of requests and responses captured to S3 (0 turns data capture off).
+    data_capture_percentage: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageMakerConfig:
+    """SageMaker image classification: endpoint, classes, review routing, batch, training."""
+
+    #: Short name; the endpoint is ``<resource_prefix>-<env>-<endpoint_name>``.
+    endpoint_name: str
+    #: Label of each class index, in the order the model was trained with (index 0 first).
+    class_names: tuple[str, ...]
+    confidence_threshold: float
+    #: Data bucket prefix inference reads images from (single images and batches).
+    input_prefix: str
+    #: Artifacts bucket prefix where low-confidence inferences are recorded for review.
+    review_prefix: str
+    batch: SageMakerBatchConfig
+    training: SageMakerTrainingConfig
+    endpoint: SageMakerEndpointConfig
+
+    def endpoint_full_name(self, resource_name_prefix: str) -> str:
+        """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""
+        return f"{resource_name_prefix}-{self.endpoint_name}"
+
+    @staticmethod
+    def job_name_prefix(resource_name_prefix: str) -> str:
+        """Prefix of training job, model and endpoint-config names; IAM is scoped to it."""
+        return f"{resource_name_prefix}-ic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LifecycleConfig:
+    """S3 lifecycle periods, in days."""
+
+    abort_incomplete_upload_days: int
+    noncurrent_version_expiration_days: int
+    results_transition_to_ia_days: int
+    access_logs_expiration_days: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationsConfig:
+    """Alarm thresholds and dashboard links of one environment (see README "Runbooks").
+
+    - ``queue_age_alarm_minutes``: oldest image waiting for Rekognition inference (a
+      ``scheduled`` model's off hours are added on top);
+    - ``lambda_errors_threshold``: errors of one function within 5 minutes;
+    - ``endpoint_5xx_threshold``: SageMaker endpoint 5XX errors within 5 minutes;
+    - ``low_confidence_ratio`` over ``low_confidence_window_minutes``, once at least
+      ``low_confidence_min_images`` were classified (the drift signal, per pipeline);
+    - ``model_idle_alarm_minutes``: a Rekognition model RUNNING with no work for this long
+      (``None``: ``idle_minutes`` + 10 in ``on_demand`` mode; the window + ``idle_minutes`` + 10
+      in ``scheduled`` mode; 120 in ``off`` mode);
+    - ``runbook_url``: where the README's runbooks are read (linked from the dashboard).
+    """
+
+    queue_age_alarm_minutes: int
+    lambda_errors_threshold: int
+    endpoint_5xx_threshold: int
+    low_confidence_ratio: float
+    low_confidence_min_images: int
+    low_confidence_window_minutes: int
+    model_idle_alarm_minutes: int
+    runbook_url: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentConfig:
+    """Everything one deployment environment needs; built only by :func:`load_environment`."""
+
+    name: str
+    production: bool
+    account: str | None
+    region: str | None
+    resource_prefix: str
+    removal_policy: str
+    termination_protection: bool
+    notification_emails: tuple[str, ...]
+    log_retention_days: int
+    powertools_layer_version: int
+    quality_gate: QualityGateConfig
+    rekognition: RekognitionInferenceConfig
+    rekognition_training: RekognitionTrainingConfig
+    sagemaker: SageMakerConfig
+    lifecycle: LifecycleConfig
+    operations: OperationsConfig
+
+    @property
+    def retain_data(self) -> bool:
+        """True when stateful resources must survive stack deletion."""
+        return self.removal_policy == "retain"
+
+    @property
+    def resource_name_prefix(self) -> str:
+        """Prefix for physical names: unique per app and environment."""
+        return f"{self.resource_prefix}-{self.name}"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of every metric the environment's functions publish."""
+        return f"ImageClassification/{self.name}"
+
+    @property
+    def dashboard_name(self) -> str:
+        """The environment's CloudWatch operations dashboard."""
+        return f"{self.resource_name_prefix}-operations"
+
+    def stack_name(self, concern: str) -> str:
+        """CloudFormation name of one of the environment's stacks: ``RekognitionInference`` ->
+        ``<prefix>-<env>-rekognition-inference`` (``SageMaker`` is one word: ``sagemaker``)."""
+        kebab = "sagemaker" if concern == "SageMaker" else re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
+        return f"{self.resource_name_prefix}-{kebab.lower()}"
+
+    def physical_names(self) -> dict[str, str]:
+        """Every name the app gives an AWS resource of this environment, by what it names.
+
+        Names ending in ``*`` are prefixes: IAM is scoped to everything that starts with them.
+        """
+        rnp = self.resource_name_prefix
+        where = f"{self.account or '<account>'}-{self.region or '<region>'}"
+        names = {f"stack {c}": self.stack_name(c) for c in STACK_CONCERNS}
+        names |= {
+            "data bucket": f"{rnp}-data-{where}",
+            "artifacts bucket": f"{rnp}-artifacts-{where}",
+            "access-logs bucket": f"{rnp}-access-logs-{where}",
+            "KMS key alias": f"alias/{rnp}",
+            "alert topic": f"{rnp}-alerts",
+            "dashboard": self.dashboard_name,
+            "model version parameter": self.model_version_parameter,
+            "Rekognition project": self.rekognition.project_name,
+            "SageMaker endpoint": self.sagemaker.endpoint_full_name(rnp),
+            "SageMaker jobs, models and endpoint configurations": (
+                f"{self.sagemaker.job_name_prefix(rnp)}-*"
+            ),
+            "metrics namespace": self.metrics_namespace,
+        }
+        return names
+
+    @property
+    def model_version_parameter(self) -> str:
+        """SSM parameter naming the Rekognition model version inference uses.
+
+        Written by the training workflow when a version passes the gate and is started; read by
+        inference and the model controller. Not created by CloudFormation, so a deploy never
+        resets it.
+        """
+        return f"/{self.resource_name_prefix}/rekognition/model-version-arn"

@@ -1,0 +1,18 @@
+"""The ``lifecycle`` section: S3 lifecycle periods of the buckets, in days."""
+
+from __future__ import annotations
+
+from stacks.config.reading import _Reader
+from stacks.config.schema import LifecycleConfig
+
+
+def _lifecycle(reader: _Reader) -> LifecycleConfig:
+    config = LifecycleConfig(
+        abort_incomplete_upload_days=reader.integer("abort_incomplete_upload_days", 1),
+        noncurrent_version_expiration_days=reader.integer("noncurrent_version_expiration_days", 1),
+        # S3 refuses a STANDARD_IA transition earlier than 30 days after creation.
+        results_transition_to_ia_days=reader.integer("results_transition_to_ia_days", 30),
+        access_logs_expiration_days=reader.integer("access_logs_expiration_days", 1),
+    )
+    reader.reject_unknown()
+    return config
