@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 CDK := node_modules/.bin/cdk
 ENV ?=
 OUT := cdk.out
+# Every package of lambda_src/ (each function's code, and shared/), for mypy.
+LAMBDA_PACKAGES := $(patsubst lambda_src/%/__init__.py,%,$(wildcard lambda_src/*/__init__.py))
 
 # Node 20 prints an end-of-life banner from every jsii process; it is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -40,10 +42,11 @@ synth: setup  ## Synthesize every environment through the cdk-nag gate
 	@echo "Templates (cdk-nag: AwsSolutions, Serverless, NIST 800-53 R5 - no unacknowledged findings):"
 	@ls -1 $(OUT)/*.template.json | sed 's/^/  /'
 
-lint: setup  ## ruff (lint + format check) and mypy
+lint: setup  ## ruff (lint + format check) and mypy (strict) on stacks, ops, app.py and lambda_src
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stacks ops app.py
+	$(BIN)/mypy $(addprefix -p ,$(LAMBDA_PACKAGES))
 
 unit: setup  ## The pytest suite (one worker per core; each module stays on one worker)
 	$(BIN)/pytest --numprocesses=auto --dist=loadfile

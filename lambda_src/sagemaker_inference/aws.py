@@ -57,6 +57,7 @@ def s3_error(error: Exception, uri: str) -> Exception:
     :class:`ImageAccessDeniedError` naming the operation and the error code (the object is
     there, so "does not exist" would send the operator looking for the wrong thing).
     """
+    original: Exception = error  # botocore is untyped: keep the declared type
     if isinstance(error, ClientError):
         code = error_code(error)
         message = str(error.response.get("Error", {}).get("Message", ""))
@@ -77,7 +78,7 @@ def s3_error(error: Exception, uri: str) -> Exception:
                 "object's KMS key (the functions may decrypt with the environment key only), "
                 "the bucket policy and who owns the object."
             )
-        return error
+        return original
     if isinstance(error, BotoCoreError):
         return StorageThrottledError(f"S3 could not be reached for {uri}: {error}")
     return error

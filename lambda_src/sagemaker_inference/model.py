@@ -262,7 +262,7 @@ def summarize(
             labels[str(result.get("label"))] += 1
         elif status == "low_confidence":
             review_labels[str(result.get("label"))] += 1
-    failures = []
+    failures: list[dict[str, Any]] = []
     failed_count = 0
     not_processed = sum(1 for _ in pending)
     for record in failed:
