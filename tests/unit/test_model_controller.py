@@ -1,9 +1,12 @@
-"""The model controller: its pure decision (exhaustively) and its handler against moto.
+"""The model controller: its pure decision (exhaustively) and its handler against moto and Stubber.
 
 The decision table is checked against an independent statement of the rules for every model
-status x work/no work x idle/not idle x mode; the handler tests check that decisions turn into
-the right AWS calls (start, stop, event source gating, metrics) and that a FAILED model is never
-restarted.
+status x work/no work x idle/not idle x mode; the unit choice against worked examples (numbers,
+not the formula); the capacity steps against the invariant they promise. The handler tests check
+that decisions turn into the right AWS calls (start with the chosen units, stop, event source
+gating, consumer concurrency and pace, metrics), that a FAILED model is never restarted, and -
+with botocore's Stubber, whose answers botocore checks against the service models - that a
+throttled or failed capacity update never fails a run and is made on the next one.
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ from model_controller import handler as controller
 from model_controller.decision import (
     ALL_STATUSES,
     Action,
+    BacklogHistory,
     Observation,
     Policy,
+    capacity_step,
+    choose_units,
     decide,
     is_idle,
 )
+from shared.consumer_capacity import ConsumerCapacity, capacity_for
 from tests.unit.rekognition_support import (
     MODEL_ARN,
     FakeModel,
@@ -130,6 +137,8 @@ def test_decision_table(mode: str, status: str | None, work: bool, idle: bool) -
         attention,
     )
     assert decision.reason
+    # A start says how many units (the backlog of 3 needs the minimum); nothing else does.
+    assert decision.units == (1 if action is Action.START else None)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -198,6 +207,295 @@ def test_unknown_status_is_left_alone_and_flagged_when_work_waits() -> None:
 def test_policy_validation(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Policy(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# The unit choice: clamp(ceil(backlog / (tps x drain_minutes x 60)), min, max), worked examples
+# --------------------------------------------------------------------------------------------
+
+
+def units_policy(mode: str = "on_demand", **overrides: Any) -> Policy:
+    """5 images/s per unit, 30-minute drain: one unit drains 9,000 images."""
+    settings: dict[str, Any] = {
+        "drain_minutes": 30,
+        "min_units": 1,
+        "max_units": 10,
+        "tps_per_unit": 5.0,
+        "expected_start_minutes": 10.0,
+    }
+    hours = (8, 18) if mode == "scheduled" else (None, None)
+    return Policy(mode, IDLE_MINUTES, *hours, **(settings | overrides))
+
+
+def start(
+    backlog: int,
+    policy: Policy | None = None,
+    history: tuple[int, ...] = (),
+    status: str = "STOPPED",
+    now: datetime = NOON,
+) -> Any:
+    return decide(Observation(status, backlog, 0.0, now, history), policy or units_policy())
+
+
+@pytest.mark.parametrize(
+    ("backlog", "overrides", "units"),
+    [
+        pytest.param(1, {}, 1, id="one-image-min"),
+        pytest.param(8_999, {}, 1, id="just-under-one-unit"),
+        pytest.param(9_000, {}, 1, id="exactly-one-unit-of-work"),
+        pytest.param(9_001, {}, 2, id="one-image-over"),
+        pytest.param(18_000, {}, 2, id="exactly-two"),
+        pytest.param(18_001, {}, 3, id="just-over-two"),
+        pytest.param(50_000, {}, 6, id="fifty-thousand"),
+        pytest.param(90_000, {}, 10, id="exactly-the-max"),
+        pytest.param(90_001, {}, 10, id="over-the-max-clamps"),
+        pytest.param(10**9, {}, 10, id="huge-clamps-to-max"),
+        pytest.param(100, {"min_units": 3, "max_units": 10}, 3, id="min-above-computed"),
+        pytest.param(50_000, {"min_units": 2, "max_units": 2}, 2, id="min-equals-max"),
+        pytest.param(9_000, {"drain_minutes": 10}, 3, id="shorter-drain-more-units"),
+        pytest.param(9_001, {"drain_minutes": 60}, 1, id="longer-drain-fewer-units"),
+        pytest.param(1_440_000, {"drain_minutes": 1440}, 4, id="day-long-drain"),
+        pytest.param(9_000, {"tps_per_unit": 2.5}, 2, id="slower-units-more-of-them"),
+        pytest.param(50_000, {"max_units": 1}, 1, id="dev-one-unit"),
+    ],
+)
+def test_a_start_asks_for_the_units_that_drain_the_backlog(
+    backlog: int, overrides: dict[str, Any], units: int
+) -> None:
+    decision = start(backlog, units_policy(**overrides))
+
+    assert decision.action is Action.START
+    assert decision.units == units
+    assert f"{units} inference unit(s)" in decision.reason
+
+
+def test_scheduled_mode_starts_with_the_min_for_an_empty_queue_and_more_for_a_backlog() -> None:
+    policy = units_policy("scheduled", min_units=2)
+
+    assert start(0, policy).units == 2
+    assert start(30_000, policy).units == 4
+    outside = start(30_000, policy, now=NIGHT)
+    assert (outside.action, outside.units) == (Action.NOTHING, None)
+
+
+@pytest.mark.parametrize("status", sorted(ALL_STATUSES))
+def test_mode_off_never_chooses_units(status: str) -> None:
+    for backlog, history in itertools.product((0, 5, 100_000), ((), (0,), (0, 5_000))):
+        decision = start(backlog, units_policy("off"), history, status)
+        assert (decision.action, decision.units) == (Action.NOTHING, None)
+
+
+@pytest.mark.parametrize("status", ["RUNNING", "STARTING", "STOPPING", "FAILED"])
+def test_only_a_startable_model_gets_units(status: str) -> None:
+    decision = start(100_000, history=(0, 50_000), status=status)
+
+    assert decision.units is None
+    assert decision.action is not Action.START
+
+
+# -- the backlog the model will face when it runs: arrivals during the start -----------------
+
+
+@pytest.mark.parametrize(
+    ("history", "backlog", "expected"),
+    [
+        # (recent backlogs, backlog now) -> units, or None for "measure one more interval"
+        pytest.param((0,), 3_333, None, id="burst-first-seen-is-measured"),
+        pytest.param((0, 3_333), 8_333, 7, id="then-units-for-what-arrives-during-the-start"),
+        pytest.param((0, 1_333), 2_000, 1, id="slowing-burst-backlog-alone"),
+        pytest.param((0, 13_333), 20_000, 3, id="big-burst-ending-backlog-alone"),
+        pytest.param((5_000,), 10_000, 7, id="steady-growth-one-entry"),
+        pytest.param((4_000, 8_000), 12_000, 6, id="steady-growth-two-entries"),
+        pytest.param((0, 10_000), 30_000, 10, id="forecast-clamps-to-max"),
+        pytest.param((), 3_333, 1, id="cold-start-backlog-alone"),
+        pytest.param((0,), 1, 1, id="trickle-starts-at-once"),
+        pytest.param((0, 0), 2, 1, id="trickle-history-starts-at-once"),
+        pytest.param((0,), 100_000, 10, id="backlog-alone-at-max-starts-at-once"),
+        pytest.param((9_000,), 9_000, 1, id="no-growth-no-forecast"),
+        pytest.param((12_000,), 9_000, 1, id="shrinking-backlog"),
+    ],
+)
+def test_units_follow_the_backlog_expected_when_the_model_runs(
+    history: tuple[int, ...], backlog: int, expected: int | None
+) -> None:
+    decision = start(backlog, history=history)
+
+    assert decision.units == expected
+    if expected is None:
+        assert decision.action is Action.NOTHING
+        assert "measuring its rate" in decision.reason
+        assert not decision.needs_attention
+        assert not decision.event_source_enabled
+    else:
+        assert decision.action is Action.START
+
+
+def test_a_burst_is_held_for_one_interval_at_most() -> None:
+    """Run after run of the same burst: measured once, then started."""
+    policy = units_policy()
+    history = BacklogHistory()
+    decisions = []
+    for minute, backlog in enumerate((0, 3_333, 8_333, 13_333)):
+        now = NOON + timedelta(minutes=minute)
+        decision = decide(Observation("STOPPED", backlog, 0.0, now, history.recent(now)), policy)
+        history.record(now, backlog, consuming=decision.event_source_enabled)
+        decisions.append((decision.action, decision.units))
+        if decision.action is Action.START:
+            break
+
+    assert decisions == [
+        (Action.NOTHING, None),
+        (Action.NOTHING, None),
+        (Action.START, 7),
+    ]
+
+
+def test_the_forecast_horizon_is_the_expected_start() -> None:
+    quick = units_policy(expected_start_minutes=0)
+    slow = units_policy(expected_start_minutes=20)
+
+    assert start(8_333, quick, (0, 3_333)).units == 1  # nothing arrives during a 0-min start
+    assert start(8_333, slow, (0, 3_333)).units == 10  # 108,333 expected
+
+
+def test_one_unit_environments_never_wait_to_measure() -> None:
+    """max 1 (dev): no forecast can ask for more, so a burst starts at once."""
+    decision = start(3_333, units_policy(max_units=1), (0,))
+
+    assert (decision.action, decision.units) == (Action.START, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"drain_minutes": 0}, "drain_minutes"),
+        ({"min_units": 0}, "min_units"),
+        ({"min_units": 3, "max_units": 2}, "min_units"),
+        ({"tps_per_unit": 0}, "tps_per_unit"),
+        ({"expected_start_minutes": -1}, "expected_start_minutes"),
+    ],
+)
+def test_unit_settings_validation(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Policy("on_demand", 2, **kwargs)
+
+
+def test_choose_units_is_what_a_start_asks_for() -> None:
+    observation = Observation("STOPPED", 20_000, 0.0, NOON, (0, 10_000))
+
+    choice = choose_units(observation, units_policy())
+
+    assert choice.units == decide(observation, units_policy()).units == 10
+
+
+# -- the history the forecast reads ----------------------------------------------------------
+
+
+def test_backlog_history_keeps_the_last_two_runs_one_interval_apart() -> None:
+    history = BacklogHistory()
+    for minute, backlog in enumerate((5, 10, 20)):
+        history.record(NOON + timedelta(minutes=minute), backlog, consuming=False)
+
+    assert history.recent(NOON + timedelta(minutes=3)) == (10, 20)
+    assert history.recent(NOON + timedelta(minutes=3, seconds=25)) == (10, 20)
+    # A run far from the schedule (a retry seconds later, or minutes of silence) has no history.
+    assert history.recent(NOON + timedelta(minutes=2, seconds=10)) == ()
+    assert history.recent(NOON + timedelta(minutes=5)) == ()
+
+
+def test_backlog_history_stops_at_a_gap() -> None:
+    history = BacklogHistory()
+    history.record(NOON, 5, consuming=False)
+    history.record(NOON + timedelta(minutes=3), 10, consuming=False)
+
+    assert history.recent(NOON + timedelta(minutes=4)) == (10,)
+
+
+def test_backlog_history_forgets_while_the_queue_is_consumed() -> None:
+    """Consumption would read as fewer arrivals."""
+    history = BacklogHistory()
+    history.record(NOON, 5, consuming=False)
+    history.record(NOON + timedelta(minutes=1), 10, consuming=True)
+
+    assert history.recent(NOON + timedelta(minutes=2)) == ()
+
+
+# -- the consumers' concurrency and pace: never more than the units serve ---------------------
+
+
+def cap(units: int) -> ConsumerCapacity:
+    return capacity_for(units, 5.0, 10)
+
+
+@pytest.mark.parametrize(
+    ("units", "concurrency", "pace"),
+    [
+        (1, 2, 2.5),
+        (2, 2, 5.0),
+        (4, 2, 10.0),
+        (5, 3, 25 / 3),
+        (10, 5, 10.0),
+        (100, 50, 10.0),
+        (1000, 500, 10.0),
+    ],
+)
+def test_capacity_for_the_units(units: int, concurrency: int, pace: float) -> None:
+    capacity = cap(units)
+
+    assert (capacity.max_concurrency, capacity.invocation_tps) == (concurrency, pytest.approx(pace))
+    assert capacity.model_tps == pytest.approx(units * 5.0)
+
+
+def test_capacity_concurrency_stays_within_lambdas_range() -> None:
+    assert capacity_for(1, 0.1, 50).max_concurrency == 2
+    assert capacity_for(100, 1000.0, 1).max_concurrency == 1000
+    with pytest.raises(ValueError, match="units"):
+        capacity_for(0, 5.0, 10)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "first", "second"),
+    [
+        pytest.param(1, 4, (2, 10.0), (2, 10.0), id="faster-same-invocations-at-once"),
+        pytest.param(4, 10, (5, 10.0), (5, 10.0), id="more-invocations-same-pace-at-once"),
+        pytest.param(4, 5, (2, 25 / 3), (3, 25 / 3), id="more-but-slower-pace-first"),
+        pytest.param(5, 4, (2, 25 / 3), (2, 10.0), id="fewer-but-faster-invocations-first"),
+        pytest.param(10, 1, (2, 2.5), (2, 2.5), id="scale-down-both-at-once"),
+    ],
+)
+def test_capacity_moves_in_safe_steps(
+    old: int, new: int, first: tuple[int, float], second: tuple[int, float]
+) -> None:
+    current = cap(old)
+    one = capacity_step(
+        current.max_concurrency, current.invocation_tps, cap(new), consumers_running=True
+    )
+    two = capacity_step(one.max_concurrency, one.invocation_tps, cap(new), consumers_running=True)
+
+    assert (one.max_concurrency, one.invocation_tps) == (first[0], pytest.approx(first[1]))
+    assert (two.max_concurrency, two.invocation_tps) == (second[0], pytest.approx(second[1]))
+    assert two.reaches(cap(new))
+
+
+def test_capacity_never_asks_for_more_than_the_units_serve_while_it_moves() -> None:
+    """Every pair of unit counts: while a step is applied, some invocations still run with the
+    old concurrency or pace; the worst mix never asks for more than the new units serve (more
+    units) or than was asked before (fewer), and the target is reached in two runs."""
+    for old, new in itertools.product(range(1, 25), repeat=2):
+        concurrency, pace = cap(old).max_concurrency, cap(old).invocation_tps
+        allowed = max(cap(new).model_tps, cap(old).model_tps if new < old else 0.0)
+        for _ in range(2):
+            step = capacity_step(concurrency, pace, cap(new), consumers_running=True)
+            worst = max(concurrency, step.max_concurrency) * max(pace, step.invocation_tps)
+            assert worst <= allowed + 1e-9, (old, new, step)
+            concurrency, pace = step.max_concurrency, step.invocation_tps
+        assert step.reaches(cap(new)), (old, new)
+
+
+def test_capacity_moves_at_once_while_no_consumer_runs() -> None:
+    step = capacity_step(2, 10.0, cap(5), consumers_running=False)
+
+    assert step.reaches(cap(5))
 
 
 # --------------------------------------------------------------------------------------------
