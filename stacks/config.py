@@ -69,6 +69,11 @@ _PROJECT_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _MAX_PROJECT_NAME = 255
 _REMOVAL_POLICIES = ("destroy", "retain")
 _MAX_INFERENCE_UNITS = 100
+#: Longest drain target: a day (a burst drained more slowly than that is better scheduled).
+MAX_DRAIN_MINUTES = 24 * 60
+#: How long a model start is expected to take (AWS: minutes; 10-20 for a restart). The
+#: controller's unit choice forecasts the arrivals over it; the backlog alarm must allow it.
+EXPECTED_MODEL_START_MINUTES = 10
 #: Longest "<prefix>-<env>" that keeps "<it>-artifacts-<account>-<region>" within 63 characters.
 _MAX_NAME_PREFIX = 24
 
@@ -157,23 +162,42 @@ class ModelControlConfig:
     - ``scheduled``: running during ``schedule``; outside it, stopped once idle for
       ``idle_minutes``, and not started for new work;
     - ``on_demand``: started when work is waiting, stopped after ``idle_minutes`` without work.
+
+    A start asks for the inference units that drain the backlog in ``drain_minutes`` (see
+    ``lambda_src/model_controller/decision.py``).
     """
 
     mode: str
     idle_minutes: int
+    drain_minutes: int
     schedule: ScheduleWindowConfig | None
+
+
+@dataclass(frozen=True)
+class ConsumerCapacity:
+    """The consumers sized to ``inference_units``: event source concurrency, per-invocation pace.
+
+    Same derivation as ``lambda_src/shared/consumer_capacity.py`` (the controller's, at run
+    time; a test checks that both agree).
+    """
+
+    inference_units: int
+    max_concurrency: int
+    invocation_tps: float
 
 
 @dataclass(frozen=True, kw_only=True)
 class RekognitionInferenceConfig:
     """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1]).
 
-    Throughput is derived from the model's size so the consumers never outrun it:
-    ``model_tps = max_inference_units x tps_per_inference_unit``;
-    ``max_concurrency = clamp(ceil(model_tps / detect_concurrency), 2, 1000)`` (enough
-    invocations to reach ``model_tps`` even if a call took a full second); each invocation paces
-    its calls to ``invocation_tps = model_tps / max_concurrency``, so together they stay at or
-    below ``model_tps``; the consumer's timeout fits a full batch at that pace.
+    Throughput follows the inference units running, so the consumers never outrun the model:
+    for ``units`` in service, ``model_tps = units x tps_per_inference_unit``;
+    ``max_concurrency = clamp(ceil(model_tps / calls_in_flight), 2, 1000)`` (enough invocations
+    to reach ``model_tps`` even if a call took a full second); each invocation paces its calls
+    to ``model_tps / max_concurrency``, so together they stay at or below ``model_tps``. The
+    model controller applies this at run time (the event source's MaximumConcurrency and a
+    published pace); the template starts from :attr:`initial_capacity`, and the consumer's
+    timeout fits a full batch at the slowest pace the controller can publish.
     """
 
     #: The Custom Labels project this environment trains and serves, IAM scoped to it:
@@ -201,24 +225,47 @@ class RekognitionInferenceConfig:
         return self.max_inference_units * self.tps_per_inference_unit
 
     @property
-    def max_concurrency(self) -> int:
-        """The SQS event source's MaximumConcurrency (see the class docstring)."""
+    def calls_in_flight(self) -> int:
+        """DetectCustomLabels calls one invocation makes at once (at most a batch's images)."""
+        return min(self.detect_concurrency, self.batch_size)
+
+    def capacity_for(self, units: int) -> ConsumerCapacity:
+        """The consumers sized to ``units`` inference units in service."""
+        model_tps = units * self.tps_per_inference_unit
         low, high = SQS_MAX_CONCURRENCY_RANGE
-        return max(low, min(high, math.ceil(self.model_tps / self.detect_concurrency)))
+        concurrency = max(low, min(high, math.ceil(model_tps / self.calls_in_flight)))
+        return ConsumerCapacity(units, concurrency, model_tps / concurrency)
+
+    def capacities(self) -> list[ConsumerCapacity]:
+        """Every capacity the controller can apply: 1 to ``max_inference_units`` units (fewer
+        than the configured min run while a unit fails or an Availability Zone is out)."""
+        return [self.capacity_for(units) for units in range(1, self.max_inference_units + 1)]
 
     @property
-    def invocation_tps(self) -> float:
-        """DetectCustomLabels calls per second one invocation may make."""
-        return self.model_tps / self.max_concurrency
+    def initial_capacity(self) -> ConsumerCapacity:
+        """What the template sets (the event source's MaximumConcurrency) and the consumer uses
+        until the controller publishes: the configured minimum, what a started model has."""
+        return self.capacity_for(self.min_inference_units)
+
+    @property
+    def slowest_invocation_tps(self) -> float:
+        """The slowest pace the controller can publish (the consumer never goes below it)."""
+        return min(capacity.invocation_tps for capacity in self.capacities())
+
+    @property
+    def fastest_invocation_tps(self) -> float:
+        """The fastest pace the controller can publish (the consumer never goes above it)."""
+        return max(capacity.invocation_tps for capacity in self.capacities())
 
     @property
     def batch_seconds(self) -> float:
-        """How long a full batch takes at the paced rate."""
-        return self.batch_size / self.invocation_tps
+        """How long a full batch takes at the slowest pace."""
+        return self.batch_size / self.slowest_invocation_tps
 
     @property
     def consumer_timeout_seconds(self) -> int:
-        """Lambda timeout of the consumer: a full batch at the paced rate, with room for retries."""
+        """Lambda timeout of the consumer: a full batch at the slowest pace, with room for
+        retries."""
         return max(60, min(900, math.ceil(1.5 * self.batch_seconds) + 30))
 
 
@@ -765,6 +812,7 @@ def _rekognition(reader: _Reader, resource_name_prefix: str) -> RekognitionInfer
 def _model_control(reader: _Reader) -> ModelControlConfig:
     mode = reader.choice("mode", MODEL_CONTROL_MODES)
     idle_minutes = reader.integer("idle_minutes", 1, 24 * 60)
+    drain_minutes = reader.integer("drain_minutes", 1, MAX_DRAIN_MINUTES)
     schedule: ScheduleWindowConfig | None = None
     if reader.optional_value("schedule") is not None:
         if mode != "scheduled":
@@ -786,7 +834,9 @@ def _model_control(reader: _Reader) -> ModelControlConfig:
     elif mode == "scheduled":
         raise ConfigError(reader.key("schedule"), "is required when mode is 'scheduled'")
     reader.reject_unknown()
-    return ModelControlConfig(mode=mode, idle_minutes=idle_minutes, schedule=schedule)
+    return ModelControlConfig(
+        mode=mode, idle_minutes=idle_minutes, drain_minutes=drain_minutes, schedule=schedule
+    )
 
 
 def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceConfig) -> None:
@@ -808,9 +858,9 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
     if config.batch_seconds > MAX_BATCH_SECONDS:
         raise ConfigError(
             reader.key("batch_size"),
-            f"a batch of {config.batch_size} at {config.invocation_tps:g} images/s per "
-            f"invocation takes {config.batch_seconds:.0f} s, over {MAX_BATCH_SECONDS} s; use a "
-            "smaller batch or more inference units",
+            f"a batch of {config.batch_size} at {config.slowest_invocation_tps:g} images/s per "
+            f"invocation (the pace for the fewest units) takes {config.batch_seconds:.0f} s, "
+            f"over {MAX_BATCH_SECONDS} s; use a smaller batch",
         )
 
 
@@ -1127,6 +1177,15 @@ def _operations(reader: _Reader, rekognition: RekognitionInferenceConfig) -> Ope
             "runbook_url", _URL, "must be an https:// URL without spaces"
         ),
     )
+    longest_wait = control.drain_minutes + EXPECTED_MODEL_START_MINUTES
+    if control.mode != "off" and longest_wait > config.queue_age_alarm_minutes:
+        raise ConfigError(
+            reader.key("queue_age_alarm_minutes"),
+            f"must be at least rekognition.model_control.drain_minutes + "
+            f"{EXPECTED_MODEL_START_MINUTES} (a start) = {longest_wait}, got "
+            f"{config.queue_age_alarm_minutes}: BacklogTooOldAlarm would fire on every burst "
+            "drained as planned",
+        )
     if config.low_confidence_window_minutes % 5:
         raise ConfigError(
             reader.key("low_confidence_window_minutes"),

@@ -114,6 +114,7 @@ class RekognitionInference(Construct):
         )
 
         common = FunctionDefaults.of(config, encryption_key).kwargs()
+        peak = settings.capacity_for(settings.max_inference_units)
         model_environment = {
             "PROJECT_NAME": settings.project_name,
             "MODEL_VERSION_ARN": settings.model_version_arn or "",
@@ -136,7 +137,7 @@ class RekognitionInference(Construct):
                 "MIN_CONFIDENCE": str(settings.min_confidence),
                 "REVIEW_THRESHOLD": str(settings.review_threshold),
                 "DETECT_CONCURRENCY": str(min(settings.detect_concurrency, settings.batch_size)),
-                "INVOCATION_TPS": f"{settings.invocation_tps:g}",
+                "INVOCATION_TPS": f"{peak.invocation_tps:g}",
             },
             **common,
         )
@@ -148,7 +149,7 @@ class RekognitionInference(Construct):
                 if settings.batching_window_seconds
                 else None
             ),
-            max_concurrency=settings.max_concurrency,
+            max_concurrency=peak.max_concurrency,
             # The controller enables it once the model is RUNNING; a deploy switches it off
             # at most until the controller's next run, and messages just wait meanwhile.
             enabled=False,

@@ -134,7 +134,8 @@ def test_event_source_batches_reports_failures_and_is_bounded_by_the_model(
     assert properties["BatchSize"] == settings.batch_size
     assert properties["MaximumBatchingWindowInSeconds"] == settings.batching_window_seconds
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert properties["ScalingConfig"] == {"MaximumConcurrency": settings.max_concurrency}
+    peak = settings.capacity_for(settings.max_inference_units)
+    assert properties["ScalingConfig"] == {"MaximumConcurrency": peak.max_concurrency}
     # Off until the controller sees the model RUNNING: messages wait instead of failing.
     assert properties["Enabled"] is False
     queue = logical_id(template, "AWS::SQS::Queue", "ImagesQueue")
@@ -155,7 +156,8 @@ def test_consumer_paces_to_its_share_of_the_model(templates, environments, env):
     variables = consumer["Properties"]["Environment"]["Variables"]
     share = float(variables["INVOCATION_TPS"])
     # All invocations together stay within the model's throughput.
-    assert share * settings.max_concurrency == pytest.approx(
+    peak = settings.capacity_for(settings.max_inference_units)
+    assert share * peak.max_concurrency == pytest.approx(
         settings.max_inference_units * settings.tps_per_inference_unit
     )
     assert variables["INPUT_PREFIX"] == settings.input_prefix
