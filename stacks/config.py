@@ -600,6 +600,7 @@ class EnvironmentConfig:
             "alert topic": f"{rnp}-alerts",
             "dashboard": self.dashboard_name,
             "model version parameter": self.model_version_parameter,
+            "consumer capacity parameter": self.consumer_capacity_parameter,
             "Rekognition project": self.rekognition.project_name,
             "SageMaker endpoint": self.sagemaker.endpoint_full_name(rnp),
             "SageMaker jobs, models and endpoint configurations": (
@@ -618,6 +619,16 @@ class EnvironmentConfig:
         resets it.
         """
         return f"/{self.resource_name_prefix}/rekognition/model-version-arn"
+
+    @property
+    def consumer_capacity_parameter(self) -> str:
+        """SSM parameter with the pace the inference consumers may call the model at.
+
+        Written by the model controller for the inference units in service, read by the
+        consumer (cached 30 s). Not created by CloudFormation: a deploy never resets what the
+        controller measured.
+        """
+        return f"/{self.resource_name_prefix}/rekognition/consumer-capacity"
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

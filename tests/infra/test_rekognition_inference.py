@@ -19,14 +19,17 @@ from stacks.components.rekognition_inference import (
     REVIEW_PREFIX,
     backlog_alarm_minutes,
 )
-from stacks.config import EnvironmentConfig, load_environment
+from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig, load_environment
 from stacks.environment import EnvironmentStacks
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.storage_stack import StorageStack
 from tests.infra.conftest import make_app, template_of
 
 ENVIRONMENTS = ["dev", "prod"]
-PINNED = "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/version/v7/1700000000000"
+PINNED = (
+    "arn:aws:rekognition:eu-west-1:111111111111:project/imgclf-prod-image-classifier/"
+    "version/v7/1700000000000"
+)
 
 
 def inference(templates: dict[tuple[str, str], Template], env: str) -> Template:
@@ -227,6 +230,15 @@ def test_controller_manages_only_the_project_and_its_event_source(templates, env
     assert gated.endswith(f":event-source-mapping:<{mapping}>")
     assert grants["lambda:GetEventSourceMapping"] == {gated}
     assert grants["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>"}
+    # It writes one parameter: the consumers' pace (and reads it back).
+    capacity = f":parameter{config.consumer_capacity_parameter}"
+    (published,) = grants["ssm:PutParameter"]
+    assert published.endswith(capacity)
+    assert {r for r in grants["ssm:GetParameter"] if r.endswith(capacity)} == {published}
+    assert {r.rsplit(":parameter", 1)[1] for r in grants["ssm:GetParameter"]} == {
+        config.model_version_parameter,
+        config.consumer_capacity_parameter,
+    }
     # Only actions without resource-level permissions get "*", and they only read.
     unscoped = {a for a, r in grants.items() if "*" in r}
     assert unscoped == {
@@ -309,6 +321,12 @@ def test_controller_runs_every_minute_with_its_configuration(templates, environm
     assert variables["IDLE_MINUTES"] == str(control.idle_minutes)
     assert variables["MIN_INFERENCE_UNITS"] == str(config.rekognition.min_inference_units)
     assert variables["MAX_INFERENCE_UNITS"] == str(config.rekognition.max_inference_units)
+    # What the unit choice and the consumers' sizing need.
+    assert variables["DRAIN_MINUTES"] == str(control.drain_minutes)
+    assert float(variables["TPS_PER_INFERENCE_UNIT"]) == config.rekognition.tps_per_inference_unit
+    assert variables["EXPECTED_START_MINUTES"] == str(EXPECTED_MODEL_START_MINUTES)
+    assert variables["CALLS_IN_FLIGHT"] == str(config.rekognition.calls_in_flight)
+    assert variables["CAPACITY_PARAMETER"] == config.consumer_capacity_parameter
     mapping = logical_id(template, "AWS::Lambda::EventSourceMapping", "Consumer")
     assert variables["EVENT_SOURCE_MAPPING_ID"] == {"Ref": mapping}
 
