@@ -116,7 +116,9 @@ class RekognitionInference(Construct):
         )
 
         common = FunctionDefaults.of(config, encryption_key).kwargs()
-        peak = settings.capacity_for(settings.max_inference_units)
+        # The controller sizes the consumers to the units in service at run time; the template
+        # starts them at what a started model always has, and bounds the pace they accept.
+        initial = settings.initial_capacity
         model_environment = {
             "PROJECT_NAME": settings.project_name,
             "MODEL_VERSION_ARN": settings.model_version_arn or "",
@@ -138,8 +140,10 @@ class RekognitionInference(Construct):
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "MIN_CONFIDENCE": str(settings.min_confidence),
                 "REVIEW_THRESHOLD": str(settings.review_threshold),
-                "DETECT_CONCURRENCY": str(min(settings.detect_concurrency, settings.batch_size)),
-                "INVOCATION_TPS": f"{peak.invocation_tps:g}",
+                "DETECT_CONCURRENCY": str(settings.calls_in_flight),
+                "INVOCATION_TPS": f"{settings.slowest_invocation_tps:g}",
+                "MAX_INVOCATION_TPS": f"{settings.fastest_invocation_tps:g}",
+                "CAPACITY_PARAMETER": config.consumer_capacity_parameter,
             },
             **common,
         )
@@ -151,7 +155,7 @@ class RekognitionInference(Construct):
                 if settings.batching_window_seconds
                 else None
             ),
-            max_concurrency=peak.max_concurrency,
+            max_concurrency=initial.max_concurrency,
             # The controller enables it once the model is RUNNING; a deploy switches it off
             # at most until the controller's next run, and messages just wait meanwhile.
             enabled=False,
@@ -271,6 +275,12 @@ class RekognitionInference(Construct):
                 sid="ReadModelVersionParameter",
                 actions=["ssm:GetParameter"],
                 resources=[self._parameter_arn()],
+            ),
+            iam.PolicyStatement(
+                # The pace the model controller publishes for the units in service.
+                sid="ReadConsumerCapacity",
+                actions=["ssm:GetParameter"],
+                resources=[self._capacity_parameter_arn()],
             ),
             iam.PolicyStatement(
                 sid="UseEnvironmentKey",
