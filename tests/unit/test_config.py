@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from shared.consumer_capacity import capacity_for
 from stacks.config import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
@@ -1587,9 +1588,6 @@ def test_the_consumer_timeout_fits_a_batch_at_the_slowest_pace(context_copy: Con
 
 def test_config_and_controller_derive_the_same_capacity(context_copy: Context) -> None:
     """stacks/config.py (synth time) and shared/consumer_capacity.py (run time) agree."""
-    sys.path.insert(0, str(ROOT / "lambda_src"))
-    from shared.consumer_capacity import capacity_for
-
     for tps, concurrency, batch in itertools.product((0.5, 2.5, 5, 50), (1, 3, 10, 50), (1, 10)):
         rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
         rekognition.update(
