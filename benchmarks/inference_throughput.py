@@ -3,13 +3,15 @@
 
     .venv/bin/python benchmarks/inference_throughput.py [--invocations 20] [--latency-ms 100]
 
-A child process serves DetectCustomLabels (after ``--latency-ms``) and the S3 calls the handler
+A child process serves DetectCustomLabels (after ``--latency-ms``), the S3 calls the handler
 makes (PutObject of the record; HeadObject of a record on a redelivery and the ranged GetObject
 that diagnoses a rejected object are served too, though a run of new, valid images makes
-neither) on 127.0.0.1 only; it stops by itself after ``--max-seconds``. boto3 reaches it
-through ``AWS_ENDPOINT_URL``. The handler runs in this process, unchanged, with the same
-environment variables the stack gives it, on EventBridge "Object Created" events that carry
-what S3 puts in them (key, size, ETag, version id). Measured:
+neither) and SSM GetParameter of the pace the model controller publishes, on 127.0.0.1 only;
+it stops by itself after ``--max-seconds``. boto3 reaches it through ``AWS_ENDPOINT_URL``. The
+handler runs in this process, unchanged, with the environment variables the stack gives it
+(``CAPACITY_PARAMETER`` included: every run reads its pace as deployed, at most every 30 s), on
+EventBridge "Object Created" events that carry what S3 puts in them (key, size, ETag, version
+id). Measured:
 
 - images per second per invocation: a batch of 10 processed concurrently (the default
   DETECT_CONCURRENCY) versus one image at a time (DETECT_CONCURRENCY=1, and one message per
@@ -20,7 +22,9 @@ what S3 puts in them (key, size, ETag, version id). Measured:
   sequential run, as wall time; every boto3 call is timed (wall and thread CPU) and
   subtracted. The AWS SDK's own cost per call is reported next to it, with the calls per image:
   it is the same for any consumer making these calls, and depends on the machine;
-- the pacing: with INVOCATION_TPS set to dev's share of one inference unit the rate holds.
+- the pacing: with the pace published for one inference unit (2.5 images/s per invocation)
+  and for two (5), within the bounds prod's consumer has, the rate holds. The unpaced runs are
+  published a pace no invocation reaches (1,000 calls/s), so the pacer runs as in production.
 
 Prints a table and writes ``benchmarks/results/inference_throughput.json``.
 """
@@ -54,8 +58,11 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(2048)
 #: What the fake S3 answers for every seeded object, and what the events say about it.
 ETAG = "0f343b0931126a20f133d67c2b018a3b"
 VERSION_ID = "v1"
+CAPACITY_PARAMETER = "/imgclf-bench/rekognition/consumer-capacity"
 TARGET_SPEEDUP = 6.0
 TARGET_OVERHEAD_MS = 5.0
+#: Published to the unpaced runs: more calls per second than an invocation makes here.
+UNREACHED_PACE = 1000.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,8 +71,9 @@ TARGET_OVERHEAD_MS = 5.0
 
 
 def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
-    """Fake Rekognition (JSON protocol) and S3 (path-style REST) on 127.0.0.1."""
+    """Fake Rekognition and SSM (JSON protocol) and S3 (path-style REST) on 127.0.0.1."""
     objects: dict[str, bytes] = {}
+    parameters: dict[str, str] = {}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -97,6 +105,20 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
 
         def do_POST(self) -> None:
             request = json.loads(self._body() or b"{}")
+            if self.headers.get("X-Amz-Target") == "AmazonSSM.GetParameter":
+                name = request.get("Name", "")
+                with lock:
+                    value = parameters.get(name)
+                if value is None:
+                    self._send(400, json.dumps({"__type": "ParameterNotFound"}).encode())
+                    return
+                parameter = {"Name": name, "Type": "String", "Value": value, "Version": 1}
+                self._send(
+                    200,
+                    json.dumps({"Parameter": parameter}).encode(),
+                    {"Content-Type": "application/x-amz-json-1.1"},
+                )
+                return
             if self.headers.get("X-Amz-Target") != "RekognitionService.DetectCustomLabels":
                 self._send(400, b"{}")
                 return
@@ -124,6 +146,9 @@ def serve(port_out: Any, latency_s: float, max_seconds: float) -> None:
             if key == "__seed__":
                 for item in json.loads(body):
                     objects[f"{DATA}/{item}"] = PNG
+            elif key == "__parameter__":
+                with lock:
+                    parameters.update(json.loads(body))
             else:
                 with lock:
                     objects[key] = body
@@ -272,12 +297,45 @@ class Timed:
         return call
 
 
+def publish_pace(port: int, pace: float) -> None:
+    """What the model controller would publish (the fake SSM serves it)."""
+    import urllib.request
+
+    document = json.dumps(
+        {
+            "schema": "imgclf.rekognition.consumer-capacity/1",
+            "inference_units": 1,
+            "max_concurrency": 2,
+            "invocation_tps": pace,
+        }
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/__parameter__",
+        data=json.dumps({CAPACITY_PARAMETER: document}).encode(),
+        method="PUT",
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+
+
 def measure(
-    handler: Any, batches: list[list[str]], concurrency: int, invocation_tps: float
+    handler: Any,
+    batches: list[list[str]],
+    concurrency: int,
+    invocation_tps: float,
+    *,
+    port: int,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, float]:
-    """Invoke the handler once per batch; wall and CPU time per invocation and per image."""
+    """Invoke the handler once per batch; wall and CPU time per invocation and per image.
+
+    ``invocation_tps`` is published for the handler to read (as the controller does);
+    ``bounds`` are the INVOCATION_TPS/MAX_INVOCATION_TPS it accepts it within (None: unpaced
+    fallback, no ceiling).
+    """
+    publish_pace(port, invocation_tps)
     os.environ["DETECT_CONCURRENCY"] = str(concurrency)
-    os.environ["INVOCATION_TPS"] = str(invocation_tps)
+    os.environ["INVOCATION_TPS"] = str(bounds[0] if bounds else 0)
+    os.environ["MAX_INVOCATION_TPS"] = str(bounds[1] if bounds else "")
     handler.runtime.cache_clear()
     classifier = handler.runtime().classifier
     # The benchmark's only intrusion: time the clients' calls to tell SDK from handler cost.
@@ -287,6 +345,9 @@ def measure(
     handler.lambda_handler(event(batches[0]), Context())  # warm: clients, connections
     ledger = Ledger()
     classifier._s3._ledger = classifier._rekognition._ledger = ledger
+    rate = handler.runtime().classifier.pacer.rate or 0.0
+    if abs(rate - invocation_tps) > 1e-6:
+        raise SystemExit(f"the handler paces at {rate}/s, not the published {invocation_tps}/s")
     walls, cpus, images = [], [], 0
     for batch in batches[1:]:
         started_wall, started_cpu = time.perf_counter(), time.process_time()
@@ -357,6 +418,7 @@ def run(port: int, arguments: argparse.Namespace) -> dict[str, Any]:
             "PROJECT_NAME": "bench",
             "MODEL_VERSION_ARN": MODEL_ARN,
             "MODEL_VERSION_PARAMETER": "/imgclf-bench/rekognition/model-version-arn",
+            "CAPACITY_PARAMETER": CAPACITY_PARAMETER,
         }
     )
     sys.path[:0] = [str(ROOT / "lambda_src")]
@@ -373,11 +435,14 @@ def run(port: int, arguments: argparse.Namespace) -> dict[str, Any]:
 
     batches = [keys[i : i + 10] for i in range(0, len(keys), 10)]
     singles = [[key] for key in keys[:count]]
+    unpaced = UNREACHED_PACE
+    prod = (2.5, 5.0)  # prod's consumer: INVOCATION_TPS, MAX_INVOCATION_TPS (1..2 units)
     with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics and logs go to stdout
-        concurrent = measure(handler, batches, concurrency=10, invocation_tps=0)
-        sequential = measure(handler, batches, concurrency=1, invocation_tps=0)
-        one_per_invocation = measure(handler, singles, concurrency=1, invocation_tps=0)
-        paced = measure(handler, batches[:4], concurrency=10, invocation_tps=2.5)
+        concurrent = measure(handler, batches, 10, unpaced, port=port)
+        sequential = measure(handler, batches, 1, unpaced, port=port)
+        one_per_invocation = measure(handler, singles, 1, unpaced, port=port)
+        paced = measure(handler, batches[:4], 10, 2.5, port=port, bounds=prod)
+        paced_two = measure(handler, batches[:4], 10, 5.0, port=port, bounds=prod)
     latency_ms = arguments.latency_ms
     speedup = concurrent["images_per_second"] / one_per_invocation["images_per_second"]
     speedup_batch = concurrent["images_per_second"] / sequential["images_per_second"]
@@ -389,7 +454,8 @@ def run(port: int, arguments: argparse.Namespace) -> dict[str, Any]:
             "batch of 10, concurrent (DETECT_CONCURRENCY=10)": concurrent,
             "batch of 10, one at a time (DETECT_CONCURRENCY=1)": sequential,
             "one message per invocation": one_per_invocation,
-            "batch of 10, paced to dev's share (2.5 images/s)": paced,
+            "batch of 10, paced for 1 unit (2.5 images/s published)": paced,
+            "batch of 10, paced for 2 units (5 images/s published)": paced_two,
         },
         "speedup_vs_one_per_invocation": speedup,
         "speedup_vs_sequential_batch": speedup_batch,

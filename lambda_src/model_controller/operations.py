@@ -6,6 +6,7 @@ their own.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,28 @@ WAITING_ATTRIBUTES = (
 #: Event source states from which an update to the other state makes sense.
 _ENABLED_STATES = frozenset({"Enabled", "Enabling"})
 _DISABLED_STATES = frozenset({"Disabled", "Disabling"})
+#: Error codes after which a change is simply made on the controller's next run (a minute
+#: later): another change under way, throttling, a passing service error.
+RETRY_NEXT_RUN = frozenset(
+    {
+        "ResourceInUseException",
+        "ResourceConflictException",
+        "TooManyRequestsException",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyUpdates",
+        "LimitExceededException",
+        "LimitExceeded",
+        "ServiceException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalServiceError",
+        "InternalServiceFault",
+    }
+)
+#: Rekognition's auto-scaling figures (namespace AWS/Rekognition, by ProjectName, VersionName).
+UNIT_METRICS = ("InServiceInferenceUnits", "DesiredInferenceUnits")
 
 
 @dataclass(frozen=True)
@@ -94,27 +117,171 @@ def waiting_messages(sqs: Any, queue_url: str) -> dict[str, int]:
     return {name: int(attributes.get(name, 0)) for name in WAITING_ATTRIBUTES}
 
 
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def retry_next_run(error: ClientError) -> bool:
+    """Whether the call may simply be made again on the next run."""
+    return error_code(error) in RETRY_NEXT_RUN
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """The event source mapping as GetEventSourceMapping reports it."""
+
+    state: str
+    #: ScalingConfig.MaximumConcurrency (None: not set, Lambda's default of up to 1,000).
+    max_concurrency: int | None
+
+    @property
+    def enabled(self) -> bool:
+        return self.state in _ENABLED_STATES
+
+    @property
+    def settled(self) -> bool:
+        """Enabled or disabled (or on the way), not in the middle of another change."""
+        return self.state in _ENABLED_STATES | _DISABLED_STATES
+
+
+class Gate(enum.StrEnum):
+    """What an event source update did."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    #: In the middle of another change, or the call was throttled: the next run tries again.
+    BUSY = "busy"
+
+
+def read_event_source(lambda_client: Any, mapping_id: str) -> EventSource:
+    mapping = lambda_client.get_event_source_mapping(UUID=mapping_id)
+    concurrency = mapping.get("ScalingConfig", {}).get("MaximumConcurrency")
+    return EventSource(str(mapping["State"]), int(concurrency) if concurrency else None)
+
+
 def event_source_state(lambda_client: Any, mapping_id: str) -> str:
-    return str(lambda_client.get_event_source_mapping(UUID=mapping_id)["State"])
+    return read_event_source(lambda_client, mapping_id).state
+
+
+def gate_event_source(
+    lambda_client: Any,
+    mapping_id: str,
+    *,
+    enabled: bool,
+    max_concurrency: int | None = None,
+    current: EventSource | None = None,
+) -> Gate:
+    """Enable (with ``max_concurrency`` when given) or disable the event source, in one update.
+
+    ``current`` is the mapping as just read (read here otherwise). A mapping in the middle of
+    another change (Creating, Updating, ...), and a throttled or conflicting call, are
+    :attr:`Gate.BUSY`: the next run tries again. Other errors raise.
+    """
+    try:
+        current = current or read_event_source(lambda_client, mapping_id)
+    except ClientError as error:
+        if retry_next_run(error):
+            return Gate.BUSY
+        raise
+    if not current.settled:
+        return Gate.BUSY
+    update: dict[str, Any] = {}
+    if enabled != current.enabled:
+        update["Enabled"] = enabled
+    if enabled and max_concurrency is not None and current.max_concurrency != max_concurrency:
+        update["ScalingConfig"] = {"MaximumConcurrency": max_concurrency}
+    if not update:
+        return Gate.UNCHANGED
+    try:
+        lambda_client.update_event_source_mapping(UUID=mapping_id, **update)
+    except ClientError as error:
+        if retry_next_run(error):
+            return Gate.BUSY
+        raise
+    return Gate.CHANGED
 
 
 def set_event_source(lambda_client: Any, mapping_id: str, enabled: bool) -> bool:
-    """Enable or disable the event source if it is not already; True when a change was made.
+    """Enable or disable the event source if it is not already; True when a change was made
+    (a mapping in the middle of another change is left as it is)."""
+    return gate_event_source(lambda_client, mapping_id, enabled=enabled) is Gate.CHANGED
 
-    A mapping in the middle of another change (Creating, Updating, ...) is left for the next run.
+
+def units_in_service(
+    cloudwatch: Any, model: ModelVersion, now: datetime, lookback_minutes: int = 5
+) -> float | None:
+    """The inference units serving, from Rekognition's one-minute auto-scaling metrics.
+
+    The latest ``InServiceInferenceUnits`` average, or the latest ``DesiredInferenceUnits``
+    when that is lower: a scale-down is announced before units leave, a scale-up counts only
+    once the units serve. ``None`` when no datapoint is in the lookback window (a model that
+    just started, or that does not auto-scale).
     """
-    state = event_source_state(lambda_client, mapping_id)
-    if (enabled and state in _ENABLED_STATES) or (not enabled and state in _DISABLED_STATES):
-        return False
-    if state not in _ENABLED_STATES | _DISABLED_STATES:
-        return False
+    queries = [
+        {
+            "Id": f"u{index}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Rekognition",
+                    "MetricName": metric,
+                    "Dimensions": [
+                        {"Name": "ProjectName", "Value": model.project},
+                        {"Name": "VersionName", "Value": model.version},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Average",
+            },
+            "ReturnData": True,
+        }
+        for index, metric in enumerate(UNIT_METRICS)
+    ]
+    latest: dict[str, tuple[datetime, float]] = {}
+    token: str | None = None
+    while True:
+        arguments: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": now - timedelta(minutes=lookback_minutes),
+            "EndTime": now,
+            "ScanBy": "TimestampDescending",
+        }
+        if token:
+            arguments["NextToken"] = token
+        response = cloudwatch.get_metric_data(**arguments)
+        for result in response["MetricDataResults"]:
+            for timestamp, value in zip(result["Timestamps"], result["Values"], strict=False):
+                known = latest.get(result["Id"])
+                if known is None or timestamp > known[0]:
+                    latest[result["Id"]] = (timestamp, float(value))
+        token = response.get("NextToken")
+        if not token:
+            break
+    in_service = latest.get("u0")
+    if in_service is None:
+        return None
+    desired = latest.get("u1")
+    return min(in_service[1], desired[1]) if desired is not None else in_service[1]
+
+
+def read_capacity(ssm: Any, name: str) -> str | None:
+    """The published consumer capacity (``shared.consumer_capacity``), None when not yet."""
     try:
-        lambda_client.update_event_source_mapping(UUID=mapping_id, Enabled=enabled)
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ResourceInUseException":
-            return False
+        if error_code(error) == "ParameterNotFound":
+            return None
         raise
-    return True
+
+
+def publish_capacity(ssm: Any, name: str, value: str) -> None:
+    """Write the consumer capacity (created on the first write; the stack does not own it)."""
+    ssm.put_parameter(
+        Name=name,
+        Value=value,
+        Type="String",
+        Overwrite=True,
+        Description="Written by the Rekognition model controller: the pace inference consumers use",
+    )
 
 
 def minutes_since_last_work(

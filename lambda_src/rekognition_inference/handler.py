@@ -2,14 +2,20 @@
 
 A batch's messages are processed concurrently (Powertools ``AsyncBatchProcessor``; the blocking
 boto3 calls run on a thread pool of ``DETECT_CONCURRENCY`` workers) and DetectCustomLabels calls
-are paced to ``INVOCATION_TPS``, this invocation's share of the model's throughput. A message
-whose images all ended in a result or an error record is acknowledged; a message with a
-transient failure is reported in ``batchItemFailures`` and comes back after the visibility
-timeout, until the queue's redrive policy moves it to the dead-letter queue.
+are paced to this invocation's share of the model's throughput for the inference units in
+service: the pace the model controller publishes in ``CAPACITY_PARAMETER`` (read at most every
+:data:`PACE_MAX_AGE_SECONDS`, once per invocation at most, so the hot path is a clock read),
+kept within ``INVOCATION_TPS`` (the slowest pace it can be told, for one unit: also the pace
+while nothing usable is published; the function's timeout fits a full batch at it) and
+``MAX_INVOCATION_TPS``. A message whose images all ended in a result or an error record is
+acknowledged; a message with a transient failure is reported in ``batchItemFailures`` and comes
+back after the visibility timeout, until the queue's redrive policy moves it to the dead-letter
+queue.
 
 Environment: ``DATA_BUCKET``, ``INPUT_PREFIX``, ``ARTIFACTS_BUCKET``, ``MIN_CONFIDENCE``,
 ``REVIEW_THRESHOLD`` (fractions), ``PROJECT_NAME``, ``MODEL_VERSION_ARN`` (optional pin),
-``MODEL_VERSION_PARAMETER``, ``DETECT_CONCURRENCY``, ``INVOCATION_TPS`` (0 = unpaced).
+``MODEL_VERSION_PARAMETER``, ``DETECT_CONCURRENCY``, ``INVOCATION_TPS`` (0 = unpaced, for tests
+and benchmarks), ``MAX_INVOCATION_TPS`` and ``CAPACITY_PARAMETER`` (optional).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_inference.processing import (
     Classifier,
@@ -44,6 +51,7 @@ from rekognition_inference.processing import (
     Settings,
     TransientError,
 )
+from shared.consumer_capacity import pace_from_parameter
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
 
 logger = Logger()
@@ -56,9 +64,69 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 DEADLINE_MARGIN_SECONDS = 25
 #: How long the SSM parameter naming the model version is cached.
 PARAMETER_MAX_AGE_SECONDS = 60
+#: How long a published pace is used before it is read again: less than the controller's
+#: one-minute interval, so a change it makes in two steps is seen between them.
+PACE_MAX_AGE_SECONDS = 30
 _DETECT_READ_TIMEOUT = 10
 #: EMF accepts at most 100 values per metric and record.
 _MAX_LATENCY_VALUES = 100
+
+
+class PaceSource:
+    """The per-invocation pace the model controller publishes, read at most every ``max_age``.
+
+    Until a usable value is read (and when the value is unusable) the pace is ``floor``; a value
+    outside ``floor..ceiling`` is brought within it. A failed read keeps the last pace and is
+    not retried before ``max_age``, so a throttled SSM is not asked again on every invocation.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], str | None],
+        floor: float,
+        ceiling: float | None,
+        max_age: float = PACE_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self._floor = floor
+        self._ceiling = ceiling
+        self._max_age = max_age
+        self._clock = clock
+        self._pace = floor
+        self._applied = floor
+        self._next_read = float("-inf")
+
+    def apply(self, pacer: RatePacer) -> None:
+        """Give ``pacer`` the current pace (a clock read, unless it is time to read again)."""
+        pace = self.current()
+        if pace != self._applied:
+            pacer.set_rate(pace or None)
+            self._applied = pace
+
+    def current(self) -> float:
+        now = self._clock()
+        if now < self._next_read:
+            return self._pace
+        self._next_read = now + self._max_age
+        try:
+            value = self._read()
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "Cannot read the published pace: keeping the last one",
+                extra={"pace": self._pace, "error": str(error)},
+            )
+            return self._pace
+        pace = pace_from_parameter(value)
+        if pace is None:
+            if value is not None:
+                logger.warning("Unusable published pace: using the slowest", extra={"value": value})
+            pace = self._floor
+        pace = max(self._floor, pace if self._ceiling is None else min(self._ceiling, pace))
+        if pace != self._pace:
+            logger.info("Pace changed", extra={"from": self._pace, "to": pace})
+        self._pace = pace
+        return pace
 
 
 @dataclass(frozen=True)
@@ -70,6 +138,8 @@ class Runtime:
     project_name: str
     pinned_arn: str | None
     parameter_name: str
+    #: None: no published pace (the environment's INVOCATION_TPS applies).
+    pace: PaceSource | None = None
 
 
 @functools.cache
@@ -98,6 +168,19 @@ def runtime() -> Runtime:
         ),
     )
     rate = float(environ.get("INVOCATION_TPS", "0"))
+    ceiling = float(environ.get("MAX_INVOCATION_TPS") or 0) or None
+    capacity_parameter = environ.get("CAPACITY_PARAMETER", "")
+    pace = None
+    if capacity_parameter:
+        ssm = boto3.client(
+            "ssm",
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=2,
+                read_timeout=2,
+            ),
+        )
+        pace = PaceSource(lambda: read_pace(ssm, capacity_parameter), max(rate, 0.0), ceiling)
     return Runtime(
         classifier=Classifier(
             s3=s3,
@@ -109,7 +192,18 @@ def runtime() -> Runtime:
         project_name=environ["PROJECT_NAME"],
         pinned_arn=environ.get("MODEL_VERSION_ARN") or None,
         parameter_name=environ["MODEL_VERSION_PARAMETER"],
+        pace=pace,
     )
+
+
+def read_pace(ssm: Any, name: str) -> str | None:
+    """The controller's published capacity, or None while it has published none."""
+    try:
+        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
 
 
 def read_parameter(name: str) -> str | None:
@@ -199,6 +293,8 @@ def model_getter(state: Runtime) -> Callable[[], ModelVersion]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = runtime()
+    if state.pace is not None:
+        state.pace.apply(state.classifier.pacer)
     get_model = model_getter(state)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     deadline -= DEADLINE_MARGIN_SECONDS

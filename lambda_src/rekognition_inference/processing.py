@@ -164,8 +164,9 @@ class MessageReport:
 class RatePacer:
     """Spaces calls at most ``rate`` per second across threads (``None``: no limit).
 
-    Each invocation gets an equal share of the model's throughput (see ``stacks/config.py``),
-    so all concurrent invocations together never exceed it.
+    Each invocation gets an equal share of the model's throughput for the inference units in
+    service (``shared/consumer_capacity.py``; the model controller publishes it), so all
+    concurrent invocations together never exceed it.
     """
 
     def __init__(
@@ -179,6 +180,15 @@ class RatePacer:
         self._sleep = sleep
         self._next = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float | None:
+        return 1.0 / self._interval if self._interval else None
+
+    def set_rate(self, rate: float | None) -> None:
+        """A new pace from the next call on (``None`` or 0: no limit)."""
+        with self._lock:
+            self._interval = 1.0 / rate if rate else 0.0
 
     def wait(self) -> None:
         if not self._interval:
@@ -251,6 +261,11 @@ class Classifier:
         self._pacer = pacer or RatePacer(None)
         self._clock = clock
         self._wallclock = wallclock
+
+    @property
+    def pacer(self) -> RatePacer:
+        """Paces this invocation's DetectCustomLabels calls (shared by its threads)."""
+        return self._pacer
 
     def handle_message(
         self,

@@ -3,8 +3,10 @@
 The data bucket's ``Object Created`` events under the input prefix reach an encrypted work queue
 through an EventBridge rule. A consumer function, gated by the model controller, classifies them
 in batches and writes a result or an error record for each image. The controller, run every
-minute, starts and stops the model (it bills per inference-unit hour while running) and enables
-the queue's event source only while the model is RUNNING.
+minute, starts and stops the model (it bills per inference-unit hour while running; a start asks
+for the units that drain the backlog in ``drain_minutes``), enables the queue's event source only
+while the model is RUNNING, and sizes the consumers to the units in service (the event source's
+MaximumConcurrency, and the per-invocation pace it publishes in an SSM parameter).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from stacks.components.alarms import alarm
 from stacks.components.alerting import AlertTopic
 from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.components.queue import DeadLetterQueue, WorkQueue
-from stacks.config import EnvironmentConfig
+from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig
 from stacks.runbooks import Runbook
 
 #: Receives before a message that keeps failing transiently moves to the dead-letter queue:
@@ -114,6 +116,9 @@ class RekognitionInference(Construct):
         )
 
         common = FunctionDefaults.of(config, encryption_key).kwargs()
+        # The controller sizes the consumers to the units in service at run time; the template
+        # starts them at what a started model always has, and bounds the pace they accept.
+        initial = settings.initial_capacity
         model_environment = {
             "PROJECT_NAME": settings.project_name,
             "MODEL_VERSION_ARN": settings.model_version_arn or "",
@@ -135,8 +140,10 @@ class RekognitionInference(Construct):
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "MIN_CONFIDENCE": str(settings.min_confidence),
                 "REVIEW_THRESHOLD": str(settings.review_threshold),
-                "DETECT_CONCURRENCY": str(min(settings.detect_concurrency, settings.batch_size)),
-                "INVOCATION_TPS": f"{settings.invocation_tps:g}",
+                "DETECT_CONCURRENCY": str(settings.calls_in_flight),
+                "INVOCATION_TPS": f"{settings.slowest_invocation_tps:g}",
+                "MAX_INVOCATION_TPS": f"{settings.fastest_invocation_tps:g}",
+                "CAPACITY_PARAMETER": config.consumer_capacity_parameter,
             },
             **common,
         )
@@ -148,7 +155,7 @@ class RekognitionInference(Construct):
                 if settings.batching_window_seconds
                 else None
             ),
-            max_concurrency=settings.max_concurrency,
+            max_concurrency=initial.max_concurrency,
             # The controller enables it once the model is RUNNING; a deploy switches it off
             # at most until the controller's next run, and messages just wait meanwhile.
             enabled=False,
@@ -173,10 +180,15 @@ class RekognitionInference(Construct):
                 "EVENT_SOURCE_MAPPING_ID": self.event_source.event_source_mapping_id,
                 "CONTROL_MODE": settings.model_control.mode,
                 "IDLE_MINUTES": str(settings.model_control.idle_minutes),
+                "DRAIN_MINUTES": str(settings.model_control.drain_minutes),
                 "SCHEDULE_START_HOUR_UTC": str(schedule.start_hour_utc) if schedule else "",
                 "SCHEDULE_END_HOUR_UTC": str(schedule.end_hour_utc) if schedule else "",
                 "MIN_INFERENCE_UNITS": str(settings.min_inference_units),
                 "MAX_INFERENCE_UNITS": str(settings.max_inference_units),
+                "TPS_PER_INFERENCE_UNIT": f"{settings.tps_per_inference_unit:g}",
+                "EXPECTED_START_MINUTES": str(EXPECTED_MODEL_START_MINUTES),
+                "CALLS_IN_FLIGHT": str(settings.calls_in_flight),
+                "CAPACITY_PARAMETER": config.consumer_capacity_parameter,
             },
             **common,
         )
@@ -210,14 +222,18 @@ class RekognitionInference(Construct):
             )
         ]
 
-    def _parameter_arn(self) -> str:
+    def _parameter_arn(self, name: str | None = None) -> str:
+        """The model version parameter's ARN (or another parameter's, by name)."""
         return str(
             self._stack.format_arn(
                 service="ssm",
                 resource="parameter",
-                resource_name=self.config.model_version_parameter.lstrip("/"),
+                resource_name=(name or self.config.model_version_parameter).lstrip("/"),
             )
         )
+
+    def _capacity_parameter_arn(self) -> str:
+        return self._parameter_arn(self.config.consumer_capacity_parameter)
 
     def _grant_consumer(
         self, data_bucket: s3.IBucket, artifacts_bucket: s3.IBucket, key: kms.IKey
@@ -259,6 +275,12 @@ class RekognitionInference(Construct):
                 sid="ReadModelVersionParameter",
                 actions=["ssm:GetParameter"],
                 resources=[self._parameter_arn()],
+            ),
+            iam.PolicyStatement(
+                # The pace the model controller publishes for the units in service.
+                sid="ReadConsumerCapacity",
+                actions=["ssm:GetParameter"],
+                resources=[self._capacity_parameter_arn()],
             ),
             iam.PolicyStatement(
                 sid="UseEnvironmentKey",
@@ -312,6 +334,7 @@ class RekognitionInference(Construct):
                     resources=self._project_resources(),
                 ),
                 iam.PolicyStatement(
+                    # Enabled/disabled, and MaximumConcurrency sized to the units in service.
                     sid="GateEventSource",
                     actions=["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
                     resources=[self.event_source.event_source_mapping_arn],
@@ -325,6 +348,12 @@ class RekognitionInference(Construct):
                     sid="ReadModelVersionParameter",
                     actions=["ssm:GetParameter"],
                     resources=[self._parameter_arn()],
+                ),
+                iam.PolicyStatement(
+                    # The pace the consumers may call the model at, for the units in service.
+                    sid="PublishConsumerCapacity",
+                    actions=["ssm:GetParameter", "ssm:PutParameter"],
+                    resources=[self._capacity_parameter_arn()],
                 ),
             ],
             acknowledgements=_iam5([self._project_finding()]),
@@ -343,9 +372,9 @@ class RekognitionInference(Construct):
                     (
                         "Resource::*",
                         "rekognition:DescribeProjects (to find the project ARN) and "
-                        "cloudwatch:GetMetricData (the queue's recent activity) support no "
-                        "resource-level permissions (Service Authorization Reference); both "
-                        "only read.",
+                        "cloudwatch:GetMetricData (the queue's recent activity, the model's "
+                        "inference units in service) support no resource-level permissions "
+                        "(Service Authorization Reference); both only read.",
                     )
                 ]
             ),

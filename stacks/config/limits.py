@@ -59,6 +59,11 @@ GATE_METRICS: tuple[str, ...] = (
 #: Rekognition's longest project name (CreateProject ProjectName).
 _MAX_PROJECT_NAME = 255
 _MAX_INFERENCE_UNITS = 100
+#: Longest drain target: a day (a burst drained more slowly than that is better scheduled).
+MAX_DRAIN_MINUTES = 24 * 60
+#: How long a model start is expected to take (AWS: minutes; 10-20 for a restart). The
+#: controller's unit choice forecasts the arrivals over it; the backlog alarm must allow it.
+EXPECTED_MODEL_START_MINUTES = 10
 #: Longest "<prefix>-<env>" that keeps "<it>-artifacts-<account>-<region>" within 63 characters.
 _MAX_NAME_PREFIX = 24
 

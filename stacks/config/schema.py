@@ -64,23 +64,42 @@ class ModelControlConfig:
     - ``scheduled``: running during ``schedule``; outside it, stopped once idle for
       ``idle_minutes``, and not started for new work;
     - ``on_demand``: started when work is waiting, stopped after ``idle_minutes`` without work.
+
+    A start asks for the inference units that drain the backlog in ``drain_minutes`` (see
+    ``lambda_src/model_controller/decision.py``).
     """
 
     mode: str
     idle_minutes: int
+    drain_minutes: int
     schedule: ScheduleWindowConfig | None
+
+
+@dataclass(frozen=True)
+class ConsumerCapacity:
+    """The consumers sized to ``inference_units``: event source concurrency, per-invocation pace.
+
+    Same derivation as ``lambda_src/shared/consumer_capacity.py`` (the controller's, at run
+    time; a test checks that both agree).
+    """
+
+    inference_units: int
+    max_concurrency: int
+    invocation_tps: float
 
 
 @dataclass(frozen=True, kw_only=True)
 class RekognitionInferenceConfig:
     """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1]).
 
-    Throughput is derived from the model's size so the consumers never outrun it:
-    ``model_tps = max_inference_units x tps_per_inference_unit``;
-    ``max_concurrency = clamp(ceil(model_tps / detect_concurrency), 2, 1000)`` (enough
-    invocations to reach ``model_tps`` even if a call took a full second); each invocation paces
-    its calls to ``invocation_tps = model_tps / max_concurrency``, so together they stay at or
-    below ``model_tps``; the consumer's timeout fits a full batch at that pace.
+    Throughput follows the inference units running, so the consumers never outrun the model:
+    for ``units`` in service, ``model_tps = units x tps_per_inference_unit``;
+    ``max_concurrency = clamp(ceil(model_tps / calls_in_flight), 2, 1000)`` (enough invocations
+    to reach ``model_tps`` even if a call took a full second); each invocation paces its calls
+    to ``model_tps / max_concurrency``, so together they stay at or below ``model_tps``. The
+    model controller applies this at run time (the event source's MaximumConcurrency and a
+    published pace); the template starts from :attr:`initial_capacity`, and the consumer's
+    timeout fits a full batch at the slowest pace the controller can publish.
     """
 
     #: The Custom Labels project this environment trains and serves, IAM scoped to it:
@@ -108,24 +127,47 @@ class RekognitionInferenceConfig:
         return self.max_inference_units * self.tps_per_inference_unit
 
     @property
-    def max_concurrency(self) -> int:
-        """The SQS event source's MaximumConcurrency (see the class docstring)."""
+    def calls_in_flight(self) -> int:
+        """DetectCustomLabels calls one invocation makes at once (at most a batch's images)."""
+        return min(self.detect_concurrency, self.batch_size)
+
+    def capacity_for(self, units: int) -> ConsumerCapacity:
+        """The consumers sized to ``units`` inference units in service."""
+        model_tps = units * self.tps_per_inference_unit
         low, high = SQS_MAX_CONCURRENCY_RANGE
-        return max(low, min(high, math.ceil(self.model_tps / self.detect_concurrency)))
+        concurrency = max(low, min(high, math.ceil(model_tps / self.calls_in_flight)))
+        return ConsumerCapacity(units, concurrency, model_tps / concurrency)
+
+    def capacities(self) -> list[ConsumerCapacity]:
+        """Every capacity the controller can apply: 1 to ``max_inference_units`` units (fewer
+        than the configured min run while a unit fails or an Availability Zone is out)."""
+        return [self.capacity_for(units) for units in range(1, self.max_inference_units + 1)]
 
     @property
-    def invocation_tps(self) -> float:
-        """DetectCustomLabels calls per second one invocation may make."""
-        return self.model_tps / self.max_concurrency
+    def initial_capacity(self) -> ConsumerCapacity:
+        """What the template sets (the event source's MaximumConcurrency) and the consumer uses
+        until the controller publishes: the configured minimum, what a started model has."""
+        return self.capacity_for(self.min_inference_units)
+
+    @property
+    def slowest_invocation_tps(self) -> float:
+        """The slowest pace the controller can publish (the consumer never goes below it)."""
+        return min(capacity.invocation_tps for capacity in self.capacities())
+
+    @property
+    def fastest_invocation_tps(self) -> float:
+        """The fastest pace the controller can publish (the consumer never goes above it)."""
+        return max(capacity.invocation_tps for capacity in self.capacities())
 
     @property
     def batch_seconds(self) -> float:
-        """How long a full batch takes at the paced rate."""
-        return self.batch_size / self.invocation_tps
+        """How long a full batch takes at the slowest pace."""
+        return self.batch_size / self.slowest_invocation_tps
 
     @property
     def consumer_timeout_seconds(self) -> int:
-        """Lambda timeout of the consumer: a full batch at the paced rate, with room for retries."""
+        """Lambda timeout of the consumer: a full batch at the slowest pace, with room for
+        retries."""
         return max(60, min(900, math.ceil(1.5 * self.batch_seconds) + 30))
 
 
@@ -430,6 +472,7 @@ class EnvironmentConfig:
             "alert topic": f"{rnp}-alerts",
             "dashboard": self.dashboard_name,
             "model version parameter": self.model_version_parameter,
+            "consumer capacity parameter": self.consumer_capacity_parameter,
             "Rekognition project": self.rekognition.project_name,
             "SageMaker endpoint": self.sagemaker.endpoint_full_name(rnp),
             "SageMaker jobs, models and endpoint configurations": (
@@ -448,3 +491,13 @@ class EnvironmentConfig:
         resets it.
         """
         return f"/{self.resource_name_prefix}/rekognition/model-version-arn"
+
+    @property
+    def consumer_capacity_parameter(self) -> str:
+        """SSM parameter with the pace the inference consumers may call the model at.
+
+        Written by the model controller for the inference units in service, read by the
+        consumer (cached 30 s). Not created by CloudFormation: a deploy never resets what the
+        controller measured.
+        """
+        return f"/{self.resource_name_prefix}/rekognition/consumer-capacity"

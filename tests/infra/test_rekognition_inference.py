@@ -19,7 +19,7 @@ from stacks.components.rekognition_inference import (
     REVIEW_PREFIX,
     backlog_alarm_minutes,
 )
-from stacks.config import EnvironmentConfig, load_environment
+from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig, load_environment
 from stacks.environment import EnvironmentStacks
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.storage_stack import StorageStack
@@ -137,7 +137,9 @@ def test_event_source_batches_reports_failures_and_is_bounded_by_the_model(
     assert properties["BatchSize"] == settings.batch_size
     assert properties["MaximumBatchingWindowInSeconds"] == settings.batching_window_seconds
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert properties["ScalingConfig"] == {"MaximumConcurrency": settings.max_concurrency}
+    # What a started model always has; the controller sizes it to the units in service.
+    initial = settings.initial_capacity
+    assert properties["ScalingConfig"] == {"MaximumConcurrency": initial.max_concurrency}
     # Off until the controller sees the model RUNNING: messages wait instead of failing.
     assert properties["Enabled"] is False
     queue = logical_id(template, "AWS::SQS::Queue", "ImagesQueue")
@@ -147,26 +149,31 @@ def test_event_source_batches_reports_failures_and_is_bounded_by_the_model(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_consumer_paces_to_its_share_of_the_model(templates, environments, env):
+def test_consumer_paces_to_its_share_of_the_units_in_service(templates, environments, env):
     template = inference(templates, env)
-    settings = config_of(environments, env).rekognition
+    config = config_of(environments, env)
+    settings = config.rekognition
     _, consumer = only(
         template,
         "AWS::Lambda::Function",
         Properties={"Handler": "rekognition_inference.handler.lambda_handler"},
     )
     variables = consumer["Properties"]["Environment"]["Variables"]
-    share = float(variables["INVOCATION_TPS"])
-    # All invocations together stay within the model's throughput.
-    assert share * settings.max_concurrency == pytest.approx(
-        settings.max_inference_units * settings.tps_per_inference_unit
-    )
+    slowest, fastest = float(variables["INVOCATION_TPS"]), float(variables["MAX_INVOCATION_TPS"])
+    assert variables["CAPACITY_PARAMETER"] == config.consumer_capacity_parameter
+    # The published pace is kept within what the controller can publish for 1..max units.
+    paces = [capacity.invocation_tps for capacity in settings.capacities()]
+    assert (slowest, fastest) == (pytest.approx(min(paces)), pytest.approx(max(paces)))
+    # Until the controller publishes, the invocations together stay within one unit ...
+    initial = settings.initial_capacity
+    assert slowest * initial.max_concurrency <= settings.tps_per_inference_unit + 1e-9
+    # ... and the timeout fits a full batch at the slowest pace it can be told.
+    assert consumer["Properties"]["Timeout"] >= settings.batch_size / slowest
+    assert variables["DETECT_CONCURRENCY"] == str(settings.calls_in_flight)
     assert variables["INPUT_PREFIX"] == settings.input_prefix
     assert float(variables["MIN_CONFIDENCE"]) == settings.min_confidence
     assert float(variables["REVIEW_THRESHOLD"]) == settings.review_threshold
-    assert (
-        variables["MODEL_VERSION_PARAMETER"] == config_of(environments, env).model_version_parameter
-    )
+    assert variables["MODEL_VERSION_PARAMETER"] == config.model_version_parameter
 
 
 # --- least privilege -------------------------------------------------------------------------
@@ -201,9 +208,16 @@ def test_consumer_reads_only_the_input_prefix_and_writes_only_its_record_prefixe
     assert {r.split("/", 1)[1] for r in results_reads} == {f"{RESULTS_PREFIX}*"}
     (detect,) = by_action["rekognition:DetectCustomLabels"]
     assert detect.endswith(f":project/{config.rekognition.project_name}/*")
-    (parameter,) = by_action["ssm:GetParameter"]
-    assert parameter.endswith(f":parameter{config.model_version_parameter}")
-    assert not {"rekognition:StartProjectVersion", "s3:DeleteObject"} & set(by_action)
+    assert {p.rsplit(":parameter", 1)[1] for p in by_action["ssm:GetParameter"]} == {
+        config.model_version_parameter,
+        config.consumer_capacity_parameter,
+    }
+    assert not {
+        "rekognition:StartProjectVersion",
+        "s3:DeleteObject",
+        "ssm:PutParameter",
+        "lambda:UpdateEventSourceMapping",
+    } & set(by_action)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -228,6 +242,15 @@ def test_controller_manages_only_the_project_and_its_event_source(templates, env
     assert gated.endswith(f":event-source-mapping:<{mapping}>")
     assert grants["lambda:GetEventSourceMapping"] == {gated}
     assert grants["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>"}
+    # It writes one parameter: the consumers' pace (and reads it back).
+    capacity = f":parameter{config.consumer_capacity_parameter}"
+    (published,) = grants["ssm:PutParameter"]
+    assert published.endswith(capacity)
+    assert {r for r in grants["ssm:GetParameter"] if r.endswith(capacity)} == {published}
+    assert {r.rsplit(":parameter", 1)[1] for r in grants["ssm:GetParameter"]} == {
+        config.model_version_parameter,
+        config.consumer_capacity_parameter,
+    }
     # Only actions without resource-level permissions get "*", and they only read.
     unscoped = {a for a, r in grants.items() if "*" in r}
     assert unscoped == {
@@ -310,6 +333,12 @@ def test_controller_runs_every_minute_with_its_configuration(templates, environm
     assert variables["IDLE_MINUTES"] == str(control.idle_minutes)
     assert variables["MIN_INFERENCE_UNITS"] == str(config.rekognition.min_inference_units)
     assert variables["MAX_INFERENCE_UNITS"] == str(config.rekognition.max_inference_units)
+    # What the unit choice and the consumers' sizing need.
+    assert variables["DRAIN_MINUTES"] == str(control.drain_minutes)
+    assert float(variables["TPS_PER_INFERENCE_UNIT"]) == config.rekognition.tps_per_inference_unit
+    assert variables["EXPECTED_START_MINUTES"] == str(EXPECTED_MODEL_START_MINUTES)
+    assert variables["CALLS_IN_FLIGHT"] == str(config.rekognition.calls_in_flight)
+    assert variables["CAPACITY_PARAMETER"] == config.consumer_capacity_parameter
     mapping = logical_id(template, "AWS::Lambda::EventSourceMapping", "Consumer")
     assert variables["EVENT_SOURCE_MAPPING_ID"] == {"Ref": mapping}
 

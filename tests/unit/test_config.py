@@ -7,7 +7,9 @@ matching change here unless it changes behaviour.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from shared.consumer_capacity import capacity_for
 from stacks.config import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
@@ -342,6 +345,43 @@ def test_configs_are_frozen(context_copy: Context) -> None:
             lambda c: c.rekognition.tps_per_inference_unit,
             2.5,
             id="fractional-tps",
+        ),
+        pytest.param(
+            _set("environments.dev.rekognition.model_control.drain_minutes", 1),
+            "dev",
+            lambda c: c.rekognition.model_control.drain_minutes,
+            1,
+            id="drain-one-minute",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.model_control.drain_minutes", 1440),
+                _set("environments.dev.operations.queue_age_alarm_minutes", 1450),
+            ),
+            "dev",
+            lambda c: c.rekognition.model_control.drain_minutes,
+            1440,
+            id="drain-a-day",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.model_control.drain_minutes", 50),
+                _set("environments.dev.operations.queue_age_alarm_minutes", 60),
+            ),
+            "dev",
+            lambda c: c.rekognition.model_control.drain_minutes,
+            50,
+            id="drain-plus-start-exactly-the-backlog-alarm",
+        ),
+        pytest.param(
+            _all(
+                _set("environments.dev.rekognition.model_control.mode", "off"),
+                _set("environments.dev.rekognition.model_control.drain_minutes", 600),
+            ),
+            "dev",
+            lambda c: c.rekognition.model_control.drain_minutes,
+            600,
+            id="drain-unused-in-mode-off",
         ),
     ],
 )
@@ -1325,6 +1365,69 @@ INVALID = [
         "is not a known setting; did you mean 'idle_minutes'?",
         id="model-control-key-typo",
     ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", 0),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be at least 1, got 0",
+        id="drain-zero",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", -30),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be at least 1, got -30",
+        id="drain-negative",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", 1441),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be at most 1440, got 1441",
+        id="drain-over-a-day",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", 30.5),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be a whole number, got 30.5",
+        id="drain-fractional",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", "30"),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be a whole number, got '30'",
+        id="drain-string",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", True),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "must be a whole number, got True",
+        id="drain-boolean",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minutes", None),
+        None,
+        "environments.dev.rekognition.model_control.drain_minutes",
+        "is required",
+        id="drain-null",
+    ),
+    pytest.param(
+        _set("environments.dev.rekognition.model_control.drain_minute", 30),
+        None,
+        "environments.dev.rekognition.model_control.drain_minute",
+        "did you mean 'drain_minutes'?",
+        id="drain-key-typo",
+    ),
+    pytest.param(
+        _set("environments.prod.rekognition.model_control.drain_minutes", 51),
+        None,
+        "environments.prod.operations.queue_age_alarm_minutes",
+        "must be at least rekognition.model_control.drain_minutes + 10 (a start) = 61, got 60",
+        id="drain-outlasting-the-backlog-alarm",
+    ),
 ]
 
 
@@ -1418,27 +1521,33 @@ def test_app_stops_with_one_line_for_an_unknown_environment(context_copy: Contex
 
 
 @pytest.mark.parametrize(
-    ("max_units", "tps", "concurrency", "batch", "expected"),
+    ("min_units", "max_units", "tps", "concurrency", "batch", "expected"),
     [
-        # (max_concurrency, invocation_tps, consumer timeout seconds)
-        pytest.param(1, 5, 10, 10, (2, 2.5, 60), id="one-unit-floor-of-two-invocations"),
-        pytest.param(2, 5, 10, 10, (2, 5.0, 60), id="two-units"),
-        pytest.param(10, 5, 10, 10, (5, 10.0, 60), id="ten-units"),
-        pytest.param(100, 5, 1, 10, (500, 1.0, 60), id="one-call-per-invocation"),
-        pytest.param(1, 5, 10, 100, (2, 2.5, 90), id="big-batch-slow-model"),
-        pytest.param(100, 50, 1, 10, (1000, 5.0, 60), id="ceiling-of-1000"),
+        # initial (max_concurrency, invocation_tps), slowest and fastest pace, consumer timeout;
+        # fewer units than the min can serve (a failed unit), so 1 unit sets the slowest pace
+        pytest.param(1, 1, 5, 10, 10, ((2, 2.5), 2.5, 2.5, 60), id="dev-one-unit"),
+        pytest.param(1, 2, 5, 10, 10, ((2, 2.5), 2.5, 5.0, 60), id="prod-one-to-two"),
+        pytest.param(2, 2, 5, 10, 10, ((2, 5.0), 2.5, 5.0, 60), id="two-fixed-units"),
+        pytest.param(1, 10, 5, 10, 10, ((2, 2.5), 2.5, 10.0, 60), id="one-to-ten"),
+        pytest.param(10, 10, 5, 10, 10, ((5, 10.0), 2.5, 10.0, 60), id="ten-fixed"),
+        pytest.param(1, 100, 5, 1, 10, ((5, 1.0), 1.0, 1.0, 60), id="one-call-per-invocation"),
+        pytest.param(1, 1, 5, 10, 100, ((2, 2.5), 2.5, 2.5, 90), id="big-batch-slow-model"),
+        pytest.param(1, 100, 50, 1, 10, ((50, 1.0), 1.0, 5.0, 60), id="ceiling-of-1000"),
+        pytest.param(1, 1, 5, 10, 5, ((2, 2.5), 2.5, 2.5, 60), id="batch-below-concurrency"),
     ],
 )
-def test_throughput_settings_are_derived_from_the_model(
+def test_throughput_settings_follow_the_units_running(
     context_copy: Context,
+    min_units: int,
     max_units: int,
     tps: float,
     concurrency: int,
     batch: int,
-    expected: tuple[int, float, int],
+    expected: tuple[tuple[int, float], float, float, int],
 ) -> None:
     rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
     rekognition.update(
+        min_inference_units=min_units,
         max_inference_units=max_units,
         tps_per_inference_unit=tps,
         detect_concurrency=concurrency,
@@ -1448,10 +1557,58 @@ def test_throughput_settings_are_derived_from_the_model(
 
     settings = load_environment(context_copy, "dev").rekognition
 
-    derived = (settings.max_concurrency, settings.invocation_tps, settings.consumer_timeout_seconds)
+    initial = settings.initial_capacity
+    derived = (
+        (initial.max_concurrency, initial.invocation_tps),
+        settings.slowest_invocation_tps,
+        settings.fastest_invocation_tps,
+        settings.consumer_timeout_seconds,
+    )
     assert derived == expected
-    # The invocations together never ask for more than the model serves.
-    assert settings.max_concurrency * settings.invocation_tps <= max_units * tps + 1e-9
+    for capacity in settings.capacities():
+        # The invocations together never ask for more than the units serve ...
+        assert capacity.max_concurrency * capacity.invocation_tps <= (
+            capacity.inference_units * tps + 1e-9
+        )
+        # ... and the timeout fits a full batch at any pace the controller can publish.
+        assert settings.consumer_timeout_seconds >= batch / capacity.invocation_tps
+
+
+def test_the_consumer_timeout_fits_a_batch_at_the_slowest_pace(context_copy: Context) -> None:
+    """1 to 100 units, 1 call in flight: 100 units pace each of 500 invocations at 1/s."""
+    rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
+    rekognition.update(
+        max_inference_units=100, detect_concurrency=1, batch_size=100, batching_window_seconds=5
+    )
+
+    settings = load_environment(context_copy, "dev").rekognition
+
+    assert settings.slowest_invocation_tps == 1.0
+    assert settings.consumer_timeout_seconds == math.ceil(1.5 * 100 / 1.0) + 30
+
+
+def test_config_and_controller_derive_the_same_capacity(context_copy: Context) -> None:
+    """stacks/config.py (synth time) and shared/consumer_capacity.py (run time) agree."""
+    for tps, concurrency, batch in itertools.product((0.5, 2.5, 5, 50), (1, 3, 10, 50), (1, 10)):
+        rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
+        rekognition.update(
+            max_inference_units=30,
+            tps_per_inference_unit=tps,
+            detect_concurrency=concurrency,
+            batch_size=batch,
+            batching_window_seconds=1,
+        )
+        try:
+            settings = load_environment(context_copy, "dev").rekognition
+        except ConfigError:
+            continue  # a batch too slow for the model: refused, nothing to compare
+        for units in range(1, 31):
+            synth = settings.capacity_for(units)
+            runtime = capacity_for(units, tps, settings.calls_in_flight)
+            assert (synth.max_concurrency, synth.invocation_tps) == (
+                runtime.max_concurrency,
+                runtime.invocation_tps,
+            )
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from stacks.config.limits import EXPECTED_MODEL_START_MINUTES
 from stacks.config.reading import _Reader, _required
 from stacks.config.schema import ConfigError, OperationsConfig, RekognitionInferenceConfig
 
@@ -54,6 +55,15 @@ def _operations(reader: _Reader, rekognition: RekognitionInferenceConfig) -> Ope
             "runbook_url", _URL, "must be an https:// URL without spaces"
         ),
     )
+    longest_wait = control.drain_minutes + EXPECTED_MODEL_START_MINUTES
+    if control.mode != "off" and longest_wait > config.queue_age_alarm_minutes:
+        raise ConfigError(
+            reader.key("queue_age_alarm_minutes"),
+            f"must be at least rekognition.model_control.drain_minutes + "
+            f"{EXPECTED_MODEL_START_MINUTES} (a start) = {longest_wait}, got "
+            f"{config.queue_age_alarm_minutes}: BacklogTooOldAlarm would fire on every burst "
+            "drained as planned",
+        )
     if config.low_confidence_window_minutes % 5:
         raise ConfigError(
             reader.key("low_confidence_window_minutes"),

@@ -14,6 +14,7 @@ from stacks.config.limits import (
     _MAX_PROJECT_NAME,
     MAX_BATCH_SECONDS,
     MAX_DETECT_CONCURRENCY,
+    MAX_DRAIN_MINUTES,
     MAX_INFERENCE_BATCH,
     MODEL_CONTROL_MODES,
     SQS_BATCH_WITHOUT_WINDOW,
@@ -91,6 +92,7 @@ def _rekognition(reader: _Reader, resource_name_prefix: str) -> RekognitionInfer
 def _model_control(reader: _Reader) -> ModelControlConfig:
     mode = reader.choice("mode", MODEL_CONTROL_MODES)
     idle_minutes = reader.integer("idle_minutes", 1, 24 * 60)
+    drain_minutes = reader.integer("drain_minutes", 1, MAX_DRAIN_MINUTES)
     schedule: ScheduleWindowConfig | None = None
     if reader.optional_value("schedule") is not None:
         if mode != "scheduled":
@@ -112,7 +114,9 @@ def _model_control(reader: _Reader) -> ModelControlConfig:
     elif mode == "scheduled":
         raise ConfigError(reader.key("schedule"), "is required when mode is 'scheduled'")
     reader.reject_unknown()
-    return ModelControlConfig(mode=mode, idle_minutes=idle_minutes, schedule=schedule)
+    return ModelControlConfig(
+        mode=mode, idle_minutes=idle_minutes, drain_minutes=drain_minutes, schedule=schedule
+    )
 
 
 def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceConfig) -> None:
@@ -134,7 +138,7 @@ def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceCon
     if config.batch_seconds > MAX_BATCH_SECONDS:
         raise ConfigError(
             reader.key("batch_size"),
-            f"a batch of {config.batch_size} at {config.invocation_tps:g} images/s per "
-            f"invocation takes {config.batch_seconds:.0f} s, over {MAX_BATCH_SECONDS} s; use a "
-            "smaller batch or more inference units",
+            f"a batch of {config.batch_size} at {config.slowest_invocation_tps:g} images/s per "
+            f"invocation (the pace for the fewest units) takes {config.batch_seconds:.0f} s, "
+            f"over {MAX_BATCH_SECONDS} s; use a smaller batch",
         )
