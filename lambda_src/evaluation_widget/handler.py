@@ -460,7 +460,7 @@ def _verdict_html(metrics: MetricsReport) -> str:
         threshold=gate["threshold"],
         reasons=reasons,
     )
-    return render_verdict(verdict, failed="REJECTED")
+    return render_verdict(verdict)
 
 
 def _headline_html(metrics: MetricsReport) -> str:

@@ -171,7 +171,7 @@ def test_multi_label_report_explains_the_co_occurrence_matrix() -> None:
                 threshold=0.8,
                 reasons=["label <b> recall 0.10 < 0.80", "fewer than 50 test images"],
             ),
-            ["FAILED", "recall.macro = 0.5000 (threshold 0.8000)", "&lt;b&gt; recall 0.10"],
+            ["REJECTED", "recall.macro = 0.5000 (threshold 0.8000)", "&lt;b&gt; recall 0.10"],
         ),
     ],
     ids=["no verdict", "passed", "failed with reasons"],

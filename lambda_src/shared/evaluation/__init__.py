@@ -23,9 +23,12 @@ from .manifest import (
 )
 from .metrics import NO_LABEL, EvaluationData, MetricsReport, compute_metrics
 from .report_html import GateVerdict, render_html, write_report
+from .verdict import PASSED, REJECTED, verdict_word
 
 __all__ = [
     "NO_LABEL",
+    "PASSED",
+    "REJECTED",
     "EvaluationData",
     "EvaluationSummary",
     "GateVerdict",
@@ -38,5 +41,6 @@ __all__ = [
     "parse_manifest_lines",
     "parse_summary",
     "render_html",
+    "verdict_word",
     "write_report",
 ]

@@ -18,6 +18,7 @@ from html import escape
 from typing import Literal, NotRequired, TypedDict
 
 from .metrics import MetricsReport
+from .verdict import figures, verdict_word
 
 
 class GateVerdict(TypedDict):
@@ -129,18 +130,18 @@ def _verdict_section(verdict: GateVerdict | None) -> str:
     return f"<h2>Gate verdict</h2>{render_verdict(verdict)}"
 
 
-def render_verdict(verdict: GateVerdict, *, failed: str = "FAILED") -> str:
-    """The verdict block: PASSED or ``failed``, the metric against its threshold, the reasons.
+def render_verdict(verdict: GateVerdict) -> str:
+    """The verdict block: PASSED or REJECTED, the metric against its threshold, the reasons.
 
     Only the :class:`GateVerdict` keys are read (a workflow verdict's ``gap`` is ignored).
     """
     passed = verdict["passed"]
+    value, threshold = figures(verdict["value"], verdict["threshold"])
     reasons = "".join(f"<li>{escape(reason)}</li>" for reason in verdict.get("reasons", []))
     return (
         f'<div class="verdict {"pass" if passed else "fail"}">'
-        f"<strong>{'PASSED' if passed else escape(failed)}</strong>: "
-        f"{escape(verdict['metric'])} = {_number(verdict['value'])} "
-        f"(threshold {_number(verdict['threshold'])})"
+        f"<strong>{verdict_word(passed)}</strong>: "
+        f"{escape(verdict['metric'])} = {value} (threshold {threshold})"
         f"{f'<ul>{reasons}</ul>' if reasons else ''}</div>"
     )
 
