@@ -57,6 +57,7 @@ from shared.evaluation.report_html import (
     METRICS_FILE,
     REPORT_FILE,
     GateVerdict,
+    confusion_axes,
     heat_map_caption,
     render_heat_map,
     render_verdict,
@@ -342,17 +343,27 @@ def check_metrics(document: Any) -> str | None:
     if len(set(labels)) != len(labels):
         return '"labels" has duplicate names'
     matrix = document.get("confusion_matrix")
-    k = len(labels)
     if matrix is None:
         return 'the confusion matrix ("confusion_matrix") is missing'
+    rows, columns = confusion_axes(document)
+    for name, axis in (("confusion_matrix_rows", rows), ("confusion_matrix_columns", columns)):
+        if (
+            not isinstance(axis, list)
+            or not all(isinstance(x, str) for x in axis)
+            or axis[: len(labels)] != labels
+            or len(axis) > len(labels) + 1
+        ):
+            return f'"{name}" is not the labels (and possibly the no-label class)'
+    height, width = len(rows), len(columns)
     if (
         not isinstance(matrix, list)
-        or len(matrix) != k
+        or len(matrix) != height
         or not all(
-            isinstance(row, list) and len(row) == k and all(map(_is_count, row)) for row in matrix
+            isinstance(row, list) and len(row) == width and all(map(_is_count, row))
+            for row in matrix
         )
     ):
-        return f'"confusion_matrix" is not a {k}x{k} matrix of image counts'
+        return f'"confusion_matrix" is not a {height}x{width} matrix of image counts'
     per_label = document.get("per_label")
     if not isinstance(per_label, dict) or not all(
         isinstance(per_label.get(label), dict) and _is_count(per_label[label].get("support"))
@@ -363,6 +374,8 @@ def check_metrics(document: Any) -> str | None:
         return '"task" is neither single_label nor multi_label'
     if not _is_count(document.get("n_images")):
         return '"n_images" is missing'
+    if len(rows) > len(labels) and not _is_count(document.get("n_unlabelled")):
+        return '"n_unlabelled" is missing (the confusion matrix has a no-label row)'
     f1 = document.get("f1")
     if not _is_number(document.get("accuracy")) or not (
         isinstance(f1, dict) and _is_number(f1.get("macro"))
@@ -429,6 +442,12 @@ def _report_html(
         _headline_html(metrics),
         f'<p class="axis">{heat_map_caption(metrics)}</p>',
     ]
+    notes = metrics.get("notes") or []
+    if notes:
+        parts.append(
+            f'<p class="ew-note">{len(notes)} note{"s" * (len(notes) != 1)} on how the '
+            "evaluation files were read: see the full report.</p>"
+        )
     if len(labels) < n_labels:
         parts.append(
             f'<p class="ew-note">Heat map showing {len(labels)} of {n_labels} labels (those with '

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from rekognition_training.evaluation_sources import evaluate
-from shared.evaluation import EvaluationData
+from shared.evaluation import NO_LABEL, EvaluationData
 from shared.evaluation.report_html import METRICS_FILE, REPORT_FILE
 
 REGION = "eu-west-1"
@@ -51,7 +51,11 @@ REJECTING_GATE = {"metric": "f1_macro", "threshold": 0.99, "min_label_recall": 0
 
 
 def observations(pairs: Mapping[tuple[str, str], int]) -> dict[Any, int]:
-    return {((truth,), (predicted,)): n for (truth, predicted), n in pairs.items()}
+    """Single-label observations; "" is a missing side (no ground truth, or an abstention)."""
+    return {
+        ((truth,) if truth else (), (predicted,) if predicted else ()): n
+        for (truth, predicted), n in pairs.items()
+    }
 
 
 def widget_event(theme: str = "light", offset: str = "+00:00", **params: Any) -> dict[str, Any]:
@@ -142,7 +146,7 @@ class HeatMap(HTMLParser):
         self.in_cell = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table" and dict(attrs).get("class") == "heatmap":
+        if tag == "table" and "heatmap" in (dict(attrs).get("class") or "").split():
             self.depth = 1
         elif self.depth and tag == "tr":
             self.rows.append([])
@@ -256,6 +260,49 @@ def test_heat_map_shows_the_25_labels_with_most_images(widget: Widget) -> None:
     assert "<strong>REJECTED</strong>" in html
 
 
+def test_abstentions_are_a_no_label_column_and_not_a_label(widget: Widget) -> None:
+    pairs = {("cat", "cat"): 6, ("cat", ""): 2, ("dog", "dog"): 3, ("", "dog"): 1}
+    document = widget.put_version("v1", pairs, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    assert document["labels"] == ["cat", "dog"]
+
+    html = widget.call(widget_event())
+
+    columns, rows = HeatMap.read(html)
+    assert columns == ["cat", "dog", NO_LABEL]
+    assert list(rows) == ["cat", "dog", NO_LABEL]
+    assert [cell[0] for cell in rows["cat"]] == ["6", "0", "2"]
+    assert [cell[0] for cell in rows[NO_LABEL]] == ["0", "1", "0"]
+    assert rows[NO_LABEL][1][1] == "100.0%"  # of the one image without ground truth
+    assert "<td>12</td><td>2</td></tr>" in html  # test images, labels
+
+
+def test_a_metrics_json_from_before_the_no_label_axes_still_renders(widget: Widget) -> None:
+    """Stored reports keep their old form: the no-label class was a label of a square matrix."""
+    document = widget.put_version("v1", HAND_PAIRS, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    for key in ("confusion_matrix_rows", "confusion_matrix_columns", "n_abstentions", "notes"):
+        del document[key]
+    document["labels"].append(NO_LABEL)
+    document["confusion_matrix"] = [[*row, 0] for row in document["confusion_matrix"]]
+    document["confusion_matrix"].append([0, 0, 0, 0])
+    document["per_label"][NO_LABEL] = {"precision": 0, "recall": 0, "f1": 0, "support": 0}
+    widget.put_raw(f"reports/{PROJECT}/v1/{METRICS_FILE}", json.dumps(document).encode())
+
+    html = widget.call(widget_event())
+
+    columns, rows = HeatMap.read(html)
+    assert columns == ["<script>", "cat", "dog", NO_LABEL]
+    assert [cell[0] for cell in rows["cat"]] == ["0", "5", "2", "0"]
+    assert "is incomplete" not in html
+
+
+def test_notes_on_the_reading_point_to_the_full_report(widget: Widget) -> None:
+    document = widget.put_version("v1", HAND_PAIRS, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    document["notes"] = ["On 3 lines (the first: line 1) the evaluation details' ..."]
+    widget.put_raw(f"reports/{PROJECT}/v1/{METRICS_FILE}", json.dumps(document).encode())
+    html = widget.call(widget_event())
+    assert "1 note on how the evaluation files were read: see the full report." in html
+
+
 def test_no_report_yet_says_how_to_train(widget: Widget) -> None:
     widget.put_version("v1", HAND_PAIRS, at=datetime(2024, 5, 1), project="another-project")
     html = widget.call(widget_event())
@@ -328,6 +375,11 @@ def _short_matrix(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode()
 
 
+def _foreign_axis(document: dict[str, Any]) -> bytes:
+    document["confusion_matrix_columns"] = ["<script>", "cat", "wolf"]
+    return json.dumps(document).encode()
+
+
 def _bad_gate(document: dict[str, Any]) -> bytes:
     document["gate"]["value"] = "high"
     return json.dumps(document).encode()
@@ -341,9 +393,18 @@ def _bad_gate(document: dict[str, Any]) -> bytes:
         (lambda _: b"[1, 2, 3]", "is incomplete", "the document is not a JSON object"),
         (_without_confusion_matrix, "is incomplete", "the confusion matrix"),
         (_short_matrix, "is incomplete", "is not a 3x3 matrix of image counts"),
+        (_foreign_axis, "is incomplete", '"confusion_matrix_columns" is not the labels'),
         (_bad_gate, "is incomplete", '"gate" is not a verdict'),
     ],
-    ids=["truncated JSON", "not UTF-8", "not an object", "no matrix", "short matrix", "bad gate"],
+    ids=[
+        "truncated JSON",
+        "not UTF-8",
+        "not an object",
+        "no matrix",
+        "short matrix",
+        "foreign axis",
+        "bad gate",
+    ],
 )
 def test_unusable_metrics_json_is_a_clear_message(
     widget: Widget, damage: Any, title: str, problem: str

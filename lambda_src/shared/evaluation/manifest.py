@@ -30,7 +30,7 @@ How an image is read:
   (object detection, segmentation...) stops the parse: the metrics would be meaningless.
 * A prediction is counted when it is flagged true or false positive, i.e. above its label's
   threshold; entries flagged true or false negative are below-threshold scores. An image with
-  no counted prediction is predicted as :data:`~shared.evaluation.metrics.NO_LABEL`.
+  no counted prediction is an abstention (see ``shared.evaluation.metrics``).
 * For single-label data the counted prediction with the highest confidence is the image's
   prediction (ties go to the label name that sorts first).
 * The ground truth comes from the label attributes (``is-present-in-ground-truth`` adds
@@ -49,9 +49,13 @@ Where the documentation is ambiguous, both readings are accepted:
 2. ``ground-truth-labelling-jobs`` is described as "a list of ground truth fields in the
    manifest line", but the example lists a job-name, and the text spells it
    ``ground-truth-labeling-jobs``. Both spellings are read and an entry matches an attribute by
-   attribute name or by job-name. When a line lists jobs, only matching attributes are its
-   ground truth; when it lists none, every non-prediction attribute is. A file where no line
-   yields any ground truth is refused rather than read as unlabelled.
+   attribute name or by job-name. When a line lists jobs, the matching attributes are its
+   ground truth (another labelling job's attribute on the line is ignored); when it lists
+   none, every non-prediction attribute is. When the listed jobs match none of the line's
+   attributes (a dataset imported from a Ground Truth labelling job keeps that job's attribute
+   name and job-name), the line's non-prediction image-classification attributes are its
+   ground truth, and the data's ``notes`` say so (how many lines, the first one, the names).
+   A finished training is never thrown away over that reading.
 3. The docs show no multi-label prediction. Besides one attribute per predicted label (the
    documented form), a Ground Truth multi-label attribute (class ids, ``class-map``,
    ``confidence-map``) is accepted as a prediction attribute, every listed id being predicted.
@@ -59,6 +63,12 @@ Where the documentation is ambiguous, both readings are accepted:
    Truth label attribute is a label that was assigned.
 5. The summary's aggregated F1 is ``AggregatedEvaluationResults.Metrics.F1Score`` in the
    reference and ``AggregatedEvaluationResults.F1Score`` in the example; both are read.
+
+Only what cannot be classification data is refused, naming the line: an attribute of another
+task type (object detection, segmentation...), a line with no label attribute at all (neither
+ground truth nor prediction), unreadable JSON or fields of the wrong type. A line with
+predictions but no ground-truth attribute is an image without ground truth; a file in which no
+line has one is refused (there would be nothing to evaluate against).
 """
 
 from __future__ import annotations
@@ -82,6 +92,8 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 
 #: (label name, confidence as found in the line) of a multi-label attribute.
 _Entries = list[tuple[str, Any]]
+#: A ground-truth attribute of a line: (name, job-name, label names, multi-label form).
+_Truth = tuple[str, str | None, tuple[str, ...], bool]
 
 
 class ManifestError(ValueError):
@@ -190,13 +202,21 @@ def parse_manifest_lines(
             "not an evaluation manifest snapshot",
         )
     if not reader.saw_truth:
-        raise ManifestError(source, "no ground-truth label attribute on any line")
-    return EvaluationData.from_observations(
-        reader.counts,
-        multi_label=reader.multi_label,
-        known_labels=summary.labels if summary else (),
-        service_f1=summary.f1 if summary else None,
-    )
+        raise ManifestError(
+            source,
+            f"none of its {line_no} lines has a ground-truth label attribute (only "
+            "predictions): there is nothing to evaluate the model against",
+        )
+    try:
+        return EvaluationData.from_observations(
+            reader.counts,
+            multi_label=reader.multi_label,
+            known_labels=summary.labels if summary else (),
+            service_f1=summary.f1 if summary else None,
+            notes=reader.notes(),
+        )
+    except ValueError as error:
+        raise ManifestError(source, str(error)) from error
 
 
 def _decode_carefully(raw: bytes, source: str, line_no: int) -> Any:
@@ -229,7 +249,17 @@ class _Reader:
     the shortest path, the other accepted forms branch off to ``_entries``.
     """
 
-    __slots__ = ("counts", "multi_label", "saw_prediction", "saw_truth", "source", "valid_jobs")
+    __slots__ = (
+        "counts",
+        "fallback_example",
+        "fallback_lines",
+        "first_fallback",
+        "multi_label",
+        "saw_prediction",
+        "saw_truth",
+        "source",
+        "valid_jobs",
+    )
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -238,19 +268,47 @@ class _Reader:
         self.saw_prediction = False
         self.saw_truth = False
         self.valid_jobs: list[str] = []  # the last labelling-jobs list checked (they repeat)
+        self.fallback_lines = 0  # lines whose listed labelling jobs matched no attribute
+        self.first_fallback = 0
+        self.fallback_example = ""
 
     def error(self, line: int, reason: str) -> ManifestError:
         return ManifestError(self.source, reason, line)
 
+    def notes(self) -> list[str]:
+        """What the reading decided that a reader of the report should know."""
+        if not self.fallback_lines:
+            return []
+        lines = "line" if self.fallback_lines == 1 else "lines"
+        return [
+            f"On {self.fallback_lines} {lines} (the first: line {self.first_fallback}) the "
+            f"evaluation details' {LABELLING_JOBS[0]} named no attribute of the line "
+            f"({self.fallback_example}); the ground truth was read from the line's other "
+            "image-classification attributes."
+        ]
+
+    def _fall_back(self, line: int, jobs: set[str], truth: list[_Truth]) -> None:
+        """Count a line whose listed jobs match none of its attributes (ambiguity 2)."""
+        self.fallback_lines += 1
+        if self.fallback_lines == 1:
+            self.first_fallback = line
+            found = ", ".join(
+                repr(attribute) + (f" (job-name {job!r})" if job else "")
+                for attribute, job, _, _ in truth
+            )
+            self.fallback_example = f"listed {sorted(jobs)}, found {found}"
+
     def read_image(self, document: dict[str, Any], line: int) -> None:
         """Count one manifest line as an observation (ground truth, predictions best first)."""
-        truth: list[tuple[str, str | None, tuple[str, ...], bool]] = []
+        truth: list[_Truth] = []
         undetailed: list[tuple[str, dict[str, Any]]] = []
         scores: dict[str, float] = {}
         jobs: set[str] = set()
+        attributes = 0
         for key, metadata in document.items():
             if not key.endswith("-metadata"):
                 continue
+            attributes += 1
             if type(metadata) is not dict:
                 raise self.error(line, f"{key!r} is not a JSON object")
             kind = metadata.get("type")
@@ -290,8 +348,18 @@ class _Reader:
             for attribute, metadata in undetailed:
                 self._predict(document, attribute, metadata, shared_details, scores, jobs, line)
 
-        if jobs:  # ambiguity 2: listed by attribute name or by job-name
-            truth = [t for t in truth if t[0] in jobs or t[1] in jobs]
+        if not attributes:
+            raise self.error(
+                line,
+                "no label attribute (neither ground truth nor prediction, no '*-metadata' "
+                "field): not a line of an image-classification evaluation",
+            )
+        if jobs and truth:  # ambiguity 2: listed by attribute name or by job-name
+            listed = [t for t in truth if t[0] in jobs or t[1] in jobs]
+            if listed:
+                truth = listed
+            else:
+                self._fall_back(line, jobs, truth)
         if len(truth) == 1 and not truth[0][3]:
             labels = truth[0][2]
             self.saw_truth = True

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
-from .metrics import MetricsReport
+from .metrics import NO_LABEL, MetricsReport
 from .verdict import figures, verdict_word
 
 
@@ -90,6 +90,7 @@ def write_report(
 def render_html(metrics: MetricsReport, verdict: GateVerdict | None = None) -> str:
     """The report as one HTML document."""
     task = "multi-label" if metrics["task"] == "multi_label" else "single-label"
+    n_labels = len(metrics["labels"])
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -99,17 +100,43 @@ def render_html(metrics: MetricsReport, verdict: GateVerdict | None = None) -> s
             f"<style>{_CSS}</style></head><body>",
             "<h1>Model evaluation report</h1>",
             f'<p class="meta">Rekognition Custom Labels, {task} classification, '
-            f"{metrics['n_images']} test images, {len(metrics['labels'])} labels.</p>",
+            f"{metrics['n_images']} test images, {n_labels} label{'s' * (n_labels != 1)}.</p>",
+            *(f'<p class="meta">{sentence}</p>' for sentence in _missing_sides(metrics)),
             _verdict_section(verdict),
             _aggregate_section(metrics),
             _confusion_section(metrics),
             _classification_report_section(metrics),
-            '<p class="meta">Figures follow scikit-learn conventions (zero_division=0); '
-            f"images without a label count as {escape(metrics['no_label'])}.</p>",
+            _notes_section(metrics),
+            '<p class="meta">Figures follow scikit-learn called with labels=&lt;the labels&gt; and '
+            "zero_division=0: per-label figures and their averages cover the real labels only; "
+            "an abstention is a miss of its true label, and accuracy counts it as wrong.</p>",
             "</body></html>",
             "",
         ]
     )
+
+
+def _missing_sides(metrics: Mapping[str, Any]) -> list[str]:
+    """What the report says about abstentions and images without ground truth."""
+    n = metrics["n_images"]
+    sentences = []
+    abstentions, unlabelled = metrics.get("n_abstentions", 0), metrics.get("n_unlabelled", 0)
+    if abstentions:
+        sentences.append(
+            f"{_images(abstentions)} ({100 * abstentions / n:.1f}%) got no prediction above "
+            "its label's threshold: each is a miss of its true labels, shown in the "
+            f"{escape(NO_LABEL)} column."
+        )
+    if unlabelled:
+        sentences.append(
+            f"{_images(unlabelled)} ({100 * unlabelled / n:.1f}%) had no ground-truth label: "
+            f"a prediction for one is a false positive, shown in the {escape(NO_LABEL)} row."
+        )
+    return sentences
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'s' * (count != 1)}"
 
 
 def _number(value: float) -> str:
@@ -186,7 +213,7 @@ def _confusion_section(metrics: MetricsReport) -> str:
     )
 
 
-def heat_map_caption(metrics: MetricsReport) -> str:
+def heat_map_caption(metrics: Mapping[str, Any]) -> str:
     """How to read :func:`render_heat_map`'s table (HTML-safe text, no markup)."""
     if metrics["task"] == "multi_label":
         explanation = (
@@ -196,35 +223,71 @@ def heat_map_caption(metrics: MetricsReport) -> str:
         )
     else:
         explanation = "Rows are the ground truth, columns the prediction."
-    return f"{explanation} Each cell shows the image count and its share of the row label's images."
+    rows, columns = confusion_axes(metrics)
+    missing = []
+    if NO_LABEL in columns:
+        missing.append(
+            f"the {escape(NO_LABEL)} column counts the images with no prediction above "
+            "threshold (abstentions)"
+        )
+    if NO_LABEL in rows:
+        missing.append(f"the {escape(NO_LABEL)} row the images without a ground-truth label")
+    extra = f" {'; '.join(missing).capitalize()}." if missing else ""
+    return (
+        f"{explanation}{extra} Each cell shows the image count and its share of the row "
+        "label's images."
+    )
 
 
-def render_heat_map(metrics: MetricsReport, labels: Sequence[str] | None = None) -> str:
+def confusion_axes(metrics: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The confusion matrix's (rows, columns); both ``labels`` in reports that predate them."""
+    labels: list[str] = metrics["labels"]
+    return (
+        metrics.get("confusion_matrix_rows", labels),
+        metrics.get("confusion_matrix_columns", labels),
+    )
+
+
+def render_heat_map(metrics: Mapping[str, Any], labels: Sequence[str] | None = None) -> str:
     """The confusion matrix as a ``<table class="heatmap">``, blue diagonal, red errors.
 
-    ``labels``: the rows and columns to show, in that order (a subset of ``metrics["labels"]``
-    for a large label set); all of them by default. A cell's share is of the row label's
-    support, whichever columns are shown.
+    ``labels``: the real labels to show, in that order (a subset of ``metrics["labels"]`` for a
+    large label set); all of them by default. The no-label row and column are shown whenever
+    the matrix has them. A cell's share is of the row's images, whichever columns are shown.
     """
-    axis = metrics["labels"]
-    if len(metrics["confusion_matrix"]) != len(axis):
-        raise ValueError("the confusion matrix does not have one row per label")
-    shown = axis if labels is None else labels
-    index = {label: i for i, label in enumerate(axis)}
-    head = "".join(f'<th class="predicted">{escape(label)}</th>' for label in shown)
-    rows = []
-    for label in shown:
-        row = metrics["confusion_matrix"][index[label]]
-        support = metrics["per_label"][label]["support"]
+    all_rows, all_columns = confusion_axes(metrics)
+    matrix = metrics["confusion_matrix"]
+    if len(matrix) != len(all_rows) or any(len(row) != len(all_columns) for row in matrix):
+        raise ValueError("the confusion matrix does not match its row and column labels")
+    chosen = list(metrics["labels"] if labels is None else labels)
+    rows = [*chosen, *[NO_LABEL] * (NO_LABEL in all_rows and NO_LABEL not in chosen)]
+    columns = [*chosen, *[NO_LABEL] * (NO_LABEL in all_columns and NO_LABEL not in chosen)]
+    row_index = {label: i for i, label in enumerate(all_rows)}
+    column_index = {label: j for j, label in enumerate(all_columns)}
+    head = "".join(f'<th class="predicted">{escape(label)}</th>' for label in columns)
+    body = []
+    for label in rows:
+        counts = matrix[row_index[label]]
+        images = _row_images(metrics, label)
         cells = "".join(
-            _heat_cell(label, other, row[index[other]], support, diagonal=other == label)
-            for other in shown
+            _heat_cell(label, other, counts[column_index[other]], images, diagonal=other == label)
+            for other in columns
         )
-        rows.append(f'<tr><th class="label">{escape(label)}</th>{cells}</tr>')
+        body.append(f'<tr><th class="label">{escape(label)}</th>{cells}</tr>')
     return (
         '<table class="heatmap"><tr><th class="label axis">truth \\ predicted</th>'
-        f"{head}</tr>{''.join(rows)}</table>"
+        f"{head}</tr>{''.join(body)}</table>"
     )
+
+
+def _row_images(metrics: Mapping[str, Any], label: str) -> int:
+    """The images of a heat-map row: a label's support, or the images without ground truth."""
+    scores = metrics["per_label"].get(label)
+    if scores is not None:
+        support: int = scores["support"]
+        return support
+    unlabelled: int = metrics.get("n_unlabelled", 0)
+    return unlabelled
 
 
 def _heat_cell(truth: str, predicted: str, count: int, support: int, *, diagonal: bool) -> str:
@@ -260,3 +323,11 @@ def _classification_report_section(metrics: MetricsReport) -> str:
         '<table><tr><th class="label">Label</th><th>Precision</th><th>Recall</th><th>F1</th>'
         f"<th>Support</th></tr>{''.join(rows)}</table>"
     )
+
+
+def _notes_section(metrics: Mapping[str, Any]) -> str:
+    notes = metrics.get("notes") or []
+    if not notes:
+        return ""
+    items = "".join(f"<li>{escape(note)}</li>" for note in notes)
+    return f'<h2>Notes on the evaluation files</h2><ul class="notes">{items}</ul>'
