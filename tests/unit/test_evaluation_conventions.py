@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     f1_score,
     hamming_loss,
+    matthews_corrcoef,
     precision_score,
     recall_score,
 )
@@ -179,6 +181,28 @@ def test_any_abstention_no_longer_fails_the_recall_floor_and_the_readme_gate_pas
     strict = evaluate(data, {**README_GATE, "min_label_recall": 0.96})
     assert strict.verdict is not None
     assert strict.verdict["reasons"] == ["recall of 'cat' 0.9500 is below 0.9600"]
+
+
+def test_images_without_ground_truth_are_not_a_class_of_balanced_accuracy(
+    tmp_path: Path,
+) -> None:
+    """Balanced accuracy: the mean recall over the labels present in the ground truth."""
+    images = design({("cat", "cat"): 20, ("dog", "dog"): 20})
+    images += [((), ("cat",))] * 4  # no ground truth, predicted cat: false positives of cat
+    y_true, y_pred = y_of(images)
+
+    metrics = through_the_parser(tmp_path, images, ("cat", "dog"))
+
+    assert metrics["n_unlabelled"] == 4
+    assert metrics["balanced_accuracy"] == balanced_accuracy_score(y_true[:40], y_pred[:40]) == 1
+    present = recall_score(y_true, y_pred, labels=["cat", "dog"], average="macro")
+    assert metrics["balanced_accuracy"] == present
+    assert balanced_accuracy_score(y_true, y_pred) == pytest.approx(2 / 3)  # "(no label)" a class
+    assert metrics["per_label"]["cat"]["precision"] == pytest.approx(
+        precision_score(y_true, y_pred, labels=["cat"], average="micro")
+    )
+    assert metrics["accuracy"] == accuracy_score(y_true, y_pred) == pytest.approx(40 / 44)
+    assert metrics["matthews_corrcoef"] == pytest.approx(matthews_corrcoef(y_true, y_pred))
 
 
 def test_multi_label_hamming_loss_over_real_labels(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from sklearn.metrics import (
     matthews_corrcoef,
     multilabel_confusion_matrix,
     precision_recall_fscore_support,
+    recall_score,
 )
 from sklearn.preprocessing import MultiLabelBinarizer
 
@@ -125,7 +126,17 @@ def assert_single_label_matches_sklearn(
         assert metrics["jaccard"][average] == approx(jaccard), average
         assert "samples" not in metrics["precision"]
     assert metrics["accuracy"] == approx(accuracy_score(y_true, y_pred))
-    assert metrics["balanced_accuracy"] == approx(balanced_accuracy_score(y_true, y_pred))
+    # The mean recall over the labels present in the ground truth: NO_LABEL is not a label.
+    labelled = [i for i, truth in enumerate(y_true) if truth != NO_LABEL]
+    if labelled:
+        balanced = balanced_accuracy_score(
+            [y_true[i] for i in labelled], [y_pred[i] for i in labelled]
+        )
+        assert metrics["balanced_accuracy"] == approx(balanced)
+        present = sorted(set(y_true) - {NO_LABEL})
+        assert metrics["balanced_accuracy"] == approx(
+            recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        )
     assert metrics["hamming_loss"] == approx(hamming_loss(y_true, y_pred))
     assert metrics["matthews_corrcoef"] == approx(matthews_corrcoef(y_true, y_pred))
 

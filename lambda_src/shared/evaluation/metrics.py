@@ -23,10 +23,13 @@ Conventions (the README's "Evaluation report" section states the same):
   per-label recall floor, which reads it).
 * **Single-label accuracy** counts an abstention as wrong (``accuracy_score`` with
   :data:`NO_LABEL` as the value of an image without a label); ``hamming_loss`` is its
-  complement. ``balanced_accuracy`` is ``balanced_accuracy_score`` on the same ``y_true`` /
-  ``y_pred``: the mean recall over the classes present in the ground truth (which includes
-  :data:`NO_LABEL` only when some image has no ground-truth label). ``matthews_corrcoef`` is
-  ``matthews_corrcoef`` on them: the full confusion matrix, abstention column included.
+  complement (an image without ground truth and without prediction is right).
+  ``balanced_accuracy`` is ``balanced_accuracy_score``: the mean recall over the labels present
+  in the ground truth. :data:`NO_LABEL` is not a label, so images without a ground-truth label
+  take no part (it equals ``balanced_accuracy_score`` on the labelled images, and
+  ``recall_score(labels=<labels present>, average="macro")``). ``matthews_corrcoef`` is
+  ``matthews_corrcoef`` on ``y_true`` / ``y_pred``: the full confusion matrix, the abstention
+  column (and the no-ground-truth row) included.
 * **Multi-label** data is a pair of indicator matrices over the real labels; an image without
   a predicted (or ground-truth) label is an all-zero row. ``accuracy`` is the subset accuracy,
   ``hamming_loss`` the fraction of wrong cells, and the averages are scikit-learn's on those
@@ -318,11 +321,9 @@ def compute_metrics(data: EvaluationData) -> MetricsReport:
         )
     else:
         hamming = (n - correct) / n
-        # balanced_accuracy_score: the recall of every class present in y_true, NO_LABEL too.
+        # balanced_accuracy_score: the mean recall of the labels present in the ground truth.
         recalls = [r for r, s in zip(recall, support, strict=True) if s]
-        if n_unlabelled:
-            recalls.append(unlabelled_row[k] / n_unlabelled)
-        balanced = sum(recalls) / len(recalls)
+        balanced = sum(recalls) / len(recalls) if recalls else 0.0
         mcc = _mcc([*support, n_unlabelled], [*predicted, n_abstentions], correct, n)
 
     columns = [*labels, NO_LABEL] if n_abstentions else list(labels)
