@@ -15,7 +15,7 @@ OUT := cdk.out
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test lint unit cfn-lint deploy diff destroy snapshots clean
+.PHONY: help setup synth test lint unit browser cfn-lint deploy diff destroy snapshots clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,8 +42,13 @@ lint: setup  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stacks ops app.py
 
-unit: setup  ## The pytest suite (one worker per core; each module stays on one worker)
+unit: setup browser  ## The pytest suite (one worker per core; each module stays on one worker)
 	$(BIN)/pytest --numprocesses=auto --dist=loadfile
+
+browser:  ## Check that tests/browser can run (Debian's chromium and chromium-driver)
+	@command -v $${CHROMIUM:-chromium} >/dev/null && command -v $${CHROMEDRIVER:-chromedriver} >/dev/null || { \
+	  echo "tests/browser needs Chromium and its driver: sudo apt-get install chromium chromium-driver" \
+	    "fonts-ipafont-gothic fonts-noto-color-emoji (Debian/Ubuntu; .ci/run installs them)" >&2; exit 1; }
 
 cfn-lint: synth  ## cfn-lint on the synthesized templates (.cfnlintrc names each ignored rule and why)
 	$(BIN)/cfn-lint $(OUT)/*.template.json

@@ -137,42 +137,65 @@ def widget(monkeypatch: pytest.MonkeyPatch) -> Iterator[Widget]:
 
 
 class HeatMap(HTMLParser):
-    """The ``heatmap`` table: column labels, and per row its label and cells' text pieces."""
+    """The ``heatmap`` table: column labels, and per row its label and cells' text pieces.
+
+    A numbered column (the widget numbers them beyond four) is read by its accessible name,
+    and a row's number (``<span class="key">``) is kept apart from its name, in ``keys``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[list[list[str]]] = []
+        self.keys: list[str] = []  # the visible numbers: column headers, then row keys
         self.depth = 0  # > 0 inside the heat map table
         self.in_cell = False
+        self.in_key = False
+        self.named = False  # the current header cell's name came from aria-label
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table" and "heatmap" in (dict(attrs).get("class") or "").split():
+        attributes = dict(attrs)
+        if tag == "table" and "heatmap" in (attributes.get("class") or "").split():
             self.depth = 1
         elif self.depth and tag == "tr":
             self.rows.append([])
         elif self.depth and tag in ("td", "th"):
-            self.rows[-1].append([])
+            name = attributes.get("aria-label")
+            self.rows[-1].append([name] if name else [])
+            self.named = bool(name)
             self.in_cell = True
+        elif self.depth and tag == "span" and attributes.get("class") == "key":
+            self.in_key = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
             self.depth = 0
         elif tag in ("td", "th"):
             self.in_cell = False
+        elif tag == "span":
+            self.in_key = False
 
     def handle_data(self, data: str) -> None:
-        if self.depth and self.in_cell and data.strip():
+        if not (self.depth and self.in_cell and data.strip()):
+            return
+        if self.in_key or self.named:
+            self.keys.append(data)
+        else:
             self.rows[-1][-1].append(data)
 
     @classmethod
     def read(cls, html: str) -> tuple[list[str], dict[str, list[list[str]]]]:
         """(column labels, {row label: [cell pieces, ...]})."""
-        parser = cls()
-        parser.feed(html)
-        parser.close()
+        parser = cls.parse(html)
         header, *rows = parser.rows
         columns = [" ".join(cell) for cell in header[1:]]
         return columns, {" ".join(row[0]): row[1:] for row in rows}
+
+    @classmethod
+    def parse(cls, html: str) -> HeatMap:
+        parser = cls()
+        parser.feed(html)
+        parser.close()
+        return parser
 
 
 def test_renders_the_newest_version_with_its_verdict_and_figures(widget: Widget) -> None:
@@ -250,6 +273,9 @@ def test_heat_map_shows_the_25_labels_with_most_images(widget: Widget) -> None:
     columns, rows = HeatMap.read(html)
     assert columns == names[5:]  # the 25 largest supports, in axis order
     assert list(rows) == names[5:]
+    # Too many for names: columns are numbered, each row carries its number.
+    numbers = [str(n) for n in range(1, 26)]
+    assert HeatMap.parse(html).keys == numbers + numbers
     row = rows["label_10"]
     assert [int(cell[0]) for cell in row] == [
         pairs.get(("label_10", predicted), 0) for predicted in names[5:]
@@ -467,7 +493,12 @@ def test_dark_theme_adds_its_colours(widget: Widget) -> None:
     light = widget.call(widget_event(theme="light"))
     assert widget.module._DARK_CSS in dark
     assert widget.module._DARK_CSS not in light
-    assert dark.replace(widget.module._DARK_CSS, "") == light
+    # The heat-map cells are mixed on the theme's surface: an empty cell is that surface.
+    cell = re.compile(r'<td style="background:(#[0-9a-f]{6});color:(#000|#fff)"')
+    assert "#ffffff" in {background for background, _ in cell.findall(light)}
+    assert "#1d2129" in {background for background, _ in cell.findall(dark)}
+    uncoloured = cell.sub("<td>", dark.replace(widget.module._DARK_CSS, ""))
+    assert uncoloured == cell.sub("<td>", light)
 
 
 def test_unexpected_failure_is_a_message_not_a_trace(

@@ -25,6 +25,7 @@ from shared.evaluation import (
     render_html,
     write_report,
 )
+from shared.evaluation.report_html import SURFACES, cell_colours, contrast, render_heat_map
 from tests.evaluation_data import ManifestSpec, generate_images
 
 HOSTILE_LABELS = ("<b>bold</b>", "say \"hi\" & 'bye'", "chat 🐱", "日本語", "</td></table>")
@@ -169,6 +170,46 @@ def test_report_counts_real_labels_and_says_what_abstentions_are() -> None:
     assert f"{n} test images, {len(HOSTILE_LABELS)} labels." in html
     assert f"{abstentions} images ({100 * abstentions / n:.1f}%) got no prediction" in html
     assert "a miss of its true labels" in html
+
+
+def test_every_table_has_a_caption_and_scoped_headers() -> None:
+    for metrics in (single_label_case()[0], multi_label_metrics()):
+        parser = read_back(render_html(metrics))
+        assert len(parser.tables) == 4
+        assert all(caption.strip() for caption in parser.captions), parser.captions
+        assert parser.headers
+        assert all(scope in ("col", "row") for _, scope in parser.headers)
+
+
+def test_heat_map_cell_colours_reach_wcag_aa_on_every_share() -> None:
+    """Black or white text on every background the ramp can produce, in both themes."""
+    for theme in SURFACES:
+        for diagonal in (True, False):
+            for step in range(1001):
+                background, text = cell_colours(step / 1000, diagonal=diagonal, theme=theme)
+                rgb = [int(background[i : i + 2], 16) for i in (1, 3, 5)]
+                ink = (0, 0, 0) if text == "#000" else (255, 255, 255)
+                assert contrast(rgb, ink) >= 4.5, (theme, diagonal, step, background, text)
+
+
+def test_contrast_is_the_wcag_formula() -> None:
+    assert contrast((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    assert contrast((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)
+    # WebAIM's contrast checker: #767676 on white is 4.54:1, the lightest AA grey.
+    assert contrast((0x76, 0x76, 0x76), (255, 255, 255)) == pytest.approx(4.54, abs=0.005)
+
+
+def test_many_columns_turn_vertical_then_compact() -> None:
+    def heat_map_classes(n_labels: int) -> list[str]:
+        names = tuple(f"label {i}" for i in range(n_labels))
+        images = Counter(((name,), (name,)) for name in names)
+        metrics = compute_metrics(EvaluationData.from_observations(images, multi_label=False))
+        return read_back(render_heat_map(metrics)).tables[0][0].split()
+
+    assert heat_map_classes(4) == ["heatmap"]
+    assert heat_map_classes(5) == ["heatmap", "vertical"]
+    assert heat_map_classes(16) == ["heatmap", "vertical"]
+    assert heat_map_classes(17) == ["heatmap", "vertical", "compact"]
 
 
 def test_label_names_are_escaped() -> None:

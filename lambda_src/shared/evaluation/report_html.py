@@ -4,6 +4,15 @@ The HTML report is read from S3 links and email attachments, often offline or be
 content policies, so it is one file: inline CSS, no script, no external fonts or images. Every
 label name goes through :func:`html.escape` (names are free text: unicode, ``<``, quotes).
 
+Readable at any label count, in any script: tables have captions and ``scope`` headers; the
+heat map scrolls sideways instead of squeezing (row names keep a minimum width and stay in view
+while it scrolls), its column names run bottom to top once there are more than
+:data:`HORIZONTAL_COLUMNS` columns, every glyph turned the same way (``text-orientation:
+sideways``: Japanese or emoji are never upside down), and long names wrap instead of
+overflowing. Cell colours are opaque, computed here for the page's surface, with black or white
+text, whichever contrasts more: at least 4.58:1 on every colour (WCAG AA asks 4.5:1);
+``tests/browser`` measures it in Chromium.
+
 The CloudWatch dashboard's evaluation widget (``evaluation_widget``) shows the same heat map and
 gate verdict, so those parts are public: :func:`render_heat_map`, :func:`heat_map_caption`,
 :func:`render_verdict` and :data:`COMPONENT_CSS` (their style rules, without the page's).
@@ -32,36 +41,62 @@ class GateVerdict(TypedDict):
 
 
 _Average = Literal["micro", "macro", "weighted", "samples"]
+Theme = Literal["light", "dark"]
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
+#: Up to this many heat-map columns, their names are written horizontally.
+HORIZONTAL_COLUMNS = 4
+#: Beyond this many columns, a heat-map cell shows its count only (its share is in its title).
+COMPACT_COLUMNS = 16
+
+#: The background the heat-map colours are mixed on, per theme (the widget's dark theme is
+#: CloudWatch's dark surface), and the two hues: blue where right, red where wrong.
+SURFACES: dict[Theme, tuple[int, int, int]] = {"light": (255, 255, 255), "dark": (29, 33, 41)}
+_RIGHT = (38, 110, 190)
+_WRONG = (205, 70, 55)
 
 #: Page layout of the standalone report (the widget lives inside CloudWatch's page instead).
 _PAGE_CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
-  margin:2rem auto;max-width:1200px;padding:0 1rem}
+  background:#fff;margin:2rem 0;padding:0 1.5rem}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;
   border-bottom:1px solid #d8dde6;padding-bottom:.3rem}
-.meta{color:#5b6475;margin-top:0}
+.meta{color:#4f5869;margin:.2rem 0;max-width:60rem}
+.notes li{max-width:60rem}
 """
 
 #: Style rules of the tables, the heat map and the verdict block: reused by the widget.
 COMPONENT_CSS = """table{border-collapse:collapse;margin:.5rem 0}
+caption{text-align:left;caption-side:top;padding:.2rem 0 .4rem;color:#4f5869;font-size:.9em;
+  max-width:60rem}
 th,td{padding:.3rem .6rem;border:1px solid #d8dde6;text-align:right;
   font-variant-numeric:tabular-nums}
 th{background:#f3f5f9;font-weight:600}
-th.label,td.label{text-align:left;max-width:22rem;overflow-wrap:anywhere}
-tr.average td{background:#fafbfd;font-style:italic}
-.heatmap td{min-width:3.2rem;text-align:center;line-height:1.2}
-.heatmap td small{display:block;font-size:.75em;opacity:.85}
-.heatmap th.predicted{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;
-  vertical-align:bottom;max-height:12rem;overflow-wrap:anywhere}
-.axis{color:#5b6475;font-size:.85em}
-.verdict{padding:.8rem 1rem;border-radius:6px;border:1px solid}
+th.label,td.label{text-align:left}
+th.label > span{display:block;min-width:6rem;max-width:16rem;overflow-wrap:anywhere}
+tr.average th,tr.average td{background:#fafbfd;font-style:italic}
+.scroll{overflow-x:auto;max-width:100%}
+.heatmap{width:max-content}
+.heatmap th.label{position:sticky;left:0;z-index:1}
+.heatmap th.corner{font-weight:400;color:#4f5869;font-size:.85em}
+.heatmap th.label span.numbered{display:flex;gap:.35em}
+.heatmap .key{flex:none;min-width:1.3em;font-weight:400;color:#4f5869;
+  font-variant-numeric:tabular-nums}
+.axis{color:#4f5869;font-size:.9em;margin:.3rem 0;max-width:60rem}
+.heatmap th.predicted{text-align:center;vertical-align:bottom;padding:.3rem .3rem}
+.heatmap th.predicted span{display:inline-block;max-width:8rem;overflow-wrap:anywhere;
+  text-align:center}
+.heatmap.vertical th.predicted.name span{writing-mode:vertical-rl;text-orientation:sideways;
+  transform:rotate(180deg);max-width:none;max-height:12rem;text-align:left}
+.heatmap td{min-width:3.2rem;text-align:center;line-height:1.2;border-color:#fff}
+.heatmap td small{display:block;font-size:.75em}
+.heatmap.compact td{min-width:1.9rem;padding:.25rem .2rem}
+.verdict{padding:.8rem 1rem;border-radius:6px;border:1px solid;max-width:60rem}
 .verdict.pass{background:#e8f6ec;border-color:#3c9a5f}
 .verdict.fail{background:#fdecec;border-color:#c8433f}
 .verdict strong{font-size:1.1rem}
-.none{color:#5b6475;font-style:italic}
+.none{color:#4f5869;font-style:italic}
 """
 
 _CSS = _PAGE_CSS + COMPONENT_CSS
@@ -184,12 +219,13 @@ def _aggregate_section(metrics: MetricsReport) -> str:
     if metrics["service_f1"] is not None:
         rows.append(("F1 reported by Rekognition (summary file)", metrics["service_f1"]))
     single = "".join(
-        f'<tr><td class="label">{name}</td><td>{_number(value)}</td></tr>' for name, value in rows
+        f'<tr><th scope="row" class="label">{name}</th><td>{_number(value)}</td></tr>'
+        for name, value in rows
     )
     averages = _averages(metrics)
-    header = "".join(f"<th>{average}</th>" for average in averages)
+    header = "".join(f'<th scope="col">{average}</th>' for average in averages)
     averaged = "".join(
-        f'<tr><td class="label">{name}</td>'
+        f'<tr><th scope="row" class="label">{name}</th>'
         + "".join(f"<td>{_number(values[average])}</td>" for average in averages)
         + "</tr>"
         for name, values in (
@@ -201,15 +237,19 @@ def _aggregate_section(metrics: MetricsReport) -> str:
     )
     return (
         "<h2>Aggregate metrics</h2>"
-        f'<table><tr><th class="label">Metric</th><th>Value</th></tr>{single}</table>'
-        f'<table><tr><th class="label">Average</th>{header}</tr>{averaged}</table>'
+        "<table><caption>Figures of the whole test set</caption>"
+        '<thead><tr><th scope="col" class="label">Metric</th><th scope="col">Value</th></tr>'
+        f"</thead><tbody>{single}</tbody></table>"
+        "<table><caption>Precision, recall, F1 and Jaccard averaged over the labels</caption>"
+        f'<thead><tr><th scope="col" class="label">Average</th>{header}</tr></thead>'
+        f"<tbody>{averaged}</tbody></table>"
     )
 
 
 def _confusion_section(metrics: MetricsReport) -> str:
     return (
-        "<h2>Confusion matrix</h2>"
-        f'<p class="axis">{heat_map_caption(metrics)}</p>{render_heat_map(metrics)}'
+        f'<h2>Confusion matrix</h2><p class="axis">{heat_map_caption(metrics)}</p>'
+        f'<div class="scroll">{render_heat_map(metrics)}</div>'
     )
 
 
@@ -248,12 +288,24 @@ def confusion_axes(metrics: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     )
 
 
-def render_heat_map(metrics: Mapping[str, Any], labels: Sequence[str] | None = None) -> str:
+def render_heat_map(
+    metrics: Mapping[str, Any],
+    labels: Sequence[str] | None = None,
+    *,
+    theme: Theme = "light",
+    compact_after: int = COMPACT_COLUMNS,
+    numbered: bool = False,
+) -> str:
     """The confusion matrix as a ``<table class="heatmap">``, blue diagonal, red errors.
 
     ``labels``: the real labels to show, in that order (a subset of ``metrics["labels"]`` for a
     large label set); all of them by default. The no-label row and column are shown whenever
     the matrix has them. A cell's share is of the row's images, whichever columns are shown.
+    ``theme``: the surface the cell colours are mixed on. With more than ``compact_after``
+    columns a cell shows its count only (the share stays in its title and colour).
+    ``numbered``: label columns are headed by the number their row name carries (where names
+    cannot fit, as in the dashboard widget); the header's accessible name stays the label.
+    :func:`heat_map_caption` is the paragraph that explains the table.
     """
     all_rows, all_columns = confusion_axes(metrics)
     matrix = metrics["confusion_matrix"]
@@ -264,19 +316,48 @@ def render_heat_map(metrics: Mapping[str, Any], labels: Sequence[str] | None = N
     columns = [*chosen, *[NO_LABEL] * (NO_LABEL in all_columns and NO_LABEL not in chosen)]
     row_index = {label: i for i, label in enumerate(all_rows)}
     column_index = {label: j for j, label in enumerate(all_columns)}
-    head = "".join(f'<th class="predicted">{escape(label)}</th>' for label in columns)
+    classes = ["heatmap"]
+    if len(columns) > HORIZONTAL_COLUMNS:
+        classes.append("vertical")
+    compact = len(columns) > compact_after
+    if compact:
+        classes.append("compact")
+    key = {label: str(n) for n, label in enumerate(chosen, 1)} if numbered else {}
+    head = "".join(
+        f'<th scope="col" class="predicted number" title="{escape(label)}" '
+        f'aria-label="{escape(label)}"><span>{key[label]}</span></th>'
+        if label in key
+        else f'<th scope="col" class="predicted name"><span>{escape(label)}</span></th>'
+        for label in columns
+    )
     body = []
     for label in rows:
         counts = matrix[row_index[label]]
         images = _row_images(metrics, label)
         cells = "".join(
-            _heat_cell(label, other, counts[column_index[other]], images, diagonal=other == label)
+            _heat_cell(
+                label,
+                other,
+                counts[column_index[other]],
+                images,
+                diagonal=other == label,
+                compact=compact,
+                theme=theme,
+            )
             for other in columns
         )
-        body.append(f'<tr><th class="label">{escape(label)}</th>{cells}</tr>')
+        name = (
+            f'<span class="numbered"><span class="key">{key[label]}</span>'
+            f"<span>{escape(label)}</span></span>"
+            if label in key
+            else f"<span>{escape(label)}</span>"
+        )
+        body.append(f'<tr><th scope="row" class="label">{name}</th>{cells}</tr>')
     return (
-        '<table class="heatmap"><tr><th class="label axis">truth \\ predicted</th>'
-        f"{head}</tr>{''.join(body)}</table>"
+        f'<table class="{" ".join(classes)}"><caption>Confusion matrix: ground truth (rows) '
+        "by prediction (columns), image counts</caption>"
+        '<thead><tr><th scope="col" class="label corner"><span>truth \\ predicted</span></th>'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
@@ -290,22 +371,59 @@ def _row_images(metrics: Mapping[str, Any], label: str) -> int:
     return unlabelled
 
 
-def _heat_cell(truth: str, predicted: str, count: int, support: int, *, diagonal: bool) -> str:
-    share = count / support if support else 0.0
-    rgb = "38,110,190" if diagonal else "205,70,55"  # blue where right, red where wrong
-    alpha = 0.06 + 0.84 * share if count else 0.0
-    colour = "#fff" if alpha > 0.55 else "#1d2330"
-    percent = f"{100 * share:.1f}%" if support else "n/a"
+def _heat_cell(
+    truth: str,
+    predicted: str,
+    count: int,
+    images: int,
+    *,
+    diagonal: bool,
+    compact: bool,
+    theme: Theme,
+) -> str:
+    share = count / images if images else 0.0
+    background, text = cell_colours(share if count else 0.0, diagonal=diagonal, theme=theme)
+    percent = f"{100 * share:.1f}%" if images else "n/a"
     title = escape(f"{truth} -> {predicted}: {count} images, {percent} of the row")
-    return (
-        f'<td style="background:rgba({rgb},{alpha:.3f});color:{colour}" title="{title}">'
-        f"{count}<small>{percent}</small></td>"
-    )
+    shown = "" if compact else f"<small>{percent}</small>"
+    return f'<td style="background:{background};color:{text}" title="{title}">{count}{shown}</td>'
+
+
+def cell_colours(share: float, *, diagonal: bool, theme: Theme = "light") -> tuple[str, str]:
+    """(background, text) of a heat-map cell: the hue mixed in by share, opaque, readable.
+
+    The text is black or white, whichever contrasts more with the background: one of them
+    always reaches 4.58:1 (the worst case is a background of relative luminance 0.179).
+    """
+    surface = SURFACES[theme]
+    hue = _RIGHT if diagonal else _WRONG
+    strength = 0.06 + 0.84 * share if share else 0.0
+    rgb = tuple(round(s + (h - s) * strength) for s, h in zip(surface, hue, strict=True))
+    on_black, on_white = contrast(rgb, (0, 0, 0)), contrast(rgb, (255, 255, 255))
+    text = "#000" if on_black >= on_white else "#fff"
+    return "#{:02x}{:02x}{:02x}".format(*rgb), text
+
+
+def contrast(first: Sequence[int], second: Sequence[int]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours (1 to 21)."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(rgb: Sequence[int]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    channels = []
+    for value in rgb:
+        c = value / 255
+        channels.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+    red, green, blue = channels
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 def _classification_report_section(metrics: MetricsReport) -> str:
     rows = [
-        f'<tr><td class="label">{escape(label)}</td><td>{_number(scores["precision"])}</td>'
+        f'<tr><th scope="row" class="label"><span>{escape(label)}</span></th>'
+        f"<td>{_number(scores['precision'])}</td>"
         f"<td>{_number(scores['recall'])}</td><td>{_number(scores['f1'])}</td>"
         f"<td>{scores['support']}</td></tr>"
         for label, scores in metrics["per_label"].items()
@@ -313,15 +431,18 @@ def _classification_report_section(metrics: MetricsReport) -> str:
     total = sum(scores["support"] for scores in metrics["per_label"].values())
     for average in _averages(metrics):
         rows.append(
-            f'<tr class="average"><td class="label">{average} avg</td>'
+            f'<tr class="average"><th scope="row" class="label">{average} avg</th>'
             f"<td>{_number(metrics['precision'][average])}</td>"
             f"<td>{_number(metrics['recall'][average])}</td>"
             f"<td>{_number(metrics['f1'][average])}</td><td>{total}</td></tr>"
         )
     return (
         "<h2>Classification report</h2>"
-        '<table><tr><th class="label">Label</th><th>Precision</th><th>Recall</th><th>F1</th>'
-        f"<th>Support</th></tr>{''.join(rows)}</table>"
+        "<table><caption>Per label, as scikit-learn's classification_report (support: test "
+        "images with the label)</caption>"
+        '<thead><tr><th scope="col" class="label">Label</th><th scope="col">Precision</th>'
+        '<th scope="col">Recall</th><th scope="col">F1</th><th scope="col">Support</th></tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
