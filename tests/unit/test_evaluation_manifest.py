@@ -23,6 +23,7 @@ from shared.evaluation import (
     parse_manifest,
     parse_manifest_lines,
 )
+from shared.evaluation.manifest import _Reader
 from tests.evaluation_data import (
     DETAILS,
     EVALUATION_JOB,
@@ -306,6 +307,47 @@ def test_labelling_jobs_that_match_no_attribute_fall_back_and_say_so(
     assert note.startswith(f"On {len(listing)} lines (the first: line {listing[0]}) ")
     assert f"listed [{TRAINING_JOB!r}], found {IMPORTED_ATTRIBUTE + '-0'!r}" in note
     assert f"(job-name {IMPORTED_JOB!r})" in note
+
+
+@pytest.mark.parametrize(
+    "spec", [*FORMS.values(), *IMPORTED.values()], ids=[*FORMS.keys(), *IMPORTED.keys()]
+)
+def test_the_fast_path_reads_every_line_as_the_long_way_does(spec: ManifestSpec) -> None:
+    """read_documented declines what it does not know; what it takes, read_any reads alike."""
+    fast, slow = _Reader("fast"), _Reader("slow")
+    for line, image in enumerate(generate_images(spec), 1):
+        document = json.loads(image.line)
+        if not fast.read_documented(copy.deepcopy(document)):
+            fast.read_any(document, line)
+        slow.read_any(json.loads(image.line), line)
+        assert (fast.saw_prediction, fast.saw_truth) == (slow.saw_prediction, slow.saw_truth)
+    assert fast.counts == slow.counts
+    assert fast.notes() == slow.notes()
+    assert fast.multi_label == slow.multi_label
+
+
+def test_the_documented_form_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first line listing labelling jobs (not yet validated) goes the long way."""
+    long_way: list[int] = []
+    read_any = _Reader.read_any
+
+    def counted(self: _Reader, document: dict[str, Any], line: int) -> None:
+        long_way.append(line)
+        read_any(self, document, line)
+
+    monkeypatch.setattr(_Reader, "read_any", counted)
+    for spec in (ManifestSpec(seed=22), ManifestSpec(seed=23, multi_label=True)):
+        long_way.clear()
+        lines = [image.line.encode() for image in generate_images(spec)]
+        assert parse_manifest_lines(lines) == expected(spec)
+        images = list(generate_images(spec))
+        first_listing = next(n for n, image in enumerate(images, 1) if DETAILS in image.line)
+        if not spec.multi_label:
+            assert long_way == [first_listing]
+            continue
+        # ... and the line that shows the data is multi-label.
+        first_multi = next(n for n, image in enumerate(images, 1) if len(image.truth) > 1)
+        assert long_way == sorted({first_listing, first_multi})
 
 
 def test_no_note_when_the_listed_jobs_match(tmp_path: Path) -> None:

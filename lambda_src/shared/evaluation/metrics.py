@@ -145,32 +145,37 @@ class EvaluationData(NamedTuple):
         file's, in its order), then every other label seen, sorted: a stable axis whatever the
         order of the manifest lines.
         """
-        collapsed: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
-        for (truth, predicted), count in observations.items():
-            if NO_LABEL in truth or NO_LABEL in predicted:
-                raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
-            if multi_label:
-                key = (tuple(sorted(set(truth))), tuple(sorted(set(predicted))))
-            elif len(truth) > 1:
-                raise ValueError(f"single-label image with several ground-truth labels: {truth}")
-            else:
-                key = (truth[:1], predicted[:1])
-            collapsed[key] = collapsed.get(key, 0) + count
-        if not collapsed:
+        if not observations:
             raise ValueError("no images to evaluate")
+        # Distinct label tuples are few (observations may be as many as images): each is
+        # checked and turned into a mask once.
+        truths = {truth for truth, _ in observations}
+        predictions = {predicted for _, predicted in observations}
+        for side in (truths, predictions):
+            if any(NO_LABEL in labels for labels in side):
+                raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
+        if multi_label:
+            kept = {predicted: predicted for predicted in predictions}
+        else:
+            several = next((truth for truth in truths if len(truth) > 1), None)
+            if several is not None:
+                raise ValueError(f"single-label image with several ground-truth labels: {several}")
+            kept = {predicted: predicted[:1] for predicted in predictions}  # the best one
+        seen = {label for labels in (*truths, *kept.values()) for label in labels}
 
         known = list(dict.fromkeys(known_labels))
         if NO_LABEL in known:
             raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
-        seen = {label for key in collapsed for side in key for label in side}
         labels = known + sorted(seen - set(known))
         if not labels:
             raise ValueError("no labels: no image has a ground-truth or predicted label")
         bit = {label: 1 << i for i, label in enumerate(labels)}
-        pairs = {
-            (sum(bit[x] for x in truth), sum(bit[x] for x in pred)): n
-            for (truth, pred), n in collapsed.items()
-        }
+        truth_mask = {truth: sum(bit[x] for x in set(truth)) for truth in truths}
+        predicted_mask = {raw: sum(bit[x] for x in set(used)) for raw, used in kept.items()}
+        pairs: dict[tuple[int, int], int] = {}
+        for (truth, predicted), count in observations.items():
+            key = (truth_mask[truth], predicted_mask[predicted])
+            pairs[key] = pairs.get(key, 0) + count
         return cls(
             task="multi_label" if multi_label else "single_label",
             labels=tuple(labels),
