@@ -17,7 +17,7 @@ LAMBDA_PACKAGES := $(patsubst lambda_src/%/__init__.py,%,$(wildcard lambda_src/*
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test lint unit cfn-lint deploy diff destroy snapshots clean
+.PHONY: help setup synth test lint unit browser cfn-lint deploy diff destroy snapshots clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,8 +48,19 @@ lint: setup  ## ruff (lint + format check) and mypy (strict) on stacks, ops, app
 	$(BIN)/mypy stacks ops app.py
 	$(BIN)/mypy $(addprefix -p ,$(LAMBDA_PACKAGES))
 
-unit: setup  ## The pytest suite (one worker per core; each module stays on one worker)
+unit: setup browser  ## The pytest suite (one worker per core; each module stays on one worker)
 	$(BIN)/pytest --numprocesses=auto --dist=loadfile
+
+BROWSER_PACKAGES := chromium chromium-driver fonts-ipafont-gothic fonts-noto-color-emoji
+
+browser:  ## Chromium for tests/browser: installed from Debian's packages when missing (as root)
+	@command -v $${CHROMIUM:-chromium} >/dev/null && command -v $${CHROMEDRIVER:-chromedriver} >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	  else \
+	    echo "tests/browser needs Chromium and its driver: sudo apt-get install $(BROWSER_PACKAGES)" \
+	      "(Debian/Ubuntu; make test installs them itself when run as root)" >&2; exit 1; \
+	  fi; }
 
 cfn-lint: synth  ## cfn-lint on the synthesized templates (.cfnlintrc names each ignored rule and why)
 	$(BIN)/cfn-lint $(OUT)/*.template.json

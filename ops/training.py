@@ -91,6 +91,7 @@ from shared.evaluation.manifest import (
     load_summary,
     parse_manifest_lines,
 )
+from shared.evaluation.verdict import REJECTED, figures, verdict_word
 from shared.rekognition_lookup import ListingTooLong, find_project, find_version
 
 CONCERN = "RekognitionTraining"
@@ -201,13 +202,24 @@ def _output(outputs: Mapping[str, str], key: str, stack: str) -> str:
 
 
 def _gate_text(gate: Mapping[str, Any], *, spelled_out: bool = False) -> str:
-    """``f1_macro = 0.9123 (0.9)``: the gate's metric, its value and (threshold)."""
+    """``f1_macro = 0.9123 (0.9000)``: the gate's metric, its value and (threshold).
+
+    With the digits it takes to tell value and threshold apart (``shared.evaluation.verdict``);
+    ``spelled_out`` adds the verdict word and "threshold", and the gap of a rejection.
+    """
     try:
         value, threshold = float(gate["value"]), float(gate["threshold"])
     except (KeyError, TypeError, ValueError):
         return ""
-    label = "threshold " if spelled_out else ""
-    return f"{gate.get('metric')} = {value:.4f} ({label}{threshold:g})"
+    shown, limit = figures(value, threshold)
+    text = f"{gate.get('metric')} = {shown} ({'threshold ' if spelled_out else ''}{limit})"
+    if not spelled_out:
+        return text
+    passed = gate.get("passed") is True
+    if not passed and isinstance(gate.get("gap"), int | float):
+        decimals = len(shown.partition(".")[2])
+        text += f", gap {float(gate['gap']):+.{decimals}f}"
+    return f"{verdict_word(passed)} {text}"
 
 
 def _time(moment: Any) -> str:
@@ -797,7 +809,7 @@ def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
         lines = [
             f"[bold green]DEPLOYED[/bold green]: {escape(str(output.get('project_version_arn')))} "
             "passed the quality gate, is RUNNING and is published to inference",
-            f"Gate: {escape(_gate_text(gate, spelled_out=True))}: passed",
+            f"Gate: {escape(_gate_text({**gate, 'passed': True}, spelled_out=True))}",
             f"Report: {escape(str(report))}",
         ]
         warning = output.get("warning")
@@ -809,10 +821,10 @@ def outcome_lines(description: Mapping[str, Any]) -> tuple[int, list[str]]:
         return EXIT_OK, lines
     if outcome == "REJECTED":
         lines = [
-            f"[bold yellow]REJECTED[/bold yellow]: {escape(str(output.get('project_version_arn')))}"
+            f"[bold yellow]{REJECTED}[/bold yellow]: "
+            f"{escape(str(output.get('project_version_arn')))}"
             " did not pass the quality gate; the version is kept, not started",
-            f"Gate: {escape(_gate_text(gate, spelled_out=True))}: gap "
-            f"{float(gate.get('gap', 0)):+.4f}",
+            f"Gate: {escape(_gate_text({**gate, 'passed': False}, spelled_out=True))}",
         ]
         lines += [f"  - {escape(str(reason))}" for reason in gate.get("reasons", [])]
         lines.append(f"Report: {escape(str(report))}")
@@ -1254,9 +1266,9 @@ def _write_report(evaluation: Evaluation, source: str, out: Path) -> int:
     if verdict is None:
         console.print("Gate: none given", highlight=False)
     else:
-        state = "[green]PASSED[/green]" if verdict["passed"] else "[red]FAILED[/red]"
-        text = escape(_gate_text(verdict, spelled_out=True))
-        console.print(f"Gate: {state} {text}", highlight=False)
+        colour = "green" if verdict["passed"] else "red"
+        word, _, text = _gate_text(verdict, spelled_out=True).partition(" ")
+        console.print(f"Gate: [{colour}]{word}[/{colour}] {escape(text)}", highlight=False)
         for reason in verdict["reasons"]:
             console.print(f"  - {escape(reason)}", highlight=False)
     for path in paths:

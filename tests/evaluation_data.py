@@ -7,14 +7,16 @@ scikit-learn, so the oracle never goes through the parser under test.
 
 Lines also carry what a real snapshot has around the predictions: below-threshold scores
 (flagged true/false negative) and, for single-label data, a lower-confidence runner-up above
-its own threshold. Both must not change the prediction.
+its own threshold. Both must not change the prediction. Every line has at least one label
+attribute (a line with none is not an evaluation line): an image without ground truth and
+without prediction carries a below-threshold score.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,9 @@ TRAINING_JOB = "rekognition-custom-labels-training-job"
 EVALUATION_JOB = "rekognition-custom-labels-evaluation-job"
 DETAILS = "rekognition-custom-labels-evaluation-details"
 CREATED = "2019-09-06T00:07:25.488243"
+#: A dataset imported from a Ground Truth labelling job keeps the job's attribute and job-name.
+IMPORTED_ATTRIBUTE = "animals-labelling"
+IMPORTED_JOB = "labeling-job/animals-labelling"
 
 #: (designed ground truth sorted, designed predictions best first) of one image.
 Designed = tuple[tuple[str, ...], tuple[str, ...]]
@@ -58,12 +63,22 @@ class ManifestSpec:
     jobs_field: str = "ground-truth-labelling-jobs"
     #: A label attribute from an older labelling job that the details do not list.
     decoy_truth: bool = False
+    #: The dataset was imported from a Ground Truth labelling job: the ground-truth attributes
+    #: keep that job's attribute name and job-name, which the details' list does not name.
+    imported_truth: bool = False
 
     def __post_init__(self) -> None:
         if self.details_at_top_level and self.multi_label:
             raise ValueError("line-level details describe one prediction attribute only")
         if self.decoy_truth and self.jobs_by_attribute:
             raise ValueError("a decoy needs the job-name listed (an unlabelled image lists none)")
+        if self.decoy_truth and (
+            self.imported_truth or (self.no_truth_rate and not self.multi_label)
+        ):
+            raise ValueError(
+                "a decoy is ignored only beside a listed ground-truth attribute (a line whose "
+                "listed jobs match nothing reads its other attributes)"
+            )
         if not self.multi_label and "class_map" in (self.truth_form, self.prediction_form):
             raise ValueError("the class-map forms are multi-label")
 
@@ -96,6 +111,17 @@ def write_manifest(path: Path, spec: ManifestSpec) -> list[Designed]:
             handle.write(image.line + "\n")
             designed.append((image.truth, image.predicted))
     return designed
+
+
+def write_designed_manifest(
+    path: Path, images: Iterable[Designed], labels: tuple[str, ...], *, multi_label: bool = False
+) -> None:
+    """Write hand-designed images (ground truth, predictions best first), documented form."""
+    spec = ManifestSpec(labels=labels, multi_label=multi_label, extra_entry_rate=0.0)
+    rng = random.Random(0)
+    with path.open("w", encoding="utf-8") as handle:
+        for n, (truth, predicted) in enumerate(images):
+            handle.write(_render(spec, rng, n, truth, predicted, list(labels)) + "\n")
 
 
 def write_summary(
@@ -159,14 +185,21 @@ def _render(
     line: dict[str, Any] = {"source-ref": f"s3://evaluation-bucket/test/img-{n:07d}.jpg"}
 
     truth_attributes: list[str] = []
-    if spec.truth_form == "class_map":
-        truth_attributes.append("rekognition-custom-labels-training-0")
-        line.update(_multi_label_attribute(truth_attributes[0], truth, ids, TRAINING_JOB, "yes"))
+    prefix, truth_job = (
+        (IMPORTED_ATTRIBUTE, IMPORTED_JOB)
+        if spec.imported_truth
+        else ("rekognition-custom-labels-training", TRAINING_JOB)
+    )
+    # A decoy must not be the only attribute of an empty multi-label truth: an empty one is kept.
+    empty_kept = spec.decoy_truth and spec.multi_label and not truth
+    if spec.truth_form == "class_map" or empty_kept:
+        truth_attributes.append(f"{prefix}-0")
+        line.update(_multi_label_attribute(truth_attributes[0], truth, ids, truth_job, "yes"))
     else:
         for i, label in enumerate(truth):
-            name = f"rekognition-custom-labels-training-{i}"
+            name = f"{prefix}-{i}"
             truth_attributes.append(name)
-            line.update(_single_label_attribute(name, label, ids, 1.0, TRAINING_JOB, "yes"))
+            line.update(_single_label_attribute(name, label, ids, 1.0, truth_job, "yes"))
     if spec.decoy_truth:
         line.update(
             _single_label_attribute(
@@ -185,7 +218,10 @@ def _render(
     shown = {label for label, _, _ in entries}
     unshown = [label for label in spec.labels if label not in shown]
     below = rng.random() < spec.extra_entry_rate
-    if unshown and (below or (not entries and (spec.decoy_truth or spec.details_at_top_level))):
+    bare = not truth_attributes and not spec.decoy_truth
+    if unshown and (
+        below or (not entries and (bare or spec.decoy_truth or spec.details_at_top_level))
+    ):
         entries.append((rng.choice(unshown), rng.uniform(0.0, 0.45), False))
     if spec.details_at_top_level:
         entries = entries[:1]

@@ -4,7 +4,10 @@ What: CloudWatch calls this function synchronously for a custom widget and shows
 returns. The widget renders the newest evaluated Rekognition Custom Labels model version of the
 project: its quality-gate verdict (PASSED or REJECTED, the metric against its threshold, the
 reasons), headline metrics (accuracy, macro F1, test images), the version name, when it was
-evaluated, its confusion-matrix heat map, and a link to the full ``report.html``.
+evaluated, its confusion-matrix heat map, and a link to the full ``report.html``. It is a quarter
+of the dashboard wide (``EVALUATION_WIDGET_WIDTH``): beyond four columns the heat map's cells show
+counts only and its columns are numbered like its rows, so 12 labels fit on a 1920-pixel screen
+(``tests/browser`` measures it); in the dark theme the cell colours are mixed on the dark surface.
 
 Why: the training workflow's Evaluate step writes ``reports/<project>/<version>/metrics.json``
 and ``report.html`` into the artifacts bucket, one pair per trained version. Operators watching
@@ -54,9 +57,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.evaluation.metrics import MetricsReport
 from shared.evaluation.report_html import (
     COMPONENT_CSS,
+    HORIZONTAL_COLUMNS,
     METRICS_FILE,
     REPORT_FILE,
     GateVerdict,
+    Theme,
+    confusion_axes,
     heat_map_caption,
     render_heat_map,
     render_verdict,
@@ -68,6 +74,11 @@ s3 = boto3.client("s3")
 
 #: The heat map shows at most this many labels: those with the most test images.
 MAX_LABELS = 25
+#: Beyond this many columns a heat-map cell shows its count only, and label columns are headed
+#: by numbers (their row names carry the same numbers): the widget is a quarter of the
+#: dashboard's width (``EVALUATION_WIDGET_WIDTH`` in ``stacks/components/operations_dashboard``)
+#: and 12 labels must fit in it.
+COMPACT_COLUMNS = HORIZONTAL_COLUMNS
 #: ListObjectsV2 pages read at most (of PAGE_SIZE keys; two keys per evaluated version).
 MAX_PAGES = 10
 PAGE_SIZE = 1000
@@ -83,8 +94,8 @@ DOCS = """## Latest model evaluation
 
 Shows the newest evaluated Rekognition Custom Labels model version of a project: its quality-gate
 verdict (PASSED or REJECTED), accuracy, macro F1 and number of test images, when it was
-evaluated, its confusion-matrix heat map (at most the 25 labels with the most test images) and a
-link to the full evaluation report.
+evaluated, its confusion-matrix heat map (at most the 25 labels with the most test images; with
+more than four columns they are numbered like the rows) and a link to the full evaluation report.
 
 The data is what the training workflow's evaluation step writes to the artifacts bucket:
 `reports/<project>/<version>/metrics.json` and `report.html`. The newest `metrics.json` (by last
@@ -107,27 +118,34 @@ _UTC_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})")
 
 _WIDGET_CSS = """
 .ew{font-size:13px}
-.ew-title{margin:.2rem 0 .4rem}
-.ew-meta,.ew-note{color:#5b6475;margin:.3rem 0}
+.ew-title{margin:.2em 0 .4em}
+.ew-meta,.ew-note{color:#4f5869;margin:.3em 0}
+.ew caption{font-size:.85em}
 .ew-scroll{overflow:auto;max-width:100%}
-.ew .heatmap td{min-width:2.6rem;padding:.15rem .3rem}
-.ew .heatmap th.predicted{max-height:9rem}
-.ew-headline td{font-size:1.25em;text-align:center}
+.ew th,.ew td{padding:.2em .4em}
+.ew th.label > span{min-width:4.5em;max-width:8em}
+.ew .heatmap td{min-width:2.4em;padding:.15em .25em}
+.ew .heatmap.compact td{min-width:1.6em;padding:.2em .1em}
+.ew .heatmap th.predicted{padding:.2em .1em}
+.ew .heatmap.vertical th.predicted.name span{max-height:7.5em}
+.ew-headline td{font-size:1.2em;text-align:center}
 .ew-headline th{text-align:center}
-.ew-message{padding:.8rem 1rem;border-radius:6px;border:1px solid #8d96a7}
+.ew-message{padding:.8em 1em;border-radius:6px;border:1px solid #8d96a7}
 .ew-message.error{border-color:#c8433f}
 .ew-message code{font-size:.95em}
 """
 
-#: Dark theme: the report's light backgrounds and dark text, turned around.
+#: Dark theme: the report's light backgrounds and dark text, turned around. The heat-map
+#: cells carry their own colours, mixed on the dark surface (``render_heat_map(theme=...)``).
 _DARK_CSS = """
 th,td{border-color:#414854}
 th{background:#272c35}
-tr.average td{background:#22262d}
-.axis,.none,.ew-meta,.ew-note{color:#a3abba}
+tr.average th,tr.average td{background:#22262d}
+caption,.axis,.heatmap th.corner,.heatmap .key,.none,.ew-meta,.ew-note{color:#a3abba}
+a{color:#8cc4ff}
+.heatmap td{border-color:#1d2129}
 .verdict.pass{background:rgba(60,154,95,.2)}
 .verdict.fail{background:rgba(200,67,63,.22)}
-.heatmap td{color:#f2f4f8!important}
 """
 
 
@@ -173,7 +191,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> str:
     widget = widget if isinstance(widget, dict) else {}
     dark = widget.get("theme") == "dark"
     try:
-        body = render_widget(event, widget)
+        body = render_widget(event, widget, theme="dark" if dark else "light")
     except Notice as notice:
         log = logger.info if notice.kind == "info" else logger.error
         log("widget notice", extra={"title": notice.title, "text": notice.text})
@@ -189,7 +207,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> str:
     return _page(body, dark=dark)
 
 
-def render_widget(event: dict[str, Any], widget: dict[str, Any]) -> str:
+def render_widget(event: dict[str, Any], widget: dict[str, Any], *, theme: Theme = "light") -> str:
     """The widget's HTML body for the event's project, or :class:`Notice`."""
     bucket = _setting("ARTIFACTS_BUCKET")
     project = _project(event, widget)
@@ -208,7 +226,7 @@ def render_widget(event: dict[str, Any], widget: dict[str, Any]) -> str:
         "rendering the latest evaluation",
         extra={"project": project, "version": latest.version, "key": latest.key},
     )
-    return _report_html(metrics, project, bucket, prefix, latest, widget)
+    return _report_html(metrics, project, bucket, prefix, latest, widget, theme)
 
 
 def _setting(name: str) -> str:
@@ -342,17 +360,27 @@ def check_metrics(document: Any) -> str | None:
     if len(set(labels)) != len(labels):
         return '"labels" has duplicate names'
     matrix = document.get("confusion_matrix")
-    k = len(labels)
     if matrix is None:
         return 'the confusion matrix ("confusion_matrix") is missing'
+    rows, columns = confusion_axes(document)
+    for name, axis in (("confusion_matrix_rows", rows), ("confusion_matrix_columns", columns)):
+        if (
+            not isinstance(axis, list)
+            or not all(isinstance(x, str) for x in axis)
+            or axis[: len(labels)] != labels
+            or len(axis) > len(labels) + 1
+        ):
+            return f'"{name}" is not the labels (and possibly the no-label class)'
+    height, width = len(rows), len(columns)
     if (
         not isinstance(matrix, list)
-        or len(matrix) != k
+        or len(matrix) != height
         or not all(
-            isinstance(row, list) and len(row) == k and all(map(_is_count, row)) for row in matrix
+            isinstance(row, list) and len(row) == width and all(map(_is_count, row))
+            for row in matrix
         )
     ):
-        return f'"confusion_matrix" is not a {k}x{k} matrix of image counts'
+        return f'"confusion_matrix" is not a {height}x{width} matrix of image counts'
     per_label = document.get("per_label")
     if not isinstance(per_label, dict) or not all(
         isinstance(per_label.get(label), dict) and _is_count(per_label[label].get("support"))
@@ -363,6 +391,8 @@ def check_metrics(document: Any) -> str | None:
         return '"task" is neither single_label nor multi_label'
     if not _is_count(document.get("n_images")):
         return '"n_images" is missing'
+    if len(rows) > len(labels) and not _is_count(document.get("n_unlabelled")):
+        return '"n_unlabelled" is missing (the confusion matrix has a no-label row)'
     f1 = document.get("f1")
     if not _is_number(document.get("accuracy")) or not (
         isinstance(f1, dict) and _is_number(f1.get("macro"))
@@ -409,6 +439,7 @@ def _report_html(
     prefix: str,
     latest: Latest,
     widget: dict[str, Any],
+    theme: Theme,
 ) -> str:
     report_key = f"{prefix}{latest.version}/{REPORT_FILE}"
     region = os.environ.get("AWS_REGION") or s3.meta.region_name
@@ -429,13 +460,26 @@ def _report_html(
         _headline_html(metrics),
         f'<p class="axis">{heat_map_caption(metrics)}</p>',
     ]
+    notes = metrics.get("notes") or []
+    if notes:
+        parts.append(
+            f'<p class="ew-note">{len(notes)} note{"s" * (len(notes) != 1)} on how the '
+            "evaluation files were read: see the full report.</p>"
+        )
     if len(labels) < n_labels:
         parts.append(
             f'<p class="ew-note">Heat map showing {len(labels)} of {n_labels} labels (those with '
             "the most test images); the other labels' columns are left out, so a row's shares "
             "may add up to less than 100%.</p>"
         )
-    parts.append(f'<div class="ew-scroll">{render_heat_map(metrics, labels)}</div>')
+    heat_map = render_heat_map(
+        metrics,
+        labels,
+        theme=theme,
+        compact_after=COMPACT_COLUMNS,
+        numbered=len(labels) > HORIZONTAL_COLUMNS,
+    )
+    parts.append(f'<div class="ew-scroll">{heat_map}</div>')
     if latest.truncated:
         parts.append(
             f'<p class="ew-note">Listing stopped after {MAX_PAGES} pages of s3://'
@@ -460,16 +504,17 @@ def _verdict_html(metrics: MetricsReport) -> str:
         threshold=gate["threshold"],
         reasons=reasons,
     )
-    return render_verdict(verdict, failed="REJECTED")
+    return render_verdict(verdict)
 
 
 def _headline_html(metrics: MetricsReport) -> str:
     accuracy = "Accuracy (subset)" if metrics["task"] == "multi_label" else "Accuracy"
     return (
-        '<table class="ew-headline"><tr>'
-        f"<th>{accuracy}</th><th>Macro F1</th><th>Test images</th><th>Labels</th></tr><tr>"
+        '<table class="ew-headline"><caption>Headline figures</caption><thead><tr>'
+        f'<th scope="col">{accuracy}</th><th scope="col">Macro F1</th>'
+        '<th scope="col">Test images</th><th scope="col">Labels</th></tr></thead><tbody><tr>'
         f"<td>{metrics['accuracy']:.4f}</td><td>{metrics['f1']['macro']:.4f}</td>"
-        f"<td>{metrics['n_images']}</td><td>{len(metrics['labels'])}</td></tr></table>"
+        f"<td>{metrics['n_images']}</td><td>{len(metrics['labels'])}</td></tr></tbody></table>"
     )
 
 

@@ -137,8 +137,10 @@ def evaluate(
     aggregates = aggregate_metrics(report, service_f1)
     verdict = None
     if gate is not None:
-        recall = {label: scores["recall"] for label, scores in report["per_label"].items()}
-        verdict = evaluate_gate(gate, aggregates, recall)
+        per_label = report["per_label"]  # the real labels only: an abstention is not a label
+        recall = {label: scores["recall"] for label, scores in per_label.items()}
+        support = {label: scores["support"] for label, scores in per_label.items()}
+        verdict = evaluate_gate(gate, aggregates, recall, support)
     return Evaluation(report=report, aggregates=aggregates, verdict=verdict)
 
 

@@ -1,9 +1,16 @@
-"""The quality gate: does a trained version earn an endpoint? A pure function of its metrics."""
+"""The quality gate: does a trained version earn an endpoint? A pure function of its metrics.
+
+Values are compared up to float rounding and spelled the same way everywhere
+(``shared.evaluation.verdict``): the verdict records the compared values, so
+``passed == (value >= threshold)`` holds for anyone reading it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypedDict
+
+from shared.evaluation.verdict import DECIMALS, compared, figures, meets
 
 
 class GateMetricMissing(KeyError):  # noqa: N818 - the name is the workflow's error name
@@ -42,29 +49,41 @@ def evaluate_gate(
     gate: Mapping[str, Any],
     aggregates: Mapping[str, float],
     per_label_recall: Mapping[str, float],
+    per_label_support: Mapping[str, int] | None = None,
 ) -> Verdict:
-    """Compare ``aggregates[gate.metric] >= gate.threshold`` and the optional per-label floor."""
+    """``aggregates[gate.metric] >= gate.threshold`` and the optional per-label recall floor.
+
+    ``per_label_recall`` covers the real labels only (an abstention is a miss of its true
+    label, not a label). ``per_label_support`` lets a reason say when a label has no test image
+    (its recall is 0 by scikit-learn's ``zero_division=0``).
+    """
     metric = str(gate["metric"])
     if metric not in aggregates:
         available = ", ".join(sorted(aggregates)) or "none"
         raise GateMetricMissing(
             f"the gate metric {metric!r} is not in this evaluation (available: {available})"
         )
-    value = aggregates[metric]
-    threshold = float(gate["threshold"])
+    value, threshold = compared(aggregates[metric]), compared(float(gate["threshold"]))
     reasons: list[str] = []
-    if value < threshold:
-        reasons.append(f"{metric} {value:.4f} is below the threshold {threshold:.4f}")
+    if not meets(value, threshold):
+        shown, limit = figures(value, threshold)
+        reasons.append(f"{metric} {shown} is below the threshold {limit}")
     floor = gate.get("min_label_recall")
     if floor is not None:
+        floor = compared(float(floor))
         for label, recall in sorted(per_label_recall.items()):
-            if recall < float(floor):
-                reasons.append(f"recall of {label!r} {recall:.4f} is below {float(floor):.4f}")
+            if not meets(recall, floor):
+                shown, limit = figures(compared(recall), floor)
+                empty = per_label_support is not None and per_label_support.get(label) == 0
+                reasons.append(
+                    f"recall of {label!r} {shown} is below {limit}"
+                    + (" (no test image has this label)" if empty else "")
+                )
     return Verdict(
         passed=not reasons,
         metric=metric,
         value=value,
         threshold=threshold,
-        gap=round(value - threshold, 6),
+        gap=round(value - threshold, DECIMALS),
         reasons=reasons,
     )

@@ -29,6 +29,9 @@ from stacks.components.state_machine import Workflow
 
 FULL, HALF, THIRD, QUARTER = 24, 12, 8, 6
 HEIGHT = 6
+#: The evaluation widget's width in dashboard columns; ``tests/browser`` renders its HTML at the
+#: pixels this gives on common screens.
+EVALUATION_WIDGET_WIDTH = QUARTER
 FIVE_MINUTES = Duration.minutes(5)
 WIDGET_SERVICE = "evaluation-widget"
 
@@ -171,7 +174,7 @@ class OperationsDashboard(Construct):
             cloudwatch.CustomWidget(
                 function_arn=self._sources.widget_function.function.function_arn,
                 title="Latest model version: confusion matrix and gate",
-                width=QUARTER,
+                width=EVALUATION_WIDGET_WIDTH,
                 height=HEIGHT * 2,
                 update_on_refresh=True,
                 update_on_resize=False,

@@ -23,9 +23,12 @@ from shared.evaluation import (
     parse_manifest,
     parse_manifest_lines,
 )
+from shared.evaluation.manifest import _Reader
 from tests.evaluation_data import (
     DETAILS,
     EVALUATION_JOB,
+    IMPORTED_ATTRIBUTE,
+    IMPORTED_JOB,
     TRAINING_JOB,
     ManifestSpec,
     generate_images,
@@ -167,7 +170,8 @@ def test_only_above_threshold_entries_are_predictions(
 ) -> None:
     details = {"version": 1, "ground-truth-labelling-jobs": [TRAINING_JOB], **flags}
     data = parse_manifest_lines(encode(line_with(**{DETAILS: details})))
-    assert data.labels == (("Football",) if predicted else ("Football", NO_LABEL))
+    assert data.labels == ("Football",)
+    assert data.pairs == {(0b1, 0b1 if predicted else 0): 1}  # 0: an abstention
 
 
 def test_single_label_keeps_the_most_confident_prediction() -> None:
@@ -273,6 +277,102 @@ def test_bad_line_is_reported_with_its_number(bad: bytes, line: int, message: st
     assert str(caught.value).startswith(f"snapshot.manifest, line {line}: ")
 
 
+IMPORTED = {
+    "single-label": ManifestSpec(seed=18, imported_truth=True, no_prediction_rate=0.2),
+    "multi-label, one attribute per label": ManifestSpec(
+        seed=19, imported_truth=True, multi_label=True, no_truth_rate=0.1
+    ),
+    "multi-label, class-map": ManifestSpec(
+        seed=20, imported_truth=True, multi_label=True, truth_form="class_map"
+    ),
+}
+
+
+@pytest.mark.parametrize("spec", IMPORTED.values(), ids=IMPORTED.keys())
+def test_labelling_jobs_that_match_no_attribute_fall_back_and_say_so(
+    tmp_path: Path, spec: ManifestSpec
+) -> None:
+    """A dataset imported from a Ground Truth job: its attribute keeps the job's names."""
+    manifest = tmp_path / "imported.manifest"
+    write_manifest(manifest, spec)
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    # The lines that list a labelling job and carry a ground-truth attribute of the import.
+    listing = [n for n, line in enumerate(lines, 1) if DETAILS in line and IMPORTED_JOB in line]
+    assert 0 < len(listing) < len(lines) or spec.truth_form == "class_map"
+
+    data = parse_manifest(manifest)
+
+    assert data._replace(notes=()) == expected(spec)
+    (note,) = data.notes
+    assert note.startswith(f"On {len(listing)} lines (the first: line {listing[0]}) ")
+    assert f"listed [{TRAINING_JOB!r}], found {IMPORTED_ATTRIBUTE + '-0'!r}" in note
+    assert f"(job-name {IMPORTED_JOB!r})" in note
+
+
+@pytest.mark.parametrize(
+    "spec", [*FORMS.values(), *IMPORTED.values()], ids=[*FORMS.keys(), *IMPORTED.keys()]
+)
+def test_the_fast_path_reads_every_line_as_the_long_way_does(spec: ManifestSpec) -> None:
+    """read_documented declines what it does not know; what it takes, read_any reads alike."""
+    fast, slow = _Reader("fast"), _Reader("slow")
+    for line, image in enumerate(generate_images(spec), 1):
+        document = json.loads(image.line)
+        if not fast.read_documented(copy.deepcopy(document)):
+            fast.read_any(document, line)
+        slow.read_any(json.loads(image.line), line)
+        assert (fast.saw_prediction, fast.saw_truth) == (slow.saw_prediction, slow.saw_truth)
+    assert fast.counts == slow.counts
+    assert fast.notes() == slow.notes()
+    assert fast.multi_label == slow.multi_label
+
+
+def test_the_documented_form_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the first line listing labelling jobs (not yet validated) goes the long way."""
+    long_way: list[int] = []
+    read_any = _Reader.read_any
+
+    def counted(self: _Reader, document: dict[str, Any], line: int) -> None:
+        long_way.append(line)
+        read_any(self, document, line)
+
+    monkeypatch.setattr(_Reader, "read_any", counted)
+    for spec in (ManifestSpec(seed=22), ManifestSpec(seed=23, multi_label=True)):
+        long_way.clear()
+        lines = [image.line.encode() for image in generate_images(spec)]
+        assert parse_manifest_lines(lines) == expected(spec)
+        images = list(generate_images(spec))
+        first_listing = next(n for n, image in enumerate(images, 1) if DETAILS in image.line)
+        if not spec.multi_label:
+            assert long_way == [first_listing]
+            continue
+        # ... and the line that shows the data is multi-label.
+        first_multi = next(n for n, image in enumerate(images, 1) if len(image.truth) > 1)
+        assert long_way == sorted({first_listing, first_multi})
+
+
+def test_no_note_when_the_listed_jobs_match(tmp_path: Path) -> None:
+    manifest = tmp_path / "snapshot.manifest"
+    write_manifest(manifest, ManifestSpec(seed=21, decoy_truth=True))
+    assert parse_manifest(manifest).notes == ()
+
+
+def test_line_without_any_label_attribute_is_refused_by_number() -> None:
+    bare = {"source-ref": "s3://test-bucket/dataset/unlabelled.jpeg"}
+    with pytest.raises(ManifestError, match="no label attribute") as caught:
+        parse_manifest_lines(encode(DOCUMENTED_LINE, bare), source="snapshot.manifest")
+    assert caught.value.line == 2
+    assert str(caught.value).startswith("snapshot.manifest, line 2: ")
+
+
+def test_image_with_predictions_but_no_ground_truth_is_unlabelled() -> None:
+    predictions_only = {
+        key: value for key, value in DOCUMENTED_LINE.items() if "training" not in key
+    }
+    data = parse_manifest_lines(encode(DOCUMENTED_LINE, predictions_only))
+    assert data.labels == ("Football",)
+    assert data.pairs == {(0b1, 0b1): 1, (0, 0b1): 1}
+
+
 def test_ambiguous_line_level_details() -> None:
     line = line_with(**{DETAILS: None})
     line[DETAILS] = DOCUMENTED_LINE["rekognition-custom-labels-evaluation-0-metadata"][DETAILS]
@@ -299,8 +399,8 @@ def test_evaluation_without_any_ground_truth_is_refused() -> None:
     predictions_only = {
         key: value for key, value in DOCUMENTED_LINE.items() if "training" not in key
     }
-    with pytest.raises(ManifestError, match="no ground-truth"):
-        parse_manifest_lines(encode(predictions_only))
+    with pytest.raises(ManifestError, match="none of its 2 lines has a ground-truth label"):
+        parse_manifest_lines(encode(predictions_only, predictions_only))
 
 
 @pytest.mark.parametrize("content", [b"", b"\n  \n"], ids=["empty", "blank lines"])

@@ -1,10 +1,11 @@
 """Every figure of ``metrics.json`` against scikit-learn, the independent oracle.
 
 Test sets are drawn by ``tests.evaluation_data``; scikit-learn receives the *designed* labels of
-each image (never anything our parser or metrics produced) in the form documented in
-``shared.evaluation.metrics``: ``y_true``/``y_pred`` with ``NO_LABEL`` for an image without a
-label, and for multi-label data indicator matrices over ``labels`` whose ``NO_LABEL`` column
-marks the images with an empty set.
+each image (never anything our parser or metrics produced), called the way a data scientist
+calls it: ``y_true``/``y_pred`` with ``NO_LABEL`` as the value of an image without a label and
+``labels=<the real labels>``, ``zero_division=0`` for everything per label or averaged; for
+multi-label data, indicator matrices over the real labels from ``MultiLabelBinarizer`` (an image
+without a label is an all-zero row).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from sklearn.metrics import (
     matthews_corrcoef,
     multilabel_confusion_matrix,
     precision_recall_fscore_support,
+    recall_score,
 )
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from shared.evaluation import (
     NO_LABEL,
@@ -46,6 +49,7 @@ from tests.evaluation_data import (
 pytestmark = [
     pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true"),
     pytest.mark.filterwarnings("ignore:A single label was found"),
+    pytest.mark.filterwarnings("ignore:unknown class"),
 ]
 
 UNICODE_LABELS = ("chat 🐱", "<b>bold</b>", 'naïve & "quoted"', "日本語", "Ärger")
@@ -68,11 +72,17 @@ def metrics_of(
     return compute_metrics(data)
 
 
-def expected_labels(images: list[Designed], known: tuple[str, ...]) -> set[str]:
+def expected_labels(images: list[Designed], known: tuple[str, ...]) -> list[str]:
+    """The project's labels: the summary's in order, then every other label seen, sorted."""
     seen = {label for truth, predicted in images for label in (*truth, *predicted)}
-    if any(not truth or not predicted for truth, predicted in images):
-        seen.add(NO_LABEL)
-    return seen | set(known)
+    return [*dict.fromkeys(known), *sorted(seen - set(known))]
+
+
+def expected_axes(labels: list[str], images: list[Designed]) -> tuple[list[str], list[str]]:
+    """Confusion-matrix rows and columns: a no-label row/column only where it has images."""
+    unlabelled = any(not truth for truth, _ in images)
+    abstained = any(not predicted for _, predicted in images)
+    return [*labels, *[NO_LABEL] * unlabelled], [*labels, *[NO_LABEL] * abstained]
 
 
 def assert_single_label_matches_sklearn(
@@ -80,18 +90,25 @@ def assert_single_label_matches_sklearn(
 ) -> None:
     y_true = [truth[0] if truth else NO_LABEL for truth, _ in images]
     y_pred = [predicted[0] if predicted else NO_LABEL for _, predicted in images]
-    labels = metrics["labels"]
-    assert set(labels) == expected_labels(images, known)
-    assert len(labels) == len(set(labels))
+    labels = expected_labels(images, known)
+    assert metrics["labels"] == labels
+    assert NO_LABEL not in labels
     assert metrics["task"] == "single_label"
     assert metrics["n_images"] == len(images)
+    assert metrics["n_abstentions"] == y_pred.count(NO_LABEL)
+    assert metrics["n_unlabelled"] == y_true.count(NO_LABEL)
 
-    assert metrics["confusion_matrix"] == confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    rows, columns = expected_axes(labels, images)
+    assert metrics["confusion_matrix_rows"] == rows
+    assert metrics["confusion_matrix_columns"] == columns
+    full = confusion_matrix(y_true, y_pred, labels=[*labels, NO_LABEL])
+    assert metrics["confusion_matrix"] == full[: len(rows), : len(columns)].tolist()
     assert (
         metrics["multilabel_confusion_matrix"]
         == multilabel_confusion_matrix(y_true, y_pred, labels=labels).tolist()
     )
     report = classification_report(y_true, y_pred, labels=labels, output_dict=True, zero_division=0)
+    assert list(metrics["per_label"]) == labels
     for label in labels:
         ours = metrics["per_label"][label]
         assert ours["precision"] == approx(report[label]["precision"]), label
@@ -109,39 +126,65 @@ def assert_single_label_matches_sklearn(
         assert metrics["jaccard"][average] == approx(jaccard), average
         assert "samples" not in metrics["precision"]
     assert metrics["accuracy"] == approx(accuracy_score(y_true, y_pred))
-    assert metrics["balanced_accuracy"] == approx(balanced_accuracy_score(y_true, y_pred))
+    # The mean recall over the labels present in the ground truth: NO_LABEL is not a label.
+    labelled = [i for i, truth in enumerate(y_true) if truth != NO_LABEL]
+    if labelled:
+        balanced = balanced_accuracy_score(
+            [y_true[i] for i in labelled], [y_pred[i] for i in labelled]
+        )
+        assert metrics["balanced_accuracy"] == approx(balanced)
+        present = sorted(set(y_true) - {NO_LABEL})
+        assert metrics["balanced_accuracy"] == approx(
+            recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        )
     assert metrics["hamming_loss"] == approx(hamming_loss(y_true, y_pred))
     assert metrics["matthews_corrcoef"] == approx(matthews_corrcoef(y_true, y_pred))
 
 
-def indicator(sets: list[tuple[str, ...]], labels: list[str]) -> np.ndarray:
-    """Rows of 0/1 over ``labels``; the no-label column marks an empty set."""
-    matrix = np.zeros((len(sets), len(labels)), dtype=int)
-    column = {label: j for j, label in enumerate(labels)}
-    for i, labels_of_image in enumerate(sets):
-        for label in labels_of_image or (NO_LABEL,):
-            matrix[i, column[label]] = 1
-    return matrix
+def indicators(images: list[Designed], labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(Y_true, Y_pred) over the real labels, as a data scientist builds them."""
+    binarizer = MultiLabelBinarizer(classes=labels)
+    y_true = binarizer.fit_transform([truth for truth, _ in images])
+    y_pred = binarizer.transform([predicted for _, predicted in images])
+    return y_true, y_pred
 
 
 def assert_multi_label_matches_sklearn(
     metrics: MetricsReport, images: list[Designed], known: tuple[str, ...] = ()
 ) -> None:
-    labels = metrics["labels"]
-    assert set(labels) == expected_labels(images, known)
+    labels = expected_labels(images, known)
+    assert metrics["labels"] == labels
     assert metrics["task"] == "multi_label"
     assert metrics["n_images"] == len(images)
-    y_true = indicator([truth for truth, _ in images], labels)
-    y_pred = indicator([predicted for _, predicted in images], labels)
+    y_true, y_pred = indicators(images, labels)
+    assert y_true.shape == y_pred.shape == (len(images), len(labels))
+    assert metrics["n_abstentions"] == int((y_pred.sum(axis=1) == 0).sum())
+    assert metrics["n_unlabelled"] == int((y_true.sum(axis=1) == 0).sum())
 
-    assert metrics["confusion_matrix"] == (y_true.T @ y_pred).tolist()
+    # Display only: the co-occurrence matrix, with an indicator column for an empty set.
+    rows, columns = expected_axes(labels, images)
+    assert metrics["confusion_matrix_rows"] == rows
+    assert metrics["confusion_matrix_columns"] == columns
+    true_ext = np.hstack([y_true, (y_true.sum(axis=1) == 0)[:, None]])[:, : len(rows)]
+    pred_ext = np.hstack([y_pred, (y_pred.sum(axis=1) == 0)[:, None]])[:, : len(columns)]
+    assert metrics["confusion_matrix"] == (true_ext.T @ pred_ext).tolist()
+
+    # scikit-learn reads a one-column indicator matrix as a binary vector: an all-zero column
+    # keeps it multi-label (it changes no per-label, averaged or per-image figure).
+    wide_true, wide_pred = (
+        (np.hstack([y, np.zeros_like(y)]) for y in (y_true, y_pred))
+        if len(labels) == 1
+        else (y_true, y_pred)
+    )
+    columns = list(range(len(labels)))
     assert (
         metrics["multilabel_confusion_matrix"]
-        == multilabel_confusion_matrix(y_true, y_pred).tolist()
+        == multilabel_confusion_matrix(wide_true, wide_pred, labels=columns).tolist()
     )
     precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, zero_division=0
+        wide_true, wide_pred, labels=columns, zero_division=0
     )
+    assert list(metrics["per_label"]) == labels
     for j, label in enumerate(labels):
         ours = metrics["per_label"][label]
         assert ours["precision"] == approx(precision[j]), label
@@ -150,12 +193,14 @@ def assert_multi_label_matches_sklearn(
         assert ours["support"] == support[j], label
     for average in ("micro", "macro", "weighted", "samples"):
         precision, recall, f1, _ = precision_recall_fscore_support(
-            y_true, y_pred, average=average, zero_division=0
+            wide_true, wide_pred, labels=columns, average=average, zero_division=0
         )
         assert metrics["precision"][average] == approx(precision), average
         assert metrics["recall"][average] == approx(recall), average
         assert metrics["f1"][average] == approx(f1), average
-        jaccard = jaccard_score(y_true, y_pred, average=average, zero_division=0)
+        jaccard = jaccard_score(
+            wide_true, wide_pred, labels=columns, average=average, zero_division=0
+        )
         assert metrics["jaccard"][average] == approx(jaccard), average
     assert metrics["accuracy"] == approx(accuracy_score(y_true, y_pred))
     assert metrics["hamming_loss"] == approx(hamming_loss(y_true, y_pred))
@@ -229,12 +274,15 @@ def test_summary_labels_absent_from_the_test_set_get_zero_rows(multi_label: bool
     assert metrics["per_label"]["ghost"]["support"] == 0
 
 
-def test_label_axis_is_summary_order_then_sorted_then_no_label() -> None:
-    images: list[Designed] = [(("b",), ("z",)), (("y",), ()), (("a",), ("b",))]
+def test_label_axis_is_summary_order_then_sorted_never_no_label() -> None:
+    images: list[Designed] = [(("b",), ("z",)), (("y",), ()), ((), ("a",))]
     data = EvaluationData.from_observations(
         Counter(images), multi_label=False, known_labels=("b", "a")
     )
-    assert data.labels == ("b", "a", "y", "z", NO_LABEL)
+    assert data.labels == ("b", "a", "y", "z")
+    metrics = compute_metrics(data)
+    assert metrics["confusion_matrix_rows"] == ["b", "a", "y", "z", NO_LABEL]
+    assert metrics["confusion_matrix_columns"] == ["b", "a", "y", "z", NO_LABEL]
 
 
 def test_single_label_prediction_is_the_first_listed() -> None:
@@ -251,8 +299,15 @@ def test_single_label_prediction_is_the_first_listed() -> None:
         ({((NO_LABEL,), ("a",)): 1}, False, "reserved"),
         ({(("a",), (NO_LABEL,)): 1}, True, "reserved"),
         ({}, False, "no images"),
+        ({((), ()): 3}, True, "no labels"),
     ],
-    ids=["two truths in single-label data", "no-label truth", "no-label prediction", "empty"],
+    ids=[
+        "two truths in single-label data",
+        "no-label truth",
+        "no-label prediction",
+        "empty",
+        "no label anywhere",
+    ],
 )
 def test_from_observations_rejects_inconsistent_input(
     observations: dict[Designed, int], multi_label: bool, message: str

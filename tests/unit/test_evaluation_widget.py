@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from rekognition_training.evaluation_sources import evaluate
-from shared.evaluation import EvaluationData
+from shared.evaluation import NO_LABEL, EvaluationData
 from shared.evaluation.report_html import METRICS_FILE, REPORT_FILE
 
 REGION = "eu-west-1"
@@ -51,7 +51,11 @@ REJECTING_GATE = {"metric": "f1_macro", "threshold": 0.99, "min_label_recall": 0
 
 
 def observations(pairs: Mapping[tuple[str, str], int]) -> dict[Any, int]:
-    return {((truth,), (predicted,)): n for (truth, predicted), n in pairs.items()}
+    """Single-label observations; "" is a missing side (no ground truth, or an abstention)."""
+    return {
+        ((truth,) if truth else (), (predicted,) if predicted else ()): n
+        for (truth, predicted), n in pairs.items()
+    }
 
 
 def widget_event(theme: str = "light", offset: str = "+00:00", **params: Any) -> dict[str, Any]:
@@ -133,42 +137,65 @@ def widget(monkeypatch: pytest.MonkeyPatch) -> Iterator[Widget]:
 
 
 class HeatMap(HTMLParser):
-    """The ``heatmap`` table: column labels, and per row its label and cells' text pieces."""
+    """The ``heatmap`` table: column labels, and per row its label and cells' text pieces.
+
+    A numbered column (the widget numbers them beyond four) is read by its accessible name,
+    and a row's number (``<span class="key">``) is kept apart from its name, in ``keys``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[list[list[str]]] = []
+        self.keys: list[str] = []  # the visible numbers: column headers, then row keys
         self.depth = 0  # > 0 inside the heat map table
         self.in_cell = False
+        self.in_key = False
+        self.named = False  # the current header cell's name came from aria-label
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "table" and dict(attrs).get("class") == "heatmap":
+        attributes = dict(attrs)
+        if tag == "table" and "heatmap" in (attributes.get("class") or "").split():
             self.depth = 1
         elif self.depth and tag == "tr":
             self.rows.append([])
         elif self.depth and tag in ("td", "th"):
-            self.rows[-1].append([])
+            name = attributes.get("aria-label")
+            self.rows[-1].append([name] if name else [])
+            self.named = bool(name)
             self.in_cell = True
+        elif self.depth and tag == "span" and attributes.get("class") == "key":
+            self.in_key = True
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table":
             self.depth = 0
         elif tag in ("td", "th"):
             self.in_cell = False
+        elif tag == "span":
+            self.in_key = False
 
     def handle_data(self, data: str) -> None:
-        if self.depth and self.in_cell and data.strip():
+        if not (self.depth and self.in_cell and data.strip()):
+            return
+        if self.in_key or self.named:
+            self.keys.append(data)
+        else:
             self.rows[-1][-1].append(data)
 
     @classmethod
     def read(cls, html: str) -> tuple[list[str], dict[str, list[list[str]]]]:
         """(column labels, {row label: [cell pieces, ...]})."""
-        parser = cls()
-        parser.feed(html)
-        parser.close()
+        parser = cls.parse(html)
         header, *rows = parser.rows
         columns = [" ".join(cell) for cell in header[1:]]
         return columns, {" ".join(row[0]): row[1:] for row in rows}
+
+    @classmethod
+    def parse(cls, html: str) -> HeatMap:
+        parser = cls()
+        parser.feed(html)
+        parser.close()
+        return parser
 
 
 def test_renders_the_newest_version_with_its_verdict_and_figures(widget: Widget) -> None:
@@ -246,6 +273,9 @@ def test_heat_map_shows_the_25_labels_with_most_images(widget: Widget) -> None:
     columns, rows = HeatMap.read(html)
     assert columns == names[5:]  # the 25 largest supports, in axis order
     assert list(rows) == names[5:]
+    # Too many for names: columns are numbered, each row carries its number.
+    numbers = [str(n) for n in range(1, 26)]
+    assert HeatMap.parse(html).keys == numbers + numbers
     row = rows["label_10"]
     assert [int(cell[0]) for cell in row] == [
         pairs.get(("label_10", predicted), 0) for predicted in names[5:]
@@ -254,6 +284,49 @@ def test_heat_map_shows_the_25_labels_with_most_images(widget: Widget) -> None:
     assert html.count("<li>") == 10
     assert "and 21 more in the full report" in html
     assert "<strong>REJECTED</strong>" in html
+
+
+def test_abstentions_are_a_no_label_column_and_not_a_label(widget: Widget) -> None:
+    pairs = {("cat", "cat"): 6, ("cat", ""): 2, ("dog", "dog"): 3, ("", "dog"): 1}
+    document = widget.put_version("v1", pairs, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    assert document["labels"] == ["cat", "dog"]
+
+    html = widget.call(widget_event())
+
+    columns, rows = HeatMap.read(html)
+    assert columns == ["cat", "dog", NO_LABEL]
+    assert list(rows) == ["cat", "dog", NO_LABEL]
+    assert [cell[0] for cell in rows["cat"]] == ["6", "0", "2"]
+    assert [cell[0] for cell in rows[NO_LABEL]] == ["0", "1", "0"]
+    assert rows[NO_LABEL][1][1] == "100.0%"  # of the one image without ground truth
+    assert "<td>12</td><td>2</td></tr>" in html  # test images, labels
+
+
+def test_a_metrics_json_from_before_the_no_label_axes_still_renders(widget: Widget) -> None:
+    """Stored reports keep their old form: the no-label class was a label of a square matrix."""
+    document = widget.put_version("v1", HAND_PAIRS, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    for key in ("confusion_matrix_rows", "confusion_matrix_columns", "n_abstentions", "notes"):
+        del document[key]
+    document["labels"].append(NO_LABEL)
+    document["confusion_matrix"] = [[*row, 0] for row in document["confusion_matrix"]]
+    document["confusion_matrix"].append([0, 0, 0, 0])
+    document["per_label"][NO_LABEL] = {"precision": 0, "recall": 0, "f1": 0, "support": 0}
+    widget.put_raw(f"reports/{PROJECT}/v1/{METRICS_FILE}", json.dumps(document).encode())
+
+    html = widget.call(widget_event())
+
+    columns, rows = HeatMap.read(html)
+    assert columns == ["<script>", "cat", "dog", NO_LABEL]
+    assert [cell[0] for cell in rows["cat"]] == ["0", "5", "2", "0"]
+    assert "is incomplete" not in html
+
+
+def test_notes_on_the_reading_point_to_the_full_report(widget: Widget) -> None:
+    document = widget.put_version("v1", HAND_PAIRS, at=datetime(2024, 5, 1), gate=PASSING_GATE)
+    document["notes"] = ["On 3 lines (the first: line 1) the evaluation details' ..."]
+    widget.put_raw(f"reports/{PROJECT}/v1/{METRICS_FILE}", json.dumps(document).encode())
+    html = widget.call(widget_event())
+    assert "1 note on how the evaluation files were read: see the full report." in html
 
 
 def test_no_report_yet_says_how_to_train(widget: Widget) -> None:
@@ -328,6 +401,11 @@ def _short_matrix(document: dict[str, Any]) -> bytes:
     return json.dumps(document).encode()
 
 
+def _foreign_axis(document: dict[str, Any]) -> bytes:
+    document["confusion_matrix_columns"] = ["<script>", "cat", "wolf"]
+    return json.dumps(document).encode()
+
+
 def _bad_gate(document: dict[str, Any]) -> bytes:
     document["gate"]["value"] = "high"
     return json.dumps(document).encode()
@@ -341,9 +419,18 @@ def _bad_gate(document: dict[str, Any]) -> bytes:
         (lambda _: b"[1, 2, 3]", "is incomplete", "the document is not a JSON object"),
         (_without_confusion_matrix, "is incomplete", "the confusion matrix"),
         (_short_matrix, "is incomplete", "is not a 3x3 matrix of image counts"),
+        (_foreign_axis, "is incomplete", '"confusion_matrix_columns" is not the labels'),
         (_bad_gate, "is incomplete", '"gate" is not a verdict'),
     ],
-    ids=["truncated JSON", "not UTF-8", "not an object", "no matrix", "short matrix", "bad gate"],
+    ids=[
+        "truncated JSON",
+        "not UTF-8",
+        "not an object",
+        "no matrix",
+        "short matrix",
+        "foreign axis",
+        "bad gate",
+    ],
 )
 def test_unusable_metrics_json_is_a_clear_message(
     widget: Widget, damage: Any, title: str, problem: str
@@ -406,7 +493,12 @@ def test_dark_theme_adds_its_colours(widget: Widget) -> None:
     light = widget.call(widget_event(theme="light"))
     assert widget.module._DARK_CSS in dark
     assert widget.module._DARK_CSS not in light
-    assert dark.replace(widget.module._DARK_CSS, "") == light
+    # The heat-map cells are mixed on the theme's surface: an empty cell is that surface.
+    cell = re.compile(r'<td style="background:(#[0-9a-f]{6});color:(#000|#fff)"')
+    assert "#ffffff" in {background for background, _ in cell.findall(light)}
+    assert "#1d2129" in {background for background, _ in cell.findall(dark)}
+    uncoloured = cell.sub("<td>", dark.replace(widget.module._DARK_CSS, ""))
+    assert uncoloured == cell.sub("<td>", light)
 
 
 def test_unexpected_failure_is_a_message_not_a_trace(

@@ -404,7 +404,7 @@ def test_watch_a_deployed_run(aws: Aws, capsys: pytest.CaptureFixture[str]) -> N
         "Summary: SUCCEEDED after ",
         "execution succeeded",
         f"DEPLOYED: {version_arn('v')} passed the quality gate",
-        "Gate: f1_score = 0.9300 (threshold 0.85): passed",
+        "Gate: PASSED f1_score = 0.9300 (threshold 0.8500)",
         f"Report: s3://{ARTIFACTS}/reports/{PROJECT}/v/report.html",
         f"/v2/executions/details/{arn}",
     ):
@@ -446,7 +446,7 @@ def test_watch_a_rejected_run_shows_the_gap(aws: Aws, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "REJECTED:" in out
     assert "did not pass the quality gate; the version is kept, not started" in out
-    assert "Gate: f1_macro = 0.7100 (threshold 0.9): gap -0.1900" in out
+    assert "Gate: REJECTED f1_macro = 0.7100 (threshold 0.9000), gap -0.1900" in out
     assert "- f1_macro 0.7100 is below the threshold 0.9000" in out
     assert f"Report: s3://{ARTIFACTS}/reports/{PROJECT}/v/report.html" in out
     assert "DEPLOYED" not in out
@@ -708,7 +708,7 @@ def test_watch_starts_over_when_the_page_token_expired(
     assert out.count("retry 1 of CreateVersion") == 1
     assert out.count("waiting WaitTraining") == 1
     assert "execution succeeded" in out
-    assert "Gate: f1_score = 0.9300 (threshold 0.85): passed" in out
+    assert "Gate: PASSED f1_score = 0.9300 (threshold 0.8500)" in out
 
 
 def test_watch_stops_at_its_timeout_and_leaves_the_run_alone(
@@ -963,9 +963,9 @@ def test_list_shows_recent_runs_with_outcome_gate_and_version(
     deployed, rejected, failed = (
         _row(out, name) for name in ("run-deployed", "run-rejected", "run-failed")
     )
-    for fragment in ("SUCCEEDED", "DEPLOYED", "f1_score = 0.9300 (0.85)", "v-chosen"):
+    for fragment in ("SUCCEEDED", "DEPLOYED", "f1_score = 0.9300 (0.8500)", "v-chosen"):
         assert fragment in deployed, fragment
-    for fragment in ("SUCCEEDED", "REJECTED", "f1_macro = 0.7100 (0.9)", "v-run-rejected"):
+    for fragment in ("SUCCEEDED", "REJECTED", "f1_macro = 0.7100 (0.9000)", "v-run-rejected"):
         assert fragment in rejected, fragment
     for fragment in ("FAILED", "TrainingFailed", "v-run-failed"):
         assert fragment in failed, fragment
@@ -1100,8 +1100,10 @@ def test_report_from_local_files_with_a_gate(
     assert metrics["gate"]["metric"] == "f1_macro"
     assert metrics["gate"]["value"] == pytest.approx(metrics["f1"]["macro"])
     assert metrics["gate"]["passed"] is False
-    assert "<strong>FAILED</strong>: f1_macro" in (out / "report.html").read_text(encoding="utf-8")
-    assert "Gate: FAILED f1_macro = " in capsys.readouterr().out
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<strong>REJECTED</strong>: f1_macro" in html
+    assert "FAILED" not in html
+    assert "Gate: REJECTED f1_macro = " in capsys.readouterr().out
 
 
 def test_report_shows_its_progress_on_a_large_manifest(
@@ -1388,7 +1390,7 @@ def test_report_of_a_trained_version_equals_what_the_workflow_stores(
     assert metrics["gate"]["metric"] == "f1_score"
     assert metrics["gate"]["value"] == 0.91
     assert metrics["gate"]["passed"] is True
-    assert "Gate: PASSED f1_score = 0.9100 (threshold 0.85)" in capsys.readouterr().out
+    assert "Gate: PASSED f1_score = 0.9100 (threshold 0.8500)" in capsys.readouterr().out
 
 
 def test_report_finds_the_project_and_the_version_on_later_pages(

@@ -1,7 +1,8 @@
 """``metrics.json`` and ``report.html``: content checked against scikit-learn, escaping, no assets.
 
 The HTML is read back with the standard library's parser, so the checks see what a browser
-sees (unescaped text), not the markup.
+sees (unescaped text), not the markup. Layout (overflow, contrast as rendered) is measured in a
+real browser by ``tests/browser``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from shared.evaluation import (
     render_html,
     write_report,
 )
+from shared.evaluation.report_html import SURFACES, cell_colours, contrast, render_heat_map
 from tests.evaluation_data import ManifestSpec, generate_images
 
 HOSTILE_LABELS = ("<b>bold</b>", "say \"hi\" & 'bye'", "chat 🐱", "日本語", "</td></table>")
@@ -35,31 +37,46 @@ class Tables(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tables: list[tuple[str, list[list[list[str]]]]] = []
+        self.captions: list[str] = []
+        self.headers: list[tuple[str, str | None]] = []  # (text, scope) of every th
         self.opened: Counter[str] = Counter()
         self.closed: Counter[str] = Counter()
         self.in_cell = False
+        self.in_caption = False
+        self.scope: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.opened[tag] += 1
         if tag == "table":
             self.tables.append((dict(attrs).get("class") or "", []))
+            self.captions.append("")
+        elif tag == "caption":
+            self.in_caption = True
         elif tag == "tr":
             self.tables[-1][1].append([])
         elif tag in ("td", "th"):
             self.tables[-1][1][-1].append([])
             self.in_cell = True
+            if tag == "th":
+                self.scope = dict(attrs).get("scope")
+                self.headers.append(("", self.scope))
 
     def handle_endtag(self, tag: str) -> None:
         self.closed[tag] += 1
         if tag in ("td", "th"):
             self.in_cell = False
+        elif tag == "caption":
+            self.in_caption = False
 
     def handle_data(self, data: str) -> None:
-        if self.in_cell and data.strip():
+        if self.in_caption:
+            self.captions[-1] += data
+        elif self.in_cell and data.strip():
             self.tables[-1][1][-1][-1].append(data)
 
     def table(self, class_name: str) -> list[list[list[str]]]:
-        return next(rows for name, rows in self.tables if name == class_name)
+        """The rows of the first table whose classes include ``class_name``."""
+        return next(rows for name, rows in self.tables if class_name in name.split())
 
 
 def read_back(html: str) -> Tables:
@@ -87,9 +104,12 @@ def multi_label_metrics() -> MetricsReport:
 def test_heat_map_shows_sklearn_counts_and_row_percentages() -> None:
     metrics, y_true, y_pred = single_label_case()
     labels = metrics["labels"]
-    expected = confusion_matrix(y_true, y_pred, labels=labels)
+    assert NO_LABEL not in labels
+    assert NO_LABEL in y_pred  # abstentions: a no-label column, and no row (all labelled)
+    columns = [*labels, NO_LABEL]
+    expected = confusion_matrix(y_true, y_pred, labels=columns)[: len(labels)]
     header, *rows = read_back(render_html(metrics)).table("heatmap")
-    assert [" ".join(cell) for cell in header[1:]] == labels
+    assert [" ".join(cell) for cell in header[1:]] == columns
     assert len(rows) == len(labels)
     for label, row, counts in zip(labels, rows, expected, strict=True):
         assert row[0] == [label]
@@ -100,6 +120,22 @@ def test_heat_map_shows_sklearn_counts_and_row_percentages() -> None:
         )
 
 
+def test_heat_map_has_a_no_label_row_only_for_images_without_ground_truth() -> None:
+    images = [(("cat",), ("cat",))] * 3 + [((), ("dog",))] * 2 + [(("dog",), ("dog",))]
+    metrics = compute_metrics(EvaluationData.from_observations(Counter(images), multi_label=False))
+    header, *rows = read_back(render_html(metrics)).table("heatmap")
+    assert [" ".join(cell) for cell in header[1:]] == ["cat", "dog"]  # nothing abstained
+    assert {row[0][0]: [cell[0] for cell in row[1:]] for row in rows} == {
+        "cat": ["3", "0"],
+        "dog": ["0", "1"],
+        NO_LABEL: ["0", "2"],
+    }
+    assert rows[-1][2] == ["2", "100.0%"]  # the share of the images without ground truth
+    html = render_html(metrics)
+    assert "2 images (33.3%) had no ground-truth label" in html
+    assert "got no prediction" not in html
+
+
 def test_classification_report_table_matches_sklearn() -> None:
     metrics, y_true, y_pred = single_label_case()
     labels = metrics["labels"]
@@ -107,6 +143,7 @@ def test_classification_report_table_matches_sklearn() -> None:
     tables = read_back(render_html(metrics))
     _, *rows = tables.tables[-1][1]
     by_name = {row[0][0]: [cell[0] for cell in row[1:]] for row in rows}
+    assert NO_LABEL not in by_name
     for label in labels:
         scores = report[label]
         assert by_name[label] == [
@@ -123,6 +160,56 @@ def test_classification_report_table_matches_sklearn() -> None:
             f"{scores['f1-score']:.4f}",
         ]
     assert "samples avg" not in by_name
+
+
+def test_report_counts_real_labels_and_says_what_abstentions_are() -> None:
+    metrics, _, y_pred = single_label_case()
+    html = render_html(metrics)
+    n = len(y_pred)
+    abstentions = y_pred.count(NO_LABEL)
+    assert f"{n} test images, {len(HOSTILE_LABELS)} labels." in html
+    assert f"{abstentions} images ({100 * abstentions / n:.1f}%) got no prediction" in html
+    assert "a miss of its true labels" in html
+
+
+def test_every_table_has_a_caption_and_scoped_headers() -> None:
+    for metrics in (single_label_case()[0], multi_label_metrics()):
+        parser = read_back(render_html(metrics))
+        assert len(parser.tables) == 4
+        assert all(caption.strip() for caption in parser.captions), parser.captions
+        assert parser.headers
+        assert all(scope in ("col", "row") for _, scope in parser.headers)
+
+
+def test_heat_map_cell_colours_reach_wcag_aa_on_every_share() -> None:
+    """Black or white text on every background the ramp can produce, in both themes."""
+    for theme in SURFACES:
+        for diagonal in (True, False):
+            for step in range(1001):
+                background, text = cell_colours(step / 1000, diagonal=diagonal, theme=theme)
+                rgb = [int(background[i : i + 2], 16) for i in (1, 3, 5)]
+                ink = (0, 0, 0) if text == "#000" else (255, 255, 255)
+                assert contrast(rgb, ink) >= 4.5, (theme, diagonal, step, background, text)
+
+
+def test_contrast_is_the_wcag_formula() -> None:
+    assert contrast((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
+    assert contrast((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)
+    # WebAIM's contrast checker: #767676 on white is 4.54:1, the lightest AA grey.
+    assert contrast((0x76, 0x76, 0x76), (255, 255, 255)) == pytest.approx(4.54, abs=0.005)
+
+
+def test_many_columns_turn_vertical_then_compact() -> None:
+    def heat_map_classes(n_labels: int) -> list[str]:
+        names = tuple(f"label {i}" for i in range(n_labels))
+        images = Counter(((name,), (name,)) for name in names)
+        metrics = compute_metrics(EvaluationData.from_observations(images, multi_label=False))
+        return read_back(render_heat_map(metrics)).tables[0][0].split()
+
+    assert heat_map_classes(4) == ["heatmap"]
+    assert heat_map_classes(5) == ["heatmap", "vertical"]
+    assert heat_map_classes(16) == ["heatmap", "vertical"]
+    assert heat_map_classes(17) == ["heatmap", "vertical", "compact"]
 
 
 def test_label_names_are_escaped() -> None:
@@ -171,7 +258,7 @@ def test_multi_label_report_explains_the_co_occurrence_matrix() -> None:
                 threshold=0.8,
                 reasons=["label <b> recall 0.10 < 0.80", "fewer than 50 test images"],
             ),
-            ["FAILED", "recall.macro = 0.5000 (threshold 0.8000)", "&lt;b&gt; recall 0.10"],
+            ["REJECTED", "recall.macro = 0.5000 (threshold 0.8000)", "&lt;b&gt; recall 0.10"],
         ),
     ],
     ids=["no verdict", "passed", "failed with reasons"],

@@ -222,3 +222,47 @@ def test_without_the_data_bucket_everything_but_the_bucket_is_checked():
         "Bucket": "any-bucket",
         "Name": "train.manifest",
     }
+
+
+def test_gate_compares_up_to_float_rounding() -> None:
+    """(17/20 + 19/20) / 2 is 0.8999999999999999 in floats: it meets a 0.9 threshold."""
+    recall_macro = (17 / 20 + 19 / 20) / 2
+    assert recall_macro < 0.9
+    verdict = evaluate_gate(
+        {"metric": "recall_macro", "threshold": 0.9}, {"recall_macro": recall_macro}, {}
+    )
+    assert verdict == {
+        "passed": True,
+        "metric": "recall_macro",
+        "value": 0.9,
+        "threshold": 0.9,
+        "gap": 0.0,
+        "reasons": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (0.8999999, "m 0.8999999 is below the threshold 0.9000000"),
+        (0.89995, "m 0.89995 is below the threshold 0.90000"),
+        (0.8999999996, None),  # rounds to 0.9: float noise, not a shortfall
+        (0.7, "m 0.7000 is below the threshold 0.9000"),
+    ],
+)
+def test_a_rejection_always_shows_digits_that_differ(value: float, reason: str | None) -> None:
+    verdict = evaluate_gate({"metric": "m", "threshold": 0.9}, {"m": value}, {})
+    assert verdict["passed"] is (reason is None)
+    assert verdict["reasons"] == ([] if reason is None else [reason])
+
+
+def test_recall_floor_on_a_label_without_test_images_says_so() -> None:
+    verdict = evaluate_gate(
+        {"metric": "accuracy", "threshold": 0.5, "min_label_recall": 0.8},
+        {"accuracy": 0.9},
+        {"cat": 0.9, "ghost": 0.0},
+        {"cat": 10, "ghost": 0},
+    )
+    assert verdict["reasons"] == [
+        "recall of 'ghost' 0.0000 is below 0.8000 (no test image has this label)"
+    ]

@@ -30,7 +30,7 @@ How an image is read:
   (object detection, segmentation...) stops the parse: the metrics would be meaningless.
 * A prediction is counted when it is flagged true or false positive, i.e. above its label's
   threshold; entries flagged true or false negative are below-threshold scores. An image with
-  no counted prediction is predicted as :data:`~shared.evaluation.metrics.NO_LABEL`.
+  no counted prediction is an abstention (see ``shared.evaluation.metrics``).
 * For single-label data the counted prediction with the highest confidence is the image's
   prediction (ties go to the label name that sorts first).
 * The ground truth comes from the label attributes (``is-present-in-ground-truth`` adds
@@ -49,9 +49,13 @@ Where the documentation is ambiguous, both readings are accepted:
 2. ``ground-truth-labelling-jobs`` is described as "a list of ground truth fields in the
    manifest line", but the example lists a job-name, and the text spells it
    ``ground-truth-labeling-jobs``. Both spellings are read and an entry matches an attribute by
-   attribute name or by job-name. When a line lists jobs, only matching attributes are its
-   ground truth; when it lists none, every non-prediction attribute is. A file where no line
-   yields any ground truth is refused rather than read as unlabelled.
+   attribute name or by job-name. When a line lists jobs, the matching attributes are its
+   ground truth (another labelling job's attribute on the line is ignored); when it lists
+   none, every non-prediction attribute is. When the listed jobs match none of the line's
+   attributes (a dataset imported from a Ground Truth labelling job keeps that job's attribute
+   name and job-name), the line's non-prediction image-classification attributes are its
+   ground truth, and the data's ``notes`` say so (how many lines, the first one, the names).
+   A finished training is never thrown away over that reading.
 3. The docs show no multi-label prediction. Besides one attribute per predicted label (the
    documented form), a Ground Truth multi-label attribute (class ids, ``class-map``,
    ``confidence-map``) is accepted as a prediction attribute, every listed id being predicted.
@@ -59,6 +63,12 @@ Where the documentation is ambiguous, both readings are accepted:
    Truth label attribute is a label that was assigned.
 5. The summary's aggregated F1 is ``AggregatedEvaluationResults.Metrics.F1Score`` in the
    reference and ``AggregatedEvaluationResults.F1Score`` in the example; both are read.
+
+Only what cannot be classification data is refused, naming the line: an attribute of another
+task type (object detection, segmentation...), a line with no label attribute at all (neither
+ground truth nor prediction), unreadable JSON or fields of the wrong type. A line with
+predictions but no ground-truth attribute is an image without ground truth; a file in which no
+line has one is refused (there would be nothing to evaluate against).
 """
 
 from __future__ import annotations
@@ -74,6 +84,7 @@ EVALUATION_PREFIX = "rekognition-custom-labels-evaluation"
 EVALUATION_JOB = "rekognition-custom-labels-evaluation-job"
 DETAILS = "rekognition-custom-labels-evaluation-details"
 LABELLING_JOBS = ("ground-truth-labelling-jobs", "ground-truth-labeling-jobs")
+_JOBS_FIELD = LABELLING_JOBS[0]
 _SINGLE_LABEL = "groundtruth/image-classification"
 _MULTI_LABEL = "groundtruth/image-classification-multilabel"
 _JSON_WHITESPACE = " \t\n\r"
@@ -82,6 +93,8 @@ _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # t
 
 #: (label name, confidence as found in the line) of a multi-label attribute.
 _Entries = list[tuple[str, Any]]
+#: A ground-truth attribute of a line: (name, job-name, label names, multi-label form).
+_Truth = tuple[str, str | None, tuple[str, ...], bool]
 
 
 class ManifestError(ValueError):
@@ -161,7 +174,7 @@ def parse_manifest_lines(
     and the service's F1 score.
     """
     reader = _Reader(source)
-    read_image = reader.read_image
+    read_documented, read_any = reader.read_documented, reader.read_any
     line_no = 0
     for line_no, raw in enumerate(lines, 1):
         # Fast path: the C scanner behind json.loads, without its Python-level wrapping. Any
@@ -179,7 +192,8 @@ def parse_manifest_lines(
                 continue
         if type(document) is not dict:
             raise ManifestError(source, "the line is not a JSON object", line_no)
-        read_image(document, line_no)
+        if not read_documented(document):
+            read_any(document, line_no)
 
     if not reader.counts:
         raise ManifestError(source, "the manifest has no images")
@@ -190,13 +204,21 @@ def parse_manifest_lines(
             "not an evaluation manifest snapshot",
         )
     if not reader.saw_truth:
-        raise ManifestError(source, "no ground-truth label attribute on any line")
-    return EvaluationData.from_observations(
-        reader.counts,
-        multi_label=reader.multi_label,
-        known_labels=summary.labels if summary else (),
-        service_f1=summary.f1 if summary else None,
-    )
+        raise ManifestError(
+            source,
+            f"none of its {line_no} lines has a ground-truth label attribute (only "
+            "predictions): there is nothing to evaluate the model against",
+        )
+    try:
+        return EvaluationData.from_observations(
+            reader.counts,
+            multi_label=reader.multi_label,
+            known_labels=summary.labels if summary else (),
+            service_f1=summary.f1 if summary else None,
+            notes=reader.notes(),
+        )
+    except ValueError as error:
+        raise ManifestError(source, str(error)) from error
 
 
 def _decode_carefully(raw: bytes, source: str, line_no: int) -> Any:
@@ -225,11 +247,21 @@ def evaluate_manifest(
 class _Reader:
     """Per-file state of a parse: the image count of each observation and what was seen.
 
-    ``read_image`` runs once per line and is the parser's hot loop: the documented form takes
-    the shortest path, the other accepted forms branch off to ``_entries``.
+    Each line is read by :meth:`read_documented` (the parser's hot loop, the documented form
+    only) or, when it declines, :meth:`read_any` (every accepted form, every error).
     """
 
-    __slots__ = ("counts", "multi_label", "saw_prediction", "saw_truth", "source", "valid_jobs")
+    __slots__ = (
+        "counts",
+        "fallback_example",
+        "fallback_lines",
+        "first_fallback",
+        "multi_label",
+        "saw_prediction",
+        "saw_truth",
+        "source",
+        "valid_jobs",
+    )
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -238,19 +270,142 @@ class _Reader:
         self.saw_prediction = False
         self.saw_truth = False
         self.valid_jobs: list[str] = []  # the last labelling-jobs list checked (they repeat)
+        self.fallback_lines = 0  # lines whose listed labelling jobs matched no attribute
+        self.first_fallback = 0
+        self.fallback_example = ""
 
     def error(self, line: int, reason: str) -> ManifestError:
         return ManifestError(self.source, reason, line)
 
-    def read_image(self, document: dict[str, Any], line: int) -> None:
-        """Count one manifest line as an observation (ground truth, predictions best first)."""
-        truth: list[tuple[str, str | None, tuple[str, ...], bool]] = []
+    def notes(self) -> list[str]:
+        """What the reading decided that a reader of the report should know."""
+        if not self.fallback_lines:
+            return []
+        lines = "line" if self.fallback_lines == 1 else "lines"
+        return [
+            f"On {self.fallback_lines} {lines} (the first: line {self.first_fallback}) the "
+            f"evaluation details' {LABELLING_JOBS[0]} named no attribute of the line "
+            f"({self.fallback_example}); the ground truth was read from the line's other "
+            "image-classification attributes."
+        ]
+
+    def _fall_back(self, line: int, jobs: list[str], truth: list[_Truth]) -> None:
+        """Count a line whose listed jobs match none of its attributes (ambiguity 2)."""
+        self.fallback_lines += 1
+        if self.fallback_lines == 1:
+            self.first_fallback = line
+            found = ", ".join(
+                repr(attribute) + (f" (job-name {job!r})" if job else "")
+                for attribute, job, _, _ in truth
+            )
+            self.fallback_example = f"listed {sorted(jobs)}, found {found}"
+
+    def _check_jobs(self, names: Any, attribute: str, line: int) -> None:
+        """A labelling-jobs list must be a list of names (the last one checked is remembered)."""
+        if names != self.valid_jobs:
+            if type(names) is not list or any(type(n) is not str for n in names):
+                raise self.error(line, f"labelling jobs of {attribute!r} are not names")
+            self.valid_jobs = names
+
+    def read_documented(self, document: dict[str, Any]) -> bool:
+        """The parser's hot loop: a line in the documented form, or False to read it the long way.
+
+        Documented form: every label attribute ``X`` is a value and an ``X-metadata`` object
+        (besides ``source-ref``) of type single-label image classification with a class name;
+        a prediction has version-1 details listing the labelling jobs the previous lines listed
+        (validated by the long way), its flags and a numeric confidence; on a line with
+        predictions every ground-truth attribute carries a listed job-name; the line is
+        single-label unless the file already is multi-label. Anything else, every error,
+        ambiguity and note included, is left to :meth:`read_any`: this path decides nothing
+        differently, and changes nothing unless it returns True.
+        """
+        truth: list[str] = []
+        scores: dict[str, float] = {}
+        jobs = self.valid_jobs
+        multi = self.multi_label  # a multi-label prediction is a set: its confidences do not count
+        metadata_count = 0
+        unlisted = False  # a ground-truth attribute whose job-name is not a listed job
+        for key, metadata in document.items():
+            if type(metadata) is not dict:
+                continue  # attribute values and source-ref (the key count below checks the rest)
+            if not key.endswith("-metadata"):
+                return False
+            metadata_count += 1
+            kind = metadata.get("type")
+            name = metadata.get("class-name")
+            if (kind != _SINGLE_LABEL and kind is not None) or type(name) is not str:
+                return False
+            details = metadata.get(DETAILS)
+            if details is None:
+                if key.startswith(EVALUATION_PREFIX):
+                    return False
+                if metadata.get("job-name") not in jobs:
+                    unlisted = True
+                truth.append(name)
+                continue
+            if type(details) is not dict or details.get("version", 1) != 1:
+                return False
+            listed = details.get(_JOBS_FIELD)
+            if listed is not jobs and listed != jobs:
+                return False
+            confidence = metadata.get("confidence", 0.0)
+            if type(confidence) is not float and type(confidence) is not int:
+                return False
+            if details.get("is-true-positive") is True or details.get("is-false-positive") is True:
+                if multi or confidence >= scores.get(name, -1.0):
+                    scores[name] = confidence
+            elif (
+                "is-true-positive" not in details
+                and "is-false-positive" not in details
+                and "is-true-negative" not in details
+                and "is-false-negative" not in details
+            ):
+                return False  # no flag at all (ambiguity 4)
+        n_truth = len(truth)
+        predictions = metadata_count - n_truth
+        if (
+            (unlisted and predictions)  # another job's attribute, or the fallback: the long way
+            or len(document) != 2 * metadata_count + 1
+            or not metadata_count
+            or NO_LABEL in scores
+            or NO_LABEL in truth
+        ):
+            return False
+        if n_truth == 1:
+            labels: tuple[str, ...] = (truth[0],)
+        elif not n_truth:
+            labels = ()
+        elif multi:
+            labels = tuple(sorted(set(truth)))
+        else:
+            return False  # the file may turn multi-label here
+        if len(scores) < 2:
+            predicted = tuple(scores)
+        elif multi:
+            predicted = tuple(sorted(scores))
+        else:
+            best = min(scores, key=lambda name: (-scores[name], name))
+            predicted = (best, *sorted(name for name in scores if name != best))
+        if predictions and not self.saw_prediction:
+            self.saw_prediction = True
+        if n_truth and not self.saw_truth:
+            self.saw_truth = True
+        observation = (labels, predicted)
+        counts = self.counts
+        counts[observation] = counts.get(observation, 0) + 1
+        return True
+
+    def read_any(self, document: dict[str, Any], line: int) -> None:
+        """Any accepted form of a line (the module docstring's readings), or its error."""
+        truth: list[_Truth] = []
         undetailed: list[tuple[str, dict[str, Any]]] = []
         scores: dict[str, float] = {}
-        jobs: set[str] = set()
+        job_lists: list[list[str]] = []  # the labelling-jobs lists of the line's predictions
+        attributes = 0
         for key, metadata in document.items():
             if not key.endswith("-metadata"):
                 continue
+            attributes += 1
             if type(metadata) is not dict:
                 raise self.error(line, f"{key!r} is not a JSON object")
             kind = metadata.get("type")
@@ -262,7 +417,38 @@ class _Reader:
                 )
             details = metadata.get(DETAILS)
             if details is not None:
-                self._predict(document, key[:-9], metadata, details, scores, jobs, line)
+                name = metadata.get("class-name")
+                if (
+                    type(details) is not dict
+                    or type(name) is not str
+                    or (details.get("version", 1) != 1)
+                ):
+                    self._predict(document, key[:-9], metadata, details, scores, job_lists, line)
+                    continue
+                self.saw_prediction = True
+                listed = details.get(LABELLING_JOBS[0])
+                if listed is None:
+                    listed = details.get(LABELLING_JOBS[1])
+                if listed is not None and (not job_lists or listed != job_lists[-1]):
+                    self._check_jobs(listed, key[:-9], line)
+                    job_lists.append(listed)
+                confidence = metadata.get("confidence", 0.0)
+                if type(confidence) is not float and type(confidence) is not int:
+                    raise self.error(
+                        line, f"confidence of {name!r} in {key[:-9]!r} is not a number"
+                    )
+                # Ambiguity 4: above the threshold, or no flag at all.
+                if (
+                    details.get("is-true-positive") is True
+                    or details.get("is-false-positive") is True
+                    or (
+                        "is-true-positive" not in details
+                        and "is-false-positive" not in details
+                        and "is-true-negative" not in details
+                        and "is-false-negative" not in details
+                    )
+                ) and confidence >= scores.get(name, -1.0):
+                    scores[name] = confidence
                 continue
             attribute = key[:-9]
             job = metadata.get("job-name")
@@ -288,10 +474,24 @@ class _Reader:
                     f"({', '.join(name for name, _ in undetailed)}) is ambiguous",
                 )
             for attribute, metadata in undetailed:
-                self._predict(document, attribute, metadata, shared_details, scores, jobs, line)
+                self._predict(
+                    document, attribute, metadata, shared_details, scores, job_lists, line
+                )
 
-        if jobs:  # ambiguity 2: listed by attribute name or by job-name
-            truth = [t for t in truth if t[0] in jobs or t[1] in jobs]
+        if not attributes:
+            raise self.error(
+                line,
+                "no label attribute (neither ground truth nor prediction, no '*-metadata' "
+                "field): not a line of an image-classification evaluation",
+            )
+        if truth and job_lists:  # ambiguity 2: listed by attribute name or by job-name
+            jobs = job_lists[0] if len(job_lists) == 1 else sorted(set().union(*job_lists))
+            if jobs:
+                listed = [t for t in truth if t[0] in jobs or t[1] in jobs]
+                if listed:
+                    truth = listed
+                else:
+                    self._fall_back(line, jobs, truth)
         if len(truth) == 1 and not truth[0][3]:
             labels = truth[0][2]
             self.saw_truth = True
@@ -333,7 +533,7 @@ class _Reader:
         metadata: dict[str, Any],
         details: Any,
         scores: dict[str, float],
-        jobs: set[str],
+        job_lists: list[list[str]],
         line: int,
     ) -> None:
         """Record what a prediction attribute predicts (label -> best confidence)."""
@@ -348,11 +548,8 @@ class _Reader:
             if names is None:
                 names = details.get(LABELLING_JOBS[1])
             if names is not None:
-                if names != self.valid_jobs:
-                    if type(names) is not list or any(type(n) is not str for n in names):
-                        raise self.error(line, f"labelling jobs of {attribute!r} are not names")
-                    self.valid_jobs = names
-                jobs.update(names)
+                self._check_jobs(names, attribute, line)
+                job_lists.append(names)
             # Ambiguity 4: above the threshold, or no flag at all.
             counted = (
                 details.get("is-true-positive") is True

@@ -1,36 +1,51 @@
 """Classification metrics of Rekognition Custom Labels evaluations, in scikit-learn's conventions.
 
-The Lambda that gates a model has no numpy or scikit-learn, so every figure the operator
-notebook used to get from ``sklearn.metrics`` is computed here from plain counts. The results
-agree with scikit-learn called with ``labels=`` the report's label list and ``zero_division=0``;
-``tests/unit/test_evaluation_metrics.py`` checks every figure against it.
+The Lambda that gates a model has no numpy or scikit-learn, so every figure a data scientist
+would get from ``sklearn.metrics`` is computed here from plain counts. The input is
+:class:`EvaluationData`: the number of images for each distinct pair (ground-truth labels,
+predicted labels). Every metric is a function of those pair counts, so a 100k-image test set
+collapses into a few hundred dictionary entries and computing the report costs microseconds,
+whatever the number of images. ``tests/unit/test_evaluation_metrics.py`` checks every figure
+against scikit-learn, called as a data scientist calls it.
 
-The input is :class:`EvaluationData`: the number of images for each distinct pair
-(ground-truth labels, predicted labels). Every metric is a function of those pair counts, so a
-100k-image test set collapses into a few hundred dictionary entries and computing the report
-costs microseconds, whatever the number of images.
+Conventions (the README's "Evaluation report" section states the same):
 
-Conventions where scikit-learn leaves a choice open or has none:
-
-* **No-label class.** An image without a predicted label (nothing above its label's threshold)
-  is predicted as :data:`NO_LABEL`, and an image without a ground-truth label is labelled
-  :data:`NO_LABEL`, so no image is dropped. The class takes part in every metric, as it would
-  in scikit-learn given the same ``y_true``/``y_pred``, and is the last entry of ``labels``
-  when (and only when) it occurs.
-* **Multi-label.** Images are rows of indicator matrices whose columns are ``labels``; the
-  :data:`NO_LABEL` column is 1 exactly when the image's set is otherwise empty. ``accuracy`` is
-  the subset accuracy and ``hamming_loss`` the fraction of wrong cells (scikit-learn on the
-  indicator matrices); the averages also have a ``samples`` entry.
-  ``matthews_corrcoef`` is scikit-learn's binary MCC of the flattened indicator matrices
-  (every image-label decision counted once; scikit-learn has no multi-label MCC) and
-  ``balanced_accuracy`` is the mean over labels of the binary balanced accuracy of each column
-  (scikit-learn's ``balanced_accuracy_score`` per column).
-* **Confusion matrix.** ``confusion_matrix[i][j]`` counts images whose ground truth contains
-  ``labels[i]`` and whose prediction contains ``labels[j]``, i.e. ``Y_true.T @ Y_pred``. For
-  single-label data that is exactly scikit-learn's ``confusion_matrix`` (rows ground truth,
-  columns predicted); for multi-label data it is the label co-occurrence matrix, whose diagonal
-  is the true positives. ``multilabel_confusion_matrix`` holds scikit-learn's per-label
-  ``[[tn, fp], [fn, tp]]`` matrices for both tasks.
+* **Labels** are the project's labels: the summary file's ``EvaluationDetails.Labels`` (in its
+  order), then any other label seen in the ground truth or predicted (sorted). A model only
+  predicts its project's labels, so with the summary file the second part adds only ground-truth
+  labels the summary lacks. :data:`NO_LABEL` is never one of them.
+* **Abstention.** An image with no predicted label above its threshold is an abstention: a
+  miss (false negative) of its true label, and a false positive of no label. An image without a
+  ground-truth label counts as a false positive of whatever is predicted for it.
+* **Per-label and averaged figures** (precision, recall, F1, Jaccard; micro, macro, weighted,
+  and ``samples`` for multi-label data) are over the real labels only: scikit-learn with
+  ``labels=<labels>`` and ``zero_division=0``. So is the per-label table (and the gate's
+  per-label recall floor, which reads it).
+* **Single-label accuracy** counts an abstention as wrong (``accuracy_score`` with
+  :data:`NO_LABEL` as the value of an image without a label); ``hamming_loss`` is its
+  complement (an image without ground truth and without prediction is right).
+  ``balanced_accuracy`` is ``balanced_accuracy_score``: the mean recall over the labels present
+  in the ground truth. :data:`NO_LABEL` is not a label, so images without a ground-truth label
+  take no part (it equals ``balanced_accuracy_score`` on the labelled images, and
+  ``recall_score(labels=<labels present>, average="macro")``). ``matthews_corrcoef`` is
+  ``matthews_corrcoef`` on ``y_true`` / ``y_pred``: the full confusion matrix, the abstention
+  column (and the no-ground-truth row) included.
+* **Multi-label** data is a pair of indicator matrices over the real labels; an image without
+  a predicted (or ground-truth) label is an all-zero row. ``accuracy`` is the subset accuracy,
+  ``hamming_loss`` the fraction of wrong cells, and the averages are scikit-learn's on those
+  matrices. scikit-learn has no multi-label MCC or balanced accuracy: ``matthews_corrcoef`` is
+  the binary MCC of the flattened matrices (every image-label decision counted once) and
+  ``balanced_accuracy`` the mean over labels of ``balanced_accuracy_score`` of each column.
+* **Confusion matrix.** ``confusion_matrix[i][j]`` counts the images whose ground truth contains
+  ``confusion_matrix_rows[i]`` and whose prediction contains ``confusion_matrix_columns[j]``.
+  Both axes are ``labels``; the columns end with :data:`NO_LABEL` only when abstentions occur
+  (``n_abstentions``), and the rows only when images lack a ground-truth label
+  (``n_unlabelled``). For single-label data that is scikit-learn's ``confusion_matrix``; for
+  multi-label data it is the label co-occurrence matrix ``Y_true.T @ Y_pred`` (its diagonal holds
+  the true positives), with an extra indicator column for an empty set. ``multilabel_confusion_
+  matrix`` holds scikit-learn's per-label ``[[tn, fp], [fn, tp]]`` matrices for both tasks.
+* **Notes** are what the manifest reader had to decide on the way (``notes``, a list of
+  sentences); the report shows them.
 """
 
 from __future__ import annotations
@@ -39,13 +54,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, NamedTuple, NotRequired, TypedDict
 
-#: The class an image is predicted as when no label is predicted for it (and the ground truth
-#: of an image without a label). Parentheses keep it apart from real Custom Labels names.
+#: How the report names the missing side of an abstention or of an image without ground truth.
+#: Parentheses keep it apart from real Custom Labels names (which may not use it).
 NO_LABEL = "(no label)"
 
 Task = Literal["single_label", "multi_label"]
 
-_LANE = 64  # bits per label in compute_metrics' packed count vectors (counts stay below 2**64)
+_LANE = 64  # bits per counter in compute_metrics' packed count vectors (counts stay below 2**64)
 
 #: (ground-truth labels, predicted labels best first) of one image or of several alike.
 Observation = tuple[tuple[str, ...], tuple[str, ...]]
@@ -74,9 +89,13 @@ class MetricsReport(TypedDict):
 
     task: Task
     n_images: int
+    n_abstentions: int
+    n_unlabelled: int
     labels: list[str]
     no_label: str
     confusion_matrix: list[list[int]]
+    confusion_matrix_rows: list[str]
+    confusion_matrix_columns: list[str]
     multilabel_confusion_matrix: list[list[list[int]]]
     accuracy: float
     balanced_accuracy: float
@@ -88,15 +107,17 @@ class MetricsReport(TypedDict):
     jaccard: Averages
     per_label: dict[str, LabelScores]
     service_f1: float | None
+    notes: list[str]
 
 
 class EvaluationData(NamedTuple):
     """Everything the metrics need: the label axis and the image count of each distinct pair.
 
     ``pairs`` maps (ground-truth mask, predicted mask) to the number of images with exactly
-    those label sets, bit ``i`` of a mask standing for ``labels[i]``. No mask is 0 (an empty set
-    is the bit of NO_LABEL) and single-label masks have one bit. Build it with
-    :meth:`from_observations` rather than by hand.
+    those label sets, bit ``i`` of a mask standing for ``labels[i]``; mask 0 is the empty set
+    (an image without ground truth, or an abstention). Single-label masks have at most one bit.
+    ``notes`` are the manifest reader's remarks. Build it with :meth:`from_observations` rather
+    than by hand.
     """
 
     task: Task
@@ -104,6 +125,7 @@ class EvaluationData(NamedTuple):
     pairs: Mapping[tuple[int, int], int]
     n_images: int
     service_f1: float | None = None
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_observations(
@@ -113,53 +135,55 @@ class EvaluationData(NamedTuple):
         multi_label: bool,
         known_labels: Iterable[str] = (),
         service_f1: float | None = None,
+        notes: Iterable[str] = (),
     ) -> EvaluationData:
         """Collapse raw per-image observations into the task's pairs and fix the label order.
 
         ``observations`` maps (ground-truth labels, predicted labels best first) to an image
         count. Single-label data keeps the first predicted label, so the caller lists
         predictions by decreasing confidence. ``labels`` is ``known_labels`` (the summary
-        file's, in its order), then every other label seen, sorted, then :data:`NO_LABEL` if it
-        occurs: a stable axis whatever the order of the manifest lines.
+        file's, in its order), then every other label seen, sorted: a stable axis whatever the
+        order of the manifest lines.
         """
-        collapsed: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
-        for (truth, predicted), count in observations.items():
-            if NO_LABEL in truth or NO_LABEL in predicted:
-                raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
-            if multi_label:
-                key = (_label_set(truth), _label_set(predicted))
-            elif len(truth) > 1:
-                raise ValueError(f"single-label image with several ground-truth labels: {truth}")
-            else:
-                key = (truth[:1] or (NO_LABEL,), predicted[:1] or (NO_LABEL,))
-            collapsed[key] = collapsed.get(key, 0) + count
-        if not collapsed:
+        if not observations:
             raise ValueError("no images to evaluate")
+        # Distinct label tuples are few (observations may be as many as images): each is
+        # checked and turned into a mask once.
+        truths = {truth for truth, _ in observations}
+        predictions = {predicted for _, predicted in observations}
+        for side in (truths, predictions):
+            if any(NO_LABEL in labels for labels in side):
+                raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
+        if multi_label:
+            kept = {predicted: predicted for predicted in predictions}
+        else:
+            several = next((truth for truth in truths if len(truth) > 1), None)
+            if several is not None:
+                raise ValueError(f"single-label image with several ground-truth labels: {several}")
+            kept = {predicted: predicted[:1] for predicted in predictions}  # the best one
+        seen = {label for labels in (*truths, *kept.values()) for label in labels}
 
         known = list(dict.fromkeys(known_labels))
         if NO_LABEL in known:
             raise ValueError(f"{NO_LABEL!r} is reserved for images without a label")
-        seen = {label for key in collapsed for side in key for label in side}
-        labels = known + sorted(seen - set(known) - {NO_LABEL})
-        if NO_LABEL in seen:
-            labels.append(NO_LABEL)
+        labels = known + sorted(seen - set(known))
+        if not labels:
+            raise ValueError("no labels: no image has a ground-truth or predicted label")
         bit = {label: 1 << i for i, label in enumerate(labels)}
-        pairs = {
-            (sum(bit[x] for x in truth), sum(bit[x] for x in pred)): n
-            for (truth, pred), n in collapsed.items()
-        }
+        truth_mask = {truth: sum(bit[x] for x in set(truth)) for truth in truths}
+        predicted_mask = {raw: sum(bit[x] for x in set(used)) for raw, used in kept.items()}
+        pairs: dict[tuple[int, int], int] = {}
+        for (truth, predicted), count in observations.items():
+            key = (truth_mask[truth], predicted_mask[predicted])
+            pairs[key] = pairs.get(key, 0) + count
         return cls(
             task="multi_label" if multi_label else "single_label",
             labels=tuple(labels),
             pairs=pairs,
             n_images=sum(pairs.values()),
             service_f1=service_f1,
+            notes=tuple(notes),
         )
-
-
-def _label_set(labels: tuple[str, ...]) -> tuple[str, ...]:
-    """A multi-label image's labels as a sorted set; an empty set is the no-label class."""
-    return tuple(sorted(set(labels))) or (NO_LABEL,)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -171,11 +195,10 @@ def _averages(
     per_label: Sequence[float], support: Sequence[int], micro: float, samples: float | None
 ) -> Averages:
     """scikit-learn's averages: macro is the plain mean, weighted is weighted by support."""
-    total = sum(support)
     averages = Averages(
         micro=micro,
         macro=sum(per_label) / len(per_label),
-        weighted=_ratio(sum(v * w for v, w in zip(per_label, support, strict=True)), total),
+        weighted=_ratio(sum(v * w for v, w in zip(per_label, support, strict=True)), sum(support)),
     )
     if samples is not None:
         averages["samples"] = samples
@@ -208,6 +231,14 @@ def _binary_balanced_accuracy(cm: Sequence[Sequence[int]], n: int) -> float:
     return sum(rates) / len(rates)
 
 
+def _bits(mask: int) -> Iterable[int]:
+    """The indices of a mask's set bits, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
 def compute_metrics(data: EvaluationData) -> MetricsReport:
     """Every figure of ``metrics.json`` from the pair counts (see the module docstring).
 
@@ -215,51 +246,64 @@ def compute_metrics(data: EvaluationData) -> MetricsReport:
     integer operations (multi-label data can have as many pairs as images):
 
     * for each ground-truth mask, the sum of its images' predicted indicator vectors, packed
-      into one integer (a 64-bit lane per label, plus a lane counting the images) so that adding
-      a pair is one big-integer addition; unpacked, these give the confusion matrix, the support
-      and the predicted count of every label, and its true positives (the diagonal);
+      into one integer (a 64-bit lane per label, one counting abstentions and one counting the
+      images) so that adding a pair is one big-integer addition; unpacked, these give the
+      confusion matrix, the support and the predicted count of every label, and its true
+      positives (the diagonal);
     * the number of images of each shape (|truth ∩ predicted|, |truth|, |predicted|), which
-      gives the subset accuracy, the Hamming loss and the ``samples`` averages.
+      gives the accuracy, the Hamming loss and the ``samples`` averages.
     """
-    k = len(data.labels)
+    labels = data.labels
+    k = len(labels)
     n = data.n_images
     multi = data.task == "multi_label"
-    images_lane = 1 << (_LANE * k)
+    abstention_lane, images_lane = 1 << (_LANE * k), 1 << (_LANE * (k + 1))
     packed: dict[int, int] = {}  # predicted mask -> its indicator vector plus one image
     by_truth: dict[int, int] = {}  # ground-truth mask -> packed sum over its images
     shapes: dict[tuple[int, int, int], int] = {}
     for (truth, pred), count in data.pairs.items():
         vector = packed.get(pred)
         if vector is None:
-            vector = images_lane + sum(1 << (_LANE * j) for j in range(k) if pred >> j & 1)
+            vector = images_lane + (
+                sum(1 << (_LANE * j) for j in _bits(pred)) if pred else abstention_lane
+            )
             packed[pred] = vector
         by_truth[truth] = by_truth.get(truth, 0) + count * vector
         shape = ((truth & pred).bit_count(), truth.bit_count(), pred.bit_count())
         shapes[shape] = shapes.get(shape, 0) + count
 
-    matrix = [[0] * k for _ in range(k)]
+    # rows[i]: images with labels[i] in their ground truth, by predicted label then abstention;
+    # unlabelled_row: the same for the images without ground truth.
+    rows = [[0] * (k + 1) for _ in range(k)]
+    unlabelled_row = [0] * (k + 1)
     support = [0] * k
-    predicted = [0] * k
+    n_unlabelled = 0
     lane_mask = (1 << _LANE) - 1
     for truth, vector in by_truth.items():
-        lanes = [vector >> (_LANE * j) & lane_mask for j in range(k + 1)]
+        lanes = [vector >> (_LANE * j) & lane_mask for j in range(k + 2)]
         images = lanes.pop()
-        predicted = [a + b for a, b in zip(predicted, lanes, strict=True)]
-        for i in range(k):
-            if truth >> i & 1:
-                support[i] += images
-                matrix[i] = [a + b for a, b in zip(matrix[i], lanes, strict=True)]
-    tp = [matrix[i][i] for i in range(k)]
+        if not truth:
+            n_unlabelled += images
+            unlabelled_row = lanes
+        for i in _bits(truth):
+            support[i] += images
+            rows[i] = [a + b for a, b in zip(rows[i], lanes, strict=True)]
+    everything = sum(by_truth.values())
+    predicted = [everything >> (_LANE * j) & lane_mask for j in range(k)]
+    n_abstentions = everything >> (_LANE * k) & lane_mask
+    tp = [rows[i][i] for i in range(k)]
+
     correct = wrong_cells = 0
     sample_sums = [0.0, 0.0, 0.0, 0.0]  # precision, recall, f1, jaccard summed over images
     for (inter, n_true, n_pred), count in shapes.items():
         if inter == n_true == n_pred:
             correct += count
         wrong_cells += count * (n_true + n_pred - 2 * inter)
-        sample_sums[0] += count * inter / n_pred
-        sample_sums[1] += count * inter / n_true
-        sample_sums[2] += count * 2 * inter / (n_true + n_pred)
-        sample_sums[3] += count * inter / (n_true + n_pred - inter)
+        if inter:  # zero_division=0: an image with an empty side scores 0 (as does no overlap)
+            sample_sums[0] += count * inter / n_pred
+            sample_sums[1] += count * inter / n_true
+            sample_sums[2] += count * 2 * inter / (n_true + n_pred)
+            sample_sums[3] += count * inter / (n_true + n_pred - inter)
 
     precision = [_ratio(tp[i], predicted[i]) for i in range(k)]
     recall = [_ratio(tp[i], support[i]) for i in range(k)]
@@ -282,16 +326,26 @@ def compute_metrics(data: EvaluationData) -> MetricsReport:
         )
     else:
         hamming = (n - correct) / n
-        recalls_with_support = [r for r, s in zip(recall, support, strict=True) if s]
-        balanced = sum(recalls_with_support) / len(recalls_with_support)
-        mcc = _mcc(support, predicted, correct, n)
+        # balanced_accuracy_score: the mean recall of the labels present in the ground truth.
+        recalls = [r for r, s in zip(recall, support, strict=True) if s]
+        balanced = sum(recalls) / len(recalls) if recalls else 0.0
+        mcc = _mcc([*support, n_unlabelled], [*predicted, n_abstentions], correct, n)
 
+    columns = [*labels, NO_LABEL] if n_abstentions else list(labels)
+    width = len(columns)
+    matrix = [row[:width] for row in rows]
+    if n_unlabelled:
+        matrix.append(unlabelled_row[:width])
     return MetricsReport(
         task=data.task,
         n_images=n,
-        labels=list(data.labels),
+        n_abstentions=n_abstentions,
+        n_unlabelled=n_unlabelled,
+        labels=list(labels),
         no_label=NO_LABEL,
         confusion_matrix=matrix,
+        confusion_matrix_rows=[*labels, NO_LABEL] if n_unlabelled else list(labels),
+        confusion_matrix_columns=columns,
         multilabel_confusion_matrix=per_label_cm,
         accuracy=correct / n,
         balanced_accuracy=balanced,
@@ -307,7 +361,8 @@ def compute_metrics(data: EvaluationData) -> MetricsReport:
             label: LabelScores(
                 precision=precision[i], recall=recall[i], f1=f1[i], support=support[i]
             )
-            for i, label in enumerate(data.labels)
+            for i, label in enumerate(labels)
         },
         service_f1=data.service_f1,
+        notes=list(data.notes),
     )
