@@ -12,7 +12,7 @@ running, the consumers together may make ``units x tps_per_unit`` calls per seco
 
 The model controller computes this for the units actually in service, sets the event source's
 ``MaximumConcurrency`` and publishes the pace in an SSM parameter (:func:`to_parameter`) that the
-consumer reads (:func:`pace_from_parameter`). ``stacks/config.py`` derives the same figures at
+consumer reads (:func:`pace_from_parameter`). ``stacks/config/`` derives the same figures at
 synth time (its tests check that both agree).
 """
 

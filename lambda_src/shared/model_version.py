@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Same pattern as ``stacks/config.py`` validates for the pinned ARN.
+#: Same pattern as ``stacks/config/`` validates for the pinned ARN.
 MODEL_VERSION_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):rekognition:(?P<region>[a-z]{2}(-[a-z]+)+-\d):"
     r"(?P<account>\d{12}):project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/"

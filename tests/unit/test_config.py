@@ -1,4 +1,4 @@
-"""Tests for ``stacks/config.py``: the shipped cdk.json, every validation rule, and the CLI promise.
+"""Tests for ``stacks/config/``: the shipped cdk.json, every validation rule, and the CLI promise.
 
 Expected values come from the cdk.json context itself, so a change to cdk.json does not need a
 matching change here unless it changes behaviour.
@@ -1588,7 +1588,7 @@ def test_the_consumer_timeout_fits_a_batch_at_the_slowest_pace(context_copy: Con
 
 
 def test_config_and_controller_derive_the_same_capacity(context_copy: Context) -> None:
-    """stacks/config.py (synth time) and shared/consumer_capacity.py (run time) agree."""
+    """stacks/config/ (synth time) and shared/consumer_capacity.py (run time) agree."""
     for tps, concurrency, batch in itertools.product((0.5, 2.5, 5, 50), (1, 3, 10, 50), (1, 10)):
         rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
         rekognition.update(

@@ -149,7 +149,7 @@ def test_version_names_derive_from_execution_names(execution, expected):
 
 
 def test_gate_metric_lists_agree_between_config_and_runtime():
-    """cdk.json's gate metric is validated by stacks/config.py, runtime overrides by job.py."""
+    """cdk.json's gate metric is validated by stacks/config/, runtime overrides by job.py."""
     assert set(stack_config.GATE_METRICS) == set(GATE_METRICS)
     metrics = {
         name: {"micro": 0.5, "macro": 0.5, "weighted": 0.5}
