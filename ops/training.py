@@ -491,7 +491,7 @@ def _number_or_none(value: Any) -> float | None:
 class PollingLoop:
     """A bounded polling loop of the workflow: ``Wait -> Describe -> ... -> <label>Deadline?``.
 
-    The workflows build every poll the same way (``stacks/components/rekognition_training/``,
+    The workflows build every poll the same way (``stacks/pipelines/rekognition_training/``,
     ``_polling_loop``): a counter compared with ``max_polls`` by a Choice named
     ``<label>Deadline?``. The loop's states are the cycle through that Choice.
     """

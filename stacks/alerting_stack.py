@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
+from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
 
 

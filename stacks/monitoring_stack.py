@@ -16,21 +16,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
-from stacks.components.execution_notifications import ExecutionStatusNotifications
-from stacks.components.operational_alarms import OperationalAlarms, pascal
-from stacks.components.operations_dashboard import (
+from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
+from stacks.building_blocks.queue import DeadLetterQueue
+from stacks.building_blocks.state_machine import Workflow
+from stacks.config import EnvironmentConfig
+from stacks.operations.alarms import OperationalAlarms, pascal
+from stacks.operations.dashboard import (
     DashboardSources,
     EvaluationWidgetFunction,
     OperationsDashboard,
 )
-from stacks.components.python_function import FunctionDefaults, PythonFunction
-from stacks.components.queue import DeadLetterQueue
-from stacks.components.rekognition_inference import RekognitionInference
-from stacks.components.rekognition_training import RekognitionTraining
-from stacks.components.sagemaker_inference import SageMakerInference
-from stacks.components.sagemaker_training import SageMakerTraining
-from stacks.components.state_machine import Workflow
-from stacks.config import EnvironmentConfig
+from stacks.operations.execution_notifications import ExecutionStatusNotifications
+from stacks.pipelines.rekognition_inference import RekognitionInference
+from stacks.pipelines.rekognition_training import RekognitionTraining
+from stacks.pipelines.sagemaker_inference import SageMakerInference
+from stacks.pipelines.sagemaker_training import SageMakerTraining
 from stacks.storage_stack import StorageStack, bucket_name
 
 _ONE_MINUTE = Duration.minutes(1)

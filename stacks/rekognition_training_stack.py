@@ -8,8 +8,8 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
-from stacks.components.rekognition_training import RekognitionTraining
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.rekognition_training import RekognitionTraining
 from stacks.storage_stack import StorageStack
 
 

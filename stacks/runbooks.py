@@ -1,7 +1,7 @@
 """The README runbook sections alarms point to, and how an alarm description names one.
 
 Plain Python (no CDK import): the operator command line reads descriptions back with
-:func:`runbook_of` and must start fast. ``stacks/components/alarms.py`` writes them.
+:func:`runbook_of` and must start fast. ``stacks/building_blocks/alarms.py`` writes them.
 """
 
 from __future__ import annotations

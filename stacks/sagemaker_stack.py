@@ -8,9 +8,9 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
-from stacks.components.sagemaker_inference import SageMakerInference
-from stacks.components.sagemaker_training import SageMakerTraining
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.sagemaker_inference import SageMakerInference
+from stacks.pipelines.sagemaker_training import SageMakerTraining
 from stacks.storage_stack import StorageStack
 
 

@@ -10,8 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.encryption import EnvironmentKey
-from stacks.components.secure_bucket import SecureBucket
+from stacks.building_blocks.encryption import EnvironmentKey
+from stacks.building_blocks.secure_bucket import SecureBucket
 from stacks.config import EnvironmentConfig
 
 #: Prefix of the artifacts bucket under which evaluation reports and inference results live.

@@ -76,7 +76,7 @@ s3 = boto3.client("s3")
 MAX_LABELS = 25
 #: Beyond this many columns a heat-map cell shows its count only, and label columns are headed
 #: by numbers (their row names carry the same numbers): the widget is a quarter of the
-#: dashboard's width (``EVALUATION_WIDGET_WIDTH`` in ``stacks/components/operations_dashboard``)
+#: dashboard's width (``EVALUATION_WIDGET_WIDTH`` in ``stacks/operations/dashboard``)
 #: and 12 labels must fit in it.
 COMPACT_COLUMNS = HORIZONTAL_COLUMNS
 #: ListObjectsV2 pages read at most (of PAGE_SIZE keys; two keys per evaluated version).

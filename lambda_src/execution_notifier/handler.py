@@ -1,7 +1,7 @@
 """Publishes one readable alert per Step Functions execution that failed, timed out or was aborted.
 
 Why this exists: a workflow reports its own failures from inside the state machine (a caught
-error takes the notify-then-fail path of ``stacks/components/state_machine.py``). Three endings
+error takes the notify-then-fail path of ``stacks/building_blocks/state_machine.py``). Three endings
 never reach that path:
 
 * **TIMED_OUT**: Step Functions stops the execution when it exceeds the state machine's timeout;

@@ -1,7 +1,7 @@
 """The one format of every message the pipelines send to the alert topic.
 
 Workflow notifications (success, rejection, failure; built in the state machines with
-``States.Format`` by ``stacks/components/state_machine.py``) and the execution-status
+``States.Format`` by ``stacks/building_blocks/state_machine.py``) and the execution-status
 notifications (``execution_notifier``) read the same, so one mail filter and one reader's habit
 cover them all::
 

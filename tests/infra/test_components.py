@@ -15,11 +15,11 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from shared import notification
-from stacks.components.alerting import AlertTopic
-from stacks.components.encryption import EnvironmentKey
-from stacks.components.python_function import Invocation, PythonFunction
-from stacks.components.queue import WorkQueue
-from stacks.components.state_machine import (
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.encryption import EnvironmentKey
+from stacks.building_blocks.python_function import Invocation, PythonFunction
+from stacks.building_blocks.queue import WorkQueue
+from stacks.building_blocks.state_machine import (
     LAMBDA_TRANSIENT_ERRORS,
     OUTCOME_PHRASES,
     Workflow,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.components.python_function import PythonFunction
-from stacks.components.state_machine import Workflow
+from stacks.building_blocks.python_function import PythonFunction
+from stacks.building_blocks.state_machine import Workflow
 from stacks.monitoring_stack import constructs_of
 from stacks.runbooks import RUNBOOK_PREFIX, Runbook, runbook_of
 from tests.conftest import ENVIRONMENTS

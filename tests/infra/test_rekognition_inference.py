@@ -12,15 +12,15 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from stacks.alerting_stack import AlertingStack
-from stacks.components.rekognition_inference import (
+from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig, load_environment
+from stacks.environment import EnvironmentStacks
+from stacks.pipelines.rekognition_inference import (
     ERRORS_PREFIX,
     MAX_RECEIVE_COUNT,
     RESULTS_PREFIX,
     REVIEW_PREFIX,
     backlog_alarm_minutes,
 )
-from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig, load_environment
-from stacks.environment import EnvironmentStacks
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.storage_stack import StorageStack
 from tests.conftest import ENVIRONMENTS

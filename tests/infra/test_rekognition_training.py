@@ -10,14 +10,6 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.components.rekognition_training.statuses import (
-    DATASET_CREATE,
-    DATASET_SPLIT,
-    START,
-    TRAINING,
-    Progress,
-    StatusPoll,
-)
 from stacks.config import (
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
@@ -25,6 +17,14 @@ from stacks.config import (
     load_environment,
 )
 from stacks.environment import build_environment
+from stacks.pipelines.rekognition_training.statuses import (
+    DATASET_CREATE,
+    DATASET_SPLIT,
+    START,
+    TRAINING,
+    Progress,
+    StatusPoll,
+)
 from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
 from tests.workflows.asl_loops import loops

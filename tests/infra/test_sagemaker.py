@@ -10,9 +10,9 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
-from stacks.components.sagemaker_training.endpoint import ENDPOINT_STATUSES, EndpointPhase
 from stacks.config import load_environment
 from stacks.environment import build_environment
+from stacks.pipelines.sagemaker_training.endpoint import ENDPOINT_STATUSES, EndpointPhase
 from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
 

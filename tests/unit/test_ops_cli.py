@@ -3,6 +3,7 @@ AWS environment is missing (no region, no credentials)."""
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import json
 import os
@@ -312,8 +313,17 @@ def test_the_ops_console_script_is_this_command_line() -> None:
     assert project["project"]["scripts"] == {"ops": "ops.cli:main"}
     module, _, name = project["project"]["scripts"]["ops"].partition(":")
     assert getattr(importlib.import_module(module), name) is main
-    # ops.cli imports stacks.config: the editable install serves both from this checkout.
-    assert {"ops", "stacks"} <= set(project["tool"]["setuptools"]["packages"])
+    # ops.cli imports stacks.config: the editable install serves both (and every subpackage)
+    # from this checkout.
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("ops", "stacks")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert {"ops", "stacks", "stacks.config", "stacks.pipelines"} <= on_disk
+    # setuptools' find matches each dotted package name against the include patterns.
+    assert all(any(fnmatch.fnmatchcase(name, pattern) for pattern in include) for name in on_disk)
 
 
 def test_make_setup_installs_the_command_again_when_pyproject_changes(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from rekognition_inference import handler as consumer
 from rekognition_inference import locations
 from rekognition_inference.messages import parse_body
 from rekognition_inference.processing import RatePacer
-from stacks.components.rekognition_inference import MAX_RECEIVE_COUNT
+from stacks.pipelines.rekognition_inference import MAX_RECEIVE_COUNT
 from tests.unit.rekognition_support import (
     GIF,
     JPEG,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import botocore.session
 import pytest
 
-from stacks.components.rekognition_training.statuses import (
+from stacks.pipelines.rekognition_training.statuses import (
     DATASET_CREATE,
     DATASET_SPLIT,
     DATASET_STATUS_SHAPE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import botocore.session
 
-from stacks.components.sagemaker_training.endpoint import (
+from stacks.pipelines.sagemaker_training.endpoint import (
     ENDPOINT_IN_SERVICE,
     ENDPOINT_ROLLED_BACK,
     ENDPOINT_STATUSES,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from stacks.components.sagemaker_training.endpoint import (
+from stacks.pipelines.sagemaker_training.endpoint import (
     ENDPOINT_LOOKUP_ATTEMPTS,
     ENDPOINT_STATUSES,
     EndpointPhase,

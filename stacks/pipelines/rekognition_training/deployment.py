@@ -13,9 +13,9 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.components.rekognition_training.polling import _poll_version, _Scope, _sdk
-from stacks.components.rekognition_training.statuses import START
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.rekognition_training.polling import _poll_version, _Scope, _sdk
+from stacks.pipelines.rekognition_training.statuses import START
 
 SSM_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Ssm.ThrottlingException",

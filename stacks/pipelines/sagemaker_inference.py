@@ -38,15 +38,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
-from stacks.components.iam import (
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
     grant_objects,
 )
-from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.components.retention import log_retention
-from stacks.components.state_machine import ERROR_PATH, TaskGuard, Workflow
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.retention import log_retention
+from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
 
 #: Largest request a real-time endpoint accepts (InvokeEndpoint), hence the largest image

@@ -10,7 +10,7 @@ common and what needs thresholds from ``operations`` in the config:
 - the low-confidence ratio of each pipeline (the drift signal), once enough images were seen;
 - a Rekognition model RUNNING without work for longer than it should (the cost alarm).
 
-Every alarm goes through :func:`stacks.components.alarms.alarm`: topic action, description,
+Every alarm goes through :func:`stacks.building_blocks.alarms.alarm`: topic action, description,
 runbook.
 """
 
@@ -23,9 +23,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.components.alarms import alarm
-from stacks.components.python_function import PythonFunction
-from stacks.components.state_machine import Workflow
+from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.python_function import PythonFunction
+from stacks.building_blocks.state_machine import Workflow
 from stacks.config import OperationsConfig
 from stacks.runbooks import Runbook
 

@@ -16,8 +16,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.components.queue import DeadLetterQueue
-from stacks.components.retention import log_retention
+from stacks.building_blocks.queue import DeadLetterQueue
+from stacks.building_blocks.retention import log_retention
 from stacks.config import EnvironmentConfig
 
 #: The latest Python runtime this CDK version knows; the Powertools layer is chosen to match it.

@@ -16,18 +16,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
-from stacks.components.retention import log_retention
-from stacks.components.sagemaker_training.definition import _definition, _WorkflowParts
-from stacks.components.sagemaker_training.endpoint import VARIANT_NAME
-from stacks.components.sagemaker_training.permissions import (
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.retention import log_retention
+from stacks.building_blocks.state_machine import Workflow
+from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig
+from stacks.pipelines.sagemaker_training.definition import _definition, _WorkflowParts
+from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
+from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
     _grant_state_machine,
     _hosting_role,
     _training_role,
 )
-from stacks.components.state_machine import Workflow
-from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig
 
 #: Account of the built-in image-classification algorithm's ECR repository, per region
 #: (SageMaker's "Docker registry paths"; the same image trains and serves).

@@ -14,14 +14,14 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 
-from stacks.components.rekognition_training.polling import (
+from stacks.config import MAX_PROJECT_DATASETS
+from stacks.pipelines.rekognition_training.polling import (
     _poll_dataset,
     _poll_until_gone,
     _Scope,
     _sdk,
 )
-from stacks.components.rekognition_training.statuses import DATASET_CREATE, DATASET_SPLIT
-from stacks.config import MAX_PROJECT_DATASETS
+from stacks.pipelines.rekognition_training.statuses import DATASET_CREATE, DATASET_SPLIT
 
 
 @dataclass(frozen=True)

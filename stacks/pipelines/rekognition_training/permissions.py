@@ -13,14 +13,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from stacks.components.encryption import grant_service_grants
-from stacks.components.iam import (
+from stacks.building_blocks.encryption import grant_service_grants
+from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
     grant_objects,
 )
-from stacks.components.python_function import PythonFunction
-from stacks.components.state_machine import Workflow
+from stacks.building_blocks.python_function import PythonFunction
+from stacks.building_blocks.state_machine import Workflow
 
 
 def _grant_evaluation(

@@ -22,10 +22,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.alarms import alarm
-from stacks.components.alerting import AlertTopic
-from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.components.queue import DeadLetterQueue, WorkQueue
+from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.queue import DeadLetterQueue, WorkQueue
 from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig
 from stacks.runbooks import Runbook
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.components.queue import DeadLetterQueue
+from stacks.building_blocks.queue import DeadLetterQueue
 
 
 class AlertTopic(Construct):

@@ -27,17 +27,17 @@ means to each poll), ``permissions`` (IAM grants and their cdk-nag acknowledgeme
 
 from __future__ import annotations
 
-from stacks.components.rekognition_training.construct import (
+from stacks.pipelines.rekognition_training.construct import (
     EVALUATION_SERVICE,
     RekognitionTraining,
 )
-from stacks.components.rekognition_training.definition import MANAGED_BY
-from stacks.components.rekognition_training.deployment import (
+from stacks.pipelines.rekognition_training.definition import MANAGED_BY
+from stacks.pipelines.rekognition_training.deployment import (
     INFERENCE_UNIT_HOUR_USD,
     NO_PREVIOUS_MODEL,
     SSM_TRANSIENT_ERRORS,
 )
-from stacks.components.rekognition_training.polling import (
+from stacks.pipelines.rekognition_training.polling import (
     REKOGNITION_TRANSIENT_ERRORS,
     SDK_TIMEOUT,
 )

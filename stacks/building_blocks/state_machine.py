@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
+from stacks.building_blocks.alerting import AlertTopic
 
 #: Errors of a Lambda task worth retrying (service-side or throttling), as AWS names them.
 LAMBDA_TRANSIENT_ERRORS: tuple[str, ...] = (

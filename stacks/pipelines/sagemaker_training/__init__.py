@@ -31,19 +31,19 @@ timeout and the names SageMaker's errors arrive under).
 
 from __future__ import annotations
 
-from stacks.components.sagemaker_training.calls import (
+from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS,
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
     SDK_TIMEOUT,
     UNMODELLED_SAGEMAKER_ERROR,
 )
-from stacks.components.sagemaker_training.construct import (
+from stacks.pipelines.sagemaker_training.construct import (
     ALGORITHM_REPOSITORY,
     IMAGE_CLASSIFICATION_REGISTRIES,
     SageMakerTraining,
 )
-from stacks.components.sagemaker_training.definition import VALIDATION_METRIC
-from stacks.components.sagemaker_training.endpoint import (
+from stacks.pipelines.sagemaker_training.definition import VALIDATION_METRIC
+from stacks.pipelines.sagemaker_training.endpoint import (
     ENDPOINT_IN_SERVICE,
     ENDPOINT_LOOKUP_ATTEMPTS,
     ENDPOINT_LOOKUP_INTERVAL,
@@ -56,7 +56,7 @@ from stacks.components.sagemaker_training.endpoint import (
     EndpointPhase,
     EndpointStatusMeaning,
 )
-from stacks.components.sagemaker_training.permissions import DATA_CAPTURE_PREFIX, MODELS_PREFIX
+from stacks.pipelines.sagemaker_training.permissions import DATA_CAPTURE_PREFIX, MODELS_PREFIX
 
 __all__ = [
     "ALGORITHM_REPOSITORY",

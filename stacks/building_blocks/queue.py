@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.components.alarms import alarm
+from stacks.building_blocks.alarms import alarm
 from stacks.runbooks import Runbook
 
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.

@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.components.sagemaker_tasks import (
+from stacks.building_blocks.sagemaker_tasks import (
     CreateEndpoint,
     CreateEndpointConfig,
     CreateModel,
@@ -29,11 +29,13 @@ from stacks.components.sagemaker_tasks import (
     TrainingJob,
     UpdateEndpoint,
 )
-from stacks.components.sagemaker_training.calls import (
+from stacks.building_blocks.state_machine import TaskGuard
+from stacks.config import EnvironmentConfig, has_instance_storage
+from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS,
     SDK_TIMEOUT,
 )
-from stacks.components.sagemaker_training.endpoint import (
+from stacks.pipelines.sagemaker_training.endpoint import (
     VARIANT_NAME,
     _connect,
     _deployment_failures,
@@ -41,14 +43,12 @@ from stacks.components.sagemaker_training.endpoint import (
     _endpoint_tasks,
     _wait_until_deployed,
 )
-from stacks.components.sagemaker_training.permissions import (
+from stacks.pipelines.sagemaker_training.permissions import (
     DATA_CAPTURE_PREFIX,
     MODELS_PREFIX,
     _arn,
     _pass_role,
 )
-from stacks.components.state_machine import TaskGuard
-from stacks.config import EnvironmentConfig, has_instance_storage
 
 VALIDATION_METRIC = "validation:accuracy"
 

@@ -18,13 +18,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.components.python_function import PythonFunction
-from stacks.components.rekognition_training.datasets import _datasets
-from stacks.components.rekognition_training.deployment import _deploy
-from stacks.components.rekognition_training.polling import _poll_version, _Scope, _sdk
-from stacks.components.rekognition_training.statuses import TRAINING
-from stacks.components.state_machine import TaskGuard
+from stacks.building_blocks.python_function import PythonFunction
+from stacks.building_blocks.state_machine import TaskGuard
 from stacks.config import PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
+from stacks.pipelines.rekognition_training.datasets import _datasets
+from stacks.pipelines.rekognition_training.deployment import _deploy
+from stacks.pipelines.rekognition_training.polling import _poll_version, _Scope, _sdk
+from stacks.pipelines.rekognition_training.statuses import TRAINING
 
 #: The ``ManagedBy`` tag of every project and version the workflow creates.
 MANAGED_BY = "rekognition-training-workflow"

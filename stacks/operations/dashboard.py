@@ -18,14 +18,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.components.iam import acknowledge_prefix_wildcards, grant_objects
-from stacks.components.operational_alarms import ratio_expression
-from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.components.rekognition_inference import RekognitionInference, backlog_alarm_minutes
-from stacks.components.rekognition_training import RekognitionTraining
-from stacks.components.sagemaker_inference import SageMakerInference
-from stacks.components.sagemaker_training import SageMakerTraining
-from stacks.components.state_machine import Workflow
+from stacks.building_blocks.iam import acknowledge_prefix_wildcards, grant_objects
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.state_machine import Workflow
+from stacks.operations.alarms import ratio_expression
+from stacks.pipelines.rekognition_inference import RekognitionInference, backlog_alarm_minutes
+from stacks.pipelines.rekognition_training import RekognitionTraining
+from stacks.pipelines.sagemaker_inference import SageMakerInference
+from stacks.pipelines.sagemaker_training import SageMakerTraining
 
 FULL, HALF, THIRD, QUARTER = 24, 12, 8, 6
 HEIGHT = 6

@@ -18,9 +18,9 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
-from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.components.state_machine import Workflow
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.state_machine import Workflow
 
 #: Execution statuses that need a person (SUCCEEDED is reported by the workflows themselves).
 REPORTED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")

@@ -20,8 +20,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.components.rekognition_training.statuses import Progress, StatusPoll
-from stacks.components.state_machine import TaskGuard
+from stacks.building_blocks.state_machine import TaskGuard
+from stacks.pipelines.rekognition_training.statuses import Progress, StatusPoll
 
 REKOGNITION_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Rekognition.ThrottlingException",

@@ -17,18 +17,18 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.alerting import AlertTopic
-from stacks.components.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.components.rekognition_training.definition import (
+from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.retention import log_retention
+from stacks.building_blocks.state_machine import Workflow
+from stacks.config import EnvironmentConfig
+from stacks.pipelines.rekognition_training.definition import (
     MANAGED_BY,
     _definition,
     _WorkflowParts,
 )
-from stacks.components.rekognition_training.permissions import _grant_evaluation, _grant_workflow
-from stacks.components.rekognition_training.triggers import _triggers
-from stacks.components.retention import log_retention
-from stacks.components.state_machine import Workflow
-from stacks.config import EnvironmentConfig
+from stacks.pipelines.rekognition_training.permissions import _grant_evaluation, _grant_workflow
+from stacks.pipelines.rekognition_training.triggers import _triggers
 
 EVALUATION_SERVICE = "rekognition-evaluation"
 

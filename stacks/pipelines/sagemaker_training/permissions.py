@@ -15,8 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.components.encryption import grant_service_grants
-from stacks.components.iam import (
+from stacks.building_blocks.encryption import grant_service_grants
+from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
     grant_objects,

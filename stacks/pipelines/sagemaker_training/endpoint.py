@@ -7,7 +7,7 @@ from throttling by its message and retried a bounded number of times); the wait 
 endpoint is InService with the requested configuration, and tells a rolled-back update and
 every failed status apart, adding SageMaker's ``FailureReason`` to the cause.
 
-The builders are steps of :func:`~stacks.components.sagemaker_training.definition._deploy`, called
+The builders are steps of :func:`~stacks.pipelines.sagemaker_training.definition._deploy`, called
 in the order the states were always created.
 """
 
@@ -21,17 +21,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.components.sagemaker_tasks import (
+from stacks.building_blocks.sagemaker_tasks import (
     CreateEndpoint,
     CreateEndpointConfig,
     CreateModel,
     UpdateEndpoint,
 )
-from stacks.components.sagemaker_training.calls import (
+from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard
+from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
     UNMODELLED_SAGEMAKER_ERROR,
 )
-from stacks.components.state_machine import ERROR_PATH, TaskGuard
 
 #: The endpoint's one production variant (its metrics are per endpoint and variant).
 VARIANT_NAME = "AllTraffic"

@@ -1,1 +1,0 @@
-"""Reusable typed constructs: every pipeline is built from these."""
