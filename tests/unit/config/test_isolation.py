@@ -25,9 +25,9 @@ from stacks.config import (
     schedule_problem,
 )
 from tests.contract.cfn import Environment
-from tests.unit.test_config import Context, Mutation, _all, _set
+from tests.unit.config.support import Context, Mutation, all_of, set_key
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # -- 1. isolation ------------------------------------------------------------------------------
 
@@ -130,32 +130,32 @@ def test_selecting_one_environment_still_checks_the_others(context_copy: Context
 
 REFUSED: list[Any] = [
     pytest.param(
-        _set("environments.dev.sagemaker.training.data_prefix", "incoming/sagemaker/"),
+        set_key("environments.dev.sagemaker.training.data_prefix", "incoming/sagemaker/"),
         "environments.dev.sagemaker.training.data_prefix",
         "overlaps rekognition.input_prefix ('incoming/'): an object there would be read as "
         "SageMaker training data and classified by Rekognition (which starts a model billed",
         id="training-data-inside-the-rekognition-input",
     ),
     pytest.param(
-        _set("environments.dev.sagemaker.training.data_prefix", "sagemaker/"),
+        set_key("environments.dev.sagemaker.training.data_prefix", "sagemaker/"),
         "environments.dev.sagemaker.training.data_prefix",
         "overlaps sagemaker.input_prefix ('sagemaker/inference/')",
         id="training-data-around-the-sagemaker-input",
     ),
     pytest.param(
-        _set("environments.dev.rekognition_training.triggers.manifest_prefix", "sagemaker/"),
+        set_key("environments.dev.rekognition_training.triggers.manifest_prefix", "sagemaker/"),
         "environments.dev.rekognition_training.triggers.manifest_prefix",
         "overlaps sagemaker.input_prefix",
         id="trigger-prefix-around-sagemaker",
     ),
     pytest.param(
-        _set("environments.dev.rekognition_training.triggers.manifest_prefix", "/manifests/"),
+        set_key("environments.dev.rekognition_training.triggers.manifest_prefix", "/manifests/"),
         "environments.dev.rekognition_training.triggers.manifest_prefix",
         "no leading '/'",
         id="trigger-prefix-with-a-leading-slash",
     ),
     pytest.param(
-        _set(
+        set_key(
             "environments.dev.rekognition_training.triggers.manifest_prefix",
             "s3://bucket/manifests/",
         ),
@@ -164,9 +164,9 @@ REFUSED: list[Any] = [
         id="trigger-prefix-as-a-uri",
     ),
     pytest.param(
-        _all(
-            _set("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
-            _set(
+        all_of(
+            set_key("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
+            set_key(
                 "environments.dev.rekognition_training.triggers.scheduled_manifest_key",
                 "s3://imgclf-dev-data/training/latest.manifest",
             ),
@@ -176,9 +176,9 @@ REFUSED: list[Any] = [
         id="scheduled-manifest-as-a-uri",
     ),
     pytest.param(
-        _all(
-            _set("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
-            _set(
+        all_of(
+            set_key("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
+            set_key(
                 "environments.dev.rekognition_training.triggers.scheduled_manifest_key",
                 "incoming/latest.manifest",
             ),
@@ -188,9 +188,9 @@ REFUSED: list[Any] = [
         id="scheduled-manifest-under-the-inference-input",
     ),
     pytest.param(
-        _all(
-            _set("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
-            _set(
+        all_of(
+            set_key("environments.dev.rekognition_training.triggers.schedule", "rate(7 days)"),
+            set_key(
                 "environments.dev.rekognition_training.triggers.scheduled_manifest_key",
                 "training/manifests/",
             ),
@@ -200,49 +200,49 @@ REFUSED: list[Any] = [
         id="scheduled-manifest-is-a-prefix",
     ),
     pytest.param(
-        _set("environments.dev.sagemaker.review_prefix", "results/rekognition/low/"),
+        set_key("environments.dev.sagemaker.review_prefix", "results/rekognition/low/"),
         "environments.dev.sagemaker.review_prefix",
         "overlaps 'results/rekognition/' of the artifacts bucket",
         id="review-prefix-inside-rekognition-results",
     ),
     pytest.param(
-        _set("environments.dev.sagemaker.review_prefix", "sagemaker/"),
+        set_key("environments.dev.sagemaker.review_prefix", "sagemaker/"),
         "environments.dev.sagemaker.review_prefix",
         "overlaps 'sagemaker/models/'",
         id="review-prefix-around-the-models",
     ),
     pytest.param(
-        _set("environments.dev.rekognition_training.triggers.schedule", "cron(0 3 * * ?)"),
+        set_key("environments.dev.rekognition_training.triggers.schedule", "cron(0 3 * * ?)"),
         "environments.dev.rekognition_training.triggers.schedule",
         "cron takes 6 fields",
         id="five-field-cron",
     ),
     pytest.param(
-        _set("environments.dev.rekognition_training.triggers.schedule", "rate(0 minutes)"),
+        set_key("environments.dev.rekognition_training.triggers.schedule", "rate(0 minutes)"),
         "environments.dev.rekognition_training.triggers.schedule",
         "a rate must be a positive whole number",
         id="rate-of-zero",
     ),
     pytest.param(
-        _set("environments.dev.rekognition_training.triggers.schedule", "rate(5 minute)"),
+        set_key("environments.dev.rekognition_training.triggers.schedule", "rate(5 minute)"),
         "environments.dev.rekognition_training.triggers.schedule",
         "write rate(5 minutes)",
         id="rate-with-a-singular-unit",
     ),
     pytest.param(
-        _set("environments.dev", None),
+        set_key("environments.dev", None),
         "environments.dev",
         "must be an object of settings ({} to take every default), got null",
         id="environment-set-to-null",
     ),
     pytest.param(
-        _set("environments.dev.notification_email", ["ops@example.com"]),
+        set_key("environments.dev.notification_email", ["ops@example.com"]),
         "environments.dev.notification_email",
         "did you mean 'notification_emails'?",
         id="misspelt-key",
     ),
     pytest.param(
-        _set("environments.dev.sagemaker.training.hyperparameter", {}),
+        set_key("environments.dev.sagemaker.training.hyperparameter", {}),
         "environments.dev.sagemaker.training.hyperparameter",
         "did you mean 'hyperparameters'?",
         id="misspelt-nested-key",
