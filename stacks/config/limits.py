@@ -101,7 +101,8 @@ HISTORY_QUOTA = 25_000
 HISTORY_BUDGET = HISTORY_QUOTA // 2
 #: History events one iteration of a polling loop adds at most: Wait (2), the describe Task
 #: (5), the status Choice (2), the counter Pass (2), the deadline Choice (2). Measured per loop
-#: on the synthesized definition by tests/workflows/test_rekognition_training.py.
+#: on the synthesized definition by
+#: tests/workflows/rekognition_training/test_retries_and_deployment.py.
 EVENTS_PER_POLL = 13
 #: History events of the longest run outside its loops (every other state, the deletion Map's
 #: own events, a few retries); measured on that run by the same test, with room to spare.

@@ -20,7 +20,7 @@ import ops.training as training
 from ops.cli import main
 from tests.workflows.conftest import state_machine_id
 from tests.workflows.harness import MOTO_CONFIG, LocalWorkflow, WorkflowRun
-from tests.workflows.test_rekognition_training import (
+from tests.workflows.rekognition_training.support import (
     ARTIFACTS_BUCKET,
     DATA_BUCKET,
     REGION,
