@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,9 +42,8 @@ from botocore.exceptions import (
 from stacks.config import ConfigError, EnvironmentConfig, load_environment
 
 ROOT = Path(__file__).resolve().parents[1]
-# Runtime code shared with the Lambda functions (e.g. the evaluation report) lives in lambda_src.
-if str(ROOT / "lambda_src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "lambda_src"))
+# Runtime code shared with the Lambda functions (e.g. the evaluation report) and the contracts
+# live in lambda_src, which ops/__init__.py puts on sys.path (through stacks/__init__.py).
 
 EXIT_OK = 0
 #: The thing checked is failing: an alarm fires, a run failed, an image could not be classified.
@@ -223,18 +221,10 @@ def environment(name: str) -> EnvironmentConfig:
         raise UsageError(f"configuration error in cdk.json: {error}") from error
 
 
-#: Concerns whose stack name is not their kebab-case (stacks/environment.py names them so).
-_STACK_NAME_EXCEPTIONS = {"SageMaker": "sagemaker"}
-
-
 def stack_name(config: EnvironmentConfig, concern: str) -> str:
-    """CloudFormation name of one of the environment's stacks (see stacks/environment.py).
-
-    ``RekognitionInference`` -> ``<prefix>-<env>-rekognition-inference``; a test checks this
-    against every synthesized stack.
-    """
-    kebab = _STACK_NAME_EXCEPTIONS.get(concern) or re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
-    return f"{config.resource_name_prefix}-{kebab.lower()}"
+    """CloudFormation name of one of the environment's stacks (``contracts.naming``, as
+    stacks/environment.py names them; a test checks it against every synthesized stack)."""
+    return config.stack_name(concern)
 
 
 class StackNotDeployedError(AwsEnvironmentError):

@@ -46,6 +46,7 @@ from ops.common import (  # puts lambda_src on sys.path
 from stacks.config import EnvironmentConfig
 
 # isort: split
+from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
 from model_controller import operations
 from rekognition_inference import images, locations
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
@@ -350,7 +351,7 @@ def _image_problem(path: Path) -> str | None:
         head = handle.read(images.SNIFF_BYTES)
     if images.sniff_format(head) is None:
         return f"not a JPEG or PNG image ({images.describe(head)})"
-    if path.stat().st_size > images.MAX_OBJECT_BYTES:
+    if path.stat().st_size > REKOGNITION_MAX_OBJECT_BYTES:
         return "larger than 15 MB, the most DetectCustomLabels reads from S3"
     return None
 

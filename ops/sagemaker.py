@@ -42,7 +42,7 @@ from ops.common import (  # puts lambda_src on sys.path
 from stacks.config import EnvironmentConfig
 
 # isort: split
-from sagemaker_inference.model import MAX_IMAGE_BYTES
+from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES as MAX_IMAGE_BYTES
 from shared.images import JPEG_OR_PNG, SNIFF_BYTES, describe_bytes, sniff
 
 CONCERN = "SageMaker"

@@ -39,6 +39,7 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
+from contracts.naming import BUCKET_PURPOSES, bucket_name
 from ops.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -78,7 +79,6 @@ PAGE_SIZE = 100
 CALL_ATTEMPTS = 6
 #: Stacks whose outputs name what to pause or stop (missing ones are skipped).
 CONCERNS = ("Storage", "RekognitionTraining", "RekognitionInference", "SageMaker")
-BUCKET_PURPOSES = ("data", "artifacts", "access-logs")
 
 
 def client(service: str, region: str | None) -> Any:
@@ -106,10 +106,10 @@ def make_console() -> Console:
 
 
 def bucket_names(config: EnvironmentConfig, account: str, region: str) -> dict[str, str]:
-    """The environment's bucket names, as ``stacks/storage_stack.py`` builds them (a test checks
-    them against the synthesized template)."""
+    """The environment's bucket names, as ``stacks/storage_stack.py`` builds them
+    (``contracts.naming``; a test checks them against the synthesized template)."""
     return {
-        purpose: f"{config.resource_name_prefix}-{purpose}-{account}-{region}"
+        purpose: bucket_name(config.resource_name_prefix, purpose, account, region)
         for purpose in BUCKET_PURPOSES
     }
 

@@ -69,6 +69,7 @@ from ops.common import (  # puts lambda_src on sys.path
 from stacks.config import EnvironmentConfig
 
 # isort: split
+from contracts.quality_gate import GATE_METRICS
 from rekognition_training.evaluation_sources import (
     Evaluation,
     EvaluationMissing,
@@ -80,7 +81,6 @@ from rekognition_training.evaluation_sources import (
 )
 from rekognition_training.gate import GateMetricMissing
 from rekognition_training.job import (
-    GATE_METRICS,
     InvalidTrainingInput,
     normalize_job,
     version_name_for,

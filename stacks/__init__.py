@@ -1,0 +1,13 @@
+"""The CDK app's stacks, constructs and configuration.
+
+The contracts the stacks share with the functions and ``ops`` (``contracts.*``: S3 layout,
+metric names, naming, limits) live in ``lambda_src``, the functions' asset root; importing any
+``stacks`` module puts it on ``sys.path``, once, here.
+"""
+
+import sys
+from pathlib import Path
+
+LAMBDA_SOURCE = Path(__file__).resolve().parents[1] / "lambda_src"
+if str(LAMBDA_SOURCE) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_SOURCE))

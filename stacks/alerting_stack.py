@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from contracts.naming import alert_topic_name
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
 
@@ -28,7 +29,7 @@ class AlertingStack(Stack):
         self.alerts = AlertTopic(
             self,
             "Alerts",
-            topic_name=f"{config.resource_name_prefix}-alerts",
+            topic_name=alert_topic_name(config.resource_name_prefix),
             display_name=f"Image classification alerts ({config.name})",
             encryption_key=encryption_key,
             emails=config.notification_emails,

@@ -15,6 +15,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.metrics import (
+    IMAGES_CLASSIFIED,
+    IMAGES_PROCESSED,
+    LOW_CONFIDENCE,
+    MODEL_RUNNING,
+    QUEUE_WAITING,
+)
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
@@ -95,7 +102,7 @@ class MonitoringStack(Stack):
             ]
         }
         expected_failures = {
-            workflow: sagemaker_inference.classification_metric("LowConfidence", workflow)
+            workflow: sagemaker_inference.classification_metric(LOW_CONFIDENCE, workflow)
             for workflow in (sagemaker_inference.single, sagemaker_inference.single_sync)
         }
         self.alarms = OperationalAlarms(
@@ -110,20 +117,20 @@ class MonitoringStack(Stack):
             endpoint_5xx=sagemaker_training.endpoint_metric("Invocation5XXErrors"),
             low_confidence={
                 "Rekognition inference": (
-                    {"low": inference.consumer_metric("LowConfidence")},
-                    {"total": inference.consumer_metric("ImagesProcessed")},
+                    {"low": inference.consumer_metric(LOW_CONFIDENCE)},
+                    {"total": inference.consumer_metric(IMAGES_PROCESSED)},
                 ),
                 "SageMaker inference": (
-                    sagemaker_inference.classification_metrics("LowConfidence"),
-                    sagemaker_inference.classification_metrics("ImagesClassified"),
+                    sagemaker_inference.classification_metrics(LOW_CONFIDENCE),
+                    sagemaker_inference.classification_metrics(IMAGES_CLASSIFIED),
                 ),
             },
             model_idle={
-                "running": inference.controller_metric("ModelRunning", "Minimum").with_(
+                "running": inference.controller_metric(MODEL_RUNNING, "Minimum").with_(
                     period=_ONE_MINUTE
                 ),
-                "processed": inference.consumer_metric("ImagesProcessed").with_(period=_ONE_MINUTE),
-                "waiting": inference.controller_metric("QueueWaiting").with_(period=_ONE_MINUTE),
+                "processed": inference.consumer_metric(IMAGES_PROCESSED).with_(period=_ONE_MINUTE),
+                "waiting": inference.controller_metric(QUEUE_WAITING).with_(period=_ONE_MINUTE),
             },
         )
         dead_letters: dict[str, sqs.IQueue] = {

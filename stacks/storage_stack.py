@@ -10,12 +10,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts import naming
+from contracts.s3_layout import RESULTS_ROOT
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.secure_bucket import SecureBucket
 from stacks.config import EnvironmentConfig
 
-#: Prefix of the artifacts bucket under which evaluation reports and inference results live.
-RESULTS_PREFIX = "results/"
+#: Prefix of the artifacts bucket under which the pipelines' results live.
+RESULTS_PREFIX = RESULTS_ROOT
 
 
 def bucket_name(config: EnvironmentConfig, stack: Stack, purpose: str) -> str:
@@ -24,7 +26,7 @@ def bucket_name(config: EnvironmentConfig, stack: Stack, purpose: str) -> str:
     Other stacks compute the same name (their account and region are the same), so their IAM
     statements name the bucket statically instead of importing it from this stack.
     """
-    return f"{config.resource_name_prefix}-{purpose}-{stack.account}-{stack.region}"
+    return naming.bucket_name(config.resource_name_prefix, purpose, stack.account, stack.region)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class StorageStack(Stack):
         lifecycle = config.lifecycle
         retain = config.retain_data
         self.encryption = EnvironmentKey(
-            self, "Encryption", alias=f"alias/{config.resource_name_prefix}", retain=retain
+            self, "Encryption", alias=naming.key_alias(config.resource_name_prefix), retain=retain
         )
         self.key = self.encryption.key
 

@@ -51,6 +51,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.metrics import EXECUTION_NOTIFICATIONS_SENT
 from shared.notification import render
 
 logger = Logger()
@@ -321,7 +322,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     response = sns_client().publish(
         TopicArn=config.topic_arn, Subject=notification.subject, Message=notification.message
     )
-    metrics.add_metric(name="ExecutionNotificationsSent", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=EXECUTION_NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=1)
     logger.info(
         "execution notification published",
         extra={

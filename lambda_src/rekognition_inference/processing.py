@@ -61,6 +61,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
 from rekognition_inference import images, locations
 from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
 from shared.model_version import ModelNotConfiguredError, ModelVersion
@@ -165,7 +166,7 @@ class RatePacer:
     """Spaces calls at most ``rate`` per second across threads (``None``: no limit).
 
     Each invocation gets an equal share of the model's throughput for the inference units in
-    service (``shared/consumer_capacity.py``; the model controller publishes it), so all
+    service (``contracts/consumer_capacity.py``; the model controller publishes it), so all
     concurrent invocations together never exceed it.
     """
 
@@ -475,11 +476,11 @@ class Classifier:
     def _check_object(head: _Head) -> tuple[str, str] | None:
         if head.size == 0:
             return EMPTY_OBJECT, "the object is empty (0 bytes)"
-        if head.size > images.MAX_OBJECT_BYTES:
+        if head.size > REKOGNITION_MAX_OBJECT_BYTES:
             return (
                 OBJECT_TOO_LARGE,
                 f"{head.size} bytes; DetectCustomLabels reads S3 objects up to "
-                f"{images.MAX_OBJECT_BYTES} bytes (15 MB)",
+                f"{REKOGNITION_MAX_OBJECT_BYTES} bytes (15 MB)",
             )
         if head.storage_class in _ARCHIVED_CLASSES:
             return ARCHIVED_OBJECT, f"storage class {head.storage_class} must be restored first"

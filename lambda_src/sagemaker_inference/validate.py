@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.metrics import IMAGES_VALIDATED
 from sagemaker_inference.aws import client, emit_metric, s3_error
 from sagemaker_inference.model import (
     ImageTooLargeError,
@@ -72,7 +73,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             f"{image.uri} is {found}; the image-classification algorithm accepts JPEG or PNG"
         )
     assert image_format is not None
-    emit_metric(name="ImagesValidated", unit=MetricUnit.Count, value=1)
+    emit_metric(name=IMAGES_VALIDATED, unit=MetricUnit.Count, value=1)
     logger.info("image accepted", extra={"s3_uri": image.uri, "size": size})
     return {
         "image": {

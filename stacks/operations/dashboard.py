@@ -18,6 +18,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.metrics import (
+    DETECT_LATENCY,
+    IMAGES_CLASSIFIED,
+    IMAGES_PROCESSED,
+    LOW_CONFIDENCE,
+    MODEL_RUNNING,
+    QUEUE_WAITING,
+    label_metric,
+)
 from stacks.building_blocks.iam import acknowledge_prefix_wildcards, grant_objects
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.state_machine import Workflow
@@ -168,7 +177,7 @@ class OperationsDashboard(Construct):
                         label=name,
                         period=Duration.days(1),
                     )
-                    for name in ("LabelF1", "LabelRecall")
+                    for name in (label_metric("f1"), label_metric("recall"))
                 ],
             ),
             cloudwatch.CustomWidget(
@@ -186,8 +195,8 @@ class OperationsDashboard(Construct):
     def _inference_rows(self) -> None:
         inference = self._sources.inference
         queue, dead_letter = inference.work.queue, inference.work.dead_letter.queue
-        processed = inference.consumer_metric("ImagesProcessed")
-        low = inference.consumer_metric("LowConfidence")
+        processed = inference.consumer_metric(IMAGES_PROCESSED)
+        low = inference.consumer_metric(LOW_CONFIDENCE)
         self.dashboard.add_widgets(header("Rekognition inference"))
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
@@ -257,7 +266,7 @@ class OperationsDashboard(Construct):
                 width=THIRD,
                 height=HEIGHT,
                 left=[
-                    inference.consumer_metric("DetectLatency", statistic=statistic).with_(
+                    inference.consumer_metric(DETECT_LATENCY, statistic=statistic).with_(
                         label=statistic
                     )
                     for statistic in ("p50", "p99")
@@ -267,8 +276,8 @@ class OperationsDashboard(Construct):
                 title="Model running (1 = RUNNING) and images waiting",
                 width=THIRD,
                 height=HEIGHT,
-                left=[inference.controller_metric("ModelRunning").with_(label="running")],
-                right=[inference.controller_metric("QueueWaiting").with_(label="waiting")],
+                left=[inference.controller_metric(MODEL_RUNNING).with_(label="running")],
+                right=[inference.controller_metric(QUEUE_WAITING).with_(label="waiting")],
             ),
             cloudwatch.GraphWidget(
                 title="Inference units in service",
@@ -287,8 +296,8 @@ class OperationsDashboard(Construct):
     def _sagemaker_rows(self) -> None:
         sagemaker, training = self._sources.sagemaker_inference, self._sources.sagemaker_training
         workflows = [*sagemaker.workflows(), training.workflow]
-        low = sagemaker.classification_metrics("LowConfidence")
-        total = sagemaker.classification_metrics("ImagesClassified")
+        low = sagemaker.classification_metrics(LOW_CONFIDENCE)
+        total = sagemaker.classification_metrics(IMAGES_CLASSIFIED)
         self.dashboard.add_widgets(header("SageMaker"))
         self.dashboard.add_widgets(
             executions_widget("Workflow executions", workflows, width=THIRD, detail=False),

@@ -38,6 +38,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES
+from contracts.s3_layout import SAGEMAKER_BATCH_RESULTS_PREFIX
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -50,10 +52,10 @@ from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
 
 #: Largest request a real-time endpoint accepts (InvokeEndpoint), hence the largest image
-#: (the functions get it as MAX_IMAGE_BYTES; lambda_src/sagemaker_inference/model.py has the same).
-MAX_IMAGE_BYTES = 6 * 1024 * 1024
+#: (the functions get it as MAX_IMAGE_BYTES; sagemaker_inference/model.py imports the same).
+MAX_IMAGE_BYTES = SAGEMAKER_MAX_PAYLOAD_BYTES
 #: Where the Distributed Map's ResultWriter puts each batch (under ``<map run id>/``).
-BATCH_RESULTS_PREFIX = "results/sagemaker/batch/"
+BATCH_RESULTS_PREFIX = SAGEMAKER_BATCH_RESULTS_PREFIX
 #: The handlers' own transient errors (exception class names, see sagemaker_inference/model.py).
 ENDPOINT_TRANSIENT_ERRORS: tuple[str, ...] = (
     "EndpointThrottledError",

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from contracts.s3_layout import REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -27,13 +28,15 @@ def _grant_evaluation(
     evaluate_function: PythonFunction, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey
 ) -> None:
     """The evaluation function reads Rekognition's evaluation files and writes the reports."""
-    grant_objects(evaluate_function.role, artifacts_bucket, "models/", ["s3:GetObject"])
-    grant_objects(evaluate_function.role, artifacts_bucket, "reports/", ["s3:PutObject"])
+    grant_objects(
+        evaluate_function.role, artifacts_bucket, REKOGNITION_MODELS_PREFIX, ["s3:GetObject"]
+    )
+    grant_objects(evaluate_function.role, artifacts_bucket, REPORTS_PREFIX, ["s3:PutObject"])
     encryption_key.grant(evaluate_function.role, "kms:Decrypt", "kms:GenerateDataKey")
     acknowledge_prefix_wildcards(
         evaluate_function,
         artifacts_bucket,
-        ["models/", "reports/"],
+        [REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX],
         "Reads the evaluation files Rekognition writes under models/ and writes reports "
         "under reports/, object names unknown until training runs.",
     )
@@ -62,7 +65,7 @@ def _grant_workflow(
     grant_objects(
         role,
         artifacts_bucket,
-        "models/",
+        REKOGNITION_MODELS_PREFIX,
         ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
         list_bucket=True,
     )
@@ -110,7 +113,7 @@ def _grant_workflow(
     acknowledge_prefix_wildcards(
         workflow,
         artifacts_bucket,
-        ["models/"],
+        [REKOGNITION_MODELS_PREFIX],
         "Rekognition writes the model, its evaluation and manifest snapshots under models/ "
         "with names it chooses.",
     )

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
 
-from shared.consumer_capacity import capacity_for
 from stacks.config import (
-    ConfigError,
     load_environment,
 )
 from tests.unit.config.support import (
@@ -485,27 +482,3 @@ def test_the_consumer_timeout_fits_a_batch_at_the_slowest_pace(context_copy: Con
 
     assert settings.slowest_invocation_tps == 1.0
     assert settings.consumer_timeout_seconds == math.ceil(1.5 * 100 / 1.0) + 30
-
-
-def test_config_and_controller_derive_the_same_capacity(context_copy: Context) -> None:
-    """stacks/config/ (synth time) and shared/consumer_capacity.py (run time) agree."""
-    for tps, concurrency, batch in itertools.product((0.5, 2.5, 5, 50), (1, 3, 10, 50), (1, 10)):
-        rekognition = context_copy["environments"]["dev"].setdefault("rekognition", {})
-        rekognition.update(
-            max_inference_units=30,
-            tps_per_inference_unit=tps,
-            detect_concurrency=concurrency,
-            batch_size=batch,
-            batching_window_seconds=1,
-        )
-        try:
-            settings = load_environment(context_copy, "dev").rekognition
-        except ConfigError:
-            continue  # a batch too slow for the model: refused, nothing to compare
-        for units in range(1, 31):
-            synth = settings.capacity_for(units)
-            runtime = capacity_for(units, tps, settings.calls_in_flight)
-            assert (synth.max_concurrency, synth.invocation_tps) == (
-                runtime.max_concurrency,
-                runtime.invocation_tps,
-            )

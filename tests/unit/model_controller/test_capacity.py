@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
+from contracts.consumer_capacity import ConsumerCapacity, capacity_for
 from model_controller.decision import (
     capacity_step,
 )
-from shared.consumer_capacity import ConsumerCapacity, capacity_for
 
 # -- the consumers' concurrency and pace: never more than the units serve ---------------------
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 import boto3
 import pytest
 
-from shared.metric_dimensions import is_valid_dimension_value, label_from_dimension
+from contracts.metric_dimensions import is_valid_dimension_value, label_from_dimension
 from tests.workflows.harness import REGION
 from tests.workflows.rekognition_training.support import (
     ARTIFACTS_BUCKET,

@@ -12,8 +12,8 @@ running, the consumers together may make ``units x tps_per_unit`` calls per seco
 
 The model controller computes this for the units actually in service, sets the event source's
 ``MaximumConcurrency`` and publishes the pace in an SSM parameter (:func:`to_parameter`) that the
-consumer reads (:func:`pace_from_parameter`). ``stacks/config/`` derives the same figures at
-synth time (its tests check that both agree).
+consumer reads (:func:`pace_from_parameter`). ``stacks/config/`` sizes the template's event source
+with the same :func:`capacity_for` at synth time.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import json
 import math
 from dataclasses import dataclass
 
-#: Lambda's SQS event source: the range of ScalingConfig.MaximumConcurrency.
-MAX_CONCURRENCY_RANGE = (2, 1000)
+from contracts.limits import SQS_MAX_CONCURRENCY_RANGE
+
 #: Version of the parameter's JSON document.
 SCHEMA = "imgclf.rekognition.consumer-capacity/1"
 
@@ -47,7 +47,7 @@ def capacity_for(units: int, tps_per_unit: float, detect_concurrency: int) -> Co
     if units < 1:
         raise ValueError(f"units must be at least 1, got {units}")
     model_tps = units * tps_per_unit
-    low, high = MAX_CONCURRENCY_RANGE
+    low, high = SQS_MAX_CONCURRENCY_RANGE
     concurrency = max(low, min(high, math.ceil(model_tps / detect_concurrency)))
     return ConsumerCapacity(units, concurrency, model_tps / concurrency)
 
