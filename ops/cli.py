@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import manifest, operations, rekognition, sagemaker, teardown, training
+from ops import alarms, classify, manifest, model, report, sagemaker, teardown, train
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -77,10 +77,12 @@ def register(commands: Any) -> None:
 COMMAND_MODULES: list[Any] = [
     sys.modules[__name__],
     manifest,
-    training,
-    rekognition,
+    train,
+    report,
+    model,
+    classify,
     sagemaker,
-    operations,
+    alarms,
     teardown,
 ]
 

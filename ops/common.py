@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from rich.console import Console
 
 from stacks.config import ConfigError, EnvironmentConfig, load_environment
 
@@ -189,8 +191,22 @@ def default_region() -> str | None:
     return str(region) if region else None
 
 
+def boto3_client(service: str, region: str) -> Any:
+    """boto3's client of ``service`` in ``region``, from the default session."""
+    try:
+        return boto3._get_default_session().client(service, region_name=region)
+    except BotoCoreError as error:
+        raise aws_failure(error, f"cannot create a {service} client") from error
+
+
+#: What :func:`aws_client` makes every client with: the one seam the tests replace (with moto's
+#: clients, a botocore Stubber or a fake that refuses to be called).
+client_factory: Callable[[str, str], Any] = boto3_client
+
+
 def aws_client(service: str, region: str | None) -> Any:
-    """The boto3 client of ``service`` in ``region`` (None: :func:`default_region`).
+    """The boto3 client of ``service`` in ``region`` (None: :func:`default_region`): the only
+    way a command gets a client.
 
     Raises :class:`AwsEnvironmentError` when no region can be found, for every service alike
     (S3 and STS would otherwise quietly pick a global default).
@@ -198,10 +214,12 @@ def aws_client(service: str, region: str | None) -> Any:
     region = region or default_region()
     if region is None:
         raise AwsEnvironmentError(NO_REGION)
-    try:
-        return boto3._get_default_session().client(service, region_name=region)
-    except BotoCoreError as error:
-        raise aws_failure(error, f"cannot create a {service} client") from error
+    return client_factory(service, region)
+
+
+def make_console() -> Console:
+    """The console commands print to (a seam: tests force a terminal to see the live line)."""
+    return Console()
 
 
 def load_context(cdk_json: Path = ROOT / "cdk.json") -> dict[str, Any]:

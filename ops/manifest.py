@@ -36,7 +36,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.common import (  # puts lambda_src on sys.path
+from ops.common import (
     EXIT_OK,
     UsageError,
     aws_client,
@@ -46,13 +46,11 @@ from ops.common import (  # puts lambda_src on sys.path
     fraction,
     stack_outputs,
 )
-from stacks.config import EnvironmentConfig
-
-# isort: split
 from rekognition_inference import images
 from shared.evaluation.manifest import EVALUATION_PREFIX
 from shared.evaluation.metrics import NO_LABEL
 from shared.images import JPEG, dimensions, sniff
+from stacks.config import EnvironmentConfig
 
 #: Where uploaded images and written manifests go in the data bucket (``<name>`` filled in).
 IMAGES_PREFIX = "datasets/{name}/"

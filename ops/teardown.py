@@ -81,11 +81,6 @@ CALL_ATTEMPTS = 6
 CONCERNS = ("Storage", "RekognitionTraining", "RekognitionInference", "SageMaker")
 
 
-def client(service: str, region: str | None) -> Any:
-    """A boto3 client (a seam for the tests)."""
-    return aws_client(service, region)
-
-
 def sleep(seconds: float) -> None:
     """Pause between polls (a seam for the tests)."""
     time.sleep(seconds)
@@ -160,7 +155,7 @@ class Teardown:
 
     def aws(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = client(service, self.config.region)
+            self._clients[service] = aws_client(service, self.config.region)
         return self._clients[service]
 
     def call(self, service: str, operation: str, **parameters: Any) -> Any:

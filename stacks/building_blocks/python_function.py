@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks import LAMBDA_SOURCE
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
 from stacks.config import EnvironmentConfig
@@ -34,7 +35,6 @@ ASSET_EXCLUDES = [
     "**/test_*.py",
     "**/*.md",
 ]
-LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src"
 
 
 class Invocation(enum.Enum):

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import ops.training as training
+from ops import common
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
 from tests.unit.ops_training.support import (
     ARTIFACTS,
@@ -65,7 +65,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedStepFunctions]
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     stepfunctions = ScriptedStepFunctions()
-    monkeypatch.setattr(training, "client", lambda service, region: stepfunctions.client)
+    monkeypatch.setattr(common, "client_factory", lambda service, region: stepfunctions.client)
     with stepfunctions.stubber:
         yield stepfunctions
         stepfunctions.stubber.assert_no_pending_responses()

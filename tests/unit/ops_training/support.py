@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-import ops.training as training
+from ops import common
 from ops.cli import main
 
 REGION = "us-east-1"
@@ -152,12 +152,12 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def replace_client(monkeypatch: pytest.MonkeyPatch, service: str, replacement: Any) -> None:
-    real = training.client
+    real = common.client_factory
 
     def client(name: str, region: str | None) -> Any:
         return replacement if name == service else real(name, region)
 
-    monkeypatch.setattr(training, "client", client)
+    monkeypatch.setattr(common, "client_factory", client)
 
 
 # --- train watch (scripted history: paging, retries, deadline, Ctrl-C) -------------------------

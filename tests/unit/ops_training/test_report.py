@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-import ops.training as training
+from ops import common, report
 from ops.cli import main
+from ops.train import common as train_common
 from rekognition_training import evaluate as evaluate_handler
 from shared.evaluation.manifest import load_summary, parse_manifest
 from shared.evaluation.metrics import compute_metrics
@@ -93,7 +94,7 @@ def test_report_shows_its_progress_on_a_large_manifest(
 ) -> None:
     manifest, summary = evaluation_files
     size = manifest.stat().st_size
-    monkeypatch.setattr(training, "PROGRESS_BYTES", size)  # "large" from this size on
+    monkeypatch.setattr(report, "PROGRESS_BYTES", size)  # "large" from this size on
     arguments = ["report", f"--manifest={manifest}", f"--summary={summary}"]
 
     assert main([*arguments, f"--out={tmp_path / 'plain'}"]) == 0
@@ -104,7 +105,7 @@ def test_report_shows_its_progress_on_a_large_manifest(
 
     screen = io.StringIO()
     monkeypatch.setattr(
-        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=120)
+        common, "make_console", lambda: Console(file=screen, force_terminal=True, width=120)
     )
     assert main([*arguments, f"--out={tmp_path / 'bar'}"]) == 0
     assert "manifest eval.manifest" in screen.getvalue()
@@ -115,7 +116,7 @@ def test_report_shows_its_progress_on_a_large_manifest(
 
     screen.seek(0)
     screen.truncate()
-    monkeypatch.setattr(training, "PROGRESS_BYTES", size + 1)  # smaller: no progress at all
+    monkeypatch.setattr(report, "PROGRESS_BYTES", size + 1)  # smaller: no progress at all
     assert main([*arguments, f"--out={tmp_path / 'small'}"]) == 0
     assert "manifest eval.manifest" not in screen.getvalue()
     assert "accuracy" in screen.getvalue()  # the table still is
@@ -302,7 +303,7 @@ def test_report_of_a_trained_version_equals_what_the_workflow_stores(
         "project_name": PROJECT,
         "version_name": "v1",
         "report_prefix": f"reports/{PROJECT}/v1/",
-        "gate": training.default_gate(training.environment("dev")),
+        "gate": train_common.default_gate(common.environment("dev")),
     }
     evaluate_handler.lambda_handler({"job": job, "version": description}, LambdaContext())
     for name in ("metrics.json", "report.html"):

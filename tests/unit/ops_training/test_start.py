@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import ops.training as training
+from ops import common
 from ops.cli import main
 from tests.unit.ops_training.support import (
     ACCOUNT,
@@ -123,7 +123,7 @@ def test_start_checks_the_request_before_any_aws_call(
     def no_aws(service: str, region: str | None) -> Any:
         raise AssertionError(f"a {service} client was asked for")
 
-    monkeypatch.setattr(training, "client", no_aws)
+    monkeypatch.setattr(common, "client_factory", no_aws)
 
     code = run("train", "start", "--env", "dev", "--manifest", "notanuri", "--gate-threshold", "7")
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-import ops.training as training
+from ops import common, executions
 from ops.cli import main
+from ops.train import listing, watch
 from tests.unit.ops_training.support import (
     ACCOUNT,
     ARTIFACTS,
@@ -71,12 +72,12 @@ def test_a_deployment_that_left_the_previous_version_running_says_so() -> None:
         ),
     }
 
-    code, lines = training.outcome_lines(description)
+    code, lines = watch.outcome_lines(description)
 
     assert code == 0
     assert lines[0].startswith("[bold green]DEPLOYED")
     assert lines[-1] == f"[bold yellow]WARNING[/bold yellow]: {message}"
-    assert training._execution_row(description)[4] == "DEPLOYED (previous version still running)"
+    assert listing._execution_row(description)[4] == "DEPLOYED (previous version still running)"
 
 
 def test_watch_a_rejected_run_shows_the_gap(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,8 +205,8 @@ def test_watch_follows_pages_retries_and_waits_until_the_run_ends(
     scripted.describe(status, stopDate=T0, error="States.Timeout", cause="took longer than 26 h")
     scripted.history([*SCRIPTED_EVENTS[3:], ending], token="page-2")
     pauses: list[float] = []
-    monkeypatch.setattr(training, "sleep", pauses.append)
-    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
+    monkeypatch.setattr(executions, "sleep", pauses.append)
+    monkeypatch.setattr(executions, "now", lambda: T0 + timedelta(minutes=20))
 
     assert main(["train", "watch", EXECUTION, "--interval", "45"]) == 1
 
@@ -249,7 +250,7 @@ def test_watch_starts_over_when_the_page_token_expired(
     scripted.history(SCRIPTED_EVENTS[:6])
     scripted.describe("SUCCEEDED", stopDate=T0, output=output)
     scripted.history([*SCRIPTED_EVENTS, succeeded])
-    monkeypatch.setattr(training, "sleep", lambda seconds: None)
+    monkeypatch.setattr(executions, "sleep", lambda seconds: None)
 
     assert main(["train", "watch", EXECUTION]) == 0
 
@@ -268,8 +269,8 @@ def test_watch_stops_at_its_timeout_and_leaves_the_run_alone(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(training, "clock", lambda: now[0])
-    monkeypatch.setattr(training, "sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    monkeypatch.setattr(executions, "clock", lambda: now[0])
+    monkeypatch.setattr(executions, "sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
     scripted.describe("RUNNING")
     scripted.definition()
     for _ in range(3):  # at 0 s, 30 s and 60 s: the third check is at the deadline
@@ -293,7 +294,7 @@ def test_ctrl_c_stops_watching_not_the_run(
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training, "sleep", interrupt)
+    monkeypatch.setattr(executions, "sleep", interrupt)
     scripted.describe("RUNNING")
     scripted.definition()
     scripted.history(SCRIPTED_EVENTS[:2])
@@ -384,7 +385,7 @@ def _polls(count: int, *, completed: bool = False) -> list[dict[str, Any]]:
 
 
 def test_polling_loops_are_found_with_their_bound_and_interval() -> None:
-    (loop,) = training.polling_loops(training._state_definitions(LOOP_DEFINITION))
+    (loop,) = watch.polling_loops(watch._state_definitions(LOOP_DEFINITION))
 
     assert loop.label == "Training"
     assert loop.max_polls == 312
@@ -400,8 +401,8 @@ def test_polling_loops_are_found_with_their_bound_and_interval() -> None:
 
 
 def test_the_status_line_counts_the_checks_against_the_bound() -> None:
-    tracker = training.RunTracker(
-        states=training._state_definitions(LOOP_DEFINITION), started=T0, timeout_seconds=93600
+    tracker = watch.RunTracker(
+        states=watch._state_definitions(LOOP_DEFINITION), started=T0, timeout_seconds=93600
     )
     lines = [line for event in _polls(37) for line in tracker.observe(event)]
 
@@ -422,7 +423,7 @@ def test_the_status_line_counts_the_checks_against_the_bound() -> None:
 
 
 def test_a_finished_loop_is_one_line_and_counts_in_the_summary() -> None:
-    tracker = training.RunTracker(states=training._state_definitions(LOOP_DEFINITION), started=T0)
+    tracker = watch.RunTracker(states=watch._state_definitions(LOOP_DEFINITION), started=T0)
     lines = [line for event in _polls(3, completed=True) for line in tracker.observe(event)]
 
     assert lines[-2:] == [
@@ -439,10 +440,10 @@ def test_watch_shows_a_live_status_line_on_a_terminal(
 ) -> None:
     screen = io.StringIO()
     monkeypatch.setattr(
-        training, "make_console", lambda: Console(file=screen, force_terminal=True, width=200)
+        common, "make_console", lambda: Console(file=screen, force_terminal=True, width=200)
     )
-    monkeypatch.setattr(training, "sleep", lambda seconds: None)
-    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=11))
+    monkeypatch.setattr(executions, "sleep", lambda seconds: None)
+    monkeypatch.setattr(executions, "now", lambda: T0 + timedelta(minutes=11))
     history = _polls(3)
     scripted.describe("RUNNING")
     scripted.definition(LOOP_DEFINITION)
@@ -468,9 +469,9 @@ def test_watch_without_a_terminal_prints_the_status_every_so_often(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     moment = [0.0]
-    monkeypatch.setattr(training, "clock", lambda: moment[0])
-    monkeypatch.setattr(training, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
-    monkeypatch.setattr(training, "now", lambda: T0 + timedelta(minutes=20))
+    monkeypatch.setattr(executions, "clock", lambda: moment[0])
+    monkeypatch.setattr(executions, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
+    monkeypatch.setattr(executions, "now", lambda: T0 + timedelta(minutes=20))
     history = _polls(4)
     scripted.describe("RUNNING")
     scripted.definition(LOOP_DEFINITION)

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import NoCredentialsError
 from moto import mock_aws
 
-from ops import operations
+from ops import alarms as alarm_command
+from ops import common
 from ops.cli import main
 from ops.common import stack_name
 from stacks.config import load_all
@@ -105,7 +106,7 @@ def test_no_alarms_at_all_says_the_stacks_may_not_be_deployed(
 def test_aws_errors_are_one_line_errors(
     cloudwatch: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(operations, "client", lambda config: _failing_client())
+    monkeypatch.setattr(common, "client_factory", lambda service, region: _failing_client())
 
     assert main(["alarms", "--env", "dev"]) == 3
     error = capsys.readouterr().err
@@ -130,7 +131,7 @@ def test_concerns_are_every_stack_of_an_environment(cdk_context: dict[str, Any])
     app = make_app(cdk_context)
     for config in load_all(cdk_context):
         names = [stack.stack_name for stack in build_environment(app, config).all()]
-        assert sorted(stack_name(config, concern) for concern in operations.CONCERNS) == sorted(
+        assert sorted(stack_name(config, concern) for concern in alarm_command.CONCERNS) == sorted(
             names
         )
 
@@ -158,7 +159,7 @@ def test_alarms_on_a_later_page_are_listed() -> None:
             {**request, "NextToken": "t1"},
         )
 
-        found = operations.list_alarms(cloudwatch, [stack])
+        found = alarm_command.list_alarms(cloudwatch, [stack])
 
         stubber.assert_no_pending_responses()
     assert [(a.name, a.state) for a in found] == [(f"{stack}-B", "ALARM"), (f"{stack}-A", "OK")]

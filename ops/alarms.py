@@ -67,7 +67,7 @@ def register(commands: Any) -> None:
 def command_alarms(arguments: argparse.Namespace) -> int:
     """Print the alarms that are not OK (or all of them); 1 while any is in ALARM."""
     config = environment(arguments.env)
-    cloudwatch = client(config)
+    cloudwatch = aws_client("cloudwatch", config.region)
     try:
         alarms = list_alarms(cloudwatch, [stack_name(config, concern) for concern in CONCERNS])
     except (ClientError, BotoCoreError) as error:
@@ -87,11 +87,6 @@ def command_alarms(arguments: argparse.Namespace) -> int:
         f"Dashboard: {dashboard_url(config, cloudwatch)}"
     )
     return EXIT_FAILING if firing else EXIT_OK
-
-
-def client(config: EnvironmentConfig) -> Any:
-    """A CloudWatch client for the environment's region (or the default one)."""
-    return aws_client("cloudwatch", config.region)
 
 
 def list_alarms(cloudwatch: Any, stack_names: Iterable[str]) -> list[AlarmState]:
