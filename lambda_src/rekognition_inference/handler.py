@@ -59,8 +59,8 @@ from rekognition_inference.processing import (
     MessageReport,
     RatePacer,
     Settings,
-    TransientError,
 )
+from rekognition_inference.storage import TransientError
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
 
 logger = Logger()

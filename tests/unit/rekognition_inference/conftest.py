@@ -75,7 +75,7 @@ def pipeline(environment: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pip
         detect = FakeDetect(storage=s3)
         detect.install(consumer.runtime().classifier._rekognition)
         s3_calls: list[str] = []
-        consumer_s3 = consumer.runtime().classifier._s3
+        consumer_s3 = consumer.runtime().classifier.storage.s3
         consumer_s3.meta.events.register(
             "before-call.s3",
             lambda model, **_: s3_calls.append(model.name),
