@@ -35,10 +35,14 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_every_environment_has_its_own_project(cdk_context: Context) -> None:
     projects = {c.name: c.rekognition.project_name for c in load_all(cdk_context)}
 
-    assert projects == {
-        "dev": "imgclf-dev-image-classifier",
-        "prod": "imgclf-prod-image-classifier",
-    }
+    defaults = cdk_context["defaults"]
+    for name, settings in cdk_context["environments"].items():
+        prefix = settings.get("resource_prefix", defaults["resource_prefix"])
+        short = settings.get("rekognition", {}).get(
+            "project_name", defaults["rekognition"]["project_name"]
+        )
+        assert projects[name] == f"{prefix}-{name}-{short}"
+    assert len(set(projects.values())) == len(projects) == len(cdk_context["environments"])
 
 
 def test_no_two_shipped_environments_share_a_name(cdk_context: Context) -> None:
@@ -47,8 +51,8 @@ def test_no_two_shipped_environments_share_a_name(cdk_context: Context) -> None:
 
     assert len(names) == len(set(names))
     # dev has no account: it could be deployed into prod's account and region.
-    dev, prod = configs
-    assert could_share_account_and_region(dev, prod)
+    by_name = {config.name: config for config in configs}
+    assert could_share_account_and_region(by_name["dev"], by_name["prod"])
 
 
 def test_the_iam_of_each_environment_names_only_its_own_project(cdk_context: Context) -> None:
