@@ -20,19 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.naming import STACK_CONCERNS
 from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment, stack_name
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import runbook_of
 
 #: Every stack of an environment (stacks/environment.py); alarm names start with theirs.
-CONCERNS = (
-    "Storage",
-    "Alerting",
-    "RekognitionTraining",
-    "RekognitionInference",
-    "SageMaker",
-    "Monitoring",
-)
+CONCERNS = STACK_CONCERNS
 _STATE_STYLES = {"ALARM": "bold red", "INSUFFICIENT_DATA": "yellow", "OK": "green"}
 _REASON_LIMIT = 120
 

@@ -13,6 +13,7 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from contracts.naming import STACK_CONCERNS
 from tests.conftest import ENVIRONMENTS
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}(\.zip|\.json)")
@@ -30,18 +31,7 @@ def scrubbed(template: Template) -> dict:
 
 @pytest.mark.parametrize(
     ("env", "stack"),
-    [
-        (env, stack)
-        for env in ENVIRONMENTS
-        for stack in (
-            "Storage",
-            "Alerting",
-            "RekognitionTraining",
-            "RekognitionInference",
-            "SageMaker",
-            "Monitoring",
-        )
-    ],
+    [(env, stack) for env in ENVIRONMENTS for stack in STACK_CONCERNS],
 )
 def test_template_snapshot(templates, snapshot_json, env, stack):
     assert scrubbed(templates[(env, f"{env.capitalize()}{stack}")]) == snapshot_json
