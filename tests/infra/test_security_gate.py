@@ -9,8 +9,10 @@ from aws_cdk import Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
+from contracts.naming import STACK_CONCERNS
 from stacks.config import load_all
 from stacks.environment import build_environment
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app
 
 
@@ -29,20 +31,11 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
     app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == []
-    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "DevAlerting.template.json",
-        "DevMonitoring.template.json",
-        "DevRekognitionInference.template.json",
-        "DevRekognitionTraining.template.json",
-        "DevSageMaker.template.json",
-        "DevStorage.template.json",
-        "ProdAlerting.template.json",
-        "ProdMonitoring.template.json",
-        "ProdRekognitionInference.template.json",
-        "ProdRekognitionTraining.template.json",
-        "ProdSageMaker.template.json",
-        "ProdStorage.template.json",
-    ]
+    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == sorted(
+        f"{env.capitalize()}{concern}.template.json"
+        for env in ENVIRONMENTS
+        for concern in STACK_CONCERNS
+    )
 
 
 def test_the_gate_is_live(cdk_context, tmp_path):
