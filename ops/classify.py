@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
+from contracts.outputs import ARTIFACTS_BUCKET_NAME, DATA_BUCKET_NAME
 from ops import executions
 from ops.common import (
     EXIT_FAILING,
@@ -104,7 +105,7 @@ def command_classify(arguments: argparse.Namespace) -> int:
     aws = aws_clients(config)
     inference_outputs(config, aws)  # inference is deployed
     storage = inference_outputs(config, aws, "Storage")
-    data, artifacts = storage["DataBucketName"], storage["ArtifactsBucketName"]
+    data, artifacts = storage[DATA_BUCKET_NAME], storage[ARTIFACTS_BUCKET_NAME]
     model, _ = model_version(config, aws)
     console = Console()
     keys = _submit(config, aws, source, data, console)

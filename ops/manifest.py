@@ -36,6 +36,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contracts.outputs import DATA_BUCKET_NAME
 from ops.common import (
     EXIT_OK,
     UsageError,
@@ -512,7 +513,7 @@ def command_manifest(arguments: argparse.Namespace) -> int:
 
 def _data_bucket(config: EnvironmentConfig) -> str:
     outputs = stack_outputs(config, "Storage", aws_client("cloudformation", config.region))
-    return outputs["DataBucketName"]
+    return outputs[DATA_BUCKET_NAME]
 
 
 def _upload(s3: Any, bucket: str, prefix: str, scan: Scan, console: Console) -> Scan:

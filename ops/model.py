@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
+from contracts.outputs import DEAD_LETTER_QUEUE_URL, EVENT_SOURCE_MAPPING_ID, WORK_QUEUE_URL
 from model_controller import operations
 from ops import executions
 from ops.common import (
@@ -187,18 +188,18 @@ def _status(
         window = control.schedule
         mode += f" {window.start_hour_utc:02d}:00-{window.end_hour_utc:02d}:00 UTC"
     table.add_row("Control", f"{mode}; stops after {control.idle_minutes} idle minutes")
-    waiting = operations.waiting_messages(aws.sqs, outputs["WorkQueueUrl"])
+    waiting = operations.waiting_messages(aws.sqs, outputs[WORK_QUEUE_URL])
     table.add_row(
         "Queue",
         f"{waiting['ApproximateNumberOfMessages']} waiting, "
         f"{waiting['ApproximateNumberOfMessagesNotVisible']} in flight, "
         f"{waiting['ApproximateNumberOfMessagesDelayed']} delayed",
     )
-    dead = operations.waiting_messages(aws.sqs, outputs["DeadLetterQueueUrl"])
+    dead = operations.waiting_messages(aws.sqs, outputs[DEAD_LETTER_QUEUE_URL])
     table.add_row("Dead-letter queue", f"{dead['ApproximateNumberOfMessages']} messages")
     table.add_row(
         "Event source",
-        operations.event_source_state(aws.lambda_, outputs["EventSourceMappingId"]),
+        operations.event_source_state(aws.lambda_, outputs[EVENT_SOURCE_MAPPING_ID]),
     )
     console.print(table)
     return 0
@@ -233,7 +234,7 @@ def _stop(
     model, _ = model_version(config, aws)
     outputs = inference_outputs(config, aws)
     # Like the controller: no more receives first, so waiting images are not failed.
-    operations.set_event_source(aws.lambda_, outputs["EventSourceMappingId"], enabled=False)
+    operations.set_event_source(aws.lambda_, outputs[EVENT_SOURCE_MAPPING_ID], enabled=False)
     outcome = operations.stop_model(aws.rekognition, model)
     console.print(f"Stop requested for {model.arn}: {outcome}")
     if config.rekognition.model_control.mode == "on_demand":

@@ -27,6 +27,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES as MAX_IMAGE_BYTES
+from contracts.outputs import (
+    CLASSIFY_BATCH_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_STATE_MACHINE_ARN,
+    DATA_BUCKET_NAME,
+    LOW_CONFIDENCE_ERROR,
+    TRAINING_STATE_MACHINE_ARN,
+)
 from ops import executions
 from ops.common import (
     EXIT_FAILING,
@@ -117,7 +124,7 @@ def command_classify(arguments: argparse.Namespace) -> int:
     input_prefix = config.sagemaker.input_prefix
     target = parse_target(arguments.target, data_bucket=None, input_prefix=input_prefix)
     outputs = _outputs(config)
-    data = _outputs(config, "Storage")["DataBucketName"]
+    data = _outputs(config, "Storage")[DATA_BUCKET_NAME]
     if arguments.target.startswith("s3://"):
         target = parse_target(arguments.target, data_bucket=data, input_prefix=input_prefix)
     console = Console()
@@ -126,7 +133,7 @@ def command_classify(arguments: argparse.Namespace) -> int:
     if arguments.threshold is not None:
         request["confidence_threshold"] = arguments.threshold
     machine = outputs[
-        "ClassifyBatchStateMachineArn" if target.batch else "ClassifyImageStateMachineArn"
+        CLASSIFY_BATCH_STATE_MACHINE_ARN if target.batch else CLASSIFY_IMAGE_STATE_MACHINE_ARN
     ]
     sfn = aws_client("stepfunctions", config.region)
     execution = _start(sfn, machine, request, "batch" if target.batch else "image")
@@ -233,7 +240,7 @@ def _report_image(described: dict[str, Any], console: Console) -> int:
         console.print(_probabilities(result["probabilities"]))
         return EXIT_OK
     error, cause = described.get("error", "?"), described.get("cause", "")
-    if error == "LowConfidence":
+    if error == LOW_CONFIDENCE_ERROR:
         console.print(f"[yellow]Needs review:[/yellow] {cause}")
     else:
         console.print(f"[red]{described['status']}: {error}[/red] {cause}")
@@ -289,7 +296,7 @@ def command_train(arguments: argparse.Namespace) -> int:
     training = config.sagemaker.training
     timeout_minutes = arguments.timeout or (training.max_runtime_hours + 2) * 60
     outputs = _outputs(config)
-    data = _outputs(config, "Storage")["DataBucketName"]
+    data = _outputs(config, "Storage")[DATA_BUCKET_NAME]
     s3 = aws_client("s3", config.region)
     empty = [
         f"s3://{data}/{training.data_prefix}{channel}/"
@@ -305,7 +312,7 @@ def command_train(arguments: argparse.Namespace) -> int:
         )
     console = Console()
     sfn = aws_client("stepfunctions", config.region)
-    execution = _start(sfn, outputs["TrainingStateMachineArn"], {}, "train")
+    execution = _start(sfn, outputs[TRAINING_STATE_MACHINE_ARN], {}, "train")
     console.print(f"Started {execution}")
     if not arguments.wait:
         console.print("Follow it with --wait, or in the Step Functions console.")

@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from contracts.naming import BUCKET_PURPOSES, bucket_name
+from contracts.outputs import CONTROLLER_FUNCTION_NAME, TRAINING_STATE_MACHINE_ARN
 from ops.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -201,10 +202,10 @@ class Teardown:
             except StackNotDeployedError:
                 continue
         found.controller = found.outputs.get("RekognitionInference", {}).get(
-            "ControllerFunctionName"
+            CONTROLLER_FUNCTION_NAME
         )
         for concern in ("RekognitionTraining", "SageMaker"):
-            machine = found.outputs.get(concern, {}).get("TrainingStateMachineArn")
+            machine = found.outputs.get(concern, {}).get(TRAINING_STATE_MACHINE_ARN)
             if machine:
                 found.executions += [
                     str(item["executionArn"])

@@ -9,6 +9,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from contracts.naming import alert_topic_name
+from contracts.outputs import ALERT_TOPIC_ARN
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
 
@@ -36,7 +37,7 @@ class AlertingStack(Stack):
         )
         CfnOutput(
             self,
-            "AlertTopicArn",
+            ALERT_TOPIC_ARN,
             value=self.alerts.topic.topic_arn,
             description="Alarms and workflow notifications of this environment",
         )

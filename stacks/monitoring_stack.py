@@ -22,6 +22,7 @@ from contracts.metrics import (
     MODEL_RUNNING,
     QUEUE_WAITING,
 )
+from contracts.outputs import DASHBOARD_URL
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
@@ -164,7 +165,7 @@ class MonitoringStack(Stack):
         )
         CfnOutput(
             self,
-            "DashboardUrl",
+            DASHBOARD_URL,
             value=(
                 f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
                 f"{self.region}#dashboards/dashboard/{config.dashboard_name}"

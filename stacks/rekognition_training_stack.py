@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.outputs import TRAINING_STATE_MACHINE_ARN
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_training import RekognitionTraining
@@ -39,7 +40,7 @@ class RekognitionTrainingStack(Stack):
         )
         CfnOutput(
             self,
-            "TrainingStateMachineArn",
+            TRAINING_STATE_MACHINE_ARN,
             value=self.training.state_machine.state_machine_arn,
             description="Start with `python -m ops train start --env <env> ...`",
         )

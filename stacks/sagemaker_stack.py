@@ -7,6 +7,13 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.outputs import (
+    CLASSIFY_BATCH_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_SYNC_STATE_MACHINE_ARN,
+    ENDPOINT_NAME,
+    TRAINING_STATE_MACHINE_ARN,
+)
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.sagemaker_inference import SageMakerInference
@@ -41,25 +48,25 @@ class SageMakerStack(Stack):
         self.training = SageMakerTraining(self, "Training", **shared)
         for output_id, value, description in (
             (
-                "ClassifyImageStateMachineArn",
+                CLASSIFY_IMAGE_STATE_MACHINE_ARN,
                 self.inference.single.state_machine.state_machine_arn,
                 'Standard workflow: {"s3_uri": ...} -> label (python -m ops sagemaker classify)',
             ),
             (
-                "ClassifyImageSyncStateMachineArn",
+                CLASSIFY_IMAGE_SYNC_STATE_MACHINE_ARN,
                 self.inference.single_sync.state_machine.state_machine_arn,
                 "Express workflow for StartSyncExecution (request/response callers)",
             ),
             (
-                "ClassifyBatchStateMachineArn",
+                CLASSIFY_BATCH_STATE_MACHINE_ARN,
                 self.inference.batch.state_machine.state_machine_arn,
                 'Standard workflow: {"prefix": ...} -> per-label counts',
             ),
             (
-                "TrainingStateMachineArn",
+                TRAINING_STATE_MACHINE_ARN,
                 self.training.state_machine.state_machine_arn,
                 "Train -> gate -> deploy (python -m ops sagemaker train)",
             ),
-            ("EndpointName", self.inference.endpoint_name, "The endpoint inference invokes"),
+            (ENDPOINT_NAME, self.inference.endpoint_name, "The endpoint inference invokes"),
         ):
             CfnOutput(self, output_id, value=value, description=description)

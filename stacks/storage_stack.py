@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts import naming
+from contracts.outputs import ARTIFACTS_BUCKET_NAME, DATA_BUCKET_NAME, ENCRYPTION_KEY_ARN
 from contracts.s3_layout import RESULTS_ROOT
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.secure_bucket import SecureBucket
@@ -120,13 +121,13 @@ class StorageStack(Stack):
             ],
         ).bucket
         for output_id, value, description in (
-            ("DataBucketName", self.data_bucket.bucket_name, "Training data and inference inputs"),
+            (DATA_BUCKET_NAME, self.data_bucket.bucket_name, "Training data and inference inputs"),
             (
-                "ArtifactsBucketName",
+                ARTIFACTS_BUCKET_NAME,
                 self.artifacts_bucket.bucket_name,
                 "Model artifacts, evaluation reports and results",
             ),
-            ("EncryptionKeyArn", self.key.key_arn, "Customer-managed key of this environment"),
+            (ENCRYPTION_KEY_ARN, self.key.key_arn, "Customer-managed key of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

@@ -10,6 +10,7 @@ the other grants, reads or alarms on is defined here, so the two cannot drift ap
 - :mod:`contracts.quality_gate`: the metrics a quality gate may compare;
 - :mod:`contracts.arns`: ARN patterns the code parses or validates;
 - :mod:`contracts.naming`: stack and resource names of an environment;
+- :mod:`contracts.outputs`: the keys of the stacks' outputs ``ops`` reads;
 - :mod:`contracts.limits`: the AWS limits the code relies on;
 - :mod:`contracts.consumer_capacity`: the inference consumers' capacity, derived and published.
 """

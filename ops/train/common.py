@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.outputs import TRAINING_STATE_MACHINE_ARN
 from contracts.quality_gate import GATE_METRICS
 from ops.common import (
     EXIT_FAILING,
@@ -19,7 +20,7 @@ from shared.evaluation.verdict import figures, verdict_word
 from stacks.config import EnvironmentConfig
 
 CONCERN = "RekognitionTraining"
-STATE_MACHINE_OUTPUT = "TrainingStateMachineArn"
+STATE_MACHINE_OUTPUT = TRAINING_STATE_MACHINE_ARN
 
 EXIT_RUN_FAILED = EXIT_FAILING
 

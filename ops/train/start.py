@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.outputs import DATA_BUCKET_NAME
 from ops import common
 from ops.common import (
     EXIT_OK,
@@ -166,7 +167,7 @@ def command_train_start(arguments: argparse.Namespace) -> int:
     training_stack = stack_outputs(config, CONCERN, cloudformation)
     state_machine = stack_output(training_stack, STATE_MACHINE_OUTPUT, CONCERN)
     data_bucket = stack_output(
-        stack_outputs(config, "Storage", cloudformation), "DataBucketName", "Storage"
+        stack_outputs(config, "Storage", cloudformation), DATA_BUCKET_NAME, "Storage"
     )
     job, problems = _job(request, arguments, config, name, data_bucket)
     if job is None:

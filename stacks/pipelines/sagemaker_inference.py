@@ -39,6 +39,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES
+from contracts.outputs import LOW_CONFIDENCE_ERROR
 from contracts.s3_layout import SAGEMAKER_BATCH_RESULTS_PREFIX
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import (
@@ -69,7 +70,7 @@ STORAGE_TRANSIENT_ERRORS: tuple[str, ...] = ("StorageThrottledError",)
 #: Functions names modelled errors and the ``<Service>Exception`` catch-all only.
 S3_SDK_TRANSIENT_ERRORS: tuple[str, ...] = ("S3.S3Exception",)
 BATCH_MAP_LABEL = "Images"
-LOW_CONFIDENCE = "LowConfidence"
+LOW_CONFIDENCE = LOW_CONFIDENCE_ERROR
 
 
 @dataclass(frozen=True)
