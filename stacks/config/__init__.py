@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -35,6 +35,7 @@ from stacks.config.limits import (
     MAX_INFERENCE_BATCH,
     MAX_MAP_CONCURRENCY,
     MAX_PROJECT_DATASETS,
+    MAX_STANDARD_EXECUTION_SECONDS,
     MAX_TRAINING_HOURS,
     MODEL_CONTROL_MODES,
     PRETRAINED_LAYERS,
@@ -54,6 +55,11 @@ from stacks.config.rules import (
     could_share_account_and_region,
 )
 from stacks.config.schedules import schedule_problem
+from stacks.config.sections.promotion import (
+    MAX_APPROVAL_TIMEOUT_HOURS,
+    promotion_polls,
+    promotion_timeout_minutes,
+)
 from stacks.config.schema import (
     ConfigError,
     ConsumerCapacity,
@@ -63,6 +69,8 @@ from stacks.config.schema import (
     ModelControlConfig,
     OperationsConfig,
     PollingLoop,
+    PromotionConfig,
+    PromotionSource,
     QualityGateConfig,
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
@@ -89,6 +97,8 @@ __all__ = [
     "MAX_INFERENCE_BATCH",
     "MAX_MAP_CONCURRENCY",
     "MAX_PROJECT_DATASETS",
+    "MAX_STANDARD_EXECUTION_SECONDS",
+    "MAX_APPROVAL_TIMEOUT_HOURS",
     "MAX_TRAINING_HOURS",
     "MODEL_CONTROL_MODES",
     "PRETRAINED_LAYERS",
@@ -107,6 +117,8 @@ __all__ = [
     "ModelControlConfig",
     "OperationsConfig",
     "PollingLoop",
+    "PromotionConfig",
+    "PromotionSource",
     "QualityGateConfig",
     "RekognitionInferenceConfig",
     "RekognitionTrainingConfig",
@@ -121,5 +133,7 @@ __all__ = [
     "has_instance_storage",
     "load_all",
     "load_environment",
+    "promotion_polls",
+    "promotion_timeout_minutes",
     "schedule_problem",
 ]
