@@ -55,11 +55,6 @@ from stacks.config.rules import (
     could_share_account_and_region,
 )
 from stacks.config.schedules import schedule_problem
-from stacks.config.sections.promotion import (
-    MAX_APPROVAL_TIMEOUT_HOURS,
-    promotion_polls,
-    promotion_timeout_minutes,
-)
 from stacks.config.schema import (
     ConfigError,
     ConsumerCapacity,
@@ -80,6 +75,11 @@ from stacks.config.schema import (
     SageMakerTrainingConfig,
     ScheduleWindowConfig,
 )
+from stacks.config.sections.promotion import (
+    MAX_APPROVAL_TIMEOUT_HOURS,
+    promotion_polls,
+    promotion_timeout_minutes,
+)
 
 __all__ = [
     "EVENTS_OUTSIDE_LOOPS",
@@ -91,6 +91,7 @@ __all__ = [
     "HISTORY_QUOTA",
     "IMAGE_CLASSIFICATION_LAYERS",
     "LOG_RETENTION_DAYS",
+    "MAX_APPROVAL_TIMEOUT_HOURS",
     "MAX_BATCH_SECONDS",
     "MAX_DETECT_CONCURRENCY",
     "MAX_DRAIN_MINUTES",
@@ -98,7 +99,6 @@ __all__ = [
     "MAX_MAP_CONCURRENCY",
     "MAX_PROJECT_DATASETS",
     "MAX_STANDARD_EXECUTION_SECONDS",
-    "MAX_APPROVAL_TIMEOUT_HOURS",
     "MAX_TRAINING_HOURS",
     "MODEL_CONTROL_MODES",
     "PRETRAINED_LAYERS",

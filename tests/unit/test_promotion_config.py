@@ -59,7 +59,8 @@ def test_the_execution_timeout_covers_approval_copy_and_start(context_copy: Cont
 def test_without_approval_the_timeout_has_no_approval_wait(context_copy: Context) -> None:
     _set("environments.prod.promotion.requires_approval", False)(context_copy)
     prod = load_environment(context_copy, "prod")
-    assert prod.promotion is not None and prod.promotion.approval_timeout_seconds == 0
+    assert prod.promotion is not None
+    assert prod.promotion.approval_timeout_seconds == 0
     assert promotion_timeout_minutes(prod) < 24 * 60
 
 
@@ -78,7 +79,8 @@ def test_a_source_in_another_account_is_resolved_with_its_account(context_copy: 
         _set("environments.dev.region", "eu-west-1"),
     )(context_copy)
     prod = load_environment(context_copy, "prod")
-    assert prod.promotion is not None and prod.promotion.source is not None
+    assert prod.promotion is not None
+    assert prod.promotion.source is not None
     assert (prod.promotion.source.account, prod.promotion.source.region) == (
         "222222222222",
         "eu-west-1",

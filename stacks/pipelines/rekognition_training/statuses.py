@@ -1,13 +1,14 @@
 """What every status Rekognition Custom Labels reports means to each poll of the training workflow.
 
 The workflow waits four times: for a version to train, for it to start, for a dataset to be
-created, and for the training data to be split; the promotion workflow waits for a copy too. Each poll reads one status and must either go on
-(``DONE``), look again (``WORKING``) or fail the run at once with the service's status message
-(``FAILED``); a status it does not recognise would otherwise be polled until the deadline (26
-hours for training). This module is that classification, once: the state machine's Choice states
-are built from it, and ``tests/unit/test_rekognition_statuses.py`` checks that every value of the
-service model's ``ProjectVersionStatus`` and ``DatasetStatus`` enums (botocore) is classified for
-every poll, so a status AWS adds fails a test, not a run.
+created, and for the training data to be split; the promotion workflow waits for a copy too.
+Each poll reads one status and must either go on (``DONE``), look again (``WORKING``) or fail
+the run at once with the service's status message (``FAILED``); a status it does not recognise
+would otherwise be polled until the deadline (26 hours for training). This module is that
+classification, once: the state machine's Choice states are built from it, and
+``tests/unit/test_rekognition_statuses.py`` checks that every value of the service model's
+``ProjectVersionStatus`` and ``DatasetStatus`` enums (botocore) is classified for every poll,
+so a status AWS adds fails a test, not a run.
 
 A status a *deployed* definition does not know (one AWS added after it was synthesized) is
 polled again, until the poll's deadline: a bounded wait rather than failing a run that may be fine.
