@@ -14,10 +14,5 @@ version, notify.
 from __future__ import annotations
 
 from stacks.pipelines.rekognition_promotion.construct import RekognitionPromotion
-from stacks.pipelines.rekognition_promotion.definition import (
-    APPROVAL_STATE,
-    REJECTED_ERROR,
-    TOKEN_ATTRIBUTE,
-)
 
-__all__ = ["APPROVAL_STATE", "REJECTED_ERROR", "TOKEN_ATTRIBUTE", "RekognitionPromotion"]
+__all__ = ["RekognitionPromotion"]

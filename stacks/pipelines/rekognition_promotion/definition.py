@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from shared.promotion import APPROVAL_STATE, REJECTED_ERROR, TOKEN_ATTRIBUTE
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import TaskGuard
 from stacks.config import EnvironmentConfig
@@ -25,12 +26,6 @@ from stacks.pipelines.rekognition_training.deployment import DeployOrigin, _depl
 from stacks.pipelines.rekognition_training.polling import _poll_version, _Scope, _sdk
 from stacks.pipelines.rekognition_training.statuses import COPY
 
-#: The state that waits for a decision; ``ops approve`` finds its token in the history.
-APPROVAL_STATE = "RequestApproval"
-#: The SNS message attribute carrying the task token.
-TOKEN_ATTRIBUTE = "TaskToken"
-#: The error ``ops reject`` sends (SendTaskFailure); the cause is the approver's reason.
-REJECTED_ERROR = "PromotionRejected"
 #: The ``ManagedBy`` tag of what the promotion creates (its project, the copied versions).
 MANAGED_BY = "rekognition-promotion-workflow"
 
