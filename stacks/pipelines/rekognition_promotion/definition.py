@@ -216,11 +216,11 @@ def _copy(scope: _Scope, parts: _PromotionParts, tags: dict[str, str]) -> sfn.Ta
         error="SourceProjectPolicyMissing",
         cause=sfn.JsonPath.format(
             "CopyProjectVersion was refused (AccessDeniedException) for version {} of "
-            f"project {promotion.source.project_name}: the source project's policy does not "
-            f"allow this account to copy it. Fix: python -m ops promote --env {config.name} "
+            f"project {promotion.source.project_name}: the policy of the source project does "
+            f"not allow this account to copy it. Fix: python -m ops promote --env {config.name} "
             "--version {} with credentials of the source account sets the project policy "
-            "(PutProjectPolicy) and starts the promotion again; also check that this "
-            "workflow's role may call rekognition:CopyProjectVersion.",
+            "(PutProjectPolicy) and starts the promotion again; also check that the "
+            "role of this workflow may call rekognition:CopyProjectVersion.",
             sfn.JsonPath.string_at("$.source.version_arn"),
             sfn.JsonPath.string_at("$.source.version_name"),
         ),
