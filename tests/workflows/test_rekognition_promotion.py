@@ -183,6 +183,10 @@ def answer_when_waiting(decision: Decision) -> Callable[[str], None]:
     return answer
 
 
+def approve() -> Callable[[str], None]:
+    return answer_when_waiting(Decision(True, APPROVER, ""))
+
+
 REQUEST = {
     "version": "v1",
     "source_project_arn": SOURCE_PROJECT_ARN,
@@ -197,7 +201,7 @@ def messages(run: WorkflowRun) -> list[str]:
 
 def test_happy_path_waits_for_approval_copies_starts_publishes(workflow):
     put_lineage(lineage("v1"))
-    rekognition = Rekognition(workflow, "v1")
+    Rekognition(workflow, "v1")
     ssm = boto3.client("ssm", region_name=REGION)
     previous = target_version_arn("older")
     ssm.put_parameter(Name=PARAMETER, Value=previous, Type="String")
