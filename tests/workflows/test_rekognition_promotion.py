@@ -427,3 +427,36 @@ def test_bad_requests_fail_at_once_with_one_line(workflow, request_, error, frag
     assert run.error == error
     assert fragment in run.cause
     assert APPROVAL_STATE not in run.entered
+
+
+def test_without_a_version_the_sources_published_version_is_promoted(workflow):
+    put_lineage(lineage("v9"))
+    Rekognition(workflow, "v9")
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/imgclf-dev/rekognition/model-version-arn",
+        Value=source_version_arn("v9"),
+        Type="String",
+    )
+    request = {key: value for key, value in REQUEST.items() if key != "version"}
+
+    run = workflow.run(request, name="published", while_running=approve())
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert run.output["source_version_arn"] == source_version_arn("v9")
+    assert run.calls["rekognition.CopyProjectVersion"][0]["VersionName"] == "v9"
+
+
+def test_a_record_of_another_version_is_refused(workflow):
+    record = lineage("v1")
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=SOURCE_BUCKET,
+        Key=lineage_key("rekognition", SOURCE_PROJECT, "v2"),
+        Body=record.to_json().encode(),
+    )
+    Rekognition(workflow, "v2")
+
+    run = workflow.run({**REQUEST, "version": "v2"}, name="other-record")
+
+    assert run.status == "FAILED"
+    assert run.error == "LineageInvalidError"
+    assert "version is 'v1', expected 'v2'" in run.cause
