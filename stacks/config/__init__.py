@@ -65,6 +65,7 @@ from stacks.config.schema import (
     OperationsConfig,
     PollingLoop,
     PromotionConfig,
+    PromotionReader,
     PromotionSource,
     QualityGateConfig,
     RekognitionInferenceConfig,
@@ -74,6 +75,7 @@ from stacks.config.schema import (
     SageMakerEndpointConfig,
     SageMakerTrainingConfig,
     ScheduleWindowConfig,
+    promotion_reader_role_name,
 )
 from stacks.config.sections.promotion import (
     MAX_APPROVAL_TIMEOUT_HOURS,
@@ -118,6 +120,7 @@ __all__ = [
     "OperationsConfig",
     "PollingLoop",
     "PromotionConfig",
+    "PromotionReader",
     "PromotionSource",
     "QualityGateConfig",
     "RekognitionInferenceConfig",
@@ -134,6 +137,7 @@ __all__ = [
     "load_all",
     "load_environment",
     "promotion_polls",
+    "promotion_reader_role_name",
     "promotion_timeout_minutes",
     "schedule_problem",
 ]

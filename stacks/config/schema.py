@@ -430,6 +430,22 @@ class PromotionSource:
     model_version_parameter: str
 
 
+@dataclass(frozen=True)
+class PromotionReader:
+    """An environment in another account that promotes from this one: the role of its
+    promotion's source reader, which this environment's artifacts bucket and key allow."""
+
+    environment: str
+    account: str
+    role_name: str
+
+
+def promotion_reader_role_name(resource_name_prefix: str) -> str:
+    """The fixed name of a promoting environment's source-reader role (``<prefix>-<env>-...``):
+    the source's bucket and key policies name it before it exists."""
+    return f"{resource_name_prefix}-promotion-reader"
+
+
 @dataclass(frozen=True, kw_only=True)
 class PromotionConfig:
     """How this environment takes a model version trained and gated in another one.
@@ -481,6 +497,8 @@ class EnvironmentConfig:
     operations: OperationsConfig
     #: ``None``: this environment trains its own models and promotes none.
     promotion: PromotionConfig | None = None
+    #: Environments in other accounts that promote from this one (resolved by ``load_all``).
+    promotion_readers: tuple[PromotionReader, ...] = ()
 
     @property
     def retain_data(self) -> bool:

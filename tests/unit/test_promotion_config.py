@@ -171,3 +171,20 @@ def test_bad_promotion_settings_stop_with_the_key(
     assert caught.value.key == key
     assert fragment in caught.value.problem
     assert "\n" not in str(caught.value)
+
+
+def test_a_source_in_another_account_knows_the_reader_it_must_allow(context_copy: Context) -> None:
+    _all(
+        _set("environments.dev.account", "222222222222"),
+        _set("environments.dev.region", "eu-west-1"),
+    )(context_copy)
+    configs = {config.name: config for config in load_all(context_copy)}
+    (reader,) = configs["dev"].promotion_readers
+    assert (reader.environment, reader.account) == ("prod", "111111111111")
+    assert reader.role_name == "imgclf-prod-promotion-reader"
+    assert configs["prod"].promotion_readers == ()
+
+
+def test_within_one_account_no_source_grant_is_needed(context_copy: Context) -> None:
+    # cdk.json: dev sets no account, so it is taken to be in prod's.
+    assert all(config.promotion_readers == () for config in load_all(context_copy))

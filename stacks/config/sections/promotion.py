@@ -27,7 +27,9 @@ from stacks.config.schema import (
     ConfigError,
     EnvironmentConfig,
     PromotionConfig,
+    PromotionReader,
     PromotionSource,
+    promotion_reader_role_name,
 )
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
@@ -122,7 +124,27 @@ def resolve_promotions(configs: list[EnvironmentConfig]) -> list[EnvironmentConf
             ),
         )
         resolved.append(dataclasses.replace(config, promotion=promotion))
-    return resolved
+    return [_with_readers(config, resolved) for config in resolved]
+
+
+def _with_readers(source: EnvironmentConfig, configs: list[EnvironmentConfig]) -> EnvironmentConfig:
+    """``source`` with the environments of other (configured) accounts that promote from it:
+    its artifacts bucket and key allow their source readers (a source without an account is
+    taken to be in the target's account, where identity policies suffice)."""
+    readers = tuple(
+        PromotionReader(
+            environment=target.name,
+            account=target.account,
+            role_name=promotion_reader_role_name(target.resource_name_prefix),
+        )
+        for target in configs
+        if target.promotion is not None
+        and target.promotion.source_environment == source.name
+        and target.account is not None
+        and source.account is not None
+        and target.account != source.account
+    )
+    return dataclasses.replace(source, promotion_readers=readers) if readers else source
 
 
 def _check_limits(config: EnvironmentConfig, key: str) -> None:

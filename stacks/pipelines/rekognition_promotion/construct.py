@@ -19,7 +19,11 @@ from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
-from stacks.config import EnvironmentConfig, promotion_timeout_minutes
+from stacks.config import (
+    EnvironmentConfig,
+    promotion_reader_role_name,
+    promotion_timeout_minutes,
+)
 from stacks.pipelines.rekognition_promotion.definition import _definition, _PromotionParts
 from stacks.pipelines.rekognition_promotion.permissions import (
     SourceLocation,
@@ -68,6 +72,7 @@ class RekognitionPromotion(Construct):
                 "SOURCE_PARAMETER": self.source.parameter_reference,
                 "TARGET_PROJECT": config.rekognition.project_name,
             },
+            role_name=promotion_reader_role_name(config.resource_name_prefix),
             **FunctionDefaults.of(config, encryption_key).kwargs(),
         )
         _grant_read_source(self.read_source_function, self.source)
