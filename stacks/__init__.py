@@ -1,8 +1,9 @@
 """The CDK app's stacks, constructs and configuration.
 
 The contracts the stacks share with the functions and ``ops`` (``contracts.*``: S3 layout,
-metric names, naming, limits) live in ``lambda_src``, the functions' asset root; importing any
-``stacks`` module puts it on ``sys.path``, once, here.
+metric names, naming, limits; record schemas in ``shared``) live in ``lambda_src``, the
+functions' asset root, so there is one copy of each; importing any ``stacks`` module puts it on
+``sys.path``, once, here (``ops`` imports ``stacks`` first for the same reason).
 """
 
 import sys

@@ -35,6 +35,8 @@ SAGEMAKER_BATCH_RESULTS_PREFIX: Final = f"{RESULTS_ROOT}sagemaker/batch/"
 SAGEMAKER_MODELS_PREFIX: Final = "sagemaker/models/"
 #: The endpoint's data capture.
 SAGEMAKER_DATA_CAPTURE_PREFIX: Final = "sagemaker/data-capture/"
+#: ``<prefix><training job>/``: a SageMaker version's reports and lineage record.
+SAGEMAKER_REPORTS_PREFIX: Final = "sagemaker/reports/"
 
 
 def model_output_prefix(project: str, version: str) -> str:
