@@ -54,14 +54,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     image = event["image"]
     counted_as = _caller(event)
     endpoint = os.environ["ENDPOINT_NAME"]
-    class_names = json.loads(os.environ["CLASS_NAMES"])
+    inference, latency_ms = classify_image(
+        client("s3"), endpoint, json.loads(os.environ["CLASS_NAMES"]), image
+    )
+    emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
+    emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    _count_classification(counted_as, inference["confidence"])
+    logger.info(
+        "classified",
+        extra={
+            "s3_uri": image["s3_uri"],
+            "label": inference["label"],
+            "confidence": inference["confidence"],
+        },
+    )
+    return inference
+
+
+def classify_image(
+    s3: Any, endpoint: str, class_names: list[str], image: dict[str, Any]
+) -> tuple[dict[str, Any], float]:
+    """Read the validated version of ``image`` and ask the endpoint: (the inference, the
+    endpoint's latency in ms). Shared by the single-image and the batch functions."""
     version = {"VersionId": image["version_id"]} if image.get("version_id") else {}
     try:
-        body = (
-            client("s3")
-            .get_object(Bucket=image["bucket"], Key=image["key"], **version)["Body"]
-            .read()
-        )
+        body = s3.get_object(Bucket=image["bucket"], Key=image["key"], **version)["Body"].read()
     except (ClientError, BotoCoreError) as error:
         raise s3_error(error, image["s3_uri"]) from error
     started = time.monotonic()
@@ -69,20 +86,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     latency_ms = (time.monotonic() - started) * 1000
     probabilities = parse_prediction(response["Body"].read(), class_names)
     label, confidence = top_label(probabilities)
-    emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
-    emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    _count_classification(counted_as, confidence)
-    logger.info(
-        "classified",
-        extra={"s3_uri": image["s3_uri"], "label": label, "confidence": confidence},
-    )
-    return {
+    inference = {
         "label": label,
         "confidence": confidence,
         "probabilities": probabilities,
         "endpoint": endpoint,
         "variant": response.get("InvokedProductionVariant"),
     }
+    return inference, latency_ms
 
 
 def _caller(event: dict[str, Any]) -> tuple[str, float]:

@@ -469,6 +469,8 @@ class LocalWorkflow:
             headers: Any,
             response_headers: dict[str, str],
         ) -> bytes:
+            with recorder.lock:
+                recorder.calls["lambda.Invoke"].append({"FunctionName": function_name})
             return harness._invoke(function_name, body, response_headers)
 
         original_client_for = aws_sdk_task.boto_client_for
