@@ -42,6 +42,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -291,9 +292,10 @@ def max_concurrency(arguments: argparse.Namespace) -> int:
 
 
 def measure(design: Any, port: int, arguments: argparse.Namespace) -> dict[str, Any]:
-    keys = [f"{INPUT_PREFIX}bench/{design.__name__}/{index:05d}.jpg" for index in range(arguments.images)]
-    import urllib.request
-
+    keys = [
+        f"{INPUT_PREFIX}bench/{design.__name__}/{index:05d}.jpg"
+        for index in range(arguments.images)
+    ]
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/__seed__", data=json.dumps(keys).encode(), method="PUT"
     )

@@ -38,10 +38,10 @@ class BatchResultsNotFoundError(Exception):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """``{"map": <Map output>, "prefix", "threshold", "tolerated_failure_percentage"}`` or, for a batch that exceeded its
-    tolerated failures, ``{"execution_arn", "results": {"bucket", "prefix"}, "prefix",
-    "threshold"}`` -> ``{"summary": <what summary.json holds>, "failures_text": <the listed
-    failures as notification lines>}``."""
+    """``{"map": <Map output>, "prefix", "threshold", "tolerated_failure_percentage"}`` or,
+    for a batch whose Map Run exceeded its tolerated failures, ``{"execution_arn",
+    "results": {"bucket", "prefix"}, "prefix", "threshold"}`` -> ``{"summary": <what
+    summary.json holds>, "failures_text": <the listed failures as notification lines>}``."""
     s3 = client("s3")
     if "map" in event:
         details = event["map"]["ResultWriterDetails"]

@@ -326,7 +326,8 @@ def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
     # what fails the child is the function, retried for Lambda's own transient errors and
     # counted against the tolerance (no Catch inside the Map's children).
     batch = dict(all_states(definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]))
-    assert "Classify" not in batch and "Validate" not in batch
+    assert "Classify" not in batch
+    assert "Validate" not in batch
     (child_retrier,) = batch["ClassifyBatchItems"]["Retry"]
     assert "Lambda.TooManyRequestsException" in child_retrier["ErrorEquals"]
     assert "NotAnImageError" not in child_retrier["ErrorEquals"]

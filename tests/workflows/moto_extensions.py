@@ -543,7 +543,9 @@ def _evaluate(template: Any, state_input: Any, context: Any) -> Any:
     result = {}
     for key, value in template.items():
         if key.endswith(".$"):
-            root, path = (context, value[2:]) if value.startswith("$$") else (state_input, value[1:])
+            root, path = (
+                (context, value[2:]) if value.startswith("$$") else (state_input, value[1:])
+            )
             if not all(part.isidentifier() for part in path.strip(".").split(".")):
                 raise NotImplementedError(f"harness: BatchInput path {value!r}")
             for part in path.strip(".").split("."):

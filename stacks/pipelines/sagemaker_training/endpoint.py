@@ -14,7 +14,9 @@ in the order the states were always created.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
@@ -28,6 +30,7 @@ from stacks.building_blocks.sagemaker_tasks import (
     UpdateEndpoint,
 )
 from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard
+from stacks.config import SageMakerEndpointConfig
 from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
     UNMODELLED_SAGEMAKER_ERROR,
@@ -394,3 +397,63 @@ def _connect(
         )
         .otherwise(not_updatable)
     )
+
+
+#: How long SageMaker may take over one deployment before it rolls back by itself: the deploy
+#: workflow's own wait (ENDPOINT_MAX_POLLS polls), so both give up together.
+DEPLOYMENT_TIMEOUT_SECONDS = ENDPOINT_MAX_POLLS * int(ENDPOINT_POLL_INTERVAL.to_seconds())
+
+
+def _deployment_config(
+    endpoint: SageMakerEndpointConfig, rollback_alarms: Sequence[str]
+) -> dict[str, Any]:
+    """UpdateEndpoint's ``DeploymentConfig`` (deployment guardrails): a blue/green update that
+    shifts traffic all at once, as a canary or linearly (``endpoint.deployment``), bakes each
+    step while ``rollback_alarms`` are watched, keeps the old fleet for the termination wait,
+    and rolls back by itself if an alarm fires. Empty for a serverless endpoint (SageMaker
+    updates it all at once; the config refuses traffic shifting there)."""
+    if endpoint.serverless_mode:
+        return {}
+    deployment = endpoint.deployment
+    routing: dict[str, Any] = {
+        "Type": deployment.traffic_routing.upper(),
+        "WaitIntervalInSeconds": deployment.wait_minutes * 60,
+    }
+    if deployment.traffic_routing == "canary":
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent}
+    elif deployment.traffic_routing == "linear":
+        routing["LinearStepSize"] = {
+            "Type": "CAPACITY_PERCENT",
+            "Value": deployment.linear_step_percent,
+        }
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": deployment.termination_wait_minutes * 60,
+            "MaximumExecutionTimeoutInSeconds": DEPLOYMENT_TIMEOUT_SECONDS,
+        }
+    }
+    if rollback_alarms:
+        config["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": name} for name in rollback_alarms]
+        }
+    return {"DeploymentConfig": config}
+
+
+def _serverless_variants(endpoint: SageMakerEndpointConfig, model_name: str) -> dict[str, Any]:
+    """CreateEndpointConfig's ``ProductionVariants`` for a serverless endpoint (CDK's
+    ProductionVariant has no ServerlessConfig); empty for a provisioned one."""
+    serverless = endpoint.serverless
+    if not endpoint.serverless_mode or serverless is None:
+        return {}
+    config: dict[str, Any] = {
+        "MemorySizeInMB": serverless.memory_mb,
+        "MaxConcurrency": serverless.max_concurrency,
+    }
+    if serverless.provisioned_concurrency:
+        config["ProvisionedConcurrency"] = serverless.provisioned_concurrency
+    return {
+        "ProductionVariants": [
+            {"VariantName": VARIANT_NAME, "ModelName.$": model_name, "ServerlessConfig": config}
+        ]
+    }
