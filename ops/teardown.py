@@ -12,7 +12,9 @@ job in progress, and the SSM parameter naming the published model version. In or
 1. pause the model controller (reserved concurrency 0), so it cannot start the model again;
 2. stop running executions of the two training workflows, so none starts a model or creates an
    endpoint afterwards, and SageMaker training jobs in progress (``<prefix>-<env>-ic-*``);
-3. stop every RUNNING or STARTING version of the environment's project and delete the endpoint;
+3. stop every RUNNING or STARTING version of the environment's project; delete the endpoint's
+   scaling policies and deregister its scalable target (Application Auto Scaling, which the
+   deploy workflow registered), then delete the endpoint;
 4. wait (``--timeout``) until no version is STARTING, RUNNING or STOPPING and the endpoint is
    gone, asking again when a stop was refused (a version still starting) or throttled;
 5. delete the endpoint configurations and models named ``<prefix>-<env>-ic-*`` and the SSM
@@ -54,6 +56,7 @@ from ops.common import (
     stdin_is_interactive,
 )
 from stacks.config import EnvironmentConfig
+from stacks.endpoint_scaling import SCALABLE_DIMENSION, SCALING_NAMESPACE, scaling_resource_id
 
 #: Seconds between two looks while waiting for stops and deletions.
 POLL_SECONDS = 15.0
@@ -132,6 +135,9 @@ class Findings:
     datasets: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # version ARN -> status
     endpoint_status: str | None = None
+    #: The endpoint variant's scalable target (registered) and its scaling policies' names.
+    scalable_target: bool = False
+    scaling_policies: list[str] = field(default_factory=list)
     endpoint_configs: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     training_jobs: list[str] = field(default_factory=list)
@@ -255,8 +261,37 @@ class Teardown:
             )
         }
 
+    def _find_scaling(self, found: Findings) -> None:
+        """The variant's scalable target and policies, by their exact resource id."""
+        target = {
+            "ServiceNamespace": SCALING_NAMESPACE,
+            "ScalableDimension": SCALABLE_DIMENSION,
+        }
+        resource_id = scaling_resource_id(self.endpoint)
+        found.scalable_target = any(
+            item["ResourceId"] == resource_id
+            for item in self._pages(
+                "application-autoscaling",
+                "describe_scalable_targets",
+                "ScalableTargets",
+                ResourceIds=[resource_id],
+                **target,
+            )
+        )
+        found.scaling_policies = [
+            str(item["PolicyName"])
+            for item in self._pages(
+                "application-autoscaling",
+                "describe_scaling_policies",
+                "ScalingPolicies",
+                ResourceId=resource_id,
+                **target,
+            )
+        ]
+
     def _find_sagemaker(self, found: Findings) -> None:
         found.endpoint_status = self._endpoint_status()
+        self._find_scaling(found)
         ours = f"{self.job_prefix}-"
         found.endpoint_configs = [
             str(item["EndpointConfigName"])
@@ -328,6 +363,13 @@ class Teardown:
                 f"{verb} model version {_version_name(arn)} ({status}, about $4 per "
                 "inference-unit hour)"
             )
+        for policy in found.scaling_policies:
+            lines.append(f"delete the endpoint's scaling policy {policy}")
+        if found.scalable_target:
+            lines.append(
+                f"deregister the scalable target {scaling_resource_id(self.endpoint)} "
+                "(Application Auto Scaling)"
+            )
         if found.endpoint_status is not None:
             lines.append(
                 f"delete the SageMaker endpoint {self.endpoint} ({found.endpoint_status}; "
@@ -369,6 +411,7 @@ class Teardown:
             for arn, status in sorted(found.billing_versions.items()):
                 if status in STOPPABLE_STATUSES:
                     self._request_stop(arn)
+        self._remove_scaling(found)
         if found.endpoint_status is not None:
             self._delete_endpoint()
         finished = self._wait(found)
@@ -433,6 +476,31 @@ class Teardown:
         self.stop_requested.add(arn)
         self._done(f"stop requested for {_version_name(arn)}")
         return True
+
+    def _remove_scaling(self, found: Findings) -> None:
+        """The scaling policies, then the scalable target (already gone: nothing to do)."""
+        target = {
+            "ServiceNamespace": SCALING_NAMESPACE,
+            "ResourceId": scaling_resource_id(self.endpoint),
+            "ScalableDimension": SCALABLE_DIMENSION,
+        }
+        for policy in found.scaling_policies:
+            self._ignoring(
+                ("ObjectNotFoundException",),
+                "application-autoscaling",
+                "delete_scaling_policy",
+                PolicyName=policy,
+                **target,
+            )
+            self._done(f"scaling policy {policy} deleted")
+        if found.scalable_target:
+            self._ignoring(
+                ("ObjectNotFoundException",),
+                "application-autoscaling",
+                "deregister_scalable_target",
+                **target,
+            )
+            self._done(f"scalable target {target['ResourceId']} deregistered")
 
     def _delete_endpoint(self) -> None:
         """Ask for the deletion; a refusal (not found, or still creating or updating: both

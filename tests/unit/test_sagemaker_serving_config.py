@@ -144,7 +144,7 @@ def test_a_deployment_must_fit_the_workflows_wait(context_copy):
 
 def test_the_initial_count_lies_within_the_scaling_bounds(context_copy):
     context_copy["environments"]["prod"]["sagemaker"]["endpoint"]["initial_instance_count"] = 5
-    with pytest.raises(ConfigError, match="within autoscaling min_instances..max_instances"):
+    with pytest.raises(ConfigError, match=r"within autoscaling min_instances\.\.max_instances"):
         load_environment(context_copy, "prod")
 
 

@@ -26,6 +26,7 @@ from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
 from stacks.pipelines.sagemaker_training.guardrails import RollbackAlarms, rollback_alarm_names
 from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
+    _grant_autoscaling,
     _grant_state_machine,
     _hosting_role,
     _training_role,
@@ -148,6 +149,8 @@ class SageMakerTraining(Construct):
         )
         self.state_machine = self.workflow.state_machine
         _grant_state_machine(encryption_key, self.state_machine.role)
+        if sagemaker.endpoint.autoscaling is not None:
+            _grant_autoscaling(self, self.state_machine.role, self.endpoint_name)
         _acknowledge(
             self,
             config=config,

@@ -37,11 +37,13 @@ from stacks.pipelines.sagemaker_training.calls import (
 )
 from stacks.pipelines.sagemaker_training.endpoint import (
     VARIANT_NAME,
+    _autoscaling_steps,
     _connect,
     _deployment_config,
     _deployment_failures,
     _endpoint_lookup,
     _endpoint_tasks,
+    _retained_variant_properties,
     _serverless_variants,
     _wait_until_deployed,
 )
@@ -50,6 +52,7 @@ from stacks.pipelines.sagemaker_training.permissions import (
     MODELS_PREFIX,
     _arn,
     _pass_role,
+    _scalable_targets,
 )
 
 VALIDATION_METRIC = "validation:accuracy"
@@ -355,7 +358,10 @@ def _deploy(
         states,
         "UpdateEndpoint",
         policies=endpoint_policy,
-        extra_parameters=_deployment_config(endpoint, parts.rollback_alarms),
+        extra_parameters={
+            **_deployment_config(endpoint, parts.rollback_alarms),
+            **_retained_variant_properties(endpoint),
+        },
         endpoint_name=parts.endpoint_name,
         endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
         result_path=sfn.JsonPath.DISCARD,
@@ -397,7 +403,15 @@ def _deploy(
         )
     ).next(sfn.Succeed(states, "Deployed"))
 
-    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, notify)
+    deployed = _autoscaling_steps(
+        states,
+        guard,
+        endpoint_name=parts.endpoint_name,
+        endpoint=endpoint,
+        scalable_target_arn=_scalable_targets(parts.owner),
+        then=notify,
+    )
+    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, deployed)
     _connect(
         states,
         endpoint_tasks,

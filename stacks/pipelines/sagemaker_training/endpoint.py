@@ -31,13 +31,19 @@ from stacks.building_blocks.sagemaker_tasks import (
 )
 from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard
 from stacks.config import SageMakerEndpointConfig
+from stacks.endpoint_scaling import (
+    SCALABLE_DIMENSION,
+    SCALING_METRIC,
+    SCALING_NAMESPACE,
+    VARIANT_NAME as VARIANT_NAME,
+    scaling_policy_name,
+    scaling_resource_id,
+)
 from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
     UNMODELLED_SAGEMAKER_ERROR,
 )
 
-#: The endpoint's one production variant (its metrics are per endpoint and variant).
-VARIANT_NAME = "AllTraffic"
 #: Endpoint creation or update usually takes 5-10 minutes; the poll gives up after 45.
 ENDPOINT_POLL_INTERVAL = Duration.seconds(60)
 ENDPOINT_MAX_POLLS = 45
@@ -457,3 +463,92 @@ def _serverless_variants(endpoint: SageMakerEndpointConfig, model_name: str) -> 
             {"VariantName": VARIANT_NAME, "ModelName.$": model_name, "ServerlessConfig": config}
         ]
     }
+
+
+#: Application Auto Scaling errors worth another attempt (its throttling is unmodelled and
+#: arrives as the service's catch-all).
+SCALING_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "ApplicationAutoScaling.ConcurrentUpdateException",
+    "ApplicationAutoScaling.InternalServiceException",
+    "ApplicationAutoScaling.ApplicationAutoScalingException",
+)
+
+
+def _retained_variant_properties(endpoint: SageMakerEndpointConfig) -> dict[str, Any]:
+    """With autoscaling, an update keeps the instance count the scaling reached (the new
+    configuration's InitialInstanceCount would reset it), but takes its data capture."""
+    if endpoint.autoscaling is None:
+        return {}
+    return {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}],
+    }
+
+
+def _autoscaling_steps(
+    states: Construct,
+    guard: TaskGuard,
+    *,
+    endpoint_name: str,
+    endpoint: SageMakerEndpointConfig,
+    scalable_target_arn: str,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """``RegisterScalableTarget`` -> ``PutScalingPolicy`` -> ``then`` once the endpoint is
+    InService with the new configuration; ``then`` alone without ``endpoint.autoscaling``.
+
+    Both calls are idempotent (registering again updates the bounds, putting the policy again
+    replaces it), so every deployment leaves the configured scaling in place. The endpoint is
+    not a CloudFormation resource, so neither is its scaling: ``python -m ops teardown``
+    removes both before deleting the endpoint.
+    """
+    scaling = endpoint.autoscaling
+    if scaling is None:
+        return then
+    target = {
+        "ServiceNamespace": SCALING_NAMESPACE,
+        "ResourceId": scaling_resource_id(endpoint_name),
+        "ScalableDimension": SCALABLE_DIMENSION,
+    }
+    timeout = sfn.Timeout.duration(Duration.seconds(30))
+    register = tasks.CallAwsService(
+        states,
+        "RegisterScalableTarget",
+        service="applicationautoscaling",
+        action="registerScalableTarget",
+        parameters={
+            **target,
+            "MinCapacity": scaling.min_instances,
+            "MaxCapacity": scaling.max_instances,
+        },
+        iam_resources=[scalable_target_arn],
+        iam_action="application-autoscaling:RegisterScalableTarget",
+        result_path=sfn.JsonPath.DISCARD,
+        task_timeout=timeout,
+    )
+    policy = tasks.CallAwsService(
+        states,
+        "PutScalingPolicy",
+        service="applicationautoscaling",
+        action="putScalingPolicy",
+        parameters={
+            **target,
+            "PolicyName": scaling_policy_name(endpoint_name),
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": scaling.target_invocations_per_instance,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+                "ScaleInCooldown": scaling.scale_in_cooldown_seconds,
+                "ScaleOutCooldown": scaling.scale_out_cooldown_seconds,
+            },
+        },
+        iam_resources=[scalable_target_arn],
+        iam_action="application-autoscaling:PutScalingPolicy",
+        result_selector={"policy_arn.$": "$.PolicyARN"},
+        result_path="$.scaling",
+        task_timeout=timeout,
+    )
+    for task in (register, policy):
+        guard(task, transient_errors=SCALING_TRANSIENT_ERRORS)
+    register.next(policy).next(then)
+    return register
