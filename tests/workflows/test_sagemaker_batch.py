@@ -9,15 +9,22 @@ AWS documents them (tests/workflows/moto_extensions.py). The endpoint is scripte
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from sagemaker_inference import model
+from stacks.config import load_environment
+from stacks.environment import build_environment
+from tests.infra.conftest import make_app
 from tests.workflows.harness import MOTO_CONFIG, AwsError, LocalWorkflow, WorkflowRun
 from tests.workflows.moto_extensions import tolerance_exceeded
 from tests.workflows.sagemaker_support import (
@@ -361,3 +368,72 @@ def test_an_unknown_field_is_refused_not_run_with_the_default(batch):
 )
 def test_the_runner_applies_aws_tolerance_rules(failed, total, count, percentage, exceeded):
     assert tolerance_exceeded(failed, total, count, percentage) is exceeded
+
+
+# --- several batches ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_batch_templates(cdk_context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """dev with 3 images a batch and 2 endpoint calls in flight per batch."""
+    context = copy.deepcopy(cdk_context)
+    context["defaults"]["sagemaker"]["batch"].update(max_items_per_batch=3, invocations_per_batch=2)
+    stacks = build_environment(make_app(context), load_environment(context, "dev"))
+    return {stack.stack_name: Template.from_stack(stack).to_json() for stack in stacks.all()}
+
+
+class InFlight:
+    """A scripted endpoint that records how many calls it serves at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __call__(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return endpoint_by_marker(params)
+
+
+def test_every_image_of_every_batch_is_counted_with_bounded_endpoint_calls(
+    small_batch_templates,
+):
+    with mock_aws(config=MOTO_CONFIG):
+        batch = Batch(small_batch_templates)
+        endpoint = InFlight()
+        script_endpoint(batch.workflow, endpoint)
+        uris = {
+            f"bike-{i}": batch.put(f"bike-{i}.jpg", image(5_000, marker="bicycle"))
+            for i in range(4)
+        }
+        uris["unsure"] = batch.put("unsure.jpg", image(5_000, marker="unsure"))
+        uris["pdf"] = batch.put("notes.jpg", b"%PDF-1.7\n" + b"\x00" * 100)
+        uris["empty"] = batch.put("empty.jpg", b"")
+        uris["folder"] = batch.put("sub/", b"")
+
+        run = batch.run({"prefix": BATCH, "confidence_threshold": 0.9}, "several-batches")
+
+        assert run.status == "FAILED"  # 2 of 8 failed: 25 percent, more than dev's 10
+        assert run.error == "States.ExceedToleratedFailureThreshold"
+        summary = stored_summary(batch, run.cause)
+        assert (summary["total"], summary["classified"], summary["low_confidence"]) == (8, 4, 1)
+        assert (summary["skipped"], summary["failed"], summary["not_processed"]) == (1, 2, 0)
+        assert {(f["s3_uri"], f["error"]) for f in summary["failures"]} == {
+            (uris["pdf"], "NotAnImageError"),
+            (uris["empty"], "NotAnImageError"),
+        }
+        # 8 objects, 3 a batch: 3 children, 3 invocations of the batch function.
+        invoked = [call["FunctionName"] for call in run.calls["lambda.Invoke"]]
+        assert sum("classifybatch" in name for name in invoked) == 3
+        assert len(run.handler_calls["sagemaker-runtime.InvokeEndpoint"]) == 5
+        # Never more endpoint calls in flight than a batch may make (the harness runs one
+        # function at a time, as one Lambda instance would).
+        assert 1 <= endpoint.most <= 2
+        # The Map ran as many batches at once as dev's capacity allows: 1 instance x 4 / 2.
+        images = batch.workflow.definition["States"]["ClassifyImages"]
+        assert images["MaxConcurrency"] == 2
