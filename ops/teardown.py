@@ -55,8 +55,9 @@ from ops.common import (
     stack_outputs,
     stdin_is_interactive,
 )
+from ops.endpoint_scaling import find_scaling, remove_scaling
 from stacks.config import EnvironmentConfig
-from stacks.endpoint_scaling import SCALABLE_DIMENSION, SCALING_NAMESPACE, scaling_resource_id
+from stacks.endpoint_scaling import scaling_resource_id
 
 #: Seconds between two looks while waiting for stops and deletions.
 POLL_SECONDS = 15.0
@@ -261,37 +262,9 @@ class Teardown:
             )
         }
 
-    def _find_scaling(self, found: Findings) -> None:
-        """The variant's scalable target and policies, by their exact resource id."""
-        target = {
-            "ServiceNamespace": SCALING_NAMESPACE,
-            "ScalableDimension": SCALABLE_DIMENSION,
-        }
-        resource_id = scaling_resource_id(self.endpoint)
-        found.scalable_target = any(
-            item["ResourceId"] == resource_id
-            for item in self._pages(
-                "application-autoscaling",
-                "describe_scalable_targets",
-                "ScalableTargets",
-                ResourceIds=[resource_id],
-                **target,
-            )
-        )
-        found.scaling_policies = [
-            str(item["PolicyName"])
-            for item in self._pages(
-                "application-autoscaling",
-                "describe_scaling_policies",
-                "ScalingPolicies",
-                ResourceId=resource_id,
-                **target,
-            )
-        ]
-
     def _find_sagemaker(self, found: Findings) -> None:
         found.endpoint_status = self._endpoint_status()
-        self._find_scaling(found)
+        find_scaling(self, found)
         ours = f"{self.job_prefix}-"
         found.endpoint_configs = [
             str(item["EndpointConfigName"])
@@ -411,7 +384,7 @@ class Teardown:
             for arn, status in sorted(found.billing_versions.items()):
                 if status in STOPPABLE_STATUSES:
                     self._request_stop(arn)
-        self._remove_scaling(found)
+        remove_scaling(self, found)
         if found.endpoint_status is not None:
             self._delete_endpoint()
         finished = self._wait(found)
@@ -476,31 +449,6 @@ class Teardown:
         self.stop_requested.add(arn)
         self._done(f"stop requested for {_version_name(arn)}")
         return True
-
-    def _remove_scaling(self, found: Findings) -> None:
-        """The scaling policies, then the scalable target (already gone: nothing to do)."""
-        target = {
-            "ServiceNamespace": SCALING_NAMESPACE,
-            "ResourceId": scaling_resource_id(self.endpoint),
-            "ScalableDimension": SCALABLE_DIMENSION,
-        }
-        for policy in found.scaling_policies:
-            self._ignoring(
-                ("ObjectNotFoundException",),
-                "application-autoscaling",
-                "delete_scaling_policy",
-                PolicyName=policy,
-                **target,
-            )
-            self._done(f"scaling policy {policy} deleted")
-        if found.scalable_target:
-            self._ignoring(
-                ("ObjectNotFoundException",),
-                "application-autoscaling",
-                "deregister_scalable_target",
-                **target,
-            )
-            self._done(f"scalable target {target['ResourceId']} deregistered")
 
     def _delete_endpoint(self) -> None:
         """Ask for the deletion; a refusal (not found, or still creating or updating: both
