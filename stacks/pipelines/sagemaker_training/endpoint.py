@@ -35,9 +35,11 @@ from stacks.endpoint_scaling import (
     SCALABLE_DIMENSION,
     SCALING_METRIC,
     SCALING_NAMESPACE,
-    VARIANT_NAME as VARIANT_NAME,
     scaling_policy_name,
     scaling_resource_id,
+)
+from stacks.endpoint_scaling import (
+    VARIANT_NAME as VARIANT_NAME,
 )
 from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
