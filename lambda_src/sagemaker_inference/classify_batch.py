@@ -3,9 +3,11 @@
 The Distributed Map hands each child execution ``MaxItemsPerBatch`` images (``ItemBatcher``):
 ``{"Items": [{"s3_uri"}, ...], "BatchInput": {"threshold", "workflow", "execution"}}``. Each
 image goes through the same steps as a single-image run (the validation and the classification
-are the functions of ``validate.py`` and ``classify.py``), ``INVOKE_CONCURRENCY`` images at a
-time, so the batch keeps that many InvokeEndpoint calls in flight and the Map's MaxConcurrency
-(derived from the endpoint's capacity) bounds the whole.
+are the functions of ``validate.py`` and ``classify.py``) on twice ``INVOKE_CONCURRENCY`` threads,
+while a semaphore keeps at most ``INVOKE_CONCURRENCY`` InvokeEndpoint calls in flight: the S3
+reads of the next images overlap the endpoint's work, so the batch keeps its share of the
+endpoint busy, never more, and the Map's MaxConcurrency (derived from the endpoint's capacity)
+bounds the whole.
 
 An image's problem is that image's result, never the batch's: every image ends as
 ``classified``, ``low_confidence`` (its review record written, as the single-image workflow
@@ -21,6 +23,7 @@ import contextvars
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +65,8 @@ FIRST_BACKOFF_SECONDS = 0.5
 #: An image is not started (or retried) with less than this left before the function's
 #: timeout: it could not finish, and the batch must answer.
 DEADLINE_MARGIN_MS = ENDPOINT_READ_TIMEOUT * 1000 + 10_000
+#: Threads per endpoint call in flight: one waits for the endpoint, one reads the next image.
+READERS_PER_CALL = 2
 #: A failure's cause in the batch's result (the child's output stays far below 256 KiB).
 MAX_CAUSE = 500
 
@@ -94,11 +99,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # Both clients exist before the threads start (creating a client is not thread-safe).
     client("sagemaker-runtime", read_timeout=ENDPOINT_READ_TIMEOUT)
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    calls = int(os.environ["INVOKE_CONCURRENCY"])
+    gate = threading.BoundedSemaphore(calls)
 
     def one(item: Any) -> tuple[dict[str, Any], float | None]:
-        return _classify_item(s3, batch, item, deadline)
+        return _classify_item(s3, batch, item, deadline, gate)
 
-    workers = max(1, min(int(os.environ["INVOKE_CONCURRENCY"]), len(items) or 1))
+    workers = max(1, min(READERS_PER_CALL * calls, len(items) or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Each call runs in a copy of this context: the logger's and the tracer's context (and
         # anything else kept in context variables) follow the image into its thread.
@@ -142,7 +149,7 @@ def _read_event(event: Mapping[str, Any]) -> tuple[_Batch, list[Any]]:
 
 
 def _classify_item(
-    s3: Any, batch: _Batch, item: Any, deadline: float
+    s3: Any, batch: _Batch, item: Any, deadline: float, gate: threading.BoundedSemaphore
 ) -> tuple[dict[str, Any], float | None]:
     """(the item's result, the endpoint's latency in ms or None when it was not called)."""
     uri = item.get("s3_uri") if isinstance(item, Mapping) else None
@@ -157,7 +164,7 @@ def _classify_item(
         )
         image = _attempt(lambda: validate_image(s3, request.image, batch.max_bytes), deadline)
         inference, latency_ms = _attempt(
-            lambda: classify_image(s3, batch.endpoint, batch.class_names, image), deadline
+            lambda: classify_image(s3, batch.endpoint, batch.class_names, image, gate), deadline
         )
     except Exception as error:  # every image ends with a result; the batch goes on
         return _failure(uri, error), None
