@@ -547,3 +547,69 @@ def test_stack_outputs_name_the_workflows(templates):
 def test_stack_is_named_as_ops_expects(environments):
     stack: Stack = environments["dev"].sagemaker
     assert stack.stack_name == "imgclf-dev-sagemaker"
+
+
+def test_a_serverless_endpoint_config_has_no_instances_and_no_guardrails(context_copy):
+    context_copy["environments"]["prod"].pop("sagemaker", None)
+    endpoint = context_copy["defaults"]["sagemaker"]["endpoint"]
+    endpoint.update(
+        mode="serverless",
+        data_capture_percentage=0,
+        serverless={"memory_mb": 3072, "max_concurrency": 10, "provisioned_concurrency": None},
+    )
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
+    states = definition(Template.from_stack(stacks.sagemaker), "TrainingWorkflow")["States"]
+    parameters = states["CreateEndpointConfig"]["Parameters"]
+    assert parameters["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName.$": "$.job.name",
+            "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 10},
+        }
+    ]
+    assert "KmsKeyId" not in parameters  # no instance volume to encrypt
+    assert "DataCaptureConfig" not in parameters
+    assert "DeploymentConfig" not in states["UpdateEndpoint"]["Parameters"]
+    assert "RegisterScalableTarget" not in states
+
+
+def test_prod_updates_with_a_canary_and_registers_its_scaling(templates):
+    states = definition(sagemaker(templates, "prod"), "TrainingWorkflow")["States"]
+    update = states["UpdateEndpoint"]["Parameters"]
+    routing = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 300,
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+    }
+    alarms = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    assert [a["AlarmName"] for a in alarms] == [
+        "imgclf-prod-sagemaker-rollback-5xx",
+        "imgclf-prod-sagemaker-rollback-model-latency",
+        "imgclf-prod-sagemaker-rollback-low-confidence",
+    ]
+    register = states["RegisterScalableTarget"]
+    assert register["Resource"].endswith(
+        ":states:::aws-sdk:applicationautoscaling:registerScalableTarget"
+    )
+    assert register["Parameters"] == {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/imgclf-prod-classifier/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 2,
+        "MaxCapacity": 4,
+    }
+    assert register["Next"] == "PutScalingPolicy"
+    policy = states["PutScalingPolicy"]["Parameters"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert states["PutScalingPolicy"]["Next"] == "NotifyDeployed"
+    # The rollback alarms exist with those names in the same stack.
+    names = {
+        a["Properties"].get("AlarmName")
+        for a in sagemaker(templates, "prod").find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert {a["AlarmName"] for a in alarms} <= names
