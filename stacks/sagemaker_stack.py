@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.metrics import IMAGES_CLASSIFIED, LOW_CONFIDENCE
 from contracts.outputs import (
     CLASSIFY_BATCH_STATE_MACHINE_ARN,
     CLASSIFY_IMAGE_STATE_MACHINE_ARN,
@@ -45,7 +46,13 @@ class SageMakerStack(Stack):
             "alerts": alerting.alerts,
         }
         self.inference = SageMakerInference(self, "Inference", **shared)
-        self.training = SageMakerTraining(self, "Training", **shared)
+        self.training = SageMakerTraining(
+            self,
+            "Training",
+            low_confidence=self.inference.classification_metrics(LOW_CONFIDENCE),
+            classified=self.inference.classification_metrics(IMAGES_CLASSIFIED),
+            **shared,
+        )
         for output_id, value, description in (
             (
                 CLASSIFY_IMAGE_STATE_MACHINE_ARN,

@@ -57,6 +57,9 @@ from stacks.config.rules import (
 from stacks.config.schedules import schedule_problem
 from stacks.config.schema import (
     ConfigError,
+    EndpointAutoscalingConfig,
+    EndpointDeploymentConfig,
+    EndpointServerlessConfig,
     EnvironmentConfig,
     ImageClassificationHyperparameters,
     LifecycleConfig,
@@ -112,6 +115,9 @@ __all__ = [
     "TRAINING_DATA_FORMATS",
     "ConfigError",
     "ConsumerCapacity",
+    "EndpointAutoscalingConfig",
+    "EndpointDeploymentConfig",
+    "EndpointServerlessConfig",
     "EnvironmentConfig",
     "ImageClassificationHyperparameters",
     "LifecycleConfig",
