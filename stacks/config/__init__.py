@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``relabel``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -66,6 +66,7 @@ from stacks.config.schema import (
     QualityGateConfig,
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
+    RelabelConfig,
     SageMakerBatchConfig,
     SageMakerConfig,
     SageMakerEndpointConfig,
@@ -110,6 +111,7 @@ __all__ = [
     "QualityGateConfig",
     "RekognitionInferenceConfig",
     "RekognitionTrainingConfig",
+    "RelabelConfig",
     "SageMakerBatchConfig",
     "SageMakerConfig",
     "SageMakerEndpointConfig",

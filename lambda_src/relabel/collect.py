@@ -1,0 +1,200 @@
+"""First state of the relabel workflow: decide whether to label, and prepare the job.
+
+In order, each refusal before anything is written: the request's fields; a workteam (the run's
+``workteam_arn`` or the configured one; none is an error); Ground Truth in this region; no
+other run of this workflow and no labeling job of this environment under way (then the run
+ends as ``busy``: never two jobs at once); pending records (none: ``none``; a threshold run
+below its threshold: ``below_threshold``). Then the job's input manifest (one ``source-ref``
+per image), the records behind each image, the label categories and the worker template are
+written under ``relabel/jobs/<job>/`` and the CreateLabelingJob parameters returned. Records
+stay where they are: only the merge moves them, once their label is in a manifest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from relabel import ground_truth
+from relabel.records import collect_pending, count_pending
+
+logger = Logger()
+tracer = Tracer()
+s3 = boto3.client("s3")
+sagemaker = boto3.client("sagemaker")
+stepfunctions = boto3.client("stepfunctions")
+
+TRIGGERS = ("operator", "schedule", "threshold")
+REQUEST_FIELDS = ("workteam_arn", "trigger", "max_images")
+WORKTEAM_ARN = re.compile(
+    r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/private-crowd/[^\s]+"
+)
+#: Labeling job statuses under which a job still holds (or will hold) workers' tasks.
+ACTIVE_JOB_STATUSES = ("Initializing", "InProgress", "Stopping")
+
+
+class InvalidRequestError(ValueError):
+    """The execution input is not a relabel request."""
+
+
+class WorkteamMissingError(ValueError):
+    """Neither the run nor the configuration names a private workteam."""
+
+
+def parse_request(request: Any, max_images: int) -> dict[str, Any]:
+    """``{}`` or ``{"workteam_arn"?, "trigger"?, "max_images"?}``, checked field by field."""
+    if request is None:
+        request = {}
+    if not isinstance(request, dict):
+        raise InvalidRequestError(
+            f"the input must be a JSON object such as {{}}, got {type(request).__name__}"
+        )
+    for name in request:
+        if name not in REQUEST_FIELDS:
+            close = difflib.get_close_matches(str(name), REQUEST_FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(REQUEST_FIELDS)}"
+            raise InvalidRequestError(f"unknown field {name!r}; {hint}")
+    workteam = request.get("workteam_arn")
+    if workteam is not None and (
+        not isinstance(workteam, str) or not WORKTEAM_ARN.fullmatch(workteam)
+    ):
+        raise InvalidRequestError(
+            f"workteam_arn must be a private workteam ARN (arn:aws:sagemaker:<region>:"
+            f"<account>:workteam/private-crowd/<name>), got {workteam!r}"
+        )
+    trigger = request.get("trigger", "operator")
+    if trigger not in TRIGGERS:
+        raise InvalidRequestError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
+    limit = request.get("max_images", max_images)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_images:
+        raise InvalidRequestError(
+            f"max_images must be a whole number 1-{max_images}, got {limit!r}"
+        )
+    return {"workteam_arn": workteam, "trigger": trigger, "max_images": limit}
+
+
+def job_name(prefix: str, execution_id: str, start_time: str) -> str:
+    """``<prefix>YYYYMMDD-HHMMSS-<6 hex of the execution>``: sortable, unique per run, and the
+    same on a retry of this state (LabelingJobName: at most 63 of [a-zA-Z0-9-])."""
+    stamp = re.sub(r"[^0-9]", "", start_time)[:14].ljust(14, "0")
+    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:6]
+    return f"{prefix}{stamp[:8]}-{stamp[8:]}-{digest}"[:63]
+
+
+def other_runs(state_machine: str, execution_id: str) -> list[str]:
+    """Running executions of this workflow besides this one (the first page is enough: any
+    other one means busy)."""
+    page = stepfunctions.list_executions(
+        stateMachineArn=state_machine, statusFilter="RUNNING", maxResults=10
+    )
+    return [
+        e["executionArn"] for e in page.get("executions", []) if e["executionArn"] != execution_id
+    ]
+
+
+def active_jobs(name_prefix: str) -> list[str]:
+    """This environment's labeling jobs that are not finished (a run that timed out may have
+    left one)."""
+    found = []
+    for status in ACTIVE_JOB_STATUSES:
+        page = sagemaker.list_labeling_jobs(
+            NameContains=name_prefix, StatusEquals=status, MaxResults=10
+        )
+        found += [
+            job["LabelingJobName"]
+            for job in page.get("LabelingJobSummaryList", [])
+            if job["LabelingJobName"].startswith(name_prefix)
+        ]
+    return found
+
+
+def _put(bucket: str, key: str, body: str, content_type: str) -> str:
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=content_type)
+    return f"s3://{bucket}/{key}"
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``{"request": <input>, "execution": {"id", "start_time"}}`` -> what the run does next."""
+    env = os.environ
+    request = parse_request(event.get("request"), int(env["MAX_IMAGES"]))
+    workteam = request["workteam_arn"] or env.get("WORKTEAM_ARN") or None
+    if workteam is None:
+        raise WorkteamMissingError(
+            "no private workteam: set relabel.workteam_arn in cdk.json or start the run with "
+            '{"workteam_arn": "arn:aws:sagemaker:...:workteam/private-crowd/<name>"}; '
+            "nothing was collected or moved"
+        )
+    region = env["AWS_REGION"]
+    ground_truth.task_function_arns(region)  # refuses a region without the built-in task
+    execution = event.get("execution", {})
+    execution_id = str(execution.get("id", ""))
+    prefixes = {
+        "rekognition": env["REKOGNITION_REVIEW_PREFIX"],
+        "sagemaker": env["SAGEMAKER_REVIEW_PREFIX"],
+    }
+    bucket = env["ARTIFACTS_BUCKET"]
+    busy = other_runs(env["STATE_MACHINE_ARN"], execution_id) + active_jobs(env["JOB_NAME_PREFIX"])
+    if busy:
+        logger.warning("a labeling run is under way; not starting another", extra={"busy": busy})
+        return {"action": "busy", "busy": busy[0], "pending": None}
+    pending = count_pending(s3, bucket, prefixes)
+    total = sum(pending.values())
+    threshold = int(env.get("PENDING_THRESHOLD") or 0)
+    summary: dict[str, Any] = {"pending": pending, "pending_total": total}
+    if total == 0:
+        return {"action": "none", **summary}
+    if request["trigger"] == "threshold" and total < threshold:
+        return {"action": "below_threshold", "threshold": threshold, **summary}
+    images, unreadable = collect_pending(s3, bucket, prefixes, request["max_images"])
+    if not images:
+        return {"action": "none", "unreadable": unreadable[:20], **summary}
+    name = job_name(env["JOB_NAME_PREFIX"], execution_id, str(execution.get("start_time", "")))
+    base = f"{env['JOBS_PREFIX']}{name}/"
+    manifest_uri = _put(
+        bucket,
+        f"{base}input.manifest",
+        "".join(json.dumps({"source-ref": image.source_ref}) + "\n" for image in images),
+        "application/x-ndjson",
+    )
+    records = {image.source_ref: image.record_keys for image in images}
+    records_uri = _put(bucket, f"{base}records.json", json.dumps(records), "application/json")
+    labels = json.loads(env["LABELS"])
+    create = ground_truth.labeling_job_request(
+        job_name=name,
+        region=region,
+        manifest_uri=manifest_uri,
+        categories_uri=_put(
+            bucket,
+            f"{base}categories.json",
+            ground_truth.label_category_config(labels),
+            "application/json",
+        ),
+        template_uri=_put(bucket, f"{base}template.liquid", ground_truth.UI_TEMPLATE, "text/html"),
+        workteam_arn=workteam,
+        workers_per_image=int(env["WORKERS_PER_IMAGE"]),
+        task_time_limit_seconds=int(env["TASK_TIME_LIMIT_SECONDS"]),
+        task_availability_seconds=int(env["TASK_AVAILABILITY_SECONDS"]),
+    )
+    logger.info("labeling job prepared", extra={"job": name, "images": len(images)})
+    return {
+        "action": "label",
+        **summary,
+        "unreadable": unreadable[:20],
+        "job": {
+            "name": name,
+            "images": len(images),
+            "input_manifest_uri": manifest_uri,
+            "records_uri": records_uri,
+        },
+        "create": create,
+    }
