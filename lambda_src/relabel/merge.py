@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from relabel import manifest_merge
+from shared.training_request import training_request
 
 logger = Logger()
 tracer = Tracer()
@@ -143,6 +144,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "conflict_examples": merged.conflicts[:10],
         "unlabeled": len(unanswered),
         "records_moved": moved,
+        "training_input": training_request(f"s3://{data}/{new_key}"),
     }
     logger.info("labels merged", extra=result)
     return result

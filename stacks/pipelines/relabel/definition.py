@@ -242,15 +242,12 @@ def build_definition(scope: Construct, guard: TaskGuard, parts: RelabelParts) ->
             {
                 "StateMachineArn": parts.training_state_machine_arn,
                 "Name.$": "States.Format('relabel-{}', $.collected.job.name)",
-                "Input": {
-                    "training_data": {"manifest_s3_uri.$": "$.merged.manifest_uri"},
-                    "test_data": {"auto_split": True},
-                },
+                "Input.$": "States.JsonToString($.merged.training_input)",
             },
             [parts.training_state_machine_arn],
             service="sfn",
             result_path="$.training",
-            result_selector={"execution_arn.$": "$.ExecutionArn"},
+            result_selector={"execution_arn.$": "$.executionArn"},
             transient=("Sfn.SfnException",),
         )
         merge.next(start).next(notify).next(done)

@@ -62,7 +62,8 @@ def ground_truth_role(
         grant_objects(role, data_bucket, prefix, ["s3:GetObject"])
     grant_objects(role, artifacts_bucket, jobs_prefix, ["s3:GetObject"])
     grant_objects(role, artifacts_bucket, output_prefix, ["s3:GetObject", "s3:PutObject"])
-    key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+    # Reads the SSE-KMS inputs, writes the answers under the job's OutputConfig.KmsKeyId.
+    key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:DescribeKey")
     group = stack.format_arn(
         service="logs",
         resource="log-group",
