@@ -145,9 +145,7 @@ class Relabel(Construct):
             output_uri=f"s3://{artifacts_bucket.bucket_name}/{OUTPUT_PREFIX}",
             kms_key_arn=encryption_key.key_arn,
             labeling_job_arn_pattern=job_arns,
-            training_state_machine_arn=(
-                training_state_machine.state_machine_arn if starts_training else None
-            ),
+            training_state_machine=training_state_machine if starts_training else None,
         )
 
         def definition(guard: TaskGuard) -> sfn.IChainable:

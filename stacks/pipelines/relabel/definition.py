@@ -35,6 +35,11 @@ FAILED_STATUSES = ("Failed", "Stopped")
 RUNNING_STATUSES = ("Initializing", "InProgress", "Stopping")
 #: The handlers' errors that no retry can mend (they take the failure path as they are).
 COLLECT_ERRORS = ("InvalidRequestError", "WorkteamMissingError", "UnsupportedRegionError")
+#: The optimized Step Functions integration's throttling and service errors.
+STATES_TRANSIENT_ERRORS = (
+    "StepFunctions.AWSStepFunctionsException",
+    "StepFunctions.SdkClientException",
+)
 MERGE_ERRORS = ("NothingLabeledError", "OutputManifestError", "ManifestError")
 
 
@@ -49,7 +54,7 @@ class RelabelParts:
     output_uri: str
     kms_key_arn: str
     labeling_job_arn_pattern: str
-    training_state_machine_arn: str | None
+    training_state_machine: sfn.IStateMachine | None
 
 
 def _sdk(
@@ -233,23 +238,19 @@ def build_definition(scope: Construct, guard: TaskGuard, parts: RelabelParts) ->
         ],
     )
     done = sfn.Succeed(scope, "Relabeled")
-    if parts.training_state_machine_arn is not None:
-        start = _sdk(
+    if parts.training_state_machine is not None:
+        start = tasks.StepFunctionsStartExecution(
             scope,
-            guard,
             "StartTraining",
-            "startExecution",
-            {
-                "StateMachineArn": parts.training_state_machine_arn,
-                "Name.$": "States.Format('relabel-{}', $.collected.job.name)",
-                "Input.$": "States.JsonToString($.merged.training_input)",
-            },
-            [parts.training_state_machine_arn],
-            service="sfn",
-            result_path="$.training",
-            result_selector={"execution_arn.$": "$.executionArn"},
-            transient=("Sfn.SfnException",),
+            state_machine=parts.training_state_machine,
+            integration_pattern=sfn.IntegrationPattern.REQUEST_RESPONSE,
+            name=sfn.JsonPath.format("relabel-{}", sfn.JsonPath.string_at("$.collected.job.name")),
+            input=sfn.TaskInput.from_json_path_at("$.merged.training_input"),
+            # The training run reports itself (its own notifications); nothing here reads it.
+            result_path=sfn.JsonPath.DISCARD,
+            task_timeout=sfn.Timeout.duration(SDK_TIMEOUT),
         )
+        guard(start, transient_errors=STATES_TRANSIENT_ERRORS)
         merge.next(start).next(notify).next(done)
     else:
         merge.next(notify).next(done)
