@@ -76,6 +76,11 @@ def _relabel(reader: _Reader, class_names: tuple[str, ...]) -> RelabelConfig:
             reader.key("task_time_limit_seconds"),
             "a task cannot take longer than it stays available (task_availability_hours)",
         )
+    if (config.schedule or config.threshold_check_schedule) and config.workteam_arn is None:
+        raise ConfigError(
+            reader.key("workteam_arn"),
+            "a scheduled or threshold relabel needs a private workteam ARN to send the images to",
+        )
     if (config.pending_threshold is None) != (config.threshold_check_schedule is None):
         raise ConfigError(
             reader.key("threshold_check_schedule"),
