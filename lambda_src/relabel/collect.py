@@ -12,7 +12,6 @@ stay where they are: only the merge moves them, once their label is in a manifes
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from relabel import ground_truth
 from relabel.records import collect_pending, count_pending
+from relabel.request import parse_request
 
 logger = Logger()
 tracer = Tracer()
@@ -32,53 +32,9 @@ s3 = boto3.client("s3")
 sagemaker = boto3.client("sagemaker")
 stepfunctions = boto3.client("stepfunctions")
 
-TRIGGERS = ("operator", "schedule", "threshold")
-REQUEST_FIELDS = ("workteam_arn", "trigger", "max_images")
-WORKTEAM_ARN = re.compile(
-    r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/private-crowd/[^\s]+"
-)
-#: Labeling job statuses under which a job still holds (or will hold) workers' tasks.
-ACTIVE_JOB_STATUSES = ("Initializing", "InProgress", "Stopping")
-
-
-class InvalidRequestError(ValueError):
-    """The execution input is not a relabel request."""
-
 
 class WorkteamMissingError(ValueError):
     """Neither the run nor the configuration names a private workteam."""
-
-
-def parse_request(request: Any, max_images: int) -> dict[str, Any]:
-    """``{}`` or ``{"workteam_arn"?, "trigger"?, "max_images"?}``, checked field by field."""
-    if request is None:
-        request = {}
-    if not isinstance(request, dict):
-        raise InvalidRequestError(
-            f"the input must be a JSON object such as {{}}, got {type(request).__name__}"
-        )
-    for name in request:
-        if name not in REQUEST_FIELDS:
-            close = difflib.get_close_matches(str(name), REQUEST_FIELDS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(REQUEST_FIELDS)}"
-            raise InvalidRequestError(f"unknown field {name!r}; {hint}")
-    workteam = request.get("workteam_arn")
-    if workteam is not None and (
-        not isinstance(workteam, str) or not WORKTEAM_ARN.fullmatch(workteam)
-    ):
-        raise InvalidRequestError(
-            f"workteam_arn must be a private workteam ARN (arn:aws:sagemaker:<region>:"
-            f"<account>:workteam/private-crowd/<name>), got {workteam!r}"
-        )
-    trigger = request.get("trigger", "operator")
-    if trigger not in TRIGGERS:
-        raise InvalidRequestError(f"trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
-    limit = request.get("max_images", max_images)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= max_images:
-        raise InvalidRequestError(
-            f"max_images must be a whole number 1-{max_images}, got {limit!r}"
-        )
-    return {"workteam_arn": workteam, "trigger": trigger, "max_images": limit}
 
 
 def job_name(prefix: str, execution_id: str, start_time: str) -> str:
@@ -100,22 +56,6 @@ def other_runs(state_machine: str, execution_id: str) -> list[str]:
     ]
 
 
-def active_jobs(name_prefix: str) -> list[str]:
-    """This environment's labeling jobs that are not finished (a run that timed out may have
-    left one)."""
-    found = []
-    for status in ACTIVE_JOB_STATUSES:
-        page = sagemaker.list_labeling_jobs(
-            NameContains=name_prefix, StatusEquals=status, MaxResults=10
-        )
-        found += [
-            job["LabelingJobName"]
-            for job in page.get("LabelingJobSummaryList", [])
-            if job["LabelingJobName"].startswith(name_prefix)
-        ]
-    return found
-
-
 def _put(bucket: str, key: str, body: str, content_type: str) -> str:
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=content_type)
     return f"s3://{bucket}/{key}"
@@ -126,7 +66,9 @@ def _put(bucket: str, key: str, body: str, content_type: str) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """``{"request": <input>, "execution": {"id", "start_time"}}`` -> what the run does next."""
     env = os.environ
-    request = parse_request(event.get("request"), int(env["MAX_IMAGES"]))
+    request = parse_request(
+        event.get("request"), int(env["MAX_IMAGES"]), re.compile(env["WORKTEAM_ARN_PATTERN"])
+    )
     workteam = request["workteam_arn"] or env.get("WORKTEAM_ARN") or None
     if workteam is None:
         raise WorkteamMissingError(
@@ -143,7 +85,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "sagemaker": env["SAGEMAKER_REVIEW_PREFIX"],
     }
     bucket = env["ARTIFACTS_BUCKET"]
-    busy = other_runs(env["STATE_MACHINE_ARN"], execution_id) + active_jobs(env["JOB_NAME_PREFIX"])
+    busy = other_runs(env["STATE_MACHINE_ARN"], execution_id) + ground_truth.active_jobs(
+        sagemaker, env["JOB_NAME_PREFIX"]
+    )
     if busy:
         logger.warning("a labeling run is under way; not starting another", extra={"busy": busy})
         return {"action": "busy", "busy": busy[0], "pending": None}

@@ -62,6 +62,10 @@ UI_TEMPLATE = """<script src="https://assets.crowd.aws/crowd-html-elements.js"><
 """
 
 
+#: Labeling job statuses under which a job still holds (or will hold) workers' tasks.
+ACTIVE_JOB_STATUSES = ("Initializing", "InProgress", "Stopping")
+
+
 class UnsupportedRegionError(ValueError):
     """Ground Truth's built-in task functions are not offered in this region."""
 
@@ -129,3 +133,19 @@ def labeling_job_request(
             "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": consolidation},
         },
     }
+
+
+def active_jobs(client: Any, name_prefix: str) -> list[str]:
+    """This environment's labeling jobs that are not finished (a run that timed out may have
+    left one). Also what ``ops review status`` shows."""
+    found = []
+    for status in ACTIVE_JOB_STATUSES:
+        page = client.list_labeling_jobs(
+            NameContains=name_prefix, StatusEquals=status, MaxResults=10
+        )
+        found += [
+            job["LabelingJobName"]
+            for job in page.get("LabelingJobSummaryList", [])
+            if job["LabelingJobName"].startswith(name_prefix)
+        ]
+    return found

@@ -11,7 +11,9 @@ import pytest
 from botocore.validate import validate_parameters
 
 from relabel import ground_truth
-from relabel.collect import InvalidRequestError, job_name, parse_request
+from relabel.collect import job_name
+from relabel.request import InvalidRequestError, parse_request
+from stacks.config.sections.relabel import WORKTEAM_ARN
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 
@@ -88,7 +90,8 @@ def test_job_names_are_sortable_stable_and_within_the_apis_pattern():
         prefix, "arn:aws:states:...:execution:m:run-1", "2026-12-01T22:00:05.123Z"
     )
     assert name.startswith(f"{prefix}20261201-220005-")
-    assert len(name) <= 63 and re.fullmatch(pattern, name)
+    assert len(name) <= 63
+    assert re.fullmatch(pattern, name)
     assert name != job_name(prefix, "arn:aws:states:...:execution:m:run-2", "2026-12-01T22:00:05Z")
 
 
@@ -105,13 +108,13 @@ def test_job_names_are_sortable_stable_and_within_the_apis_pattern():
 )
 def test_bad_requests_get_one_line(request_, problem):
     with pytest.raises(InvalidRequestError, match=re.escape(problem)):
-        parse_request(request_, 500)
+        parse_request(request_, 500, WORKTEAM_ARN)
 
 
 def test_an_empty_or_missing_request_is_an_operator_run():
-    assert parse_request(None, 500) == {
+    assert parse_request(None, 500, WORKTEAM_ARN) == {
         "workteam_arn": None,
         "trigger": "operator",
         "max_images": 500,
     }
-    assert parse_request({}, 500)["trigger"] == "operator"
+    assert parse_request({}, 500, WORKTEAM_ARN)["trigger"] == "operator"

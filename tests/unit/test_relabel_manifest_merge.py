@@ -167,7 +167,8 @@ def test_rendered_manifest_is_json_lines_the_parser_reads_back():
     lines = [line("s3://b/ü.jpg", "job", "bicycle", 0, "2026-12-01T00:00:00")]
     rendered = manifest_merge.render(lines)
 
-    assert rendered.endswith(b"\n") and rendered.count(b"\n") == 1
+    assert rendered.endswith(b"\n")
+    assert rendered.count(b"\n") == 1
     assert "ü".encode() in rendered  # kept as UTF-8, not \\u-escaped
     assert manifest_merge.parse_lines(rendered, "x") == lines
 

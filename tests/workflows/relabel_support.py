@@ -186,7 +186,8 @@ class GroundTruth:
                 "HumanLabeled": labeled,
                 "Unlabeled": len(self.answers) - labeled,
             }
-            uri = f"{created['OutputConfig']['S3OutputPath']}{self.job}/manifests/output/output.manifest"
+            output = created["OutputConfig"]["S3OutputPath"]
+            uri = f"{output}{self.job}/manifests/output/output.manifest"
             answer["LabelingJobOutput"] = {"OutputDatasetS3Uri": uri}
             self.write_output(uri)
         return answer

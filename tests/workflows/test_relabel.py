@@ -43,6 +43,7 @@ A, B, C = (
     for key in ("incoming/a.jpg", "sagemaker/inference/b.jpg", "incoming/c.jpg")
 )
 LABELS = ("bicycle", "motorcycle")
+PRE_LAMBDA = "arn:aws:lambda:eu-west-1:568282634449:function:PRE-ImageMultiClass"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,8 @@ def test_happy_path_labels_merges_moves_and_starts_training(aws, templates):
     assert run.status == "SUCCEEDED", run.cause
     (request,) = loop.ground_truth.created
     job = request["LabelingJobName"]
-    assert job.startswith("imgclf-dev-relabel-") and len(job) <= 63
+    assert job.startswith("imgclf-dev-relabel-")
+    assert len(job) <= 63
     assert request["LabelAttributeName"] == job
     human = request["HumanTaskConfig"]
     assert human["WorkteamArn"] == WORKTEAM
@@ -214,7 +216,8 @@ def test_failed_or_stopped_job_notifies_and_leaves_records_pending(aws, template
 
     assert run.status == "FAILED"
     assert run.error == error
-    assert loop.ground_truth.job in run.cause and f"ended {status}" in run.cause
+    assert loop.ground_truth.job in run.cause
+    assert f"ended {status}" in run.cause
     assert loop.pending() == sorted(loop.records.values())
     assert loop.done() == []
     assert loop.manifests() == []
@@ -320,7 +323,7 @@ def test_a_running_job_means_no_second_one(aws, templates):
                     "LabelingJobStatus": "InProgress",
                     "LabelCounters": {},
                     "WorkteamArn": WORKTEAM,
-                    "PreHumanTaskLambdaArn": "arn:aws:lambda:eu-west-1:568282634449:function:PRE-ImageMultiClass",
+                    "PreHumanTaskLambdaArn": PRE_LAMBDA,
                 }
             ]
         },

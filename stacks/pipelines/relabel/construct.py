@@ -30,6 +30,7 @@ from stacks.building_blocks.python_function import FunctionDefaults, Invocation,
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
+from stacks.config.sections.relabel import WORKTEAM_ARN
 from stacks.pipelines.rekognition_inference import REVIEW_PREFIX as REKOGNITION_REVIEW_PREFIX
 from stacks.pipelines.relabel.definition import RelabelParts, build_definition
 from stacks.pipelines.relabel.permissions import ground_truth_role, labeling_job_arn
@@ -100,6 +101,7 @@ class Relabel(Construct):
                 "JOB_NAME_PREFIX": config.labeling_job_prefix,
                 "STATE_MACHINE_ARN": self.state_machine_arn,
                 "WORKTEAM_ARN": relabel.workteam_arn or "",
+                "WORKTEAM_ARN_PATTERN": WORKTEAM_ARN.pattern,
                 "LABELS": json.dumps(list(relabel.labels)),
                 "MAX_IMAGES": str(relabel.max_images_per_job),
                 "WORKERS_PER_IMAGE": str(relabel.workers_per_image),
