@@ -32,6 +32,7 @@ from sagemaker_inference.model import (
     parse_prediction,
     top_label,
 )
+from shared import review_sampling
 
 logger = Logger()
 tracer = Tracer()
@@ -76,13 +77,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "classified",
         extra={"s3_uri": image["s3_uri"], "label": label, "confidence": confidence},
     )
-    return {
+    inference = {
         "label": label,
         "confidence": confidence,
         "probabilities": probabilities,
         "endpoint": endpoint,
         "variant": response.get("InvokedProductionVariant"),
     }
+    review_sampling.record_sagemaker_sample(client("s3"), image, counted_as[1], inference)
+    return inference
 
 
 def _caller(event: dict[str, Any]) -> tuple[str, float]:

@@ -48,6 +48,7 @@ from stacks.building_blocks.python_function import FunctionDefaults, Invocation,
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard, Workflow
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.review_sampling import grant_review_samples, review_sample_environment
 
 #: Largest request a real-time endpoint accepts (InvokeEndpoint), hence the largest image
 #: (the functions get it as MAX_IMAGE_BYTES; lambda_src/sagemaker_inference/model.py has the same).
@@ -150,6 +151,7 @@ class SageMakerInference(Construct):
             environment={
                 "ENDPOINT_NAME": self.endpoint_name,
                 "CLASS_NAMES": json.dumps(list(sagemaker.class_names)),
+                **review_sample_environment(config, artifacts_bucket),
             },
             **common,
         )
@@ -550,6 +552,7 @@ class SageMakerInference(Construct):
         self.classify_function.role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[self.endpoint_arn])
         )
+        grant_review_samples(self._config, self.classify_function.role, self._artifacts_bucket)
         grant_objects(
             self.summarize_function.role,
             self._artifacts_bucket,
