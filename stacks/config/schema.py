@@ -531,7 +531,7 @@ class EnvironmentConfig:
     @property
     def relabel_state_machine_name(self) -> str:
         """The relabel workflow's name: fixed, so its collect step can find its own runs."""
-        return f"{self.resource_name_prefix}-relabel"
+        return f"{self.resource_name_prefix}-relabel-workflow"
 
     @property
     def labeling_job_prefix(self) -> str:

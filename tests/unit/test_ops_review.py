@@ -33,7 +33,7 @@ class Deployed:
             RoleName="sfn", AssumeRolePolicyDocument="{}"
         )["Role"]["Arn"]
         self.machine = self.sfn.create_state_machine(
-            name="imgclf-dev-relabel", definition=json.dumps(PASS), roleArn=role
+            name="imgclf-dev-relabel-workflow", definition=json.dumps(PASS), roleArn=role
         )["stateMachineArn"]
         for name, outputs in (
             ("imgclf-dev-storage", {"ArtifactsBucketName": ARTIFACTS}),
