@@ -61,7 +61,8 @@ def test_ground_truth_role_is_trusted_by_sagemaker_for_this_environments_jobs_on
     (role,) = [role for key, role in roles.items() if key.startswith("RelabelGroundTruthRole")]
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    expected = account if account is not None else {"Ref": "AWS::AccountId"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": expected}
     source = json.dumps(trust["Condition"]["ArnLike"]["aws:SourceArn"])
     assert f":labeling-job/imgclf-{env}-relabel-*" in source
 
