@@ -55,7 +55,10 @@ def triggered(cdk_context: dict[str, Any]) -> Template:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_ground_truth_role_is_trusted_by_sagemaker_for_this_environments_jobs_only(templates, env):
+def test_ground_truth_role_is_trusted_by_sagemaker_for_this_environments_jobs_only(
+    templates, cdk_context, env
+):
+    account = load_environment(cdk_context, env).account
     template = template_of(templates, env, "Relabel")
     roles = template.find_resources("AWS::IAM::Role")
     (role,) = [role for key, role in roles.items() if key.startswith("RelabelGroundTruthRole")]
