@@ -128,3 +128,30 @@ def test_the_schedules_start_the_workflow_saying_which_trigger(triggered):
     variables = function["Properties"]["Environment"]["Variables"]
     assert variables["WORKTEAM_ARN"] == WORKTEAM
     assert variables["PENDING_THRESHOLD"] == "50"
+
+
+def test_every_labeling_job_status_of_the_api_has_its_branch(templates):
+    """botocore's LabelingJobStatus enum is the oracle: each value is compared by the Choice."""
+    import botocore.session
+
+    enum = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .shape_for("LabelingJobStatus")
+        .enum
+    )
+    choice = definition(template_of(templates, "dev", "Relabel"))["States"]["LabelingStatus?"]
+
+    def compared(rule: dict[str, Any]) -> set[str]:
+        if "StringEquals" in rule:
+            return {rule["StringEquals"]}
+        return {value for inner in rule.get("Or", []) for value in compared(inner)}
+
+    branches = {value: rule["Next"] for rule in choice["Choices"] for value in compared(rule)}
+    assert set(branches) == set(enum)
+    assert branches["Completed"] == "Merge"
+    assert (branches["Failed"], branches["Stopped"]) == ("LabelingFailed", "LabelingStopped")
+    assert {branches[s] for s in ("Initializing", "InProgress", "Stopping")} == {
+        "CountLabelingPolls"
+    }
+    assert choice["Default"] == "LabelingUnexpected"
