@@ -108,7 +108,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         storage=storage,
         alerting=alerting,
-        pipelines=[rekognition_training, rekognition_inference, sagemaker],
+        pipelines=[rekognition_training, rekognition_inference, sagemaker, relabel],
         training=rekognition_training.training,
         inference=rekognition_inference.inference,
         sagemaker_inference=sagemaker.inference,
