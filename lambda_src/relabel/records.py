@@ -20,7 +20,6 @@ from typing import Any
 
 #: Most records one run lists per prefix (ListObjectsV2 pages of 1,000).
 MAX_LISTED = 100_000
-PIPELINES = ("rekognition", "sagemaker")
 
 
 class RecordError(ValueError):

@@ -16,6 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from stacks.config import EVENTS_PER_POLL
+from stacks.config.sections.relabel import RELABEL_EVENTS_OUTSIDE_LOOP
 from tests.workflows.harness import ACCOUNT, MOTO_CONFIG, REGION, LocalWorkflow, WorkflowRun
 from tests.workflows.relabel_support import (
     ARTIFACTS_BUCKET,
@@ -234,6 +236,12 @@ def test_expired_wait_stops_the_job_notifies_and_leaves_records_pending(aws, tem
     assert run.error == "LabelingJobExpired"
     assert len(run.calls["sagemaker.DescribeLabelingJob"]) == MAX_POLLS
     assert run.waits == [1200] * MAX_POLLS
+    # The history budget the configuration checks holds for the longest run (to its deadline).
+    per_poll = sum(1 for e in run.history if e["type"] == "WaitStateEntered")
+    assert per_poll == MAX_POLLS
+    assert len(run.history) <= MAX_POLLS * EVENTS_PER_POLL + RELABEL_EVENTS_OUTSIDE_LOOP
+    happy_path_events = len(run.history) - MAX_POLLS * EVENTS_PER_POLL
+    assert happy_path_events < RELABEL_EVENTS_OUTSIDE_LOOP / 2
     (stop,) = run.calls["sagemaker.StopLabelingJob"]
     assert stop == {"LabelingJobName": loop.ground_truth.job}
     assert loop.pending() == sorted(loop.records.values())

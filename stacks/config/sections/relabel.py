@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from stacks.config.limits import HISTORY_BUDGET, HISTORY_QUOTA
+from stacks.config.limits import EVENTS_PER_POLL, HISTORY_BUDGET, HISTORY_QUOTA
 from stacks.config.reading import _INPUT_PREFIX, _PREFIX_HINT, _Reader
 from stacks.config.schedules import schedule_problem
 from stacks.config.schema import ConfigError, RelabelConfig
@@ -28,9 +28,10 @@ MAX_TASK_AVAILABILITY_HOURS = 240
 MAX_WORKERS_PER_IMAGE = 9
 #: LabelCategoryConfig of the built-in image classification: 2 to 30 categories.
 LABEL_COUNT_RANGE = (2, 30)
-#: History events per wait iteration (Wait 2, Describe 5, Choice 2, count Pass 2, Choice 2) and
-#: of everything else in the longest run (collect, create, merge, start, notify, retries).
-RELABEL_EVENTS_PER_POLL = 13
+#: History events of the longest run outside its wait (collect, create, merge, start, notify,
+#: retries); each poll of the wait adds at most EVENTS_PER_POLL, like the training workflow's
+#: (Wait, describe Task, status Choice, count Pass, deadline Choice). Measured by
+#: tests/workflows/test_relabel.py on the expired run.
 RELABEL_EVENTS_OUTSIDE_LOOP = 200
 
 
@@ -87,7 +88,7 @@ def _relabel(reader: _Reader, class_names: tuple[str, ...]) -> RelabelConfig:
             "pending_threshold and threshold_check_schedule go together: the check runs on "
             "that schedule and starts a job once pending reviews reach the threshold",
         )
-    events = config.max_polls * RELABEL_EVENTS_PER_POLL + RELABEL_EVENTS_OUTSIDE_LOOP
+    events = config.max_polls * EVENTS_PER_POLL + RELABEL_EVENTS_OUTSIDE_LOOP
     if events > HISTORY_BUDGET:
         raise ConfigError(
             reader.key("poll_minutes"),

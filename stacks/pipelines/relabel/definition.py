@@ -33,14 +33,11 @@ from stacks.pipelines.sagemaker_training.calls import SAGEMAKER_SDK_TRANSIENT_ER
 FINISHED = "Completed"
 FAILED_STATUSES = ("Failed", "Stopped")
 RUNNING_STATUSES = ("Initializing", "InProgress", "Stopping")
-#: The handlers' errors that no retry can mend (they take the failure path as they are).
-COLLECT_ERRORS = ("InvalidRequestError", "WorkteamMissingError", "UnsupportedRegionError")
 #: The optimized Step Functions integration's throttling and service errors.
 STATES_TRANSIENT_ERRORS = (
     "StepFunctions.AWSStepFunctionsException",
     "StepFunctions.SdkClientException",
 )
-MERGE_ERRORS = ("NothingLabeledError", "OutputManifestError", "ManifestError")
 
 
 @dataclass(frozen=True)
