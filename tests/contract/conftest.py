@@ -45,6 +45,8 @@ ALL_FEATURES_SETTINGS: dict[str, Any] = {
         "base_manifest_key": "training/base.manifest",
         "sample_confident_share": 0.05,
     },
+    # prod promotes with approval; this one promotes without.
+    "promotion": {"source_environment": "dev", "requires_approval": False},
 }
 
 #: The environments of cdk.json, by name, and the all-features one (the checks run on each).
