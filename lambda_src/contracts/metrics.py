@@ -24,6 +24,7 @@ REKOGNITION_TRAINING_TRIGGER_SERVICE: Final = "rekognition-training-trigger"
 REKOGNITION_EVALUATION_SERVICE: Final = "rekognition-evaluation"
 EVALUATION_WIDGET_SERVICE: Final = "evaluation-widget"
 EXECUTION_NOTIFIER_SERVICE: Final = "execution-notifier"
+RELABEL_SERVICE: Final = "relabel"
 
 # -- dimensions ---------------------------------------------------------------------------------
 SERVICE_DIMENSION: Final = "service"

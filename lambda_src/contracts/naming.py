@@ -17,6 +17,7 @@ STACK_CONCERNS: Final[tuple[str, ...]] = (
     "RekognitionTraining",
     "RekognitionInference",
     "SageMaker",
+    "Relabel",
     "Monitoring",
 )
 #: Concerns whose stack name is not their kebab-case.

@@ -38,6 +38,10 @@ SAGEMAKER_DATA_CAPTURE_PREFIX: Final = "sagemaker/data-capture/"
 #: ``<prefix><training job>/``: a SageMaker version's reports and lineage record.
 SAGEMAKER_REPORTS_PREFIX: Final = "sagemaker/reports/"
 
+# -- Relabel --------------------------------------------------------------------------------
+#: Ground Truth relabel jobs, their output and the reviewed records.
+RELABEL_PREFIX: Final = "relabel/"
+
 
 def model_output_prefix(project: str, version: str) -> str:
     """Where Rekognition writes one version's output: ``models/<project>/<version>/``."""
@@ -65,4 +69,5 @@ RESERVED_ARTIFACT_PREFIXES: Final[Mapping[str, str]] = {
     REPORTS_PREFIX: "evaluation reports",
     SAGEMAKER_MODELS_PREFIX: "SageMaker model artifacts",
     SAGEMAKER_DATA_CAPTURE_PREFIX: "SageMaker endpoint data capture",
+    RELABEL_PREFIX: "Ground Truth relabel jobs, their output and the reviewed records",
 }

@@ -69,6 +69,7 @@ from rekognition_inference.storage import (
     error_code,
     error_message,
 )
+from shared import review_sampling
 from shared.model_version import ModelNotConfiguredError, ModelVersion
 
 # Reasons of error records (permanent: the input can never be classified).
@@ -490,10 +491,10 @@ class Classifier:
             review_threshold=self._settings.review_threshold,
         )
         needs_review = bool(document["needs_review"])
-        if needs_review:
+        if reason := review_sampling.reason(needs_review, head.key):
             self.storage.put_json(
                 locations.review_key(head.key, model.project, model.version),
-                records.review_document(document, result_key),
+                records.review_document(document, result_key, reason),
             )
         # Written last: its existence (with this input version) marks the image as done.
         self.storage.put_json(result_key, document, metadata=records.result_metadata(head))

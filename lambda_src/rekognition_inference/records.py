@@ -58,10 +58,11 @@ def result_document(
     }
 
 
-def review_document(result: Mapping[str, Any], result_key: str) -> dict[str, Any]:
-    """The review pointer of a result below the review threshold."""
+def review_document(result: Mapping[str, Any], result_key: str, reason: str) -> dict[str, Any]:
+    """The review pointer of a result to review, and why (``shared.review_sampling``)."""
     return {
         "schema": _REVIEW_SCHEMA,
+        "reason": reason,
         "input": result["input"],
         "result_key": result_key,
         "top_label": result["top_label"],

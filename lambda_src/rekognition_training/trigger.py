@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from contracts.metrics import TRAINING_TRIGGER_SKIPPED, TRAINING_TRIGGERED
+from shared.training_request import training_request
 
 logger = Logger()
 tracer = Tracer()
@@ -91,12 +92,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     started = sfn.start_execution(
         stateMachineArn=state_machine,
         name=name,
-        input=json.dumps(
-            {
-                "training_data": {"manifest_s3_uri": f"s3://{data_bucket}/{key}"},
-                "test_data": {"auto_split": True},
-            }
-        ),
+        input=json.dumps(training_request(f"s3://{data_bucket}/{key}")),
     )
     metrics.add_metric(name=TRAINING_TRIGGERED, unit=MetricUnit.Count, value=1)
     logger.info("training started", extra={"execution": started["executionArn"], "manifest": key})
