@@ -13,13 +13,10 @@ from scipy.stats import binomtest
 from rekognition_inference import locations
 from relabel.records import source_ref
 from shared import review_sampling
-from tests.unit import test_rekognition_inference_handler as rekognition
+from tests.unit.rekognition_inference.support import PROJECT, VERSION, Pipeline
 from tests.unit.rekognition_support import PNG, labels
-from tests.unit.test_rekognition_inference_handler import PROJECT, VERSION, Pipeline
 
-# The Rekognition consumer's fixtures (its moto pipeline), used as they are.
-environment = rekognition.environment
-pipeline = rekognition.pipeline
+# The Rekognition consumer's fixtures (its moto pipeline) come from this package's conftest.
 
 
 @pytest.mark.parametrize("share", [0.01, 0.05, 0.2])
