@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import manifest, operations, rekognition, sagemaker, teardown, training
+from ops import drift, manifest, operations, rekognition, sagemaker, teardown, training
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -81,6 +81,7 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    drift,
     teardown,
 ]
 

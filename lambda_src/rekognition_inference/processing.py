@@ -63,6 +63,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_inference import images, locations
 from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
+from shared.drift_signals import DriftObservation
 from shared.model_version import ModelNotConfiguredError, ModelVersion
 
 # Reasons of error records (permanent: the input can never be classified).
@@ -151,6 +152,8 @@ class Outcome:
     reason: str | None = None
     needs_review: bool = False
     latency_ms: float | None = None
+    #: What a result found, for the drift signals (``shared.drift_signals``).
+    drift: DriftObservation | None = None
 
 
 @dataclass
@@ -601,7 +604,15 @@ class Classifier:
             document,
             metadata={"input-etag": head.etag, "input-version": head.version_id or ""},
         )
-        return Outcome("result", result_key, needs_review=needs_review, latency_ms=latency_ms)
+        return Outcome(
+            "result",
+            result_key,
+            needs_review=needs_review,
+            latency_ms=latency_ms,
+            drift=DriftObservation(
+                model.version, top["name"] if top else None, top_confidence, head.size
+            ),
+        )
 
     def _record_image_error(
         self,
