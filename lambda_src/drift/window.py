@@ -18,8 +18,6 @@ from typing import Any
 from drift.figures import LiveWindow
 from shared import drift_contract as contract
 
-#: Powertools adds the function's service name to every metric.
-SERVICE = "service"
 #: GetMetricData pages read at most (six searches fit in one page at any realistic size).
 MAX_PAGES = 10
 
@@ -45,14 +43,22 @@ def period_for(window: timedelta) -> int:
 
 
 def search(
-    namespace: str, metric: str, pipeline: str, model: str, dimension: str | None, period: int
+    namespace: str,
+    metric: str,
+    pipeline: str,
+    model: str | None,
+    dimension: str | None,
+    period: int,
 ) -> str:
-    """The SEARCH expression of one live metric of one pipeline's model."""
+    """The SEARCH expression of one live metric of one pipeline's model (``None``: any model,
+    as the dashboard shows them)."""
     names = sorted(
-        {contract.MODEL, contract.PIPELINE, SERVICE, *([dimension] if dimension else [])}
+        {contract.MODEL, contract.PIPELINE, contract.SERVICE, *([dimension] if dimension else [])}
     )
-    schema = ",".join([f'"{namespace}"', *names])
-    terms = f'MetricName="{metric}" {contract.PIPELINE}="{pipeline}" {contract.MODEL}="{model}"'
+    schema = ",".join([namespace, *names])
+    terms = f'MetricName="{metric}" {contract.PIPELINE}="{pipeline}"'
+    if model is not None:
+        terms += f' {contract.MODEL}="{model}"'
     return f"SEARCH('{{{schema}}} {terms}', 'Sum', {period})"
 
 

@@ -19,8 +19,9 @@ name, or the SageMaker endpoint name), plus the one named:
 - :data:`CONFIDENCE` per ``Bucket`` (:data:`CONFIDENCE_BUCKETS`) and :data:`IMAGE_BYTES` per
   ``Bucket`` (:data:`SIZE_BUCKETS`): histograms of top confidence and of input byte size.
 
-Evaluator metrics, dimension ``Pipeline`` only: :data:`FIGURES` (one per drift figure) and
-:data:`WINDOW_IMAGES`.
+Evaluator metrics, dimensions ``Pipeline`` and ``service`` (:data:`EVALUATOR_SERVICE`):
+:data:`FIGURES` (one per drift figure) and :data:`WINDOW_IMAGES`. Every metric also carries the
+``service`` dimension Powertools adds (the publishing function's service name).
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ import itertools
 from typing import Final
 
 PIPELINE: Final = "Pipeline"
+#: Powertools adds the publishing function's service name to every metric as ``service``.
+SERVICE: Final = "service"
+#: The drift evaluator's service name (its figures carry ``service=<this>``).
+EVALUATOR_SERVICE: Final = "drift-evaluator"
 MODEL: Final = "Model"
 LABEL: Final = "Label"
 BUCKET: Final = "Bucket"

@@ -37,13 +37,20 @@ from stacks.runbooks import Runbook
 if str(LAMBDA_SOURCE) not in sys.path:  # cdk synth runs app.py without lambda_src on the path
     sys.path.append(str(LAMBDA_SOURCE))
 
+from drift.window import search
 from shared import drift_contract as contract
 
-DRIFT_SERVICE = "drift-evaluator"
+#: The evaluator's service name: the ``service`` dimension of the figures it publishes.
+DRIFT_SERVICE = contract.EVALUATOR_SERVICE
 #: The evaluator reads the baselines (reports/) and writes the reports (drift/).
 _READ_PREFIXES = ("reports/", contract.DRIFT_PREFIX)
 _SAGEMAKER_BASELINES = "reports/sagemaker/"
 _WIDTH, _HEIGHT = 8, 6
+
+
+def _dimensions(pipeline: str) -> dict[str, str]:
+    """The dimensions of the evaluator's metrics of one pipeline."""
+    return {contract.PIPELINE: pipeline, contract.SERVICE: DRIFT_SERVICE}
 
 
 def alarm_period(schedule: str) -> Duration:
@@ -209,7 +216,7 @@ class DriftEvaluator(Construct):
         return cloudwatch.Metric(
             namespace=self.namespace,
             metric_name=contract.FIGURES[figure],
-            dimensions_map={contract.PIPELINE: pipeline},
+            dimensions_map=_dimensions(pipeline),
             statistic="Maximum",
             period=Duration.hours(1),
             label=contract.FIGURE_TITLES[figure],
@@ -225,10 +232,8 @@ class DriftEvaluator(Construct):
         )
         for pipeline in contract.PIPELINES:
             title = contract.PIPELINE_TITLES[pipeline]
-            labels = (
-                f'SEARCH(\'{{"{self.namespace}",{contract.LABEL},{contract.MODEL},'
-                f'{contract.PIPELINE},service}} MetricName="{contract.PREDICTIONS}" '
-                f"{contract.PIPELINE}=\"{pipeline}\"', 'Sum', 3600)"
+            labels = search(
+                self.namespace, contract.PREDICTIONS, pipeline, None, contract.LABEL, 3600
             )
             dashboard.add_widgets(
                 cloudwatch.GraphWidget(
@@ -247,7 +252,10 @@ class DriftEvaluator(Construct):
                         cloudwatch.Metric(
                             namespace=self.namespace,
                             metric_name=contract.WINDOW_IMAGES,
-                            dimensions_map={contract.PIPELINE: pipeline},
+                            dimensions_map={
+                                contract.PIPELINE: pipeline,
+                                contract.SERVICE: DRIFT_SERVICE,
+                            },
                             statistic="Maximum",
                             period=Duration.hours(1),
                             label="images in the window",
