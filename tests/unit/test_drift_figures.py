@@ -112,7 +112,8 @@ def test_a_tiny_window_stays_quiet_even_when_it_is_all_one_label():
     figures = compare(baseline(), live(Stream({"bird": 1.0}, n_images=60)), THRESHOLDS)
     assert figures.values == dict.fromkeys(contract.FIGURES)
     assert not figures.drifted
-    assert figures.labels == [] and figures.moved == []
+    assert figures.labels == []
+    assert figures.moved == []
     assert "fewer than the minimum of 200" in figures.quiet[contract.LABEL_DIVERGENCE]
 
 
