@@ -24,7 +24,6 @@ from ops.common import (  # puts lambda_src on sys.path
     EXIT_FAILING,
     EXIT_OK,
     AwsEnvironmentError,
-    UsageError,
     aws_client,
     aws_failure,
     environment,
@@ -55,10 +54,10 @@ def window_length(text: str) -> timedelta:
     """``24h`` or ``2d``: whole hours or days, up to a week."""
     match = _WINDOW.fullmatch(text.strip())
     if match is None:
-        raise UsageError(f"--window {text!r}: write hours or days, such as 24h or 2d")
+        raise argparse.ArgumentTypeError(f"write hours or days, such as 24h or 2d; got {text!r}")
     hours = int(match["value"]) * (24 if match["unit"] == "d" else 1)
     if hours > MAX_WINDOW_HOURS:
-        raise UsageError(f"--window {text!r}: at most {MAX_WINDOW_HOURS}h (7d)")
+        raise argparse.ArgumentTypeError(f"at most {MAX_WINDOW_HOURS}h (7d), got {text!r}")
     return timedelta(hours=hours)
 
 

@@ -55,7 +55,12 @@ class Stream:
 
 
 def emf_lines(
-    pipeline: str, model: str, stream: Stream, batch: int = 25, service: str = "inference"
+    pipeline: str,
+    model: str,
+    stream: Stream,
+    batch: int = 25,
+    service: str = "inference",
+    namespace: str = NAMESPACE,
 ) -> list[dict[str, Any]]:
     """The EMF documents the inference code prints for ``stream``, one tally per ``batch``,
     in a function whose service name is ``service`` (Lambda functions always have one)."""
@@ -76,7 +81,7 @@ def emf_lines(
                         size=size,
                         cap=cap,
                     )
-                tally.publish(NAMESPACE)
+                tally.publish(namespace)
     finally:
         if previous is None:
             os.environ.pop("POWERTOOLS_SERVICE_NAME", None)
