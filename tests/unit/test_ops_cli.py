@@ -57,6 +57,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("drift",): ["--env", "dev"],
         ("teardown",): ["--env", "dev", "--yes"],
     }
 
