@@ -15,10 +15,9 @@ Two AWS calls per image when the event describes the object (S3 events give its 
 version id): the size is checked from the event (0 bytes or over 15 MB: an error record, without
 calling the service or reading the object), DetectCustomLabels reads the object by S3 reference
 (as it is now, not pinned to the event's version: see below), and one PutObject writes the
-result. The object is not read
-first because the SDK's CPU bounds a concurrent batch: each boto3 call costs ~3.5 ms of CPU
-under the GIL, several times the handler's own work per image, so every call saved per image
-raises a batch's throughput (``benchmarks/inference_throughput.py``).
+result. The object is not read first because the SDK's CPU bounds a concurrent batch: each
+boto3 call costs ~3.5 ms of CPU under the GIL, several times the handler's own work per image,
+so every call saved per image raises a batch's throughput (``benchmarks/inference_throughput.py``).
 
 The object is read (one ranged GetObject over the key candidates: size, identity and first
 bytes, see :meth:`Classifier._open_input`) only to diagnose, never on the happy path:
@@ -152,8 +151,7 @@ class Outcome:
     reason: str | None = None
     needs_review: bool = False
     latency_ms: float | None = None
-    #: What a result found, for the drift signals (``shared.drift_signals``).
-    drift: DriftObservation | None = None
+    drift: DriftObservation | None = None  # what a result found, for the drift signals
 
 
 @dataclass
@@ -568,7 +566,7 @@ class Classifier:
         top = labels[0] if labels else None
         top_confidence = top["confidence"] if top else 0.0
         needs_review = top_confidence < self._settings.review_threshold
-        document = {
+        document: dict[str, Any] = {
             "schema": _RESULT_SCHEMA,
             "input": _input_document(ref, head.key, head),
             "model": _model_document(model),
@@ -604,15 +602,8 @@ class Classifier:
             document,
             metadata={"input-etag": head.etag, "input-version": head.version_id or ""},
         )
-        return Outcome(
-            "result",
-            result_key,
-            needs_review=needs_review,
-            latency_ms=latency_ms,
-            drift=DriftObservation(
-                model.version, top["name"] if top else None, top_confidence, head.size
-            ),
-        )
+        seen = DriftObservation(model.version, document["top_label"], top_confidence, head.size)
+        return Outcome("result", result_key, None, needs_review, latency_ms, seen)
 
     def _record_image_error(
         self,
