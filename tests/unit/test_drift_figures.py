@@ -163,3 +163,29 @@ def test_labels_past_the_cap_fold_into_other():
     assert cap.dimension("v2", "c") == "c"  # per model
     assert label_name(contract.OTHER_LABEL, {}) == "(other labels)"
     assert label_name(label_dimension("猫"), {}) == "猫"
+
+
+def test_the_report_escapes_label_names_and_says_why_a_figure_is_quiet():
+    from drift.report import render_html, report_document
+
+    shares = {"<script>": 0.5, "chat & chien": 0.5}
+    window = live(Stream({"<script>": 0.9, "chat & chien": 0.1}, n_images=1000))
+    figures = compare(baseline(shares), window, THRESHOLDS)
+    document = report_document(
+        environment="dev",
+        window=Window(contract.REKOGNITION, "v1", END - timedelta(hours=24), END),
+        baseline_uri="s3://artifacts/reports/p/v1/baseline.json",
+        baseline=baseline(shares),
+        live=window,
+        figures=figures,
+        thresholds=THRESHOLDS,
+    )
+    html = render_html(document)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "chat &amp; chien" in html
+    assert "<strong>DRIFT</strong>" in html
+    assert [entry["label"] for entry in document["labels"] if entry["moved"]] == [
+        "<script>",
+        "chat & chien",
+    ]
