@@ -267,12 +267,14 @@ class RekognitionTrainingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SageMakerBatchConfig:
-    """The Distributed Map of batch classification."""
+    """The Distributed Map of batch classification: a batch of images per child execution."""
 
-    #: Child executions (images) in flight at once; bounded by what the endpoint serves.
-    max_concurrency: int
+    #: Images per child execution (the Map's ItemBatcher): one Lambda invocation classifies them.
+    max_items_per_batch: int
+    #: InvokeEndpoint calls one batch keeps in flight (its threads).
+    invocations_per_batch: int
     #: Percentage of images that may fail (not an image, endpoint error) before the batch
-    #: fails; more than this fails the Map Run.
+    #: fails; more than this fails the batch.
     tolerated_failure_percentage: int
 
 
@@ -337,13 +339,85 @@ class SageMakerTrainingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EndpointAutoscalingConfig:
+    """Target tracking of the production variant's instance count (Application Auto Scaling)."""
+
+    min_instances: int
+    max_instances: int
+    #: SageMakerVariantInvocationsPerInstance target (invocations per instance per minute).
+    target_invocations_per_instance: int
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointDeploymentConfig:
+    """How an endpoint update shifts traffic (deployment guardrails) and when it rolls back."""
+
+    #: ``all_at_once``, ``canary`` or ``linear`` (BlueGreenUpdatePolicy's TrafficRoutingConfig).
+    traffic_routing: str
+    #: Canary: share of the new fleet that takes traffic first (CAPACITY_PERCENT, 1..50).
+    canary_percent: int
+    #: Linear: share of the new fleet turned on per step (CAPACITY_PERCENT, 10..50).
+    linear_step_percent: int
+    #: Baking time after each traffic step, during which the rollback alarms are watched.
+    wait_minutes: int
+    #: How long the old fleet is kept after the last step (a rollback is instant meanwhile).
+    termination_wait_minutes: int
+
+    @property
+    def traffic_steps(self) -> int:
+        """Baking periods of one deployment (one per traffic step)."""
+        if self.traffic_routing == "canary":
+            return 2
+        if self.traffic_routing == "linear":
+            return math.ceil(100 / self.linear_step_percent)
+        return 1
+
+    @property
+    def total_wait_minutes(self) -> int:
+        return self.traffic_steps * self.wait_minutes + self.termination_wait_minutes
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointServerlessConfig:
+    """A serverless endpoint's ProductionVariantServerlessConfig."""
+
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SageMakerEndpointConfig:
     """The real-time endpoint the training workflow deploys and inference invokes."""
 
+    #: ``provisioned`` (instances) or ``serverless`` (ServerlessConfig).
+    mode: str
     instance_type: str
     initial_instance_count: int
+    #: Requests one instance serves at once at its best latency (the batch's capacity unit).
+    concurrency_per_instance: int
     #: Share of requests and responses captured to S3 (0 turns data capture off).
     data_capture_percentage: int
+    autoscaling: EndpointAutoscalingConfig | None
+    deployment: EndpointDeploymentConfig
+    serverless: EndpointServerlessConfig | None
+
+    @property
+    def serverless_mode(self) -> bool:
+        return self.mode == "serverless"
+
+    @property
+    def capacity(self) -> int:
+        """Requests the endpoint serves at once: its most instances x each one's concurrency,
+        or a serverless endpoint's MaxConcurrency."""
+        if self.serverless is not None and self.serverless_mode:
+            return self.serverless.max_concurrency
+        instances = (
+            self.autoscaling.max_instances if self.autoscaling else self.initial_instance_count
+        )
+        return instances * self.concurrency_per_instance
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,6 +436,15 @@ class SageMakerConfig:
     batch: SageMakerBatchConfig
     training: SageMakerTrainingConfig
     endpoint: SageMakerEndpointConfig
+    #: Notify every low-confidence single-image run (off: the low-confidence ratio alarm and
+    #: the review records report them; batches always send one summary).
+    notify_low_confidence: bool = False
+
+    @property
+    def batch_max_concurrency(self) -> int:
+        """Batches in flight at once: as many as keep the endpoint's capacity busy, no more
+        (each keeps ``invocations_per_batch`` calls in flight)."""
+        return max(1, self.endpoint.capacity // self.batch.invocations_per_batch)
 
     def endpoint_full_name(self, resource_name_prefix: str) -> str:
         """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""
@@ -371,6 +454,49 @@ class SageMakerConfig:
     def job_name_prefix(resource_name_prefix: str) -> str:
         """Prefix of training job, model and endpoint-config names; IAM is scoped to it."""
         return f"{resource_name_prefix}-ic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelabelConfig:
+    """Human review of low-confidence images (SageMaker Ground Truth) feeding the next training.
+
+    A run collects the pending review records of both pipelines (at most
+    ``max_images_per_job``), labels them in one Ground Truth job (``labels`` as categories), and
+    merges the answers into a new training manifest under ``manifest_prefix`` of the data bucket.
+    Started by an operator, on ``schedule``, and/or by ``threshold_check_schedule`` once
+    ``pending_threshold`` records wait. ``sample_confident_share`` of the confident predictions
+    is sent to review too (0: off).
+    """
+
+    workteam_arn: str | None
+    labels: tuple[str, ...]
+    schedule: str | None
+    pending_threshold: int | None
+    threshold_check_schedule: str | None
+    max_images_per_job: int
+    workers_per_image: int
+    task_time_limit_seconds: int
+    task_availability_hours: int
+    poll_minutes: int
+    manifest_prefix: str
+    base_manifest_key: str | None
+    sample_confident_share: float
+
+    @property
+    def wait_deadline_hours(self) -> int:
+        """How long the workflow waits for the job: every task's availability, plus an hour for
+        Ground Truth to consolidate and write the output."""
+        return self.task_availability_hours + 1
+
+    @property
+    def max_polls(self) -> int:
+        """DescribeLabelingJob polls before the wait gives up (and stops the job)."""
+        return max(1, math.ceil(self.wait_deadline_hours * 60 / self.poll_minutes))
+
+    @property
+    def execution_timeout_minutes(self) -> int:
+        """The state machine's timeout: the wait's deadline plus slack for everything else."""
+        return self.wait_deadline_hours * 60 + EXECUTION_TIMEOUT_SLACK_MINUTES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -525,6 +651,7 @@ class EnvironmentConfig:
     rekognition: RekognitionInferenceConfig
     rekognition_training: RekognitionTrainingConfig
     sagemaker: SageMakerConfig
+    relabel: RelabelConfig
     lifecycle: LifecycleConfig
     operations: OperationsConfig
     drift: DriftConfig
@@ -582,8 +709,20 @@ class EnvironmentConfig:
                 f"{self.sagemaker.job_name_prefix(rnp)}-*"
             ),
             "metrics namespace": self.metrics_namespace,
+            "relabel workflow": self.relabel_state_machine_name,
+            "Ground Truth labeling jobs": f"{self.labeling_job_prefix}*",
         }
         return names
+
+    @property
+    def relabel_state_machine_name(self) -> str:
+        """The relabel workflow's name: fixed, so its collect step can find its own runs."""
+        return f"{self.resource_name_prefix}-relabel-workflow"
+
+    @property
+    def labeling_job_prefix(self) -> str:
+        """Prefix of the environment's Ground Truth labeling job names; IAM is scoped to it."""
+        return f"{self.resource_name_prefix}-relabel-"
 
     @property
     def model_version_parameter(self) -> str:
