@@ -20,7 +20,7 @@ from rekognition_inference.handler import Tally
 from rekognition_inference.processing import MessageReport, Outcome
 from rekognition_training.baseline import write_baseline
 from rekognition_training.evaluation_sources import evaluation_sources
-from sagemaker_inference.drift import publish_drift
+from sagemaker_inference.drift import publish_batch_drift, publish_drift
 from shared import drift_contract as contract
 from shared.drift_signals import DriftObservation
 from shared.evaluation.manifest import load_summary, parse_manifest
@@ -258,3 +258,26 @@ def test_confidence_buckets(confidence, bucket):
 def test_size_buckets(size, bucket):
     assert contract.size_bucket(size) == bucket
     assert len(contract.SIZE_BUCKETS) == len(contract.SIZE_EDGES) + 1
+
+
+def test_a_batch_chunk_publishes_its_classified_images_at_once(monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "sagemaker-inference")
+    results = [
+        {"status": "classified", "label": "bicycle", "confidence": 0.97},
+        {"status": "low_confidence", "label": "motorcycle", "confidence": 0.4},
+        {"status": "classified", "label": "bicycle", "confidence": 0.93},
+    ]
+    documents = _emf(
+        lambda: publish_batch_drift(
+            endpoint="imgclf-dev-classifier", threshold=0.9, results=results
+        )
+    )
+    assert _drift_metrics(documents) == {
+        (contract.IMAGES, ""): 3,
+        (contract.ABSTENTIONS, ""): 1,
+        (contract.TOP_CONFIDENCE_SUM, ""): pytest.approx(2.3),
+        (contract.PREDICTIONS, "bicycle"): 2,
+        (contract.PREDICTIONS, "motorcycle"): 1,
+        (contract.CONFIDENCE, "0.9-1.0"): 2,
+        (contract.CONFIDENCE, "0.4-0.5"): 1,
+    }
