@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ops import (
     alarms,
     classify,
+    drift,
     manifest,
     model,
     promotion,
@@ -96,6 +97,7 @@ COMMAND_MODULES: list[Any] = [
     classify,
     sagemaker,
     alarms,
+    drift,
     review,
     promotion,
     promotion_decision,

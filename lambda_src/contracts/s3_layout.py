@@ -38,6 +38,10 @@ SAGEMAKER_DATA_CAPTURE_PREFIX: Final = "sagemaker/data-capture/"
 #: ``<prefix><training job>/``: a SageMaker version's reports and lineage record.
 SAGEMAKER_REPORTS_PREFIX: Final = "sagemaker/reports/"
 
+# -- Drift ----------------------------------------------------------------------------------
+#: The drift evaluator's reports (``shared/drift_contract.py`` writes under it).
+DRIFT_PREFIX: Final = "drift/"
+
 # -- Relabel --------------------------------------------------------------------------------
 #: Ground Truth relabel jobs, their output and the reviewed records.
 RELABEL_PREFIX: Final = "relabel/"
@@ -66,7 +70,8 @@ RESERVED_ARTIFACT_PREFIXES: Final[Mapping[str, str]] = {
     REKOGNITION_REVIEW_PREFIX: "Rekognition review records",
     REKOGNITION_ERRORS_PREFIX: "Rekognition inference error records",
     REKOGNITION_MODELS_PREFIX: "Rekognition model output and evaluation files",
-    REPORTS_PREFIX: "evaluation reports",
+    REPORTS_PREFIX: "evaluation reports and drift baselines",
+    DRIFT_PREFIX: "drift reports",
     SAGEMAKER_MODELS_PREFIX: "SageMaker model artifacts",
     SAGEMAKER_DATA_CAPTURE_PREFIX: "SageMaker endpoint data capture",
     RELABEL_PREFIX: "Ground Truth relabel jobs, their output and the reviewed records",
