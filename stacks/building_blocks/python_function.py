@@ -16,6 +16,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.building_blocks.iam import acknowledge_resources
+from stacks.building_blocks.network import NetworkPlacement, placement_of
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
 from stacks.config import EnvironmentConfig
@@ -90,6 +92,10 @@ class PythonFunction(Construct):
     explicit memory size and timeout, and a role with no AWS managed policy: the caller grants
     exactly what the handler uses. Asynchronously invoked functions get an encrypted
     dead-letter queue whose first message raises an alarm to ``alarm_action``.
+
+    In an isolated environment (a stack with a :class:`NetworkPlacement`) the function runs in
+    the private subnets with the functions' security group; its role may manage only the network
+    interfaces Lambda creates for it.
     """
 
     def __init__(
@@ -131,6 +137,9 @@ class PythonFunction(Construct):
             description=f"Runs {construct_id}: {description}"[:1000],
         )
         self.log_group.grant_write(self.role)
+        self.network = placement_of(self)
+        if self.network is not None:
+            _grant_network_interfaces(self.role, self.network)
         self.dead_letter: DeadLetterQueue | None = None
         if invocation is Invocation.ASYNCHRONOUS:
             if alarm_action is None:
@@ -178,6 +187,9 @@ class PythonFunction(Construct):
             environment_encryption=encryption_key,
             dead_letter_queue=self.dead_letter.queue if self.dead_letter else None,
             reserved_concurrent_executions=reserved_concurrency,
+            vpc=self.network.vpc if self.network else None,
+            vpc_subnets=self.network.subnet_selection() if self.network else None,
+            security_groups=[self.network.functions] if self.network else None,
         )
         self._acknowledge(invocation, reserved_concurrency)
 
@@ -206,7 +218,8 @@ class PythonFunction(Construct):
         acknowledgements = [
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                "X-Ray PutTraceSegments/PutTelemetryRecords (and in a VPC "
+                "ec2:DescribeNetworkInterfaces/DescribeSubnets) support no resource-level "
                 "permissions; '*' is the only resource they accept.",
             ),
             (
@@ -214,12 +227,24 @@ class PythonFunction(Construct):
                 "Each function has its own role whose policy is generated from exact grants; an "
                 "inline policy lives and dies with that role, a managed one would outlive it.",
             ),
-            (
-                "NIST.800.53.R5-LambdaInsideVPC",
-                "The functions call only AWS public endpoints over TLS with IAM auth and hold no "
-                "network-reachable resources; a VPC would add NAT cost and no control.",
-            ),
         ]
+        if self.network is None:
+            acknowledgements.append(
+                (
+                    "NIST.800.53.R5-LambdaInsideVPC",
+                    "This environment's network mode is public (chosen in cdk.json, e.g. for "
+                    "dev: no VPC endpoint cost). Its functions call AWS's public endpoints over "
+                    "TLS with IAM authentication and hold no network-reachable resource; "
+                    "network.mode isolated places them in private subnets behind VPC endpoints.",
+                )
+            )
+        else:
+            acknowledge_resources(
+                self,
+                [network_interfaces_arn(Stack.of(self))],
+                "Lambda names the interfaces it creates for the function at run time; the role "
+                "may create them only in the VPC's subnets with the functions' security group.",
+            )
         if reserved_concurrency is None:
             acknowledgements.append(
                 (
@@ -243,6 +268,48 @@ class PythonFunction(Construct):
             ]
         for rule, reason in acknowledgements:
             validations.acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def network_interfaces_arn(stack: Stack) -> str:
+    """Every network interface of the stack's account and region."""
+    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
+def _grant_network_interfaces(role: iam.Role, network: NetworkPlacement) -> None:
+    """What Lambda does with the function's role to attach it to the VPC (what the AWS managed
+    policy AWSLambdaVPCAccessExecutionRole grants, with CreateNetworkInterface scoped)."""
+    stack = Stack.of(role)
+
+    def ec2_arn(resource: str, name: str) -> str:
+        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+    interfaces = network_interfaces_arn(stack)
+
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[
+                interfaces,
+                *(ec2_arn("subnet", subnet_id) for subnet_id in network.subnet_ids),
+                ec2_arn("security-group", network.functions.security_group_id),
+            ],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            resources=[interfaces],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]
+        )
+    )
 
 
 def _validate(

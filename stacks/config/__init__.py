@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``network``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -61,6 +61,7 @@ from stacks.config.schema import (
     ImageClassificationHyperparameters,
     LifecycleConfig,
     ModelControlConfig,
+    NetworkConfig,
     OperationsConfig,
     PollingLoop,
     QualityGateConfig,
@@ -105,6 +106,7 @@ __all__ = [
     "ImageClassificationHyperparameters",
     "LifecycleConfig",
     "ModelControlConfig",
+    "NetworkConfig",
     "OperationsConfig",
     "PollingLoop",
     "QualityGateConfig",

@@ -17,6 +17,7 @@ from stacks.config.reading import _Reader, deep_merge
 from stacks.config.rules import _check_environment_rules, _check_prefixes, check_isolation
 from stacks.config.schema import ConfigError, EnvironmentConfig
 from stacks.config.sections.lifecycle import _lifecycle
+from stacks.config.sections.network import _network
 from stacks.config.sections.operations import _operations
 from stacks.config.sections.quality_gate import _quality_gate
 from stacks.config.sections.rekognition import _rekognition
@@ -99,6 +100,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         sagemaker=_sagemaker(reader.child("sagemaker")),
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
+        network=_network(reader.child("network"), region),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
