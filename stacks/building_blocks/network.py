@@ -97,6 +97,59 @@ def placement_of(scope: Construct) -> NetworkPlacement | None:
     return placement
 
 
+def network_interfaces_arn(stack: Stack) -> str:
+    """Every network interface of the stack's account and region."""
+    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+
+def grant_network_interfaces(
+    role: iam.IRole,
+    network: NetworkPlacement,
+    group: ec2.ISecurityGroup,
+    *,
+    interface_actions: Sequence[str] = (),
+    describe_actions: Sequence[str] = (),
+) -> None:
+    """What a service does with ``role`` to attach its compute to the VPC: create interfaces
+    only in the VPC's subnets with ``group``, manage the interfaces it names at run time, and
+    the ``Describe*`` calls that accept no resource. (Lambda: what the AWS managed policy
+    AWSLambdaVPCAccessExecutionRole grants, scoped; SageMaker: its documented VPC access.)"""
+    stack = Stack.of(role)
+
+    def ec2_arn(resource: str, name: str) -> str:
+        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+    interfaces = network_interfaces_arn(stack)
+    principal = role.grant_principal
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:CreateNetworkInterface"],
+            resources=[
+                interfaces,
+                *(ec2_arn("subnet", subnet_id) for subnet_id in network.subnet_ids),
+                ec2_arn("security-group", group.security_group_id),
+            ],
+        )
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+                *interface_actions,
+            ],
+            resources=[interfaces],
+        )
+    )
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", *describe_actions],
+            resources=["*"],
+        )
+    )
+
+
 class IsolatedNetwork(Construct):
     """The VPC of an isolated environment: created (with its endpoints) or reused.
 
@@ -165,31 +218,16 @@ class IsolatedNetwork(Construct):
                 description=f"{description} of {name_prefix}: HTTPS to the VPC endpoints only",
                 allow_all_outbound=False,
             )
-            group.add_egress_rule(
-                ec2.Peer.security_group_id(endpoints.security_group_id),
-                ec2.Port.tcp(HTTPS),
-                "Interface endpoints",
-            )
+            # Separate rule resources (a group object as the peer): inline rules that name
+            # each other would make the two groups depend on each other.
+            group.connections.allow_to(endpoints, ec2.Port.tcp(HTTPS), description)
             group.add_egress_rule(prefix_list, ec2.Port.tcp(HTTPS), "S3 gateway endpoint")
-            if isinstance(endpoints, ec2.SecurityGroup):
-                endpoints.add_ingress_rule(
-                    ec2.Peer.security_group_id(group.security_group_id),
-                    ec2.Port.tcp(HTTPS),
-                    description,
-                )
             tiers[tier] = group
         # Distributed training: SageMaker's instances of one job talk to each other (encrypted,
         # EnableInterContainerTrafficEncryption); nothing else reaches them.
         training = tiers["Training"]
-        training.add_ingress_rule(
-            ec2.Peer.security_group_id(training.security_group_id),
-            ec2.Port.all_traffic(),
-            "Instances of one training job",
-        )
-        training.add_egress_rule(
-            ec2.Peer.security_group_id(training.security_group_id),
-            ec2.Port.all_traffic(),
-            "Instances of one training job",
+        training.connections.allow_internally(
+            ec2.Port.all_traffic(), "Instances of one training job"
         )
         Validations.of(training).acknowledge(
             Acknowledgment(

@@ -17,7 +17,11 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.building_blocks.iam import acknowledge_resources
-from stacks.building_blocks.network import NetworkPlacement, placement_of
+from stacks.building_blocks.network import (
+    grant_network_interfaces,
+    network_interfaces_arn,
+    placement_of,
+)
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
 from stacks.config import EnvironmentConfig
@@ -139,7 +143,7 @@ class PythonFunction(Construct):
         self.log_group.grant_write(self.role)
         self.network = placement_of(self)
         if self.network is not None:
-            _grant_network_interfaces(self.role, self.network)
+            grant_network_interfaces(self.role, self.network, self.network.functions)
         self.dead_letter: DeadLetterQueue | None = None
         if invocation is Invocation.ASYNCHRONOUS:
             if alarm_action is None:
@@ -268,48 +272,6 @@ class PythonFunction(Construct):
             ]
         for rule, reason in acknowledgements:
             validations.acknowledge(Acknowledgment(id=rule, reason=reason))
-
-
-def network_interfaces_arn(stack: Stack) -> str:
-    """Every network interface of the stack's account and region."""
-    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
-
-
-def _grant_network_interfaces(role: iam.Role, network: NetworkPlacement) -> None:
-    """What Lambda does with the function's role to attach it to the VPC (what the AWS managed
-    policy AWSLambdaVPCAccessExecutionRole grants, with CreateNetworkInterface scoped)."""
-    stack = Stack.of(role)
-
-    def ec2_arn(resource: str, name: str) -> str:
-        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
-
-    interfaces = network_interfaces_arn(stack)
-
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["ec2:CreateNetworkInterface"],
-            resources=[
-                interfaces,
-                *(ec2_arn("subnet", subnet_id) for subnet_id in network.subnet_ids),
-                ec2_arn("security-group", network.functions.security_group_id),
-            ],
-        )
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=[
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            resources=[interfaces],
-        )
-    )
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]
-        )
-    )
 
 
 def _validate(

@@ -84,8 +84,9 @@ def encryption_statements(bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyS
             principals=[iam.AnyPrincipal()],
             actions=["s3:PutObject"],
             resources=[objects],
+            # The authorization reference types this key as an ARN: an ARN operator.
             conditions={
-                "StringNotEqualsIfExists": {
+                "ArnNotEqualsIfExists": {
                     "s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn
                 }
             },

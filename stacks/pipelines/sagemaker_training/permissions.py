@@ -21,7 +21,12 @@ from stacks.building_blocks.iam import (
     acknowledge_resources,
     grant_objects,
 )
-from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, placement_of
+from stacks.building_blocks.network import (
+    PERIMETER_EXCLUSION_TAG,
+    grant_network_interfaces,
+    network_interfaces_arn,
+    placement_of,
+)
 from stacks.config import EnvironmentConfig
 
 MODELS_PREFIX = "sagemaker/models/"
@@ -52,7 +57,7 @@ def _training_role(
         assumed_by=_sagemaker_principal(),
         description="SageMaker training jobs of the image-classification workflow",
     )
-    _grant_vpc_access(role)
+    _grant_vpc_access(role, "training")
     grant_objects(role, data_bucket, training.data_prefix, ["s3:GetObject"], list_bucket=True)
     grant_objects(
         role, artifacts_bucket, MODELS_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]
@@ -79,7 +84,7 @@ def _hosting_role(
         assumed_by=_sagemaker_principal(),
         description="SageMaker models and endpoint of the image-classification workflow",
     )
-    if _grant_vpc_access(role):
+    if _grant_vpc_access(role, "hosting"):
         # Data capture is written by SageMaker's hosting platform with this role, with no
         # documented promise that it travels through the model's VPC: the buckets' perimeter
         # lets this role in by its tag (only sagemaker.amazonaws.com of this account can assume
@@ -104,28 +109,31 @@ def _sagemaker_principal() -> iam.ServicePrincipal:
     )
 
 
-#: What SageMaker does with the execution role to place a job or model in a VPC (SageMaker
-#: Developer Guide, "Give SageMaker AI access to resources in your Amazon VPC"). None of these
-#: actions takes a resource SageMaker could name before it creates the interface.
-VPC_ACCESS_ACTIONS: tuple[str, ...] = (
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeSecurityGroups",
-)
-
-
-def _grant_vpc_access(role: iam.Role) -> bool:
-    """In an isolated environment, let SageMaker attach the role's jobs or models to the VPC."""
-    if placement_of(role) is None:
+def _grant_vpc_access(role: iam.Role, tier: str) -> bool:
+    """In an isolated environment, let SageMaker attach the role's jobs or models to the VPC
+    (SageMaker Developer Guide, "Give SageMaker AI access to resources in your Amazon VPC")."""
+    network = placement_of(role)
+    if network is None:
         return False
-    role.add_to_principal_policy(
-        iam.PolicyStatement(actions=list(VPC_ACCESS_ACTIONS), resources=["*"])
+    grant_network_interfaces(
+        role,
+        network,
+        network.training if tier == "training" else network.hosting,
+        interface_actions=[
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterfacePermission",
+        ],
+        describe_actions=[
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSecurityGroups",
+        ],
+    )
+    acknowledge_resources(
+        role,
+        [network_interfaces_arn(Stack.of(role))],
+        "SageMaker names the network interfaces it creates for a job or model at run time; "
+        "the role may create them only in the VPC's subnets with the tier's security group.",
     )
     return True
 
