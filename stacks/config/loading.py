@@ -14,7 +14,12 @@ from typing import Any
 
 from stacks.config.limits import LOG_RETENTION_DAYS
 from stacks.config.reading import _Reader, deep_merge
-from stacks.config.rules import _check_environment_rules, _check_prefixes, check_isolation
+from stacks.config.rules import (
+    _check_environment_rules,
+    _check_network_region,
+    _check_prefixes,
+    check_isolation,
+)
 from stacks.config.schema import ConfigError, EnvironmentConfig
 from stacks.config.sections.lifecycle import _lifecycle
 from stacks.config.sections.network import _network
@@ -100,10 +105,11 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         sagemaker=_sagemaker(reader.child("sagemaker")),
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
-        network=_network(reader.child("network"), region),
+        network=_network(reader.child("network")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
+    _check_network_region(config)
     _check_prefixes(config)
     return config
 

@@ -1,8 +1,8 @@
 """The ``network`` section: public endpoints, or isolated subnets behind VPC endpoints.
 
 ``{"mode": "public" | "isolated", "vpc_id": null, "subnet_ids": [], "availability_zones": [],
-"endpoint_security_group_id": null, "s3_prefix_list_id": null}``. Read after ``region``: the
-Availability Zones must lie in the environment's region.
+"endpoint_security_group_id": null, "s3_prefix_list_id": null}``. That the zones lie in the
+environment's region is a rule across sections (``stacks.config.rules``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _PREFIX_LIST_HINT = (
 )
 
 
-def _network(reader: _Reader, region: str | None) -> NetworkConfig:
+def _network(reader: _Reader) -> NetworkConfig:
     mode = reader.choice("mode", NETWORK_MODES)
     vpc_id = reader.optional_string("vpc_id", _VPC_ID, "must be a VPC id (vpc- and 8 or 17 hex)")
     subnet_ids = reader.string_list(
@@ -53,7 +53,7 @@ def _network(reader: _Reader, region: str | None) -> NetworkConfig:
     if not config.isolated:
         _check_public(reader, config)
     else:
-        _check_isolated(reader, config, region)
+        _check_isolated(reader, config)
     return config
 
 
@@ -72,26 +72,14 @@ def _check_public(reader: _Reader, config: NetworkConfig) -> None:
             )
 
 
-def _check_isolated(reader: _Reader, config: NetworkConfig, region: str | None) -> None:
+def _check_isolated(reader: _Reader, config: NetworkConfig) -> None:
     zones = config.availability_zones
-    if region is None:
-        raise ConfigError(
-            reader.key("mode"),
-            '"isolated" needs the environment\'s region (its Availability Zones and S3 prefix '
-            "list are regional)",
-        )
     if len(set(zones)) < MIN_AVAILABILITY_ZONES:
         raise ConfigError(
             reader.key("availability_zones"),
             f"isolated subnets need at least {MIN_AVAILABILITY_ZONES} distinct Availability "
             f"Zones, got {len(set(zones))}",
         )
-    for index, zone in enumerate(zones):
-        if zone[:-1] != region:
-            raise ConfigError(
-                f"{reader.key('availability_zones')}[{index}]",
-                f"{zone!r} is not in the environment's region {region}",
-            )
     if config.s3_prefix_list_id is None:
         raise ConfigError(reader.key("s3_prefix_list_id"), f"is required: {_PREFIX_LIST_HINT}")
     if config.vpc_id is None:
