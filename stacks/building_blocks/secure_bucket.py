@@ -66,31 +66,38 @@ class DataPerimeter:
 
 
 def encryption_statements(bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
-    """Deny an upload that asks for any server-side encryption but ``key`` (SSE-S3, DSSE-KMS,
-    another KMS key). An upload that names none gets the bucket's default: ``key``."""
+    """Deny an upload that asks for any server-side encryption but ``key``.
+
+    An upload that names no encryption gets the bucket's default, ``key``. One that names
+    SSE-S3 or DSSE-KMS, another KMS key, or SSE-KMS without a key id (which S3 answers with the
+    AWS managed key aws/s3, PutObject API Reference) is denied. ``Null`` = ``false`` limits each
+    deny to requests that carry the header: a negated operator alone would also deny every
+    upload that names none (IAM User Guide, "Condition operators").
+    """
     objects = bucket.arn_for_objects("*")
+    sse = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+    def deny(sid: str, conditions: dict[str, object]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions=conditions,
+        )
+
     return [
-        iam.PolicyStatement(
-            sid="DenyOtherServerSideEncryption",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[objects],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        deny(
+            "DenyOtherServerSideEncryption",
+            {"Null": {sse: "false"}, "StringNotEquals": {sse: "aws:kms"}},
         ),
-        iam.PolicyStatement(
-            sid="DenyOtherKmsKeys",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[objects],
-            # The authorization reference types this key as an ARN: an ARN operator.
-            conditions={
-                "ArnNotEqualsIfExists": {
-                    "s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn
-                }
-            },
+        # The authorization reference types the key id as an ARN: an ARN operator.
+        deny(
+            "DenyOtherKmsKeys", {"Null": {key_id: "false"}, "ArnNotEquals": {key_id: key.key_arn}}
         ),
+        deny("DenyKmsWithoutTheKey", {"Null": {sse: "false", key_id: "true"}}),
     ]
 
 

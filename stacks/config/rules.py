@@ -121,7 +121,6 @@ def _check_environment_rules(config: EnvironmentConfig) -> None:
             )
 
 
-
 def _check_network_region(config: EnvironmentConfig) -> None:
     """An isolated environment's zones and S3 prefix list are regional: it needs its region."""
     network = config.network
@@ -140,6 +139,7 @@ def _check_network_region(config: EnvironmentConfig) -> None:
                 f"{key}.availability_zones[{index}]",
                 f"{zone!r} is not in the environment's region {config.region}",
             )
+
 
 def could_share_account_and_region(a: EnvironmentConfig, b: EnvironmentConfig) -> bool:
     """Whether two environments may deploy into one account and region: the same ones, or one
