@@ -99,7 +99,7 @@ def placement_of(scope: Construct) -> NetworkPlacement | None:
 
 def network_interfaces_arn(stack: Stack) -> str:
     """Every network interface of the stack's account and region."""
-    return stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    return str(stack.format_arn(service="ec2", resource="network-interface", resource_name="*"))
 
 
 def grant_network_interfaces(
@@ -117,7 +117,7 @@ def grant_network_interfaces(
     stack = Stack.of(role)
 
     def ec2_arn(resource: str, name: str) -> str:
-        return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+        return str(stack.format_arn(service="ec2", resource=resource, resource_name=name))
 
     interfaces = network_interfaces_arn(stack)
     principal = role.grant_principal

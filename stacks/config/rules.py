@@ -159,7 +159,9 @@ def check_isolation(configs: list[EnvironmentConfig]) -> None:
                 continue
             theirs = other.physical_names()
             for what, name in config.physical_names().items():
-                if _names_clash(name, theirs[what]):
+                # (Kinds only one of them has, like an isolated environment's network stack,
+                # cannot clash by kind.)
+                if what in theirs and _names_clash(name, theirs[what]):
                     raise ConfigError(
                         f"environments.{config.name}",
                         f"its {what} {name!r} clashes with environment {other.name}'s "

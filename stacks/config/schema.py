@@ -500,6 +500,9 @@ class EnvironmentConfig:
         rnp = self.resource_name_prefix
         where = f"{self.account or '<account>'}-{self.region or '<region>'}"
         names = {f"stack {c}": self.stack_name(c) for c in STACK_CONCERNS}
+        if self.network.isolated:
+            names["stack Network"] = self.stack_name("Network")
+            names["network flow-logs key alias"] = f"alias/{rnp}-network"
         names |= {
             "data bucket": f"{rnp}-data-{where}",
             "artifacts bucket": f"{rnp}-artifacts-{where}",

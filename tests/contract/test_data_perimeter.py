@@ -40,6 +40,7 @@ from tests.contract.policy_evaluation import ALLOW, DENY, NO_DECISION, Request, 
 
 TLS = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
 OTHER_VPC = "vpc-0aaaaaaaaaaaaaaaa"
+OTHER_KEY = "arn:aws:kms:eu-west-1:111111111111:key/other"
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def as_service(d: Deployed, service: str, action: str, purpose: str, key: str) -
 
 
 def test_prod_is_isolated_and_the_roles_are_tagged_as_the_scenarios_assume(prod: Deployed) -> None:
-    assert prod.vpc_id is not None and prod.vpc_id.startswith("vpc-")
+    assert prod.vpc_id is not None
+    assert prod.vpc_id.startswith("vpc-")
     assert PERIMETER_EXCLUSION_TAG not in prod.role("InferenceConsumerRole")[1]
     assert PERIMETER_EXCLUSION_TAG not in prod.role("TrainingTrainingRole")[1]
     assert prod.role("TrainingHostingRole")[1][PERIMETER_EXCLUSION_TAG] == "true"
@@ -273,8 +275,7 @@ def test_sagemaker_data_capture_writes_with_the_hosting_role_and_the_key(prod: D
         )
 
     assert decide(prod.policies["artifacts"], capture(prod.key_arn)) == NO_DECISION
-    other_key = "arn:aws:kms:eu-west-1:111111111111:key/other"
-    assert decide(prod.policies["artifacts"], capture(other_key)) == DENY
+    assert decide(prod.policies["artifacts"], capture(OTHER_KEY)) == DENY
 
 
 def test_log_delivery_writes_access_logs_and_nothing_else(prod: Deployed) -> None:
@@ -317,7 +318,7 @@ def test_an_unknown_service_principal_is_denied(prod: Deployed) -> None:
         (
             {
                 "s3:x-amz-server-side-encryption": "aws:kms",
-                "s3:x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:eu-west-1:111111111111:key/other",
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": OTHER_KEY,
             },
             DENY,
         ),
