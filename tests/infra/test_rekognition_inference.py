@@ -106,6 +106,27 @@ def test_rule_sends_new_images_under_the_prefix_to_the_queue(templates, environm
     dead_letter = logical_id(template, "AWS::SQS::Queue", "UndeliveredEvents")
     assert target["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dead_letter, "Arn"]}}
+    # Both queues admit EventBridge for this rule only (aws:SourceArn), not any rule of the
+    # account (aws:SourceAccount): confused-deputy prevention.
+    rule_id = logical_id(template, "AWS::Events::Rule", "ImageCreated")
+    policies = template.find_resources("AWS::SQS::QueuePolicy")
+    for queue_id in (queue, dead_letter):
+        (policy,) = [
+            p for p in policies.values() if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+        ]
+        allows = [
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+        ]
+        assert allows == [
+            {
+                "Action": "sqs:SendMessage",
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+                "Sid": allows[0]["Sid"],
+            }
+        ], queue_id
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
