@@ -18,10 +18,17 @@ from stacks.config import EnvironmentConfig
 class NetworkStack(Stack):
     """The :class:`IsolatedNetwork` of one environment (only built for ``mode: isolated``)."""
 
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones. CDK would otherwise look the account's zones up at synth time
+        (a context lookup that needs AWS credentials; cdk.context.json is not kept)."""
+        return self._zones
+
     def __init__(
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._zones = list(config.network.availability_zones)
         self.network = IsolatedNetwork(
             self,
             "Network",

@@ -350,3 +350,16 @@ def test_readme_states_every_endpoint() -> None:
     readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
     for endpoint in INTERFACE_ENDPOINTS:
         assert f"`com.amazonaws.<region>.{endpoint.service}`" in readme, endpoint.service
+
+
+def test_synthesis_needs_no_context_lookup(cdk_context: dict[str, Any], tmp_path: Path) -> None:
+    """`cdk synth` has no AWS credentials (and cdk.context.json is not kept): a lookup (say of
+    the account's Availability Zones for prod's VPC) would stop it."""
+    from stacks.config import load_all
+
+    app = make_app(cdk_context, outdir=str(tmp_path))
+    for config in load_all(cdk_context):
+        build_environment(app, config)
+    app.synth()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest.get("missing") is None
