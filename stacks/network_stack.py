@@ -36,6 +36,7 @@ class NetworkStack(Stack):
             name_prefix=config.resource_name_prefix,
             log_retention_days=config.log_retention_days,
             retain=config.retain_data,
+            other_resource_accounts=_promotion_source_accounts(config),
         )
         self.placement: NetworkPlacement = self.network.placement
         CfnOutput(self, "VpcId", value=self.placement.vpc_id, description="The workloads' VPC")
@@ -45,3 +46,12 @@ class NetworkStack(Stack):
             value=",".join(self.placement.subnet_ids),
             description="Private isolated subnets (network.subnet_ids to share this VPC)",
         )
+
+
+def _promotion_source_accounts(config: EnvironmentConfig) -> list[str]:
+    """The promotion source's account when it is another one: the promotion reads its
+    lineage records from the source's artifacts bucket."""
+    source = config.promotion.source if config.promotion else None
+    if source is None or source.account is None or source.account == config.account:
+        return []
+    return [source.account]

@@ -157,6 +157,8 @@ class IsolatedNetwork(Construct):
     internet gateway, flow logs of all traffic to an encrypted log group, the S3 gateway endpoint
     on the subnets' route tables and the :data:`INTERFACE_ENDPOINTS` with private DNS, every
     endpoint policy limited to this account's principals (and for S3 this account's buckets).
+    ``other_resource_accounts``: accounts whose buckets workloads also read through the S3
+    endpoint (a promotion source's artifacts bucket in another account).
     Reused (``vpc_id``): the VPC, its subnets and its endpoints are someone else's; only the
     tiers' security groups are created.
 
@@ -173,8 +175,10 @@ class IsolatedNetwork(Construct):
         name_prefix: str,
         log_retention_days: int,
         retain: bool,
+        other_resource_accounts: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
+        self._resource_accounts = [Aws.ACCOUNT_ID, *other_resource_accounts]
         if not network.isolated or network.s3_prefix_list_id is None:
             raise ValueError("IsolatedNetwork: the network configuration is not isolated")
         self.vpc: ec2.IVpc
@@ -312,7 +316,12 @@ class IsolatedNetwork(Construct):
                 conditions={
                     "StringEquals": {
                         "aws:PrincipalAccount": Aws.ACCOUNT_ID,
-                        "aws:ResourceAccount": Aws.ACCOUNT_ID,
+                        # This account's buckets, and a promotion source's in another account.
+                        "aws:ResourceAccount": (
+                            self._resource_accounts
+                            if len(self._resource_accounts) > 1
+                            else Aws.ACCOUNT_ID
+                        ),
                     }
                 },
             )

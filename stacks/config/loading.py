@@ -24,6 +24,7 @@ from stacks.config.schema import ConfigError, EnvironmentConfig
 from stacks.config.sections.lifecycle import _lifecycle
 from stacks.config.sections.network import _network
 from stacks.config.sections.operations import _operations
+from stacks.config.sections.promotion import _promotion, resolve_promotions
 from stacks.config.sections.quality_gate import _quality_gate
 from stacks.config.sections.rekognition import _rekognition
 from stacks.config.sections.rekognition_training import _rekognition_training
@@ -106,6 +107,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
         network=_network(reader.child("network")),
+        promotion=_promotion(reader.child("promotion")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
@@ -127,6 +129,6 @@ def _log_retention(reader: _Reader) -> int:
 
 def load_all(context: Mapping[str, Any]) -> list[EnvironmentConfig]:
     """Every configured environment, validated and checked for isolation, in cdk.json order."""
-    configs = [_load_one(context, name) for name in _environments(context)]
+    configs = resolve_promotions([_load_one(context, name) for name in _environments(context)])
     check_isolation(configs)
     return configs

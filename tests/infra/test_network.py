@@ -363,3 +363,23 @@ def test_synthesis_needs_no_context_lookup(cdk_context: dict[str, Any], tmp_path
     app.synth()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest.get("missing") is None
+
+
+def test_s3_endpoint_admits_a_promotion_sources_buckets_in_another_account(
+    context_copy: dict[str, Any],
+) -> None:
+    """Prod's promotion reads the lineage record from dev's artifacts bucket: with dev in
+    another account, the gateway endpoint must let that one account's buckets through too."""
+    context_copy["environments"]["dev"].update(account="222222222222", region="eu-west-1")
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "prod"))
+    assert stacks.network is not None
+    (gateway,) = [
+        r
+        for r in Template.from_stack(stacks.network).to_json()["Resources"].values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint" and r["Properties"]["VpcEndpointType"] == "Gateway"
+    ]
+    (statement,) = gateway["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"]["aws:ResourceAccount"] == [
+        {"Ref": "AWS::AccountId"},
+        "222222222222",
+    ]
