@@ -40,8 +40,8 @@ class InterfaceEndpoint:
 #: in production. Not here, because nothing calls them from the VPC: KMS (SSE-KMS, encrypted
 #: queues, topics and log groups are decrypted by those services themselves), STS (Lambda and
 #: SageMaker hand the role's credentials to the code), CloudWatch Logs (Lambda and SageMaker
-#: ship stdout themselves), the SageMaker API and EventBridge (called by Step Functions and
-#: S3 from AWS's network), ECR (SageMaker pulls the built-in algorithm's image itself).
+#: ship stdout themselves), EventBridge (called by S3 from AWS's network), ECR (SageMaker
+#: pulls the built-in algorithm's image itself).
 INTERFACE_ENDPOINTS: tuple[InterfaceEndpoint, ...] = (
     InterfaceEndpoint("sqs", "Rekognition inference consumer (error records, redrive)"),
     InterfaceEndpoint("sns", "functions that notify (training trigger, notifier)"),
@@ -51,6 +51,7 @@ INTERFACE_ENDPOINTS: tuple[InterfaceEndpoint, ...] = (
     InterfaceEndpoint("lambda", "model controller (event source MaximumConcurrency)"),
     InterfaceEndpoint("rekognition", "inference consumer and controller (Detect/Start/Stop)"),
     InterfaceEndpoint("sagemaker.runtime", "SageMaker classify function (InvokeEndpoint)"),
+    InterfaceEndpoint("sagemaker.api", "relabel collect function (Ground Truth labeling jobs)"),
     InterfaceEndpoint("xray", "every function's X-Ray daemon (active tracing)"),
 )
 

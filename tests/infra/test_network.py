@@ -26,7 +26,7 @@ from tests.infra.conftest import make_app
 #: function invocations using AWS X-Ray"), from the function's network.
 CALLED_WITHOUT_A_CLIENT = {"xray"}
 #: PrivateLink spells one service differently from its API endpoint prefix.
-PRIVATELINK_NAMES = {"runtime.sagemaker": "sagemaker.runtime"}
+PRIVATELINK_NAMES = {"runtime.sagemaker": "sagemaker.runtime", "api.sagemaker": "sagemaker.api"}
 
 
 def all_resources(stacks: EnvironmentStacks) -> dict[str, dict[str, Any]]:
@@ -286,7 +286,7 @@ def test_perimeter_exclusion_tag_is_on_service_assumed_roles_only(
     prod_resources: dict[str, dict[str, Any]],
 ) -> None:
     """Only roles that AWS services assume and that call S3 from AWS's network carry it: the
-    state machines' roles and the SageMaker hosting role (data capture)."""
+    state machines' roles, the SageMaker hosting role (data capture) and Ground Truth's."""
     tagged = []
     for logical_id, role in of_type(prod_resources, "AWS::IAM::Role").items():
         tags = {t["Key"]: t["Value"] for t in role["Properties"].get("Tags", [])}
@@ -296,6 +296,7 @@ def test_perimeter_exclusion_tag_is_on_service_assumed_roles_only(
             assert "states.amazonaws.com" in principals or "sagemaker.amazonaws.com" in principals
             assert "lambda.amazonaws.com" not in principals
     assert any("HostingRole" in t for t in tagged)
+    assert any("GroundTruthRole" in t for t in tagged)
     assert not any("TrainingRole" in t for t in tagged)
     assert sum("StateMachineRole" in t for t in tagged) >= 5
 

@@ -34,6 +34,7 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
         "DevMonitoring.template.json",
         "DevRekognitionInference.template.json",
         "DevRekognitionTraining.template.json",
+        "DevRelabel.template.json",
         "DevSageMaker.template.json",
         "DevStorage.template.json",
         "ProdAlerting.template.json",
@@ -41,6 +42,7 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
         "ProdNetwork.template.json",
         "ProdRekognitionInference.template.json",
         "ProdRekognitionTraining.template.json",
+        "ProdRelabel.template.json",
         "ProdSageMaker.template.json",
         "ProdStorage.template.json",
     ]

@@ -44,6 +44,7 @@ def scrubbed(template: Template) -> dict:
             "RekognitionTraining",
             "RekognitionInference",
             "SageMaker",
+            "Relabel",
             "Monitoring",
         )
     ],
