@@ -21,6 +21,7 @@ from stacks.config.rules import (
     check_isolation,
 )
 from stacks.config.schema import ConfigError, EnvironmentConfig
+from stacks.config.sections.drift import _drift
 from stacks.config.sections.lifecycle import _lifecycle
 from stacks.config.sections.network import _network
 from stacks.config.sections.operations import _operations
@@ -111,6 +112,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         operations=_operations(reader.child("operations"), rekognition),
         network=_network(reader.child("network")),
         promotion=_promotion(reader.child("promotion")),
+        drift=_drift(reader.child("drift")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
