@@ -15,6 +15,7 @@ from contracts.outputs import (
     WORK_QUEUE_URL,
 )
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.storage_stack import StorageStack
@@ -31,9 +32,11 @@ class RekognitionInferenceStack(Stack):
         config: EnvironmentConfig,
         storage: StorageStack,
         alerting: AlertingStack,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         shared = storage.shared_with(self)
         self.inference = RekognitionInference(
             self,

@@ -20,6 +20,15 @@ STACK_CONCERNS: Final[tuple[str, ...]] = (
     "Relabel",
     "Monitoring",
 )
+#: The stack of an isolated environment's network (VPC and endpoints): only where it is isolated.
+NETWORK_CONCERN: Final = "Network"
+
+
+def stack_concerns(*, isolated: bool) -> tuple[str, ...]:
+    """The stacks an environment has: :data:`STACK_CONCERNS`, and its Network stack if isolated."""
+    return ((NETWORK_CONCERN,) if isolated else ()) + STACK_CONCERNS
+
+
 #: Concerns whose stack name is not their kebab-case.
 _STACK_NAME_EXCEPTIONS: Final = {"SageMaker": "sagemaker"}
 

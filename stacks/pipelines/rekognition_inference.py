@@ -26,7 +26,7 @@ from contracts import metrics, s3_layout
 from stacks.building_blocks.alarms import alarm
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.building_blocks.queue import DeadLetterQueue, WorkQueue
+from stacks.building_blocks.queue import DeadLetterQueue, RuleQueueTarget, WorkQueue
 from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig
 from stacks.pipelines.review_sampling import review_sample_environment
 from stacks.runbooks import Runbook
@@ -34,8 +34,10 @@ from stacks.runbooks import Runbook
 #: Receives before a message that keeps failing transiently moves to the dead-letter queue:
 #: the most the foundation allows, so a model that is briefly not ready costs no DLQ trip.
 MAX_RECEIVE_COUNT = 5
-#: Messages wait up to SQS's maximum when the model is off (an alarm fires long before).
-QUEUE_RETENTION = Duration.days(14)
+#: Messages wait a week while the model is off (an alarm fires long before); the dead-letter
+#: queue keeps 14 days, so a message that fails on its last day still has a week there (SQS
+#: counts retention from the first enqueue).
+QUEUE_RETENTION = Duration.days(7)
 #: Prefixes of the artifacts bucket this pipeline writes (the consumer writes under the same).
 RESULTS_PREFIX = s3_layout.REKOGNITION_RESULTS_PREFIX
 REVIEW_PREFIX = s3_layout.REKOGNITION_REVIEW_PREFIX
@@ -106,7 +108,7 @@ class RekognitionInference(Construct):
                 },
             ),
             targets=[
-                targets.SqsQueue(
+                RuleQueueTarget(
                     self.work.queue,
                     dead_letter_queue=self.undelivered_events.queue,
                     max_event_age=Duration.hours(24),

@@ -9,10 +9,9 @@ from aws_cdk import Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
-from contracts.naming import STACK_CONCERNS
+from contracts.naming import stack_concerns
 from stacks.config import load_all
 from stacks.environment import build_environment
-from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app
 
 
@@ -32,9 +31,9 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
     report = json.loads((tmp_path / "validation-report.json").read_text())
     assert report["pluginReports"] == []
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == sorted(
-        f"{env.capitalize()}{concern}.template.json"
-        for env in ENVIRONMENTS
-        for concern in STACK_CONCERNS
+        f"{config.name.capitalize()}{concern}.template.json"
+        for config in load_all(cdk_context)
+        for concern in stack_concerns(isolated=config.network.isolated)
     )
 
 

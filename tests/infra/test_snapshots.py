@@ -13,8 +13,12 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from contracts.naming import STACK_CONCERNS
-from tests.conftest import ENVIRONMENTS
+from contracts.naming import stack_concerns
+from stacks.config import load_all
+from tests.conftest import load_cdk_json
+
+#: The Network stack exists only in isolated environments.
+_CONFIGS = load_all(load_cdk_json()["context"])
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}(\.zip|\.json)")
 
@@ -31,7 +35,11 @@ def scrubbed(template: Template) -> dict:
 
 @pytest.mark.parametrize(
     ("env", "stack"),
-    [(env, stack) for env in ENVIRONMENTS for stack in STACK_CONCERNS],
+    [
+        (config.name, stack)
+        for config in _CONFIGS
+        for stack in stack_concerns(isolated=config.network.isolated)
+    ],
 )
 def test_template_snapshot(templates, snapshot_json, env, stack):
     assert scrubbed(templates[(env, f"{env.capitalize()}{stack}")]) == snapshot_json
