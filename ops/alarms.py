@@ -20,13 +20,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
-from contracts.naming import STACK_CONCERNS
+from contracts.naming import stack_concerns
 from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment, stack_name
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import runbook_of
 
-#: Every stack of an environment (stacks/environment.py); alarm names start with theirs.
-CONCERNS = STACK_CONCERNS
+
+def concerns(config: EnvironmentConfig) -> tuple[str, ...]:
+    """Every stack of the environment (stacks/environment.py); alarm names start with theirs."""
+    return stack_concerns(isolated=config.network.isolated)
+
+
 _STATE_STYLES = {"ALARM": "bold red", "INSUFFICIENT_DATA": "yellow", "OK": "green"}
 _REASON_LIMIT = 120
 
@@ -63,7 +67,7 @@ def command_alarms(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
     cloudwatch = aws_client("cloudwatch", config.region)
     try:
-        alarms = list_alarms(cloudwatch, [stack_name(config, concern) for concern in CONCERNS])
+        alarms = list_alarms(cloudwatch, [stack_name(config, c) for c in concerns(config)])
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, "cannot list the alarms") from error
     console = Console()
