@@ -543,7 +543,9 @@ class DriftConfig:
     - ``window_hours``: the live window each run compares with the running version's baseline;
     - ``min_images``: below this many images in the window a figure is not computed (quiet);
     - ``*_threshold``: a figure at or above it is drift (an alarm, a notification);
-    - ``label_shift_threshold``: a label "moved" when its share changed by this much.
+    - ``label_shift_threshold``: a label "moved" when its share changed by this much;
+    - ``start_retraining``: a drift alarm going to ALARM starts the relabel workflow (off by
+      default; it then needs ``relabel.workteam_arn``).
     """
 
     schedule: str
@@ -554,6 +556,7 @@ class DriftConfig:
     abstention_increase_threshold: float
     size_divergence_threshold: float
     label_shift_threshold: float
+    start_retraining: bool
 
     def thresholds(self) -> dict[str, float | int]:
         """The evaluator's ``DRIFT_THRESHOLDS`` (``drift.figures.Thresholds``' fields)."""
