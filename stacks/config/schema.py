@@ -599,12 +599,20 @@ class PromotionReader:
     environment: str
     account: str
     role_name: str
+    #: The role of its promotion's baseline copy (reads the promoted versions' baselines).
+    baseline_role_name: str
 
 
 def promotion_reader_role_name(resource_name_prefix: str) -> str:
     """The fixed name of a promoting environment's source-reader role (``<prefix>-<env>-...``):
     the source's bucket and key policies name it before it exists."""
     return f"{resource_name_prefix}-promotion-reader"
+
+
+def promotion_baseline_role_name(resource_name_prefix: str) -> str:
+    """The fixed name of a promoting environment's baseline-copy role, named by the source's
+    bucket and key policies like the reader's."""
+    return f"{resource_name_prefix}-promotion-baseline"
 
 
 @dataclass(frozen=True, kw_only=True)

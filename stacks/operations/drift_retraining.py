@@ -84,7 +84,8 @@ class DriftRetraining(Construct):
             composite_alarm_name=retraining_alarm_name(resource_name_prefix),
             alarm_description=(
                 "In ALARM while any drift alarm of this environment is; its change to ALARM "
-                f"starts the relabel workflow (drift.start_retraining). {runbook_line(Runbook.DRIFT)}"
+                "starts the relabel workflow (drift.start_retraining). "
+                + runbook_line(Runbook.DRIFT)
             ),
             alarm_rule=cloudwatch.AlarmRule.any_of(*drift_alarms),
             actions_enabled=False,

@@ -62,7 +62,8 @@ def test_retraining_is_off_by_default_and_on_needs_a_workteam(
         load_environment(context_copy, "dev")
     message = str(raised.value)
     assert "environments.dev.drift.start_retraining" in message
-    assert "needs relabel.workteam_arn" in message and "\n" not in message
+    assert "needs relabel.workteam_arn" in message
+    assert "\n" not in message
     context_copy["environments"]["dev"]["relabel"] = {
         "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/review"
     }
