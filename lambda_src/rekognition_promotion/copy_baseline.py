@@ -7,8 +7,8 @@ baseline.json``; the evaluator of this environment reads the running version's b
 ``shared.drift_contract.rekognition_report_prefix``; the copied version keeps its name). A
 missing or unreadable baseline does not fail the promotion (the model is copied and approved;
 drift monitoring then stays quiet for this version, as its report says): the result says why,
-and the deployment notification repeats it. Other AWS errors propagate to the workflow's retry
-and failure path.
+and the deployment notification repeats it. Other AWS errors (after botocore's own retries)
+propagate: the workflow's failure path notifies them with their cause.
 """
 
 from __future__ import annotations

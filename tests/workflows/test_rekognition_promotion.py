@@ -108,7 +108,9 @@ def workflow(prod_templates, prod_stacks) -> Iterator[LocalWorkflow]:
         local = LocalWorkflow(prod_templates, stack.stack_name, logical_id, strict_answers=True)
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (SOURCE_BUCKET, TARGET_BUCKET):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
         yield local
 
 
