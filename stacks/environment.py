@@ -131,6 +131,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         inference=rekognition_inference.inference,
         sagemaker_inference=sagemaker.inference,
         sagemaker_training=sagemaker.training,
+        relabel_state_machine=relabel.state_machine,
         network=placement,
         **common("Monitoring"),
     )

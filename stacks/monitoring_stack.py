@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contracts.metrics import (
@@ -36,6 +37,7 @@ from stacks.operations.dashboard import (
     OperationsDashboard,
 )
 from stacks.operations.drift import DriftEvaluator
+from stacks.operations.drift_retraining import DriftRetraining
 from stacks.operations.execution_notifications import ExecutionStatusNotifications
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.pipelines.rekognition_training import RekognitionTraining
@@ -75,6 +77,7 @@ class MonitoringStack(Stack):
         inference: RekognitionInference,
         sagemaker_inference: SageMakerInference,
         sagemaker_training: SageMakerTraining,
+        relabel_state_machine: sfn.IStateMachine,
         network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
@@ -109,6 +112,16 @@ class MonitoringStack(Stack):
             endpoint_arn=sagemaker_training.endpoint_arn,
             model_parameter_arn=training.model_parameter_arn,
         )
+        if config.drift.start_retraining:
+            self.retraining = DriftRetraining(
+                self,
+                "DriftRetraining",
+                resource_name_prefix=config.resource_name_prefix,
+                drift_alarms=list(self.drift.alarms.values()),
+                state_machine=relabel_state_machine,
+                encryption_key=shared.key,
+                alarm_action=alerts.alarm_action,
+            )
         functions = {
             pascal(readable_path(function, config.name)): function
             for function in [

@@ -50,7 +50,7 @@ class NetworkStack(Stack):
 
 def _promotion_source_accounts(config: EnvironmentConfig) -> list[str]:
     """The promotion source's account when it is another one: the promotion reads its
-    lineage records from the source's artifacts bucket."""
+    lineage records and drift baselines from the source's artifacts bucket."""
     source = config.promotion.source if config.promotion else None
     if source is None or source.account is None or source.account == config.account:
         return []

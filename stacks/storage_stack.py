@@ -14,6 +14,7 @@ from constructs import Construct
 from contracts import naming
 from contracts.outputs import ARTIFACTS_BUCKET_NAME, DATA_BUCKET_NAME, ENCRYPTION_KEY_ARN
 from contracts.s3_layout import REPORTS_PREFIX, RESULTS_ROOT
+from shared.drift_contract import BASELINE_FILE
 from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, NetworkPlacement
@@ -179,27 +180,39 @@ class StorageStack(Stack):
 
     def _allow_promotion_readers(self, config: EnvironmentConfig) -> None:
         """Let each environment of another account that promotes from this one read its
-        versions' lineage records: ``s3:GetObject`` on ``reports/<project>/*/lineage.json``
-        and ``kms:Decrypt`` through S3, for exactly that environment's source-reader role
-        (named by ``aws:PrincipalArn``: a policy may name a role before it exists only that
-        way). Nothing else of this environment is readable from there."""
+        versions' lineage records and drift baselines: ``s3:GetObject`` on
+        ``reports/<project>/*/lineage.json`` for exactly that environment's source-reader role,
+        on ``reports/<project>/*/baseline.json`` for exactly its baseline-copy role (each named
+        by ``aws:PrincipalArn``: a policy may name a role before it exists only that way), and
+        ``kms:Decrypt`` through S3 for the two. Nothing else of this environment is readable
+        from there."""
         project = config.rekognition.project_name
         lineage = self.artifacts_bucket.arn_for_objects(
             f"{REPORTS_PREFIX}{project}/*/{LINEAGE_FILE}"
         )
+        baseline = self.artifacts_bucket.arn_for_objects(
+            f"{REPORTS_PREFIX}{project}/*/{BASELINE_FILE}"
+        )
         for reader in config.promotion_readers:
-            role = f"arn:{Aws.PARTITION}:iam::{reader.account}:role/{reader.role_name}"
             principal = iam.AccountPrincipal(reader.account)
-            condition = {"ArnEquals": {"aws:PrincipalArn": role}}
-            self.artifacts_bucket.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=f"PromotionReader{reader.environment.capitalize()}",
-                    principals=[principal],
-                    actions=["s3:GetObject"],
-                    resources=[lineage],
-                    conditions=condition,
+            roles = {
+                name: f"arn:{Aws.PARTITION}:iam::{reader.account}:role/{name}"
+                for name in (reader.role_name, reader.baseline_role_name)
+            }
+            for sid, objects, name in (
+                ("PromotionReader", lineage, reader.role_name),
+                ("PromotionBaseline", baseline, reader.baseline_role_name),
+            ):
+                self.artifacts_bucket.add_to_resource_policy(
+                    iam.PolicyStatement(
+                        sid=f"{sid}{reader.environment.capitalize()}",
+                        principals=[principal],
+                        actions=["s3:GetObject"],
+                        resources=[objects],
+                        conditions={"ArnEquals": {"aws:PrincipalArn": roles[name]}},
+                    )
                 )
-            )
+            condition = {"ArnEquals": {"aws:PrincipalArn": list(roles.values())}}
             self.key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid=f"PromotionReader{reader.environment.capitalize()}",

@@ -17,7 +17,7 @@ from typing import Any
 from shared.lineage import REKOGNITION, LineageError, LineageRecord, lineage_key, parse_lineage
 from shared.model_version import ModelVersion
 
-_VERSION_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
+VERSION_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _PROJECT_ARN = re.compile(
     r"arn:aws[a-z-]*:rekognition:[a-z0-9-]+:\d{12}:project/(?P<project>[a-zA-Z0-9_.\-]{1,255})"
     r"/(?P<created>\d{1,20})"
@@ -114,7 +114,7 @@ def source_version(
                 f"promotes from {settings.environment}'s project {settings.project!r}"
             )
         return model.version, model.arn
-    if not _VERSION_NAME.fullmatch(given):
+    if not VERSION_NAME.fullmatch(given):
         raise PromotionRequestError(
             f"version must be a version name (letters, digits, _.-) or its ARN, got {given!r}"
         )

@@ -1,9 +1,9 @@
 """What a relabel run may be started with, checked field by field before anything is read.
 
 ``{}`` (an operator's run with the configured workteam), or any of ``workteam_arn`` (a private
-workteam for this run), ``trigger`` (``operator``, ``schedule``, ``threshold``: the schedules'
-rules say which they are) and ``max_images`` (fewer images than configured). Used by the
-workflow's first state and by ``ops review start``.
+workteam for this run), ``trigger`` (``operator``, ``schedule``, ``threshold``, ``drift``: the
+schedules' rules and the drift alarms' rule say which they are) and ``max_images`` (fewer
+images than configured). Used by the workflow's first state and by ``ops review start``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import difflib
 import re
 from typing import Any
 
-TRIGGERS = ("operator", "schedule", "threshold")
+#: The drift alarms' rule starts the workflow with this trigger (``drift.start_retraining``).
+DRIFT_TRIGGER = "drift"
+TRIGGERS = ("operator", "schedule", "threshold", DRIFT_TRIGGER)
 REQUEST_FIELDS = ("workteam_arn", "trigger", "max_images")
 
 

@@ -81,6 +81,7 @@ from stacks.config.schema import (
     SageMakerEndpointConfig,
     SageMakerTrainingConfig,
     ScheduleWindowConfig,
+    promotion_baseline_role_name,
     promotion_reader_role_name,
 )
 from stacks.config.sections.promotion import (
@@ -148,6 +149,7 @@ __all__ = [
     "has_instance_storage",
     "load_all",
     "load_environment",
+    "promotion_baseline_role_name",
     "promotion_polls",
     "promotion_reader_role_name",
     "promotion_timeout_minutes",

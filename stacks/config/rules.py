@@ -112,6 +112,12 @@ def _check_environment_rules(config: EnvironmentConfig) -> None:
             "account and region must be set together (or both left out for an "
             "environment-agnostic development stack)",
         )
+    if config.drift.start_retraining and config.relabel.workteam_arn is None:
+        raise ConfigError(
+            f"{key}.drift.start_retraining",
+            "a drift alarm would start the relabel workflow, which needs relabel.workteam_arn "
+            "(a private workteam) to send the images to",
+        )
     if config.production:
         if config.account is None:
             raise ConfigError(f"{key}.account", "is required for a production environment")

@@ -564,7 +564,9 @@ class DriftConfig:
     - ``window_hours``: the live window each run compares with the running version's baseline;
     - ``min_images``: below this many images in the window a figure is not computed (quiet);
     - ``*_threshold``: a figure at or above it is drift (an alarm, a notification);
-    - ``label_shift_threshold``: a label "moved" when its share changed by this much.
+    - ``label_shift_threshold``: a label "moved" when its share changed by this much;
+    - ``start_retraining``: a drift alarm going to ALARM starts the relabel workflow (off by
+      default; it then needs ``relabel.workteam_arn``).
     """
 
     schedule: str
@@ -575,6 +577,7 @@ class DriftConfig:
     abstention_increase_threshold: float
     size_divergence_threshold: float
     label_shift_threshold: float
+    start_retraining: bool
 
     def thresholds(self) -> dict[str, float | int]:
         """The evaluator's ``DRIFT_THRESHOLDS`` (``drift.figures.Thresholds``' fields)."""
@@ -617,12 +620,20 @@ class PromotionReader:
     environment: str
     account: str
     role_name: str
+    #: The role of its promotion's baseline copy (reads the promoted versions' baselines).
+    baseline_role_name: str
 
 
 def promotion_reader_role_name(resource_name_prefix: str) -> str:
     """The fixed name of a promoting environment's source-reader role (``<prefix>-<env>-...``):
     the source's bucket and key policies name it before it exists."""
     return f"{resource_name_prefix}-promotion-reader"
+
+
+def promotion_baseline_role_name(resource_name_prefix: str) -> str:
+    """The fixed name of a promoting environment's baseline-copy role, named by the source's
+    bucket and key policies like the reader's."""
+    return f"{resource_name_prefix}-promotion-baseline"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,7 @@ from tests.infra.test_security_gate import gated_app
 
 DEV_ACCOUNT = "222222222222"
 READER = ":iam::111111111111:role/imgclf-prod-promotion-reader"
+BASELINE_ROLE = ":iam::111111111111:role/imgclf-prod-promotion-baseline"
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,56 @@ def test_dev_allows_prods_reader_only_the_lineage_records(cross_account):
     assert key["Action"] == "kms:Decrypt"
     assert key["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
     assert READER in rendered(key["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    assert BASELINE_ROLE in rendered(key["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+
+
+def test_dev_allows_prods_baseline_role_only_the_baselines(cross_account):
+    storage = Template.from_stack(cross_account["dev"].storage)
+    (bucket,) = [
+        s
+        for s in statements(storage, "AWS::S3::BucketPolicy")
+        if s.get("Sid") == "PromotionBaselineProd"
+    ]
+    assert bucket["Action"] == "s3:GetObject"
+    assert "111111111111" in rendered(bucket["Principal"])
+    principal = rendered(bucket["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    assert BASELINE_ROLE in principal
+    assert READER not in principal
+    assert rendered(bucket["Resource"]).endswith(
+        '/reports/imgclf-dev-image-classifier/*/baseline.json"]]}'
+    )
+
+
+def test_prods_baseline_role_reads_devs_baselines_and_writes_only_its_own(cross_account):
+    training = Template.from_stack(cross_account["prod"].rekognition_training)
+    roles = training.find_resources("AWS::IAM::Role")
+    (role_id,) = [
+        key
+        for key, role in roles.items()
+        if role["Properties"].get("RoleName") == "imgclf-prod-promotion-baseline"
+    ]
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in training.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    granted = {
+        (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): rendered(
+            s["Resource"]
+        )
+        for statements_ in policies
+        for s in statements_
+    }
+    dev_bucket = f"imgclf-dev-artifacts-{DEV_ACCOUNT}-eu-west-1"
+    assert granted["s3:GetObject"].endswith(
+        f':s3:::{dev_bucket}/reports/imgclf-dev-image-classifier/*/baseline.json"]]}}'
+    )
+    assert granted["s3:PutObject"] == (
+        '"arn:aws:s3:::imgclf-prod-artifacts-111111111111-eu-west-1/reports/'
+        'imgclf-prod-image-classifier/*/baseline.json"'
+    )
+    assert "kms:GenerateDataKey" in granted
+    assert "kms:Decrypt" in {a for a in granted if isinstance(a, str)}
 
 
 def test_prods_reader_role_has_the_name_dev_allows_and_reads_devs_account(cross_account):

@@ -39,7 +39,8 @@ def test_defaults_reach_the_evaluator_as_its_thresholds(context_copy: dict[str, 
         ("label_divergence_threshold", 1.5, "must be within [0, 1]"),
         ("confidence_drop_threshold", 0, "must be above 0"),
         ("label_shift_threshold", "0.05", "must be a number in [0, 1]"),
-        ("start_retraining", True, "is not a known setting"),
+        ("start_retraining", "yes", "must be true or false, got 'yes'"),
+        ("start_retraining", 1, "must be true or false, got 1"),
     ],
 )
 def test_bad_drift_settings_stop_with_the_key(
@@ -50,6 +51,23 @@ def test_bad_drift_settings_stop_with_the_key(
         load_environment(context_copy, "dev")
     assert f"environments.dev.drift.{key}" in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_retraining_is_off_by_default_and_on_needs_a_workteam(
+    context_copy: dict[str, Any],
+) -> None:
+    assert load_environment(context_copy, "dev").drift.start_retraining is False
+    _set_drift(context_copy, "start_retraining", True)
+    with pytest.raises(ConfigError) as raised:
+        load_environment(context_copy, "dev")
+    message = str(raised.value)
+    assert "environments.dev.drift.start_retraining" in message
+    assert "needs relabel.workteam_arn" in message
+    assert "\n" not in message
+    context_copy["environments"]["dev"]["relabel"] = {
+        "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/review"
+    }
+    assert load_environment(context_copy, "dev").drift.start_retraining is True
 
 
 def test_a_cron_schedule_is_accepted(context_copy: dict[str, Any]) -> None:

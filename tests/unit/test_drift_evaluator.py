@@ -17,6 +17,7 @@ from botocore.validate import validate_parameters
 from moto import mock_aws
 
 from drift import handler
+from rekognition_promotion.copy_baseline import copy_baseline
 from shared import drift_contract as contract
 from shared.drift_baseline import build_baseline, encode
 from stacks.config import load_environment
@@ -285,6 +286,46 @@ def test_nothing_served_is_quiet_and_says_why(aws):
     report = latest(aws, "sagemaker")
     assert report["quiet"][contract.LABEL_DIVERGENCE] == f"endpoint {ENDPOINT} does not exist"
     assert "does not exist" in latest(aws, "rekognition")["quiet"][contract.LABEL_DIVERGENCE]
+
+
+def test_a_promoted_version_finds_the_baseline_its_promotion_copied(aws):
+    # The version as trained and evaluated in the source environment (its own bucket/project).
+    source_bucket, source_project = "source-artifacts", "imgclf-src-image-classifier"
+    aws["s3"].create_bucket(
+        Bucket=source_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    put_baseline(aws["s3"], "v7", {"cat": 0.5, "dog": 0.5})
+    here = contract.rekognition_report_prefix(PROJECT, "v7") + contract.BASELINE_FILE
+    trained = aws["s3"].get_object(Bucket=ARTIFACTS, Key=here)["Body"].read()
+    aws["s3"].delete_object(Bucket=ARTIFACTS, Key=here)
+    aws["s3"].put_object(
+        Bucket=source_bucket, Key=f"reports/{source_project}/v7/baseline.json", Body=trained
+    )
+    # Promoted here: same version name, this environment's project and SSM parameter.
+    serve(aws, "v7")
+    publish(aws, "rekognition", "v7", Stream({"cat": 0.2, "dog": 0.8}, 1000), timedelta(hours=1))
+    run()
+    assert latest(aws, "rekognition")["quiet"][contract.LABEL_DIVERGENCE].startswith(
+        "no baseline at s3://"
+    )
+
+    copied = copy_baseline(
+        aws["s3"],
+        source_bucket=source_bucket,
+        source_project=source_project,
+        target_bucket=ARTIFACTS,
+        target_project=PROJECT,
+        source_version="v7",
+        target_version="v7",
+    )
+
+    assert copied["copied"] is True
+    result = run()["rekognition"]
+    report = latest(aws, "rekognition")
+    assert report["baseline_uri"] == copied["target_uri"]
+    assert result["drifted"] is True
+    (mail,) = messages(aws)
+    assert "Model v7" in mail["Message"]
 
 
 def test_a_version_without_baseline_is_quiet(aws):

@@ -99,7 +99,7 @@ def test_job_names_are_sortable_stable_and_within_the_apis_pattern():
     ("request_", "problem"),
     [
         ("start", "must be a JSON object"),
-        ({"trigger": "drift"}, "trigger must be one of operator, schedule, threshold"),
+        ({"trigger": "hourly"}, "trigger must be one of operator, schedule, threshold, drift"),
         ({"max_images": True}, "max_images must be a whole number 1-500"),
         ({"max_images": 501}, "max_images must be a whole number 1-500"),
         ({"workteam_arn": 3}, "workteam_arn must be a private workteam ARN"),

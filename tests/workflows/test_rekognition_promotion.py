@@ -22,6 +22,7 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
 from ops.promotion_decision import Decision, NotWaitingError, decide, waiting_token
+from shared.drift_baseline import build_baseline, encode
 from shared.lineage import GateRecord, LineageRecord, S3ObjectRef, lineage_key
 from shared.promotion import APPROVAL_STATE, REJECTED_ERROR, TOKEN_ATTRIBUTE
 from stacks.config import load_environment
@@ -106,10 +107,27 @@ def workflow(prod_templates, prod_stacks) -> Iterator[LocalWorkflow]:
     with mock_aws(config=MOTO_CONFIG):
         local = LocalWorkflow(prod_templates, stack.stack_name, logical_id, strict_answers=True)
         s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(
-            Bucket=SOURCE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        for bucket in (SOURCE_BUCKET, TARGET_BUCKET):
+            s3.create_bucket(
+                Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
         yield local
+
+
+def put_baseline(version: str) -> bytes:
+    """dev's drift baseline of ``version``, where dev's Evaluate step writes it."""
+    body = encode(
+        build_baseline(
+            pipeline="rekognition",
+            model=version,
+            test={"images": 100, "label_counts": {"bicycle": 60, "motorcycle": 40}},
+            training=None,
+        )
+    )
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=SOURCE_BUCKET, Key=f"reports/{SOURCE_PROJECT}/{version}/baseline.json", Body=body
+    )
+    return body
 
 
 def put_lineage(record: LineageRecord) -> None:
@@ -201,6 +219,7 @@ def messages(run: WorkflowRun) -> list[str]:
 
 def test_happy_path_waits_for_approval_copies_starts_publishes(workflow):
     put_lineage(lineage("v1"))
+    baseline = put_baseline("v1")
     Rekognition(workflow, "v1")
     ssm = boto3.client("ssm", region_name=REGION)
     previous = target_version_arn("older")
@@ -238,6 +257,7 @@ def test_happy_path_waits_for_approval_copies_starts_publishes(workflow):
         APPROVAL_STATE,
         "CreateProject",
         "CopyVersion",
+        "CopyBaseline",
         "StartModel",
         "PublishModel",
         "StopPreviousModel",
@@ -259,6 +279,28 @@ def test_happy_path_waits_for_approval_copies_starts_publishes(workflow):
     assert deployed.startswith("Rekognition promotion deployed a model in environment prod.\n")
     assert f"Promoted from dev: version {source_version_arn('v1')}" in deployed
     assert f"approved by {APPROVER}" in deployed
+    # The drift baseline followed the version, to where prod's drift evaluator reads it.
+    target_key = f"reports/{TARGET_PROJECT}/v1/baseline.json"
+    s3 = boto3.client("s3", region_name=REGION)
+    assert s3.get_object(Bucket=TARGET_BUCKET, Key=target_key)["Body"].read() == baseline
+    assert run.output["baseline"]["copied"] is True
+    assert f"Drift baseline: s3://{TARGET_BUCKET}/{target_key}" in deployed
+
+
+def test_a_version_without_a_baseline_is_still_deployed_and_the_notice_says_so(workflow):
+    put_lineage(lineage("v1"))
+    Rekognition(workflow, "v1")
+
+    run = workflow.run(REQUEST, name="nobaseline", while_running=approve())
+
+    assert run.status == "SUCCEEDED", (run.error, run.cause)
+    assert run.output["outcome"] == "DEPLOYED"
+    assert run.output["baseline"]["copied"] is False
+    s3 = boto3.client("s3", region_name=REGION)
+    assert s3.list_objects_v2(Bucket=TARGET_BUCKET, Prefix="reports/").get("KeyCount") == 0
+    deployed = messages(run)[-1]
+    assert "Drift baseline: not copied: s3://" in deployed
+    assert "does not exist" in deployed
 
 
 def test_an_existing_target_project_is_reused(workflow):

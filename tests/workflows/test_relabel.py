@@ -105,11 +105,13 @@ def failure_notice(run: WorkflowRun) -> str:
     return str(published["Message"])
 
 
-def test_happy_path_labels_merges_moves_and_starts_training(aws, templates):
+# "drift": what the drift alarms' rule starts it with (drift.start_retraining).
+@pytest.mark.parametrize("trigger", ["operator", "drift"])
+def test_happy_path_labels_merges_moves_and_starts_training(aws, templates, trigger):
     loop = make_loop(templates, "Initializing", "InProgress", "Completed")
     loop.ground_truth.answers = {A: "bicycle", B: "motorcycle", C: "motorcycle"}
 
-    run = loop.run({"workteam_arn": WORKTEAM}, "happy")
+    run = loop.run({"workteam_arn": WORKTEAM, "trigger": trigger}, "happy")
 
     assert run.status == "SUCCEEDED", run.cause
     (request,) = loop.ground_truth.created
@@ -314,7 +316,9 @@ def test_conflicting_label_resolved_by_the_newest_human_answer(aws, templates):
     assert by_ref[f"s3://{DATA_BUCKET}/training/x.jpg"]["old-job"] == 0
 
 
-def test_a_running_job_means_no_second_one(aws, templates):
+# A drift alarm going to ALARM again while a job runs starts no second one.
+@pytest.mark.parametrize("trigger", ["operator", "drift"])
+def test_a_running_job_means_no_second_one(aws, templates, trigger):
     loop = make_loop(templates, "Completed")
     loop.workflow.script(
         "sagemaker",
@@ -338,7 +342,7 @@ def test_a_running_job_means_no_second_one(aws, templates):
         {"LabelingJobSummaryList": []},
     )
 
-    run = loop.run({"workteam_arn": WORKTEAM}, "busy")
+    run = loop.run({"workteam_arn": WORKTEAM, "trigger": trigger}, "busy")
 
     assert run.status == "SUCCEEDED", run.cause
     assert run.entered[-1] == "AlreadyLabeling"

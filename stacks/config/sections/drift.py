@@ -34,6 +34,7 @@ def _drift(reader: _Reader) -> DriftConfig:
         abstention_increase_threshold=_required(reader.fraction("abstention_increase_threshold")),
         size_divergence_threshold=_required(reader.fraction("size_divergence_threshold")),
         label_shift_threshold=_required(reader.fraction("label_shift_threshold")),
+        start_retraining=reader.boolean("start_retraining"),
     )
     for name in (
         "label_divergence_threshold",

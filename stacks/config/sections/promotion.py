@@ -29,6 +29,7 @@ from stacks.config.schema import (
     PromotionConfig,
     PromotionReader,
     PromotionSource,
+    promotion_baseline_role_name,
     promotion_reader_role_name,
 )
 
@@ -136,6 +137,7 @@ def _with_readers(source: EnvironmentConfig, configs: list[EnvironmentConfig]) -
             environment=target.name,
             account=target.account,
             role_name=promotion_reader_role_name(target.resource_name_prefix),
+            baseline_role_name=promotion_baseline_role_name(target.resource_name_prefix),
         )
         for target in configs
         if target.promotion is not None

@@ -21,12 +21,14 @@ from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
 from stacks.config import (
     EnvironmentConfig,
+    promotion_baseline_role_name,
     promotion_reader_role_name,
     promotion_timeout_minutes,
 )
 from stacks.pipelines.rekognition_promotion.definition import _definition, _PromotionParts
 from stacks.pipelines.rekognition_promotion.permissions import (
     SourceLocation,
+    _grant_copy_baseline,
     _grant_read_source,
     _grant_workflow,
 )
@@ -76,6 +78,32 @@ class RekognitionPromotion(Construct):
             **FunctionDefaults.of(config, encryption_key).kwargs(),
         )
         _grant_read_source(self.read_source_function, self.source)
+        self.copy_baseline_function = PythonFunction(
+            self,
+            "CopyBaseline",
+            handler="rekognition_promotion.copy_baseline.lambda_handler",
+            description=f"Copies the promoted {source.environment} version's drift baseline "
+            "into this environment's artifacts bucket",
+            memory_size=256,
+            timeout=Duration.seconds(30),
+            service_name="rekognition-promotion",
+            invocation=Invocation.SYNCHRONOUS,
+            environment={
+                "SOURCE_BUCKET": self.source.bucket_name,
+                "SOURCE_PROJECT": source.project_name,
+                "TARGET_BUCKET": artifacts_bucket.bucket_name,
+                "TARGET_PROJECT": config.rekognition.project_name,
+            },
+            role_name=promotion_baseline_role_name(config.resource_name_prefix),
+            **FunctionDefaults.of(config, encryption_key).kwargs(),
+        )
+        _grant_copy_baseline(
+            self.copy_baseline_function,
+            self.source,
+            artifacts_bucket=artifacts_bucket,
+            encryption_key=encryption_key,
+            target_project=config.rekognition.project_name,
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
@@ -87,6 +115,7 @@ class RekognitionPromotion(Construct):
                     owner=self,
                     config=config,
                     read_source_function=self.read_source_function,
+                    copy_baseline_function=self.copy_baseline_function,
                     artifacts_bucket=artifacts_bucket,
                     encryption_key=encryption_key,
                     project_resources=project_resources,

@@ -39,6 +39,7 @@ class _PromotionParts:
     owner: Construct
     config: EnvironmentConfig
     read_source_function: PythonFunction
+    copy_baseline_function: PythonFunction
     artifacts_bucket: s3.IBucket
     encryption_key: kms.IKey
     #: The target project's ARNs (``project/<name>/*``).
@@ -130,19 +131,40 @@ def _definition(parts: _PromotionParts, guard: TaskGuard) -> sfn.IChainable:
         config=config,
         model_parameter_arn=parts.model_parameter_arn,
         origin=DeployOrigin(
-            summary=f"Promoted from {source_env}: version {{}} (lineage {{}}), approved by {{}}.\n",
+            summary=(
+                f"Promoted from {source_env}: version {{}} (lineage {{}}), approved by {{}}.\n"
+                "Drift baseline: {}\n"
+            ),
             values=[
                 sfn.JsonPath.string_at("$.source.version_arn"),
                 sfn.JsonPath.string_at("$.source.lineage_uri"),
                 sfn.JsonPath.string_at("$.approval.approved_by"),
+                sfn.JsonPath.string_at("$.baseline.summary"),
             ],
             outcome={
                 "source_version_arn.$": "$.source.version_arn",
                 "lineage_uri.$": "$.source.lineage_uri",
                 "approval.$": "$.approval",
+                "baseline.$": "$.baseline",
             },
         ),
     )
+    # The version's drift baseline follows it (before it is published, so the evaluator
+    # finds it on its first run over the new version).
+    copy_baseline = guard.invoke(
+        states,
+        "CopyBaseline",
+        function=parts.copy_baseline_function.function,
+        timeout=Duration.seconds(60),
+        payload=sfn.TaskInput.from_object(
+            {
+                "source_version.$": "$.source.version_name",
+                "target_version.$": "$.job.version_name",
+            }
+        ),
+        result_path="$.baseline",
+    )
+    copy_baseline.next(deploy)
     copied = _poll_version(
         scope,
         "Copy",
@@ -150,7 +172,7 @@ def _definition(parts: _PromotionParts, guard: TaskGuard) -> sfn.IChainable:
         max_polls=promotion.copy_max_polls,
         poll=COPY,
         result_path="$.copy",
-        then=deploy,
+        then=copy_baseline,
     )
     copy.next(copied)
     return wrap.next(read_source)

@@ -25,6 +25,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from contracts.s3_layout import REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX
+from shared.drift_contract import BASELINE_FILE
 from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
@@ -87,6 +88,25 @@ class SourceLocation:
         )
 
     @property
+    def baseline_objects(self) -> str:
+        """The drift baselines of the source project's versions."""
+        return (
+            f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/"
+            f"{REPORTS_PREFIX}{self.project_name}/*/{BASELINE_FILE}"
+        )
+
+    def decrypt_through_s3(self) -> iam.PolicyStatement:
+        """Decrypt with the source's key, through S3 and by its alias only."""
+        return iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=[self.any_key],
+            conditions={
+                "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+                "ForAnyValue:StringEquals": {"kms:ResourceAliases": self.key_alias},
+            },
+        )
+
+    @property
     def parameter_arn(self) -> str:
         return self._arn("ssm", f"parameter{self.parameter_name}")
 
@@ -107,14 +127,7 @@ def _grant_read_source(function: PythonFunction, source: SourceLocation) -> None
         "ReadSourcePolicy",
         statements=[
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[source.lineage_objects]),
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[source.any_key],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{source.region}.amazonaws.com"},
-                    "ForAnyValue:StringEquals": {"kms:ResourceAliases": source.key_alias},
-                },
-            ),
+            source.decrypt_through_s3(),
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[source.parameter_arn]),
         ],
         acknowledgements=[
@@ -122,6 +135,50 @@ def _grant_read_source(function: PythonFunction, source: SourceLocation) -> None
                 f"AwsSolutions-IAM5[Resource::{nag_resource(function, source.lineage_objects)}]",
                 f"Reads only the lineage records of {source.environment}'s project, one per "
                 "version; version names are known only when a promotion starts.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{nag_resource(function, source.any_key)}]",
+                f"The id of {source.environment}'s key is not known to this stack: Decrypt is "
+                f"limited to the key with alias {source.key_alias}, used through S3.",
+            ),
+            (
+                "NIST.800.53.R5-IAMNoInlinePolicy",
+                "The function's own policy of exact statements; lives and dies with its role.",
+            ),
+        ],
+    )
+
+
+def _grant_copy_baseline(
+    function: PythonFunction,
+    source: SourceLocation,
+    *,
+    artifacts_bucket: s3.IBucket,
+    encryption_key: kms.IKey,
+    target_project: str,
+) -> None:
+    """The baseline copy: the source's baselines (read), this project's baselines (write)."""
+    target = artifacts_bucket.arn_for_objects(f"{REPORTS_PREFIX}{target_project}/*/{BASELINE_FILE}")
+    function.add_policy(
+        "CopyBaselinePolicy",
+        statements=[
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[source.baseline_objects]),
+            source.decrypt_through_s3(),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[target]),
+            # PutObject under the bucket's default SSE-KMS: a data key of this environment's key.
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"], resources=[encryption_key.key_arn]
+            ),
+        ],
+        acknowledgements=[
+            (
+                f"AwsSolutions-IAM5[Resource::{nag_resource(function, source.baseline_objects)}]",
+                f"Reads only the drift baselines of {source.environment}'s project, one per "
+                "version; version names are known only when a promotion starts.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::{nag_resource(function, target)}]",
+                "Writes only the drift baselines of this environment's project, one per version.",
             ),
             (
                 f"AwsSolutions-IAM5[Resource::{nag_resource(function, source.any_key)}]",
