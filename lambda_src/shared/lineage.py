@@ -203,8 +203,8 @@ def parse_lineage(data: Any, *, source: str = "lineage record") -> LineageRecord
         finished_at=reader.time("finished_at"),
         extra=dict(reader.value("extra", dict, default={})),
     )
-    if not record.training_data:
-        reader.fail("training_data", "names no data")
+    if not record.training_data and "train" not in record.datasets:
+        reader.fail("training_data", "names no data (and datasets has no train dataset)")
     return record
 
 

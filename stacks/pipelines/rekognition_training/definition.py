@@ -39,6 +39,7 @@ class _WorkflowParts:
     config: EnvironmentConfig
     validate_function: PythonFunction
     evaluate_function: PythonFunction
+    lineage_function: PythonFunction
     artifacts_bucket: s3.IBucket
     encryption_key: kms.IKey
     project_resources: list[str]
@@ -131,6 +132,28 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         ),
         result_path="$.evaluation",
     )
+    record_lineage = guard.invoke(
+        scope.construct,
+        "RecordLineage",
+        function=parts.lineage_function.function,
+        timeout=Duration.seconds(90),
+        payload=sfn.TaskInput.from_object(
+            {
+                "state.$": "$",
+                "execution_arn.$": "$$.Execution.Id",
+                "started_at.$": "$$.Execution.StartTime",
+            }
+        ),
+        result_path="$.lineage",
+    )
+    tag_version = _sdk(
+        scope,
+        "TagVersion",
+        "tagResource",
+        {"ResourceArn.$": "$.version.arn", "Tags.$": "$.lineage.tags"},
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    evaluate.next(record_lineage).next(tag_version)
     training_done = _poll_version(
         scope,
         "Training",
@@ -179,10 +202,11 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
                 "gate.$": "$.evaluation.gate",
                 "metrics.$": "$.evaluation.metrics",
                 "report_uri.$": "$.evaluation.report_uri",
+                "lineage_uri.$": "$.lineage.uri",
             },
         )
     ).next(sfn.Succeed(scope.construct, "ModelRejected"))
-    evaluate.next(
+    tag_version.next(
         sfn.Choice(scope.construct, "GatePassed?")
         .when(sfn.Condition.boolean_equals("$.evaluation.gate.passed", True), deploy)
         .otherwise(rejected)

@@ -99,6 +99,7 @@ def _deploy(
         "gate.$": "$.evaluation.gate",
         "metrics.$": "$.evaluation.metrics",
         "report_uri.$": "$.evaluation.report_uri",
+        "lineage_uri.$": "$.lineage.uri",
     }
     deployed = sfn.Succeed(scope.construct, "Deployed")
     notify = scope.guard.notify(
