@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -33,6 +32,7 @@ from shared.lineage import (
     S3ObjectRef,
     lineage_key,
     parse_lineage,
+    utc_time,
 )
 
 logger = Logger()
@@ -112,8 +112,8 @@ def lineage_record(
         ),
         metrics_uri=evaluation["metrics_uri"],
         report_uri=evaluation.get("report_uri"),
-        created_at=_utc(started_at),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        created_at=utc_time(started_at),
+        finished_at=utc_time(),
     )
 
 
@@ -150,14 +150,6 @@ def _datasets(state: Mapping[str, Any]) -> dict[str, str]:
                 if f"/dataset/{kind}/" in arn:
                     datasets[kind] = arn
     return datasets
-
-
-def _utc(timestamp: str) -> str:
-    """``$$.Execution.StartTime`` (ISO 8601, ``Z``) with an explicit +00:00 offset."""
-    parsed = datetime.fromisoformat(timestamp)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _head(bucket: str, key: str, version_id: str | None) -> S3ObjectRef:

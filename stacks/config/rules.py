@@ -24,6 +24,7 @@ RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
     "reports/": "evaluation reports",
     "sagemaker/models/": "SageMaker model artifacts",
     "sagemaker/data-capture/": "SageMaker endpoint data capture",
+    "sagemaker/reports/": "SageMaker metrics and lineage records",
 }
 
 #: What happens to a new object under each configurable prefix of the data bucket.
