@@ -22,13 +22,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
 #: The ``pipeline`` of a record.
-REKOGNITION = "rekognition"
-SAGEMAKER = "sagemaker"
+REKOGNITION: Final = "rekognition"
+SAGEMAKER: Final = "sagemaker"
 PIPELINES: tuple[str, ...] = (REKOGNITION, SAGEMAKER)
 #: Where each pipeline keeps its per-version reports (``metrics.json``, ``report.html``,
 #: ``lineage.json``) in the artifacts bucket: Rekognition per project and version name,

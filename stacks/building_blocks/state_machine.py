@@ -42,6 +42,7 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "REGISTERED": "registered a model for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
 }

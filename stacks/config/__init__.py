@@ -20,6 +20,8 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 from __future__ import annotations
 
 from stacks.config.limits import (
+    DEPLOY_DIRECT,
+    DEPLOY_ON_APPROVAL,
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
@@ -39,13 +41,11 @@ from stacks.config.limits import (
     MODEL_CONTROL_MODES,
     PRETRAINED_LAYERS,
     PROJECT_LOOKUP_MAX_PAGES,
+    SAGEMAKER_DEPLOY_MODES,
     SQS_BATCH_WITHOUT_WINDOW,
     SQS_MAX_CONCURRENCY_RANGE,
     STACK_CONCERNS,
     SUPPORTED_REGIONS,
-    DEPLOY_DIRECT,
-    DEPLOY_ON_APPROVAL,
-    SAGEMAKER_DEPLOY_MODES,
     TRAINING_DATA_FORMATS,
     has_instance_storage,
 )
@@ -77,6 +77,8 @@ from stacks.config.schema import (
 )
 
 __all__ = [
+    "DEPLOY_DIRECT",
+    "DEPLOY_ON_APPROVAL",
     "EVENTS_OUTSIDE_LOOPS",
     "EVENTS_PER_POLL",
     "EXECUTION_TIMEOUT_SLACK_MINUTES",
@@ -97,14 +99,12 @@ __all__ = [
     "PRETRAINED_LAYERS",
     "PROJECT_LOOKUP_MAX_PAGES",
     "RESERVED_ARTIFACT_PREFIXES",
+    "SAGEMAKER_DEPLOY_MODES",
     "SQS_BATCH_WITHOUT_WINDOW",
     "SQS_MAX_CONCURRENCY_RANGE",
     "STACK_CONCERNS",
     "SUPPORTED_REGIONS",
     "TRAINING_DATA_FORMATS",
-    "DEPLOY_DIRECT",
-    "DEPLOY_ON_APPROVAL",
-    "SAGEMAKER_DEPLOY_MODES",
     "ConfigError",
     "ConsumerCapacity",
     "EnvironmentConfig",

@@ -42,7 +42,7 @@ from stacks.pipelines.sagemaker_training.construct import (
     IMAGE_CLASSIFICATION_REGISTRIES,
     SageMakerTraining,
 )
-from stacks.pipelines.sagemaker_training.definition import VALIDATION_METRIC
+from stacks.pipelines.sagemaker_training.deployment import VALIDATION_METRIC
 from stacks.pipelines.sagemaker_training.endpoint import (
     ENDPOINT_IN_SERVICE,
     ENDPOINT_LOOKUP_ATTEMPTS,
