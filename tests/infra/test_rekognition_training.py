@@ -292,7 +292,8 @@ def test_no_trigger_unless_configured(templates):
     for env in ENVIRONMENTS:
         template = training(templates, env)
         assert not template.find_resources("AWS::Events::Rule")
-        assert len(template.find_resources("AWS::Lambda::Function")) == 2
+        # ValidateInput, Evaluate, RecordLineage.
+        assert len(template.find_resources("AWS::Lambda::Function")) == 3
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from moto import mock_aws
 from shared.lineage import S3ObjectRef, parse_lineage
 from shared.metric_dimensions import is_valid_dimension_value, label_from_dimension
 from shared.notification import render
+from stacks.code_version import code_version
 from stacks.config import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
@@ -29,7 +30,6 @@ from stacks.config import (
     PROJECT_LOOKUP_MAX_PAGES,
     load_environment,
 )
-from stacks.code_version import code_version
 from stacks.environment import build_environment
 from tests.conftest import ENVIRONMENTS
 from tests.evaluation_data import ManifestSpec, write_manifest, write_summary
@@ -210,9 +210,7 @@ def workflow(dev_templates, dev_stacks) -> Iterator[LocalWorkflow]:
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
             )
             # As the environment's buckets are (SecureBucket): lineage records version IDs.
-            s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
-            )
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         yield local
 
 
@@ -289,9 +287,7 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     assert_shared_format(message, run.execution_arn, "DEPLOYED", "deployed a model")
     # Its lineage: the source manifest as it was read, the run, the verdict; and its tags.
     lineage_key = f"reports/{PROJECT}/{version}/lineage.json"
-    record = parse_lineage(
-        s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=lineage_key)["Body"].read()
-    )
+    record = parse_lineage(s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=lineage_key)["Body"].read())
     assert run.output["lineage_uri"] == f"s3://{ARTIFACTS_BUCKET}/{lineage_key}"
     assert record.training_data[0] == S3ObjectRef(
         uri=f"s3://{DATA_BUCKET}/manifests/train.manifest",

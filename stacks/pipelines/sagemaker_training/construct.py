@@ -21,7 +21,11 @@ from constructs import Construct
 
 from shared.lineage import CODE_VERSION_VARIABLE, SAGEMAKER_REPORTS_PREFIX
 from stacks.building_blocks.alerting import AlertTopic
-from stacks.building_blocks.iam import acknowledge_prefix_wildcards, grant_objects
+from stacks.building_blocks.iam import (
+    acknowledge_prefix_wildcards,
+    acknowledge_resources,
+    grant_objects,
+)
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
@@ -132,6 +136,12 @@ class SageMakerTraining(Construct):
             model_package_group_description=(
                 f"Image classifiers of environment {config.name} that passed the training gate"
             ),
+        )
+        acknowledge_resources(
+            self,
+            [self.model_package_arns],
+            "Model package versions are numbered by SageMaker when registered; the grant "
+            "covers the versions of this environment's group only.",
         )
         registry.apply_removal_policy(
             RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY

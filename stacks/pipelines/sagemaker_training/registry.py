@@ -30,9 +30,11 @@ PENDING_MANUAL_APPROVAL = "PendingManualApproval"
 #: What the built-in image-classification algorithm takes and answers.
 INFERENCE_CONTENT_TYPES = ("application/x-image",)
 INFERENCE_RESPONSE_TYPES = ("application/json",)
+#: How a package registered as Approved says why (CreateModelPackage takes no
+#: ApprovalDescription: the description carries it).
 DIRECT_APPROVAL = (
-    "Approved by the training workflow's gate: sagemaker.training.deploy is direct in this "
-    "environment, so the workflow deploys it."
+    "; approved by the gate and deployed by the training workflow "
+    "(sagemaker.training.deploy = direct)"
 )
 
 
@@ -87,8 +89,9 @@ def _lineage_and_registration(
     status = APPROVED if direct else PENDING_MANUAL_APPROVAL
     parameters = {
         "ModelPackageGroupName": group_name,
-        "ModelPackageDescription.$": sfn.JsonPath.format(
-            "Training job {}: validation:accuracy {} (gate {})",
+        "ModelPackageDescription": sfn.JsonPath.format(
+            "Training job {}: validation:accuracy {} (gate {})"
+            + (DIRECT_APPROVAL if direct else ""),
             sfn.JsonPath.string_at("$.job.name"),
             sfn.JsonPath.string_at("$.evaluation.accuracy"),
             sfn.JsonPath.string_at("$.evaluation.threshold"),
@@ -114,8 +117,6 @@ def _lineage_and_registration(
         # A retried call registers the job once (a token of 1-36 letters, digits, dashes).
         "ClientToken.$": "$.job.name",
     }
-    if direct:
-        parameters["ApprovalDescription"] = DIRECT_APPROVAL
     register = tasks.CallAwsService(
         states,
         "RegisterModel",
