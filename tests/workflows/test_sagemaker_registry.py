@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -45,57 +46,10 @@ MODEL_DATA = (
 )
 
 #: The "Model package state change" example of the SageMaker Developer Guide ("Events that Amazon
-#: SageMaker sends to Amazon EventBridge"), as published (its duplicated "source" key included:
-#: JSON keeps the last one).
+#: SageMaker sends to Amazon EventBridge", doc_source/automating-sagemaker-with-eventbridge.md),
+#: copied as published (its duplicated "source" key included: JSON keeps the last one).
 DOCUMENTED_EVENT = json.loads(
-    """{
-  "version": "0",
-  "id": "844e2571-85d4-695f-b930-0153b71dcb42",
-  "detail-type": "SageMaker Model Package State Change",
-  "source": "aws.sagemaker",
-  "account": "123456789012",
-  "time": "2021-02-24T17:00:14Z",
-  "region": "us-east-2",
-  "resources": [
-    "arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2"
-  ],
-  "source": [
-    "aws.sagemaker"
-  ],
-  "detail": {
-    "ModelPackageGroupName": "versionedmp-p-idy6c3e1fiqj",
-    "ModelPackageVersion": 2,
-    "ModelPackageArn": "arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2",
-    "CreationTime": "2021-02-24T17:00:14Z",
-    "InferenceSpecification": {
-      "Containers": [
-        {
-          "Image": "257758044811.dkr.ecr.us-east-2.amazonaws.com/sagemaker-xgboost:1.0-1-cpu-py3",
-          "ImageDigest": "sha256:4dc8a7e4a010a19bb9e0a6b063f355393f6e623603361bd8b105f554d4f0c004",
-          "ModelDataUrl": "s3://sagemaker-project-p-idy6c3e1fiqj/versionedmp-p-idy6c3e1fiqj/AbaloneTrain/pipelines-4r83jejmhorv-TrainAbaloneModel-xw869y8C4a/output/model.tar.gz"
-        }
-      ],
-      "SupportedContentTypes": ["text/csv"],
-      "SupportedResponseMIMETypes": ["text/csv"]
-    },
-    "ModelPackageStatus": "Completed",
-    "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-    "CertifyForMarketplace": false,
-    "ModelApprovalStatus": "Rejected",
-    "MetadataProperties": {
-      "GeneratedBy": "arn:aws:sagemaker:us-east-2:123456789012:pipeline/versionedmp-p-idy6c3e1fiqj/execution/4r83jejmhorv"
-    },
-    "ModelMetrics": {
-      "ModelQuality": {
-        "Statistics": {
-          "ContentType": "application/json",
-          "S3Uri": "s3://sagemaker-project-p-idy6c3e1fiqj/versionedmp-p-idy6c3e1fiqj/script-2021-02-24-10-55-15-413/output/evaluation/evaluation.json"
-        }
-      }
-    },
-    "LastModifiedTime": "2021-02-24T17:00:14Z"
-  }
-}"""
+    (Path(__file__).parent / "events" / "sagemaker_model_package_state_change.json").read_text()
 )
 
 
@@ -103,7 +57,8 @@ def approval_event(status: str = "Approved", group: str = GROUP) -> dict[str, An
     """The documented event, for a package of ``group`` in the runner's account and region."""
     event = copy.deepcopy(DOCUMENTED_EVENT)
     arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{group}/1"
-    event.update(account=ACCOUNT, region=REGION, resources=[arn])
+    # The example repeats "source", the second time as a list; SageMaker sends the string.
+    event.update(account=ACCOUNT, region=REGION, resources=[arn], source="aws.sagemaker")
     event["detail"].update(
         ModelPackageGroupName=group,
         ModelPackageArn=arn,
