@@ -8,8 +8,8 @@ Change" event. The rule (:func:`approved_package_pattern`) matches this group's 
 ``WrapEvent`` -> ``ApprovalEvent?`` (the fields are there) -> ``ThisGroupApproved?`` (this group,
 Approved; anything else fails with ``InvalidDeployInput``) -> ``ReadPackage``
 (DescribeModelPackage: the approval still holds, and its model data) -> ``StillApproved?`` ->
-``NameDeployment`` -> ``DeploymentSource`` -> the endpoint deployment the training workflow uses
-(``deployment``) -> ``NotifyDeployed`` -> ``Deployed``.
+``NameDeployment`` -> ``DeploymentSource`` -> ``NoEndpointKnownYet`` -> the endpoint deployment
+the training workflow uses (``deployment``) -> ``NotifyDeployed`` -> ``Deployed``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from stacks.pipelines.sagemaker_training.registry import APPROVED
 #: The event SageMaker emits when a model package is created or its approval changes.
 PACKAGE_EVENT_SOURCE = "aws.sagemaker"
 PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+#: The earlier FailureReason of an endpoint this run has not found (see NoEndpointKnownYet).
+NO_EARLIER_FAILURE = "(no endpoint before this deployment)"
 
 
 def approved_package_pattern(group_name: str) -> dict[str, Any]:
@@ -116,6 +118,16 @@ def _deploy_definition(parts: _ApprovalParts, guard: TaskGuard) -> sfn.IChainabl
         },
         result_path="$.evaluation",
     )
+    # FindEndpoint records the endpoint it finds in $.existing; when there is none, nothing
+    # is recorded, and the wait's comparison with the endpoint's earlier FailureReason would
+    # read a path that does not exist. So the run starts from an endpoint whose "reason" no
+    # real FailureReason equals: a new endpoint that reports one is not deployed.
+    no_endpoint_yet = sfn.Pass(
+        states,
+        "NoEndpointKnownYet",
+        parameters={"failure_reasons": [NO_EARLIER_FAILURE]},
+        result_path="$.existing",
+    )
     endpoint = parts.deployment.endpoint_name
     deploy = _deploy(
         parts.deployment,
@@ -144,7 +156,7 @@ def _deploy_definition(parts: _ApprovalParts, guard: TaskGuard) -> sfn.IChainabl
         .when(sfn.Condition.string_equals("$.package.status", APPROVED), name)
         .otherwise(no_longer_approved)
     )
-    name.next(source).next(deploy)
+    name.next(source).next(no_endpoint_yet).next(deploy)
     # A comparison of a missing path is an error: first that the fields are there (IsPresent
     # never fails), then their values.
     this_group = (
