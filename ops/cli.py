@@ -16,7 +16,16 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import manifest, operations, rekognition, sagemaker, teardown, training
+from ops import (
+    approval,
+    lineage,
+    manifest,
+    operations,
+    rekognition,
+    sagemaker,
+    teardown,
+    training,
+)
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -82,6 +91,8 @@ COMMAND_MODULES: list[Any] = [
     sagemaker,
     operations,
     teardown,
+    lineage,
+    approval,
 ]
 
 

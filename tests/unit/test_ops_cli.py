@@ -3,6 +3,7 @@ AWS environment is missing (no region, no credentials)."""
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import importlib
 import json
@@ -37,6 +38,7 @@ from ops.common import (
 from tests.image_files import png
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:imgclf-dev-training:run-1"
+PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/imgclf-dev-image-classifier/1"
 
 
 def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
@@ -58,6 +60,9 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
         ("teardown",): ["--env", "dev", "--yes"],
+        ("lineage",): ["--env", "dev", "--version", "v1"],
+        ("approve",): ["--env", "dev", "--package", PACKAGE],
+        ("reject",): ["--env", "dev", "--package", PACKAGE, "--reason", "worse on night images"],
     }
 
 
@@ -146,8 +151,10 @@ def test_config_prints_the_resolved_environment(capsys, cdk_context):
         shown["lifecycle"]["noncurrent_version_expiration_days"]
         == (prod["lifecycle"]["noncurrent_version_expiration_days"])
     )
-    # Not overridden in prod: comes from the defaults.
-    assert shown["sagemaker"] == cdk_context["defaults"]["sagemaker"]
+    # Overridden in prod: only the deploy mode; the rest comes from the defaults.
+    expected = copy.deepcopy(cdk_context["defaults"]["sagemaker"])
+    expected["training"]["deploy"] = prod["sagemaker"]["training"]["deploy"]
+    assert shown["sagemaker"] == expected
 
 
 def test_unknown_environment_is_one_line_and_exit_2(capsys):
