@@ -60,6 +60,7 @@ MACHINE_IDS = {
     "ClassifyImageSync": "InferenceClassifyImageSyncStateMachine",
     "ClassifyBatch": "InferenceClassifyBatchStateMachine",
     "TrainingWorkflow": "TrainingWorkflowStateMachine",
+    "TrainingDeployWorkflow": "TrainingDeployWorkflowStateMachine",
 }
 
 
@@ -292,9 +293,13 @@ def test_logs_and_function_environments_are_encrypted(templates, env):
 # --- tasks, choices, map ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("construct", MACHINES)
-def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
-    states = definition(sagemaker(templates, "dev"), construct)["States"]
+@pytest.mark.parametrize(
+    ("env", "construct"),
+    # prod's deploy workflow too (sagemaker.training.deploy = on_approval).
+    [*(("dev", machine) for machine in MACHINES), ("prod", "TrainingDeployWorkflow")],
+)
+def test_every_task_has_a_timeout_retries_and_a_catch(templates, env, construct):
+    states = definition(sagemaker(templates, env), construct)["States"]
     tasks = [(name, state) for name, state in all_states(states) if state["Type"] == "Task"]
     assert tasks
     for name, state in tasks:
