@@ -2,7 +2,8 @@
 
 ``WrapRequest`` -> ``ValidateInput`` -> ``FindProject`` (``CreateProject`` or ``UseProject``) ->
 the datasets (``datasets``) -> ``CreateVersion`` and its training poll -> ``Evaluate`` ->
-``GatePassed?``: the deployment (``deployment``) or ``NotifyRejected`` -> ``ModelRejected``.
+``RecordLineage`` -> ``TagVersion`` -> ``GatePassed?``: the deployment (``deployment``) or
+``NotifyRejected`` -> ``ModelRejected``.
 State names are construct ids under ``<construct>/States``; the order in which the tasks are
 created is the order of their statements in the state machine role's policy, so it is kept.
 """

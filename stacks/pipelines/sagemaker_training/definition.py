@@ -1,10 +1,11 @@
 """The train -> evaluate -> deploy states (steps 1 to 5 of the package docstring).
 
-``NameJob`` -> ``Train`` -> ``ReadAccuracy`` -> ``Evaluation`` -> ``GatePassed?`` ->
-(rejected: ``NotifyRejected`` -> ``ModelRejected``) ``CreateModel`` -> ``CreateEndpointConfig``
--> the endpoint's lookup and wait (``endpoint``) -> ``NotifyDeployed`` -> ``Deployed``. State
-names are construct ids under ``<construct>/States``; they are created in the order they always
-were, the endpoint's steps included.
+``NameJob`` -> ``Train`` -> ``ReadAccuracy`` -> ``Evaluation`` -> ``RecordLineage`` ->
+``TagTrainingJob`` -> ``GatePassed?`` -> (rejected: ``NotifyRejected`` -> ``ModelRejected``)
+``RegisterModel`` (``registry``) -> ``Registered``, or (direct) the deployment (``deployment``):
+``CreateModel`` -> ``CreateEndpointConfig`` -> the endpoint's lookup and wait (``endpoint``) ->
+``NotifyDeployed`` -> ``Deployed``. State names are construct ids under ``<construct>/States``;
+they are created in the order they always were, the endpoint's steps included.
 """
 
 from __future__ import annotations
