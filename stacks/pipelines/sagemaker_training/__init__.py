@@ -31,9 +31,9 @@ Modules: ``construct`` (the :class:`SageMakerTraining` construct: algorithm imag
 package group, lineage function, workflows, the approval rule, endpoint metrics), ``definition``
 (steps 1 to 4), ``registry`` (lineage and registration), ``deployment`` (step 5, shared with the
 deploy workflow), ``approval`` (the deploy workflow and its event pattern), ``endpoint`` (the
-endpoint status table, the lookup and the deployment wait of step 5), ``permissions`` (the two SageMaker roles,
-the scoped prefixes and log groups, the cdk-nag acknowledgements), ``calls`` (the API call
-timeout and the names SageMaker's errors arrive under).
+endpoint status table, the lookup and the deployment wait of step 5), ``permissions`` (the two
+SageMaker roles, the scoped prefixes and log groups, the cdk-nag acknowledgements), ``calls``
+(the API call timeout and the names SageMaker's errors arrive under).
 """
 
 from __future__ import annotations
