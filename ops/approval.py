@@ -1,4 +1,6 @@
-"""``python -m ops approve`` / ``ops reject`` of a SageMaker model package (``--package ARN``).
+"""``python -m ops approve`` / ``ops reject``: of a SageMaker model package (``--package ARN``,
+here) or of a Rekognition promotion that waits for approval (``--execution ARN``,
+``ops.promotion_decision``). One command each, one of the two options.
 
 The training workflow registers each model that passed its gate in the environment's model
 package group. Approving one (``UpdateModelPackage``, ``ModelApprovalStatus: Approved``) makes
@@ -21,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops import promotion_decision
 from ops.common import UsageError, aws_client, aws_failure, environment
 from stacks.config import DEPLOY_ON_APPROVAL, EnvironmentConfig
 
@@ -111,6 +114,8 @@ def decide(
 
 
 def command_approve(arguments: argparse.Namespace) -> int:
+    if arguments.package is None:
+        return promotion_decision.command_approve(arguments)
     config = environment(arguments.env)
     text = arguments.comment or "Approved with python -m ops approve"
     print(decide(config, arguments.package, APPROVED, text, aws_client("sagemaker", config.region)))
@@ -118,6 +123,8 @@ def command_approve(arguments: argparse.Namespace) -> int:
 
 
 def command_reject(arguments: argparse.Namespace) -> int:
+    if arguments.package is None:
+        return promotion_decision.command_reject(arguments)
     config = environment(arguments.env)
     if not arguments.reason.strip():
         raise UsageError("--reason: say why the package is rejected (it is recorded)")
@@ -136,27 +143,42 @@ def command_reject(arguments: argparse.Namespace) -> int:
 def register(commands: Any) -> None:
     approve = commands.add_parser(
         "approve",
-        help="approve a registered SageMaker model package (--package ARN)",
-        description="Approve a model package of the environment's group: SageMaker emits the "
-        "state change and, where sagemaker.training.deploy is on_approval, the deploy "
-        "workflow deploys that package to the endpoint.",
+        help="approve a registered SageMaker model package (--package ARN) or a promotion "
+        "that waits for approval (--execution ARN)",
+        description="--package: approve a model package of the environment's group; SageMaker "
+        "emits the state change and, where sagemaker.training.deploy is on_approval, the "
+        "deploy workflow deploys that package. --execution: answer the approval a Rekognition "
+        "promotion execution waits for (the task token is read from the execution's history; "
+        "the command line is in the approval notification): the version is copied into --env "
+        "and deployed.",
     )
-    approve.add_argument("--env", required=True, help="environment name from cdk.json")
     approve.add_argument(
-        "--package",
-        required=True,
-        type=package_arn,
-        help="the model package ARN (from the REGISTERED notification)",
+        "--env", required=True, help="environment name from cdk.json (a promotion's target)"
     )
+    what = approve.add_mutually_exclusive_group(required=True)
+    what.add_argument(
+        "--package",
+        type=package_arn,
+        help="a SageMaker model package ARN (from the REGISTERED notification)",
+    )
+    what.add_argument("--execution", help="a promotion's execution ARN")
     approve.add_argument("--comment", default="", type=description, help="recorded with it")
     approve.set_defaults(handler=command_approve)
     reject = commands.add_parser(
         "reject",
-        help="reject a registered SageMaker model package (--package ARN --reason TEXT)",
-        description="Reject a model package of the environment's group: the decision and its "
-        "reason are recorded on the package (ApprovalDescription); nothing is undeployed.",
+        help="reject a registered SageMaker model package (--package) or a waiting promotion "
+        "(--execution), with --reason",
+        description="--package: the decision and its reason are recorded on the model package "
+        "(ApprovalDescription); nothing is undeployed. --execution: the promotion notifies "
+        "with the reason and ends REJECTED; nothing is copied.",
     )
-    reject.add_argument("--env", required=True, help="environment name from cdk.json")
-    reject.add_argument("--package", required=True, type=package_arn, help="model package ARN")
-    reject.add_argument("--reason", required=True, type=description, help="why (recorded)")
+    reject.add_argument(
+        "--env", required=True, help="environment name from cdk.json (a promotion's target)"
+    )
+    what = reject.add_mutually_exclusive_group(required=True)
+    what.add_argument("--package", type=package_arn, help="a SageMaker model package ARN")
+    what.add_argument("--execution", help="a promotion's execution ARN")
+    reject.add_argument(
+        "--reason", required=True, type=description, help="why (recorded, and notified)"
+    )
     reject.set_defaults(handler=command_reject)

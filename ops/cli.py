@@ -21,6 +21,7 @@ from ops import (
     lineage,
     manifest,
     operations,
+    promotion,
     rekognition,
     sagemaker,
     teardown,
@@ -40,8 +41,9 @@ from ops.common import (
 DESCRIPTION = """\
 The operator's command line of the image-classification pipelines: build a training
 manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
-classify images, run the SageMaker pipeline, list firing alarms, and tear an environment
-down without leaving anything that bills.
+classify images, promote a gated model from one environment to another (with approval), run
+the SageMaker pipeline, list firing alarms, and tear an environment down without leaving
+anything that bills.
 
 Commands that take --env read that environment from cdk.json and call AWS with your
 credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the
@@ -90,8 +92,10 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    promotion,
     teardown,
     lineage,
+    # approve / reject: of a SageMaker model package or of a promotion execution.
     approval,
 ]
 

@@ -35,6 +35,7 @@ OUTCOME_PHRASES = {
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
     "REGISTERED": "registered a model for approval",
+    "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
     "TIMED_OUT": "timed out",

@@ -188,9 +188,11 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    # Two Rekognition and two SageMaker workflows, and the deploy workflow where it exists.
+    # Training (+ promotion where configured), SageMaker training, batch and inference, and
+    # the SageMaker deploy workflow where it exists.
+    promotes = environments[env].rekognition_training.promotion is not None
     deploys = environments[env].sagemaker.training.deploy_workflow is not None
-    assert len(matched) == len(ours) == 4 + deploys
+    assert len(matched) == len(ours) == 4 + promotes + deploys
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [

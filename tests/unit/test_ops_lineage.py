@@ -235,3 +235,15 @@ def test_reject_needs_a_reason(registry, capsys):
     _, arn = registry
     assert main(["reject", "--env", "dev", "--package", arn, "--reason", "  "]) == 2
     assert "--reason: say why" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["approve", "reject"])
+def test_approve_and_reject_take_a_package_or_a_promotion_execution_not_both(command, capsys):
+    reason = ["--reason", "r"] if command == "reject" else []
+    assert main([command, "--env", "dev", *reason]) == 2
+    assert "one of the arguments --package --execution is required" in one_line_error(capsys)
+    package = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/1"
+    execution = "arn:aws:states:eu-west-1:123456789012:execution:Promotion:promote-v1-1"
+    both = ["--package", package, "--execution", execution]
+    assert main([command, "--env", "dev", *both, *reason]) == 2
+    assert "not allowed with argument" in one_line_error(capsys)

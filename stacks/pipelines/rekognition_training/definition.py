@@ -23,7 +23,7 @@ from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import TaskGuard
 from stacks.config import PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
 from stacks.pipelines.rekognition_training.datasets import _datasets
-from stacks.pipelines.rekognition_training.deployment import _deploy
+from stacks.pipelines.rekognition_training.deployment import DeployOrigin, _deploy
 from stacks.pipelines.rekognition_training.polling import _poll_version, _Scope, _sdk
 from stacks.pipelines.rekognition_training.statuses import TRAINING
 
@@ -71,26 +71,7 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         ),
         result_selector={"job.$": "$"},
     )
-    create_project = _sdk(
-        scope,
-        "CreateProject",
-        "createProject",
-        {"ProjectName.$": "$.job.project_name", "Tags": parts.tags},
-        # Creating with Tags needs TagResource on the new project (the task's own grant) ...
-        iam_action="rekognition:TagResource",
-        # ... and CreateProject, for which the authorization reference lists no resource
-        # type (an older Custom Labels guide scopes it to a project ARN): "*" works under
-        # both readings, and the request tag keeps it to projects this workflow creates.
-        additional_iam_statements=[
-            iam.PolicyStatement(
-                actions=["rekognition:CreateProject"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:RequestTag/ManagedBy": MANAGED_BY}},
-            )
-        ],
-        result_selector={"arn.$": "$.ProjectArn"},
-        result_path="$.project",
-    )
+    create_project = _create_project(scope, parts.tags)
     use_project = sfn.Pass(
         scope.construct,
         "UseProject",
@@ -172,6 +153,8 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         training.start_max_polls,
         config=config,
         model_parameter_arn=parts.model_parameter_arn,
+        # The run's own record (a promotion names its source's instead).
+        origin=DeployOrigin(outcome={"lineage_uri.$": "$.lineage.uri"}),
     )
     rejected = guard.notify(
         scope.construct,
@@ -214,6 +197,30 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
     create_project.next(datasets.start)
     use_project.next(datasets.start)
     return wrap.next(validate).next(find_project)
+
+
+def _create_project(scope: _Scope, tags: dict[str, str]) -> sfn.TaskStateBase:
+    """``CreateProject`` named ``$.job.project_name``, tagged ``tags``; ``$.project.arn``."""
+    return _sdk(
+        scope,
+        "CreateProject",
+        "createProject",
+        {"ProjectName.$": "$.job.project_name", "Tags": tags},
+        # Creating with Tags needs TagResource on the new project (the task's own grant) ...
+        iam_action="rekognition:TagResource",
+        # ... and CreateProject, for which the authorization reference lists no resource
+        # type (an older Custom Labels guide scopes it to a project ARN): "*" works under
+        # both readings, and the request tag keeps it to projects this workflow creates.
+        additional_iam_statements=[
+            iam.PolicyStatement(
+                actions=["rekognition:CreateProject"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:RequestTag/ManagedBy": tags["ManagedBy"]}},
+            )
+        ],
+        result_selector={"arn.$": "$.ProjectArn"},
+        result_path="$.project",
+    )
 
 
 def _find_project(
