@@ -28,6 +28,7 @@ class Runbook(Enum):
     MODEL_IDLE = "Model running without work"
     LOW_CONFIDENCE = "Low-confidence ratio too high (drift)"
     ENDPOINT_5XX = "Endpoint 5XX errors"
+    ENDPOINT_ROLLBACK = "Endpoint update rolled back"
 
 
 def runbook_line(runbook: Runbook) -> str:

@@ -8,6 +8,7 @@ key grants and the cdk-nag acknowledgements.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from aws_cdk import Aws, CfnMapping, Duration, RemovalPolicy, Stack
@@ -40,9 +41,11 @@ from stacks.pipelines.sagemaker_training.approval import (
 from stacks.pipelines.sagemaker_training.definition import _definition, _WorkflowParts
 from stacks.pipelines.sagemaker_training.deployment import _DeploymentParts
 from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
+from stacks.pipelines.sagemaker_training.guardrails import RollbackAlarms, rollback_alarm_names
 from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
     _arn,
+    _grant_autoscaling,
     _grant_state_machine,
     _hosting_role,
     _training_role,
@@ -80,7 +83,11 @@ class SageMakerTraining(Construct):
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         alerts: AlertTopic,
+        low_confidence: Mapping[str, cloudwatch.IMetric],
+        classified: Mapping[str, cloudwatch.IMetric],
     ) -> None:
+        """``low_confidence`` and ``classified``: the inference's per-workflow counts, watched
+        by the rollback alarms of an endpoint update (``guardrails``)."""
         super().__init__(scope, construct_id)
         if set(IMAGE_CLASSIFICATION_REGISTRIES) != set(SUPPORTED_REGIONS):
             raise ValueError("SageMakerTraining: a supported region has no algorithm registry")
@@ -119,6 +126,15 @@ class SageMakerTraining(Construct):
             key=encryption_key,
             endpoint_name=self.endpoint_name,
             log_groups=self._log_groups,
+        )
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            config=config,
+            action=alerts.alarm_action,
+            endpoint_metric=self.endpoint_metric,
+            low_confidence=low_confidence,
+            classified=classified,
         )
         training = sagemaker.training
         self.model_package_group_name = sagemaker.model_package_group_name(
@@ -199,6 +215,7 @@ class SageMakerTraining(Construct):
                     lineage_function=self.lineage_function,
                     model_package_group_name=self.model_package_group_name,
                     model_package_group_arn=self.model_package_group_arn,
+                    rollback_alarms=rollback_alarm_names(config),
                 ),
             ),
             # The job at its longest, SageMaker's provisioning and download, the endpoint poll.
@@ -211,6 +228,8 @@ class SageMakerTraining(Construct):
         self.state_machine = self.workflow.state_machine
         self.workflow.node.add_dependency(registry)
         _grant_state_machine(encryption_key, self.state_machine.role)
+        if sagemaker.endpoint.autoscaling is not None:
+            _grant_autoscaling(self, self.state_machine.role, self.endpoint_name)
         #: The approval-triggered deploy workflow (``sagemaker.training.deploy = on_approval``).
         self.deploy_workflow: Workflow | None = None
         if training.deploy == DEPLOY_ON_APPROVAL:
@@ -237,6 +256,7 @@ class SageMakerTraining(Construct):
         parts = _ApprovalParts(
             owner=self,
             deployment=_DeploymentParts(
+                owner=self,
                 config=config,
                 artifacts_bucket=artifacts_bucket,
                 key=encryption_key,
@@ -244,6 +264,7 @@ class SageMakerTraining(Construct):
                 endpoint_arn=self.endpoint_arn,
                 algorithm_image=self.algorithm_image,
                 hosting_role=self.hosting_role,
+                rollback_alarms=rollback_alarm_names(config),
             ),
             job_prefix=self.job_prefix,
             group_name=self.model_package_group_name,
@@ -265,6 +286,8 @@ class SageMakerTraining(Construct):
             retain_logs=config.retain_data,
         )
         _grant_state_machine(encryption_key, workflow.state_machine.role)
+        if config.sagemaker.endpoint.autoscaling is not None:
+            _grant_autoscaling(self, workflow.state_machine.role, self.endpoint_name)
         undelivered = DeadLetterQueue(
             self,
             "ApprovalEventsDeadLetter",

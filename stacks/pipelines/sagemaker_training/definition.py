@@ -55,9 +55,12 @@ class _WorkflowParts:
     lineage_function: PythonFunction
     model_package_group_name: str
     model_package_group_arn: str
+    #: Alarms whose firing during an update makes SageMaker roll it back (guardrails).
+    rollback_alarms: tuple[str, ...] = ()
 
     def deployment(self) -> _DeploymentParts:
         return _DeploymentParts(
+            owner=self.owner,
             config=self.config,
             artifacts_bucket=self.artifacts_bucket,
             key=self.key,
@@ -65,6 +68,7 @@ class _WorkflowParts:
             endpoint_arn=self.endpoint_arn,
             algorithm_image=self.algorithm_image,
             hosting_role=self.hosting_role,
+            rollback_alarms=self.rollback_alarms,
         )
 
 

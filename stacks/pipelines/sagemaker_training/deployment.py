@@ -37,13 +37,21 @@ from stacks.pipelines.sagemaker_training.calls import (
 )
 from stacks.pipelines.sagemaker_training.endpoint import (
     VARIANT_NAME,
+    _autoscaling_steps,
     _connect,
+    _deployment_config,
     _deployment_failures,
     _endpoint_lookup,
     _endpoint_tasks,
+    _retained_variant_properties,
+    _serverless_variants,
     _wait_until_deployed,
 )
-from stacks.pipelines.sagemaker_training.permissions import DATA_CAPTURE_PREFIX, _pass_role
+from stacks.pipelines.sagemaker_training.permissions import (
+    DATA_CAPTURE_PREFIX,
+    _pass_role,
+    _scalable_targets,
+)
 
 VALIDATION_METRIC = "validation:accuracy"
 
@@ -52,6 +60,8 @@ VALIDATION_METRIC = "validation:accuracy"
 class _DeploymentParts:
     """What the deployment reads from the construct that owns the workflow."""
 
+    #: The construct that owns the workflow (the scalable target's ARN is of its stack).
+    owner: Construct
     config: EnvironmentConfig
     artifacts_bucket: s3.IBucket
     key: kms.IKey
@@ -59,6 +69,8 @@ class _DeploymentParts:
     endpoint_arn: str
     algorithm_image: str
     hosting_role: iam.IRole
+    #: Alarms whose firing during an update makes SageMaker roll it back (guardrails).
+    rollback_alarms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,8 +140,8 @@ def _deploy(
         result_path=sfn.JsonPath.DISCARD,
         task_timeout=timeout,
     )
-    config_extra: dict[str, Any] = {}
-    if not has_instance_storage(endpoint.instance_type):
+    config_extra: dict[str, Any] = _serverless_variants(endpoint, "$.job.name")
+    if not endpoint.serverless_mode and not has_instance_storage(endpoint.instance_type):
         config_extra["KmsKeyId"] = key_arn
     if endpoint.data_capture_percentage > 0:
         config_extra["DataCaptureConfig"] = {
@@ -182,6 +194,10 @@ def _deploy(
         states,
         "UpdateEndpoint",
         policies=endpoint_policy,
+        extra_parameters={
+            **_deployment_config(endpoint, parts.rollback_alarms),
+            **_retained_variant_properties(endpoint),
+        },
         endpoint_name=parts.endpoint_name,
         endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
         result_path=sfn.JsonPath.DISCARD,
@@ -212,7 +228,15 @@ def _deploy(
         )
     ).next(sfn.Succeed(states, "Deployed"))
 
-    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, notify)
+    deployed = _autoscaling_steps(
+        states,
+        guard,
+        endpoint_name=parts.endpoint_name,
+        endpoint=endpoint,
+        scalable_target_arn=_scalable_targets(parts.owner),
+        then=notify,
+    )
+    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, deployed)
     _connect(
         states,
         endpoint_tasks,
