@@ -277,7 +277,11 @@ def test_approving_a_package_deploys_that_package(deploying):
     assert model["PrimaryContainer"] == {"Image": IMAGE, "ModelDataUrl": MODEL_DATA}
     name = model["ModelName"]
     assert name.startswith("imgclf-dev-ic-")
-    assert sent(run, "UpdateEndpoint") == {"EndpointName": ENDPOINT, "EndpointConfigName": name}
+    update = sent(run, "UpdateEndpoint")
+    assert (update["EndpointName"], update["EndpointConfigName"]) == (ENDPOINT, name)
+    # The same guarded rollout as training's (the shared deployment steps).
+    rollback = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    assert {"AlarmName": "imgclf-dev-sagemaker-rollback-5xx"} in rollback
     assert run.output == {
         "outcome": "DEPLOYED",
         "endpoint": ENDPOINT,
