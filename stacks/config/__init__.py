@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``, ``relabel``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -76,6 +76,7 @@ from stacks.config.schema import (
     QualityGateConfig,
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
+    RelabelConfig,
     SageMakerBatchConfig,
     SageMakerConfig,
     SageMakerEndpointConfig,
@@ -137,6 +138,7 @@ __all__ = [
     "QualityGateConfig",
     "RekognitionInferenceConfig",
     "RekognitionTrainingConfig",
+    "RelabelConfig",
     "SageMakerBatchConfig",
     "SageMakerConfig",
     "SageMakerEndpointConfig",

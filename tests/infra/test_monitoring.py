@@ -84,7 +84,12 @@ def test_readme_has_one_runbook_section_per_kind_of_alarm():
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_workflow_and_function_has_its_alarms(templates, environments, env):
     stacks = environments[env]
-    pipelines = [stacks.rekognition_training, stacks.rekognition_inference, stacks.sagemaker]
+    pipelines = [
+        stacks.rekognition_training,
+        stacks.rekognition_inference,
+        stacks.sagemaker,
+        stacks.relabel,
+    ]
     workflows = constructs_of(pipelines, Workflow)
     functions = constructs_of([*pipelines, stacks.monitoring], PythonFunction)
     alarms = template_of(templates, env, "Monitoring").find_resources("AWS::CloudWatch::Alarm")
@@ -183,16 +188,17 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
                 environments[env].rekognition_training,
                 environments[env].rekognition_inference,
                 environments[env].sagemaker,
+                environments[env].relabel,
             ],
             Workflow,
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    # Training (+ promotion where configured), SageMaker training, batch and inference, and
-    # the SageMaker deploy workflow where it exists.
+    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel,
+    # and the SageMaker deploy workflow where it exists.
     promotes = environments[env].rekognition_training.promotion is not None
     deploys = environments[env].sagemaker.training.deploy_workflow is not None
-    assert len(matched) == len(ours) == 4 + promotes + deploys
+    assert len(matched) == len(ours) == 5 + promotes + deploys
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [

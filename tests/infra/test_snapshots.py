@@ -43,6 +43,7 @@ def scrubbed(template: Template) -> dict:
             "RekognitionTraining",
             "RekognitionInference",
             "SageMaker",
+            "Relabel",
             "Monitoring",
         )
     ],

@@ -59,6 +59,13 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("review", "status"): ["--env", "dev"],
+        ("review", "start"): [
+            "--env",
+            "dev",
+            "--workteam",
+            "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/reviewers",
+        ],
         ("teardown",): ["--env", "dev", "--yes"],
         ("lineage",): ["--env", "dev", "--version", "v1"],
         # prod is the environment that promotes (from dev); it configures its region.
