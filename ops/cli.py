@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import (
     approval,
+    drift,
     lineage,
     manifest,
     operations,
@@ -93,6 +94,7 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    drift,
     review,
     promotion,
     teardown,

@@ -26,6 +26,7 @@ from stacks.operations.dashboard import (
     EvaluationWidgetFunction,
     OperationsDashboard,
 )
+from stacks.operations.drift import DriftEvaluator
 from stacks.operations.execution_notifications import ExecutionStatusNotifications
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.pipelines.rekognition_training import RekognitionTraining
@@ -86,12 +87,24 @@ class MonitoringStack(Stack):
         self.evaluation_widget = EvaluationWidgetFunction(
             self, "EvaluationWidget", training=training, defaults=defaults
         )
+        self.drift = DriftEvaluator(
+            self,
+            "Drift",
+            config=config,
+            defaults=defaults,
+            artifacts_bucket=shared.artifacts_bucket,
+            data_bucket=shared.data_bucket,
+            alerts=alerts,
+            endpoint_arn=sagemaker_training.endpoint_arn,
+            model_parameter_arn=training.model_parameter_arn,
+        )
         functions = {
             pascal(readable_path(function, config.name)): function
             for function in [
                 *constructs_of(pipelines, PythonFunction),
                 self.notifications.function,
                 self.evaluation_widget.function,
+                self.drift.function,
             ]
         }
         expected_failures = {
@@ -155,6 +168,7 @@ class MonitoringStack(Stack):
             ),
             runbook_url=config.operations.runbook_url,
         )
+        self.drift.add_widgets(self.dashboard.dashboard)
         CfnOutput(
             self,
             "DashboardUrl",

@@ -40,6 +40,7 @@ OUTCOME_PHRASES = {
     "FAILED": "failed",
     "TIMED_OUT": "timed out",
     "ABORTED": "was aborted",
+    "DRIFTED": "drifted from its baseline",
 }
 
 

@@ -174,7 +174,11 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
 ):
     stacks = by_stack_name(templates, environments, env)
     monitoring = template_of(templates, env, "Monitoring").to_json()
-    (rule,) = [r for r in monitoring["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (rule,) = [
+        r
+        for r in monitoring["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    ]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]

@@ -59,6 +59,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("drift",): ["--env", "dev"],
         ("review", "status"): ["--env", "dev"],
         ("review", "start"): [
             "--env",
