@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.state_machine import Workflow
@@ -66,9 +67,11 @@ class MonitoringStack(Stack):
         inference: RekognitionInference,
         sagemaker_inference: SageMakerInference,
         sagemaker_training: SageMakerTraining,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         for pipeline in pipelines:
             self.add_stack_dependency(pipeline)
         shared = storage.shared_with(self)

@@ -19,6 +19,11 @@ from tests.infra.conftest import make_app, template_of
 MACHINES = ("ClassifyImage", "ClassifyImageSync", "ClassifyBatch", "TrainingWorkflow")
 #: Actions that may name '*' (no resource-level permissions), and why they are here.
 STAR_ACTIONS = {
+    "ec2:DescribeNetworkInterfaces",  # isolated: Lambda and SageMaker attaching to the VPC
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSecurityGroups",
     "xray:PutTraceSegments",  # Lambda and Step Functions tracing
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -286,9 +291,9 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    # Six functions (main's five and RecordLineage); four state machines, and the deploy
-    # workflow where it is configured.
-    assert len(groups) == 6 + 4 + (env == "prod")
+    # Six functions (main's five and RecordLineage), four state machines, the endpoint, and
+    # the deploy workflow where it is configured.
+    assert len(groups) == 6 + 4 + 1 + (env == "prod")
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():

@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.building_blocks.network import placement_of
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.sagemaker_tasks import S3Uri, TrainingJob
 from stacks.building_blocks.state_machine import TaskGuard
@@ -31,6 +32,7 @@ from stacks.pipelines.sagemaker_training.deployment import (
     VALIDATION_METRIC,
     _deploy,
     _DeploymentParts,
+    _vpc_config,
 )
 from stacks.pipelines.sagemaker_training.permissions import MODELS_PREFIX, _arn, _pass_role
 from stacks.pipelines.sagemaker_training.registry import _lineage_and_registration
@@ -204,10 +206,20 @@ def _train(parts: _WorkflowParts, states: Construct, job_arn: str) -> TrainingJo
     training = sagemaker.training
     stack = Stack.of(parts.owner)
     key_arn = parts.key.key_arn
-    extra: dict[str, Any] = {"OutputDataConfig": {"KmsKeyId": key_arn}}
+    extra: dict[str, Any] = {
+        "OutputDataConfig": {"KmsKeyId": key_arn},
+        # The algorithm's container gets no network at all; SageMaker moves the data.
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": True,
+    }
     if not has_instance_storage(training.instance_type):
         # Instance-store volumes are hardware-encrypted; SageMaker refuses a key for them.
         extra["ResourceConfig"] = {"VolumeKmsKeyId": key_arn}
+    network = placement_of(parts.owner)
+    if network is not None:
+        # "SageMaker downloads and uploads customer data and model artifacts through the
+        # specified VPC" (CreateTrainingJob, EnableNetworkIsolation).
+        extra["VpcConfig"] = _vpc_config(network, network.training)
     return TrainingJob(
         states,
         "Train",

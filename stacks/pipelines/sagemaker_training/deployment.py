@@ -22,6 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.building_blocks.network import NetworkPlacement, placement_of
 from stacks.building_blocks.sagemaker_tasks import (
     CreateEndpoint,
     CreateEndpointConfig,
@@ -121,9 +122,14 @@ def _deploy(
     endpoint = sagemaker.endpoint
     key_arn = parts.key.key_arn
     timeout = sfn.Timeout.duration(SDK_TIMEOUT)
+    model_extra: dict[str, Any] = {"EnableNetworkIsolation": True}
+    network = placement_of(parts.owner)
+    if network is not None:
+        model_extra["VpcConfig"] = _vpc_config(network, network.hosting)
     create_model = CreateModel(
         states,
         "CreateModel",
+        extra_parameters=model_extra,
         policies=[
             iam.PolicyStatement(
                 actions=["sagemaker:CreateModel", "sagemaker:ListTags"],
@@ -248,3 +254,8 @@ def _deploy(
         update_endpoint=update_endpoint,
     )
     return create_model
+
+
+def _vpc_config(network: NetworkPlacement, group: ec2.ISecurityGroup) -> dict[str, Any]:
+    """A SageMaker ``VpcConfig``: the isolated subnets and the tier's security group."""
+    return {"SecurityGroupIds": [group.security_group_id], "Subnets": network.subnet_ids}
