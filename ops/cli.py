@@ -17,11 +17,12 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import (
+    approval,
     drift,
+    lineage,
     manifest,
     operations,
     promotion,
-    promotion_decision,
     rekognition,
     review,
     sagemaker,
@@ -96,8 +97,10 @@ COMMAND_MODULES: list[Any] = [
     drift,
     review,
     promotion,
-    promotion_decision,
     teardown,
+    lineage,
+    # approve / reject: of a SageMaker model package or of a promotion execution.
+    approval,
 ]
 
 

@@ -43,6 +43,7 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "REGISTERED": "registered a model for approval",
     "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",

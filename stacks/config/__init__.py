@@ -21,6 +21,8 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 from __future__ import annotations
 
 from stacks.config.limits import (
+    DEPLOY_DIRECT,
+    DEPLOY_ON_APPROVAL,
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
@@ -41,6 +43,7 @@ from stacks.config.limits import (
     MODEL_CONTROL_MODES,
     PRETRAINED_LAYERS,
     PROJECT_LOOKUP_MAX_PAGES,
+    SAGEMAKER_DEPLOY_MODES,
     SQS_BATCH_WITHOUT_WINDOW,
     SQS_MAX_CONCURRENCY_RANGE,
     STACK_CONCERNS,
@@ -92,6 +95,8 @@ from stacks.config.sections.promotion import (
 )
 
 __all__ = [
+    "DEPLOY_DIRECT",
+    "DEPLOY_ON_APPROVAL",
     "EVENTS_OUTSIDE_LOOPS",
     "EVENTS_PER_POLL",
     "EXECUTION_TIMEOUT_SLACK_MINUTES",
@@ -114,6 +119,7 @@ __all__ = [
     "PRETRAINED_LAYERS",
     "PROJECT_LOOKUP_MAX_PAGES",
     "RESERVED_ARTIFACT_PREFIXES",
+    "SAGEMAKER_DEPLOY_MODES",
     "SQS_BATCH_WITHOUT_WINDOW",
     "SQS_MAX_CONCURRENCY_RANGE",
     "STACK_CONCERNS",

@@ -26,6 +26,7 @@ RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
     "drift/": "drift reports",
     "sagemaker/models/": "SageMaker model artifacts",
     "sagemaker/data-capture/": "SageMaker endpoint data capture",
+    "sagemaker/reports/": "SageMaker metrics and lineage records",
     "relabel/": "Ground Truth relabel jobs, their output and the reviewed records",
 }
 

@@ -323,8 +323,12 @@ class SageMakerTrainingConfig:
     #: ``image`` (JPEG/PNG files + .lst lists) or ``recordio`` (one .rec file per channel).
     data_format: str
     hyperparameters: ImageClassificationHyperparameters
-    #: The model is deployed only when its final ``validation:accuracy`` reaches this.
+    #: The model is registered (and deployed) only when its final ``validation:accuracy``
+    #: reaches this.
     min_validation_accuracy: float
+    #: ``direct``: the training workflow deploys what passed its gate; ``on_approval``: it
+    #: registers it for approval, and approving the model package deploys it.
+    deploy: str
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -449,6 +453,11 @@ class SageMakerConfig:
     def endpoint_full_name(self, resource_name_prefix: str) -> str:
         """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""
         return f"{resource_name_prefix}-{self.endpoint_name}"
+
+    @staticmethod
+    def model_package_group_name(resource_name_prefix: str) -> str:
+        """The environment's model package group (the SageMaker model registry)."""
+        return f"{resource_name_prefix}-image-classifier"
 
     @staticmethod
     def job_name_prefix(resource_name_prefix: str) -> str:

@@ -198,9 +198,11 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel.
+    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel,
+    # and the SageMaker deploy workflow where it exists.
     promotes = environments[env].rekognition_training.promotion is not None
-    assert len(matched) == len(ours) == 5 + promotes
+    deploys = environments[env].sagemaker.training.deploy_workflow is not None
+    assert len(matched) == len(ours) == 5 + promotes + deploys
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [

@@ -68,6 +68,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
             "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/reviewers",
         ],
         ("teardown",): ["--env", "dev", "--yes"],
+        ("lineage",): ["--env", "dev", "--version", "v1"],
         # prod is the environment that promotes (from dev); it configures its region.
         ("promote",): ["--env", "prod", "--version", "v1"],
         ("approve",): ["--env", "prod", "--execution", PROMOTION],

@@ -19,8 +19,10 @@ import pytest
 from aws_cdk.assertions import Template
 from moto import mock_aws
 
+from shared.lineage import S3ObjectRef, parse_lineage
 from shared.metric_dimensions import is_valid_dimension_value, label_from_dimension
 from shared.notification import render
+from stacks.code_version import code_version
 from stacks.config import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
@@ -115,6 +117,7 @@ class Rekognition:
         w.script("rekognition", "DescribeProjectVersions", self._describe_version)
         w.script("rekognition", "StartProjectVersion", self._start)
         w.script("rekognition", "StopProjectVersion", {"Status": "STOPPING"})
+        w.script("rekognition", "TagResource", {})  # its output shape is empty
 
     def _describe_dataset(self, params: dict[str, Any]) -> dict[str, Any] | AwsError:
         arn = params["DatasetArn"]
@@ -149,6 +152,20 @@ class Rekognition:
                 "Summary": {
                     "S3Object": {"Bucket": ARTIFACTS_BUCKET, "Name": prefix + "summary.json"}
                 },
+            }
+            description["TrainingDataResult"] = {
+                "Output": {
+                    "Assets": [
+                        {
+                            "GroundTruthManifest": {
+                                "S3Object": {
+                                    "Bucket": ARTIFACTS_BUCKET,
+                                    "Name": prefix + "train.manifest",
+                                }
+                            }
+                        }
+                    ]
+                }
             }
             description["TestingDataResult"] = {
                 "Output": {
@@ -192,6 +209,8 @@ def workflow(dev_templates, dev_stacks) -> Iterator[LocalWorkflow]:
             s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
             )
+            # As the environment's buckets are (SecureBucket): lineage records version IDs.
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         yield local
 
 
@@ -204,6 +223,8 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     rekognition = Rekognition(workflow, version=version)
     rekognition.install()
     put_evaluation(tmp_path, version)
+    s3 = boto3.client("s3", region_name=REGION)
+    manifest = s3.put_object(Bucket=DATA_BUCKET, Key="manifests/train.manifest", Body=b"{}\n")
 
     run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="happy")
 
@@ -264,6 +285,32 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     assert f"reports/{PROJECT}/{version}/report.html" in message
     assert run.published()[0]["subject"] == "[dev] Rekognition training DEPLOYED"
     assert_shared_format(message, run.execution_arn, "DEPLOYED", "deployed a model")
+    # Its lineage: the source manifest as it was read, the run, the verdict; and its tags.
+    lineage_key = f"reports/{PROJECT}/{version}/lineage.json"
+    record = parse_lineage(s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=lineage_key)["Body"].read())
+    assert run.output["lineage_uri"] == f"s3://{ARTIFACTS_BUCKET}/{lineage_key}"
+    assert record.training_data[0] == S3ObjectRef(
+        uri=f"s3://{DATA_BUCKET}/manifests/train.manifest",
+        version_id=manifest["VersionId"],
+        etag=manifest["ETag"],
+    )
+    assert record.datasets == {"train": dataset_arn("train"), "test": dataset_arn("test")}
+    assert record.execution_arn == run.execution_arn
+    assert record.model_version_arn == version_arn(version)
+    assert record.gate.passed is True
+    assert record.gate.settings["threshold"] == 0.85
+    assert record.metrics_uri.endswith(f"reports/{PROJECT}/{version}/metrics.json")
+    assert record.code_version == code_version()
+    (tag,) = run.calls["rekognition.TagResource"]
+    assert tag == {
+        "ResourceArn": version_arn(version),
+        "Tags": {
+            "Lineage": run.output["lineage_uri"],
+            "GatePassed": "true",
+            "CodeVersion": code_version(),
+        },
+    }
+    assert run.entered.index("RecordLineage") < run.entered.index("GatePassed?")
 
 
 def assert_shared_format(message: str, execution_arn: str, outcome: str, phrase: str) -> None:
@@ -585,6 +632,16 @@ def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path
     ssm = boto3.client("ssm", region_name=REGION)
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=PARAMETER)
+    # A rejected version has its lineage too: the verdict says it did not pass, and why.
+    body = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=ARTIFACTS_BUCKET, Key=f"reports/{PROJECT}/{version}/lineage.json"
+    )["Body"]
+    record = parse_lineage(body.read())
+    assert record.gate.passed is False
+    assert record.gate.reasons == run.output["gate"]["reasons"]
+    # The source manifest is gone from the data bucket (never written here): URI only.
+    assert record.training_data[0].etag is None
+    assert run.calls["rekognition.TagResource"][0]["Tags"]["GatePassed"] == "false"
 
 
 def test_gate_override_per_execution_and_per_label_recall_floor(workflow, tmp_path):

@@ -80,6 +80,9 @@ class SageMaker:
         #: Other endpoints of the account (ListEndpoints' pages), newest first.
         self.other_endpoints: list[dict[str, Any]] = []
         self.job_name = ""
+        self.channels: list[dict[str, Any]] = []
+        #: Versions registered in the model package group, in order.
+        self.packages: list[dict[str, Any]] = []
         self._deploying: str | None = None
 
     def install(self) -> None:
@@ -94,13 +97,28 @@ class SageMaker:
         w.script("sagemaker", "CreateEndpoint", self._create_endpoint)
         w.script("sagemaker", "UpdateEndpoint", self._update_endpoint)
         w.script("sagemaker", "DescribeEndpoint", self._describe_endpoint)
+        w.script("sagemaker", "AddTags", {"Tags": []})
+        w.script("sagemaker", "CreateModelPackage", self._create_model_package)
 
     @staticmethod
     def _arn(kind: str, name: str = "x") -> str:
         return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
 
+    def _create_model_package(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self.packages.append(dict(params))
+        arn = self._arn("model-package", f"{params['ModelPackageGroupName']}/{len(self.packages)}")
+        return conforming("sagemaker", "CreateModelPackage", {"ModelPackageArn": arn})
+
     def _create_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.job_name = params["TrainingJobName"]
+        self.channels = [
+            {
+                "ChannelName": channel["ChannelName"],
+                "DataSource": channel["DataSource"],
+                "ContentType": channel["ContentType"],
+            }
+            for channel in params["InputDataConfig"]
+        ]
         return conforming(
             "sagemaker", "CreateTrainingJob", {"TrainingJobArn": self._arn("training-job")}
         )
@@ -126,6 +144,7 @@ class SageMaker:
             "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1},
             "StoppingCondition": {"MaxRuntimeInSeconds": 14400},
             "BillableTimeInSeconds": 900,
+            "InputDataConfig": self.channels,
         }
         if status == "Failed":
             description["FailureReason"] = "ClientError: No train_lst channel data found"

@@ -17,17 +17,23 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
+from stacks.code_version import code_version
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_training.definition import (
     MANAGED_BY,
     _definition,
     _WorkflowParts,
 )
-from stacks.pipelines.rekognition_training.permissions import _grant_evaluation, _grant_workflow
+from stacks.pipelines.rekognition_training.permissions import (
+    _grant_evaluation,
+    _grant_lineage,
+    _grant_workflow,
+)
 from stacks.pipelines.rekognition_training.triggers import _triggers
 
 EVALUATION_SERVICE = "rekognition-evaluation"
@@ -110,6 +116,22 @@ class RekognitionTraining(Construct):
             **common,
         )
         _grant_evaluation(self.evaluate_function, artifacts_bucket, encryption_key, data_bucket)
+        self.lineage_function = PythonFunction(
+            self,
+            "RecordLineage",
+            handler="rekognition_training.lineage.lambda_handler",
+            description="Records the lineage of a trained model version next to its report",
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            service_name="rekognition-training",
+            environment={
+                "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "ENVIRONMENT_NAME": config.name,
+                CODE_VERSION_VARIABLE: code_version(),
+            },
+            **common,
+        )
+        _grant_lineage(self.lineage_function, data_bucket, artifacts_bucket, encryption_key)
 
         self.workflow = Workflow(
             self,
@@ -123,6 +145,7 @@ class RekognitionTraining(Construct):
                     config=config,
                     validate_function=self.validate_function,
                     evaluate_function=self.evaluate_function,
+                    lineage_function=self.lineage_function,
                     artifacts_bucket=artifacts_bucket,
                     encryption_key=encryption_key,
                     project_resources=self.project_resources,
