@@ -28,6 +28,9 @@ class Runbook(Enum):
     MODEL_IDLE = "Model running without work"
     LOW_CONFIDENCE = "Low-confidence ratio too high (drift)"
     ENDPOINT_5XX = "Endpoint 5XX errors"
+    CAPACITY_UPDATES = "Model capacity updates failing"
+    INFERENCE_STALLED = "Rekognition inference stalled"
+    SAGEMAKER_FAILING = "SageMaker inference failing"
 
 
 def runbook_line(runbook: Runbook) -> str:
