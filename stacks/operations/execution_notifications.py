@@ -29,6 +29,7 @@ from stacks.building_blocks.alarms import PIPELINES, AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.state_machine import FAILURE_NOTIFICATION_STATE, Workflow
+from stacks.runbooks import RUNBOOK_PREFIX
 
 #: Execution statuses that need a person (SUCCEEDED is reported by the workflows themselves).
 REPORTED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -85,6 +86,7 @@ class ExecutionStatusNotifications(Construct):
                 "FAILURE_NOTIFICATION_STATE": FAILURE_NOTIFICATION_STATE,
                 "ALARM_NAME_PREFIX": self._alarm_prefix,
                 "ALARM_PIPELINES": Stack.of(self).to_json_string(PIPELINES),
+                "RUNBOOK_PREFIX": RUNBOOK_PREFIX,
             },
         )
         alerts.grant_publish(self.function.role)
