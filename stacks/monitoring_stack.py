@@ -16,11 +16,11 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.alarms import PIPELINES, AlarmScope, alarm_name_of, kebab
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.state_machine import Workflow
 from stacks.config import EnvironmentConfig
-from stacks.building_blocks.alarms import PIPELINES, AlarmScope, alarm_name_of, kebab
 from stacks.operations.alarms import (
     OperationalAlarms,
     WatchedFunction,
@@ -29,11 +29,18 @@ from stacks.operations.alarms import (
 )
 from stacks.operations.composites import composites
 from stacks.operations.dashboard import (
-    DashboardSources,
+    DashboardLinks,
     EvaluationWidgetFunction,
-    OperationsDashboard,
+    OperationsDashboards,
+    evaluation_widgets,
 )
 from stacks.operations.execution_notifications import ExecutionStatusNotifications
+from stacks.operations.panels import (
+    functions_panel,
+    rekognition_inference_panel,
+    rekognition_training_panel,
+    sagemaker_panel,
+)
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.pipelines.rekognition_training import RekognitionTraining
 from stacks.pipelines.sagemaker_inference import SageMakerInference
@@ -215,31 +222,42 @@ class MonitoringStack(Stack):
                 if isinstance(node, cloudwatch.Alarm)
             ),
         ]
-        self.dashboard = OperationsDashboard(
+        full_evaluation, verdict = evaluation_widgets(
+            self.evaluation_widget.function, training.project_name
+        )
+        #: The pipelines' widgets on both dashboards, in order (the extension point).
+        self.panels = [
+            rekognition_training_panel(training, verdict, full_evaluation),
+            rekognition_inference_panel(inference),
+            sagemaker_panel(sagemaker_inference, sagemaker_training, dead_letters),
+            functions_panel(functions),
+        ]
+        self.dashboards = OperationsDashboards(
             self,
             "Operations",
-            dashboard_name=config.dashboard_name,
             environment_name=config.name,
-            sources=DashboardSources(
-                training=training,
-                inference=inference,
-                sagemaker_inference=sagemaker_inference,
-                sagemaker_training=sagemaker_training,
-                functions=functions,
-                widget_function=self.evaluation_widget.function,
-                dead_letter_queues=dead_letters,
-                alarms=every_alarm,
+            overview_name=config.overview_dashboard_name,
+            detail_name=config.dashboard_name,
+            panels=self.panels,
+            alarms=every_alarm,
+            links=DashboardLinks(
+                workflows=workflows,
+                queues={"inference queue": inference.work.queue, **dead_letters},
                 data_bucket_name=bucket_name(config, self, "data"),
                 artifacts_bucket=shared.artifacts_bucket,
+                runbook_url=config.operations.runbook_url,
             ),
-            runbook_url=config.operations.runbook_url,
         )
-        CfnOutput(
-            self,
-            "DashboardUrl",
-            value=(
-                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
-                f"{self.region}#dashboards/dashboard/{config.dashboard_name}"
-            ),
-            description="The environment's operations dashboard",
-        )
+        for output, name, description in (
+            ("OverviewUrl", config.overview_dashboard_name, "The environment at a glance"),
+            ("DashboardUrl", config.dashboard_name, "The environment's detailed dashboard"),
+        ):
+            CfnOutput(
+                self,
+                output,
+                value=(
+                    f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
+                    f"{self.region}#dashboards/dashboard/{name}"
+                ),
+                description=description,
+            )

@@ -173,7 +173,10 @@ def composite_alarm(
         # By name, not ARN: children in other stacks need no cross-stack reference (the stack
         # of a composite depends on theirs, so they exist first).
         alarm_rule=cloudwatch.AlarmRule.any_of(
-            *(cloudwatch.AlarmRule.from_string(f'ALARM("{alarm_name_of(child)}")') for child in children)
+            *(
+                cloudwatch.AlarmRule.from_string(f'ALARM("{alarm_name_of(child)}")')
+                for child in children
+            )
         ),
     )
     if alarms.direct_action is not None:

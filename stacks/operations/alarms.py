@@ -138,7 +138,9 @@ class OperationalAlarms(Construct):
         for spec in composites:
             missing = [child for child in spec.children if child not in by_name]
             if missing:
-                raise ValueError(f"composite alarm {spec.what}: no alarm named {missing} in {sorted(by_name)}")
+                raise ValueError(
+                    f"composite alarm {spec.what}: no alarm named {missing} in {sorted(by_name)}"
+                )
             children = [by_name[child] for child in spec.children]
             self.composites.append(
                 composite_alarm(
@@ -293,7 +295,9 @@ class OperationalAlarms(Construct):
             ),
         )
 
-    def _model_idle_alarm(self, scope: AlarmScope, metrics: Mapping[str, cloudwatch.IMetric]) -> None:
+    def _model_idle_alarm(
+        self, scope: AlarmScope, metrics: Mapping[str, cloudwatch.IMetric]
+    ) -> None:
         minutes = self._settings.model_idle_alarm_minutes
         idle = cloudwatch.MathExpression(
             expression=(

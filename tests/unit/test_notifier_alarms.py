@@ -67,7 +67,9 @@ def alarm_change(
         ]
     else:
         configuration["alarmRule"] = composite_rule
-    data = reason_data or json.dumps({"version": "1.0", "queryDate": "2026-11-21T03:02:07.000+0000"})
+    data = reason_data or json.dumps(
+        {"version": "1.0", "queryDate": "2026-11-21T03:02:07.000+0000"}
+    )
     return {
         "version": "0",
         "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",

@@ -17,9 +17,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import Invocation, PythonFunction
-from stacks.building_blocks.alarms import AlarmScope
 from stacks.config import EnvironmentConfig
 
 
