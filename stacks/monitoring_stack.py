@@ -128,14 +128,14 @@ class MonitoringStack(Stack):
         watched_functions = []
         for title, function in functions.items():
             pipeline, path = owner_of(function)
-            scope = scopes[pipeline]
+            alarm_scope = scopes[pipeline]
             if function is self.notifications.function:
-                scope, path = scope.direct(alerts.alarm_action), "Notifier"
+                alarm_scope, path = alarm_scope.direct(alerts.alarm_action), "Notifier"
             elif function is self.evaluation_widget.function:
                 path = "EvaluationWidget"
             watched_functions.append(
                 WatchedFunction(
-                    scope=scope,
+                    scope=alarm_scope,
                     what="evaluation" if function is training.evaluate_function else kebab(path),
                     title=title,
                     function=function,

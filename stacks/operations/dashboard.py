@@ -243,11 +243,13 @@ def _links(
     )
     return cloudwatch.TextWidget(
         markdown=(
-            f"# Image classification — {environment_name} · [Overview]({dashboard_url(overview_name)})\n"
+            f"# Image classification — {environment_name} · "
+            f"[Overview]({dashboard_url(overview_name)})\n"
             f"**Workflows:** {machines}  \n"
             f"**Queues:** {queues}  \n"
             f"**Buckets:** {buckets}  \n"
-            f"**{_runbooks(links.runbook_url)}** · every alarm's description names its runbook section."
+            f"**{_runbooks(links.runbook_url)}** · every alarm's description names its "
+            "runbook section."
         ),
         width=FULL,
         height=5,

@@ -428,8 +428,9 @@ class RekognitionInference(Construct):
             description=(
                 "The model controller could not update the consumers' capacity to the inference "
                 "units in service (the capacity parameter or the event source's concurrency) "
-                "for three 5-minute periods in a row: the consumers call the model at a stale pace, too slow "
-                "after a scale-up or throttled after a scale-down. See the controller's logs."
+                "for three 5-minute periods in a row: the consumers call the model at a stale "
+                "pace, too slow after a scale-up or throttled after a scale-down. See the "
+                "controller's logs."
             ),
             runbook=Runbook.CAPACITY_UPDATES,
             metric=self.controller_metric("CapacityUpdateFailures", "Maximum"),

@@ -14,13 +14,12 @@ import pytest
 
 from shared.notification import alarm_console_url
 from stacks.runbooks import Runbook, runbook_line
-from tests.unit.test_execution_notifier import (  # noqa: F401 - the fixture is used by name
+from tests.unit.test_execution_notifier import (
     ACCOUNT,
     CONTEXT,
     REGION,
     UNCAUGHT_FAILURE,
     history_event,
-    inbox,
     status_change,
 )
 

@@ -20,7 +20,7 @@ from stacks.building_blocks.state_machine import FAILURE_NOTIFICATION_STATE
 from stacks.runbooks import RUNBOOK_PREFIX
 from tests.workflows.harness import ACCOUNT, REGION, WorkflowRun
 from tests.workflows.moto_extensions import history_paging_patch
-from tests.workflows.test_sagemaker_training import SageMaker, sagemaker  # noqa: F401
+from tests.workflows.test_sagemaker_training import SageMaker
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
 CONTEXT = SimpleNamespace(
@@ -32,7 +32,7 @@ CONTEXT = SimpleNamespace(
 
 
 @pytest.fixture
-def notifier(monkeypatch, sagemaker: SageMaker) -> Iterator[tuple[ModuleType, list[Any]]]:  # noqa: F811
+def notifier(monkeypatch, sagemaker: SageMaker) -> Iterator[tuple[ModuleType, list[Any]]]:
     """The notifier's handler inside the workflow's moto account; what it published."""
     sns = boto3.client("sns", region_name=REGION)
     topic = sns.create_topic(Name="notifier-inbox")["TopicArn"]
@@ -90,7 +90,7 @@ def status_event(run: WorkflowRun, state_machine_arn: str) -> dict[str, Any]:
     }
 
 
-def test_a_failure_the_workflow_notified_is_not_notified_again(sagemaker, notifier):  # noqa: F811
+def test_a_failure_the_workflow_notified_is_not_notified_again(sagemaker, notifier):
     module, published = notifier
     sagemaker.training_statuses = ["InProgress", "Failed"]
     run = sagemaker.workflow.run({}, name="job-failed")
@@ -103,7 +103,7 @@ def test_a_failure_the_workflow_notified_is_not_notified_again(sagemaker, notifi
     assert published == []
 
 
-def test_a_failure_whose_own_notification_failed_is_notified(sagemaker, notifier):  # noqa: F811
+def test_a_failure_whose_own_notification_failed_is_notified(sagemaker, notifier):
     module, published = notifier
     sns = boto3.client("sns", region_name=REGION)
     for topic in sns.list_topics()["Topics"]:
