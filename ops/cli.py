@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import manifest, operations, rekognition, sagemaker, teardown, training
+from ops import manifest, operations, rekognition, sagemaker, simulate, status, teardown, training
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -31,7 +31,8 @@ from ops.common import (
 DESCRIPTION = """\
 The operator's command line of the image-classification pipelines: build a training
 manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
-classify images, run the SageMaker pipeline, list firing alarms, and tear an environment
+classify images, run the SageMaker pipeline, see the environment at a glance (status),
+simulate traffic, list firing alarms, and tear an environment
 down without leaving anything that bills.
 
 Commands that take --env read that environment from cdk.json and call AWS with your
@@ -81,6 +82,8 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    status,
+    simulate,
     teardown,
 ]
 

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from stacks.building_blocks.alarms import PIPELINES, AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.iam import acknowledge_resources
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.state_machine import FAILURE_NOTIFICATION_STATE, Workflow
 from stacks.runbooks import RUNBOOK_PREFIX
@@ -91,19 +92,23 @@ class ExecutionStatusNotifications(Construct):
         )
         alerts.grant_publish(self.function.role)
         stack = Stack.of(self)
-        self.function.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["states:GetExecutionHistory"],
-                resources=[
-                    stack.format_arn(
-                        service="states",
-                        resource="execution",
-                        resource_name=f"{workflow.state_machine.state_machine_name}:*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                    for workflow in standard
-                ],
+        executions = [
+            stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{workflow.state_machine.state_machine_name}:*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
+            for workflow in standard
+        ]
+        self.function.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=executions)
+        )
+        acknowledge_resources(
+            self.function,
+            executions,
+            "Reads the history of the executions of this environment's own state machines (a "
+            "failed run's: did its notify step succeed?); execution names are made per run.",
         )
         assert self.function.dead_letter is not None  # asynchronous: it always has one
         self.rule = events.Rule(
