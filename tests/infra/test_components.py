@@ -301,7 +301,9 @@ def test_every_dead_letter_queue_alarms_the_topic(built):
 def test_queue_argument_validation(cdk_context, kwargs, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED)
+    AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
     arguments: dict[str, Any] = {
         "encryption_key": key,
         "consumer_timeout": Duration.seconds(30),
@@ -418,7 +420,9 @@ def test_state_machine_may_encrypt_for_the_encrypted_topic(built):
 def test_guard_argument_validation(cdk_context, guard_kwargs, timeout, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED)
+    topic = AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
 
     def definition(guard: Any) -> sfn.IChainable:
         task = tasks.EvaluateExpression(
@@ -468,7 +472,7 @@ def _consumer_stack(cdk_context: dict[str, Any], handler_source: Path, **app_kwa
     app = make_app(cdk_context, **app_kwargs)
     stack = Stack(app, "Consumers")
     key = EnvironmentKey(stack, "Encryption", alias="alias/consumers", retain=False).key
-    alerts = AlertTopic(
+    AlertTopic(
         stack,
         "Alerts",
         topic_name="t",
@@ -568,7 +572,9 @@ def test_queue_consumer_and_extra_policy_pass_every_nag_pack(cdk_context, handle
 def test_queue_consumer_argument_validation(cdk_context, handler_source, kwargs, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED)
+    AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
     queue = WorkQueue(
         stack,
         "Q",
