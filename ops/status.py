@@ -189,9 +189,7 @@ def metric_queries(properties: dict[str, Any], period: int) -> list[dict[str, An
     return queries
 
 
-def read_health(
-    cloudwatch: Any, widget: dict[str, Any], now: datetime, hours: int
-) -> Health:
+def read_health(cloudwatch: Any, widget: dict[str, Any], now: datetime, hours: int) -> Health:
     """A number widget's values: the whole range's for a ``setPeriodToTimeRange`` widget, the
     latest datapoint otherwise (as the console shows them)."""
     properties = widget.get("properties", {})
