@@ -2,10 +2,10 @@
 
     ops alarms --env dev [--all]
 
-Lists the alarms of the environment (named ``<prefix>-<env>-...``) that are not OK (``--all``: every one) with their
-state, since when, the reason CloudWatch gives and the README runbook section to follow, then
-the dashboard's address. Exit code 1 while any alarm is in ALARM, so scripts and deploy gates
-can use it.
+Lists the alarms of the environment (named ``<prefix>-<env>-...``) that are not OK (``--all``:
+every one) with their state, since when, the reason CloudWatch gives and the README runbook
+section to follow, then the dashboard's address. Exit code 1 while any alarm is in ALARM, so
+scripts and deploy gates can use it.
 """
 
 from __future__ import annotations

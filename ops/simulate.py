@@ -396,7 +396,11 @@ def register(commands: Any) -> None:
         help=f"stop after this many images (default and most: {MAX_IMAGES})",
     )
     parser.add_argument(
-        "--timeout", type=minutes, default=15.0, help="minutes to wait for results (15)"
+        "--timeout",
+        type=minutes,
+        default=15.0,
+        metavar="MINUTES",
+        help="how long to wait for the last results (default 15)",
     )
     parser.add_argument(
         "--allow-production", action="store_true", help="allow a production environment"

@@ -257,7 +257,7 @@ def test_sagemaker_runs_are_started_counted_and_timed(image_dir):
                 "status": "RUNNING",
                 "startDate": START,
             }
-            for index, (state, error, delay) in enumerate(endings):
+            for index in range(len(endings)):
                 arn = f"arn:aws:states:{REGION}:123456789012:execution:classify:sim-run-{index:05d}"
                 stubber.add_response("describe_execution", {**running, "executionArn": arn})
             for index, (state, error, delay) in enumerate(endings):

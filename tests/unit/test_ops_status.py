@@ -132,7 +132,9 @@ def script_overview(stubbers: dict[str, Stubber], body: str, alarms_pages: list[
         "describe_endpoint",
         {
             "EndpointName": "imgclf-dev-classifier",
-            "EndpointArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/imgclf-dev-classifier",
+            "EndpointArn": (
+                f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/imgclf-dev-classifier"
+            ),
             "EndpointConfigName": "imgclf-dev-ic-0123",
             "EndpointStatus": "InService",
             "CreationTime": SINCE,
