@@ -867,6 +867,14 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else (value,)
 
 
+def alarms(env: Environment, tally: Tally | None = None) -> list[Finding]:
+    """Alarm names and composite rules within CloudWatch's model; the alarm-state rule's pattern
+    matches the documented events of exactly the alarms the notifier speaks for."""
+    from tests.contract.alarms import alarm_contracts
+
+    return alarm_contracts(env, tally)
+
+
 ALL_CHECKS = {
     "task": task_parameters,
     "output": result_paths,
@@ -875,6 +883,7 @@ ALL_CHECKS = {
     "iam": iam_grants,
     "policy": policy_documents,
     "kms": kms_writers,
+    "alarms": alarms,
 }
 
 
