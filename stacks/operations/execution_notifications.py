@@ -91,24 +91,25 @@ class ExecutionStatusNotifications(Construct):
             },
         )
         alerts.grant_publish(self.function.role)
-        stack = Stack.of(self)
-        executions = [
-            stack.format_arn(
-                service="states",
-                resource="execution",
-                resource_name=f"{workflow.state_machine.state_machine_name}:*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-            for workflow in standard
-        ]
+        # The executions of this account and region: the state machines' names are generated
+        # by CloudFormation in the pipeline stacks, and cdk-nag spells such cross-stack names
+        # only at synth, after acknowledgements are recorded; an ARN per state machine cannot be
+        # acknowledged. Read-only; the function asks only for runs the rule above reported.
+        executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.function.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=executions)
+            iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions])
         )
         acknowledge_resources(
             self.function,
-            executions,
-            "Reads the history of the executions of this environment's own state machines (a "
-            "failed run's: did its notify step succeed?); execution names are made per run.",
+            [executions],
+            "states:GetExecutionHistory (read-only) for the failed runs this environment's "
+            "execution-status rule reports (their state machines' names are generated in other "
+            "stacks): the notifier reads whether the run's notify step succeeded.",
         )
         assert self.function.dead_letter is not None  # asynchronous: it always has one
         self.rule = events.Rule(
