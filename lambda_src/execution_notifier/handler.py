@@ -78,9 +78,9 @@ DETAIL_TYPE = "Step Functions Execution Status Change"
 #: The statuses this function reports, with what the reader should know about each.
 EXPLANATIONS = {
     "FAILED": (
-        "Step Functions reports the execution as failed. If the workflow caught the error, it "
-        "also sent its own failure notification; if that did not arrive, its notify step failed "
-        "too."
+        "Step Functions reports the execution as failed, and the workflow did not report it "
+        "itself: the error happened where no Catch reaches, or its own failure notification "
+        "could not be sent."
     ),
     "TIMED_OUT": (
         "It exceeded the state machine's timeout, so Step Functions stopped it; the workflow "
