@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from shared.evaluation.verdict import DECIMALS, compared, figures, meets
+from shared.evaluation.verdict import DECIMALS, compared, figures, gate_line, meets
 
 
 class GateMetricMissing(KeyError):  # noqa: N818 - the name is the workflow's error name
@@ -27,6 +27,8 @@ class Verdict(TypedDict):
     threshold: float
     gap: float
     reasons: list[str]
+    #: The verdict in one line (``shared.evaluation.verdict.gate_line``), for notifications.
+    summary: str
 
 
 def aggregate_metrics(metrics: Mapping[str, Any], service_f1: float | None) -> dict[str, float]:
@@ -79,11 +81,13 @@ def evaluate_gate(
                     f"recall of {label!r} {shown} is below {limit}"
                     + (" (no test image has this label)" if empty else "")
                 )
+    gap = round(value - threshold, DECIMALS)
     return Verdict(
         passed=not reasons,
         metric=metric,
         value=value,
         threshold=threshold,
-        gap=round(value - threshold, DECIMALS),
+        gap=gap,
         reasons=reasons,
+        summary=gate_line(not reasons, metric, value, threshold, gap),
     )

@@ -321,7 +321,7 @@ def test_the_fast_path_reads_every_line_as_the_long_way_does(spec: ManifestSpec)
             fast.read_any(document, line)
         slow.read_any(json.loads(image.line), line)
         assert (fast.saw_prediction, fast.saw_truth) == (slow.saw_prediction, slow.saw_truth)
-    assert fast.counts == slow.counts
+    assert fast.observations() == slow.observations()
     assert fast.notes() == slow.notes()
     assert fast.multi_label == slow.multi_label
 

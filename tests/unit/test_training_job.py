@@ -170,6 +170,7 @@ def test_gate_passes_at_the_threshold_and_reports_the_gap():
         "threshold": 0.85,
         "gap": 0.0,
         "reasons": [],
+        "summary": "PASSED f1_score = 0.8500 (threshold 0.8500)",
     }
 
 
@@ -181,9 +182,12 @@ def test_gate_fails_below_the_threshold_and_on_any_label_below_the_recall_floor(
         "recall of 'cat' 0.4000 is below 0.5000",
         "recall of 'émeu' 0.1000 is below 0.5000",
     ]
+    # The metric met its threshold: the one-line verdict says REJECTED with a positive gap.
+    assert verdict["summary"] == "REJECTED accuracy = 0.9500 (threshold 0.9000), gap +0.0500"
     below = evaluate_gate(gate, {"accuracy": 0.8}, {})
     assert below["passed"] is False
     assert below["gap"] == pytest.approx(-0.1)
+    assert below["summary"] == "REJECTED accuracy = 0.8000 (threshold 0.9000), gap -0.1000"
 
 
 def test_missing_gate_metric_names_what_is_available():
@@ -238,6 +242,7 @@ def test_gate_compares_up_to_float_rounding() -> None:
         "threshold": 0.9,
         "gap": 0.0,
         "reasons": [],
+        "summary": "PASSED recall_macro = 0.9000 (threshold 0.9000)",
     }
 
 

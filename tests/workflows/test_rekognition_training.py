@@ -572,12 +572,14 @@ def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path
         "threshold": 0.85,
         "gap": -0.24,
         "reasons": ["f1_score 0.6100 is below the threshold 0.8500"],
+        "summary": "REJECTED f1_score = 0.6100 (threshold 0.8500), gap -0.2400",
     }
     assert run.entered[-3:] == ["NotifyRejected", "RejectedOutcome", "ModelRejected"]
     assert "rekognition.StartProjectVersion" not in run.calls
     (message,) = notifications(run)
     assert "NOT deployed" in message
-    assert "gap -0.24" in message
+    # The verdict words and digits ops train prints (one line, shared.evaluation.verdict).
+    assert "\nGate verdict: REJECTED f1_score = 0.6100 (threshold 0.8500), gap -0.2400\n" in message
     assert run.published()[0]["subject"] == "[dev] Rekognition training REJECTED"
     assert_shared_format(message, run.execution_arn, "REJECTED", "rejected a model")
     ssm = boto3.client("ssm", region_name=REGION)

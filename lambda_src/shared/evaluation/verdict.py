@@ -8,7 +8,8 @@ Metrics are floats: ``(17/20 + 19/20) / 2`` is ``0.8999999999999999``, which a r
 against a threshold of 0.9. The gate compares values rounded to :data:`DECIMALS` decimals
 (:func:`meets`), far finer than any test set's resolution and far coarser than float rounding.
 :func:`figures` prints a value and its threshold with as many decimals as it takes to tell them
-apart (4 at least, :data:`DECIMALS` at most), so a message never reads "0.9000 is below 0.9000".
+apart (4 at least, :data:`DECIMALS` at most), so a message never reads "0.9000 is below 0.9000";
+:func:`gate_line` is the whole verdict in the one line notifications and the CLI print.
 """
 
 from __future__ import annotations
@@ -43,3 +44,17 @@ def figures(value: float, threshold: float) -> tuple[str, str]:
     if f"{value:.{decimals}f}" == f"{threshold:.{decimals}f}":
         decimals = _SHOWN  # equal as compared: the shortest form says so
     return f"{value:.{decimals}f}", f"{threshold:.{decimals}f}"
+
+
+def gate_line(passed: bool, metric: str, value: float, threshold: float, gap: float | None) -> str:
+    """``REJECTED f1_macro = 0.8999 (threshold 0.9000), gap -0.0001``: a verdict in one line.
+
+    The workflow's notifications (the gate's ``summary``) and ``ops train`` print this line,
+    so the operator reads the same words and digits wherever the verdict reaches them.
+    """
+    shown, limit = figures(value, threshold)
+    text = f"{verdict_word(passed)} {metric} = {shown} (threshold {limit})"
+    if not passed and gap is not None:
+        decimals = len(shown.partition(".")[2])
+        text += f", gap {gap:+.{decimals}f}"
+    return text

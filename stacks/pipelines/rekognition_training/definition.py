@@ -154,17 +154,15 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         "NotifyRejected",
         outcome="REJECTED",
         summary=(
-            "Model version {} of project {} was trained but NOT deployed: it failed the "
-            "quality gate.\nGate: {} = {} (threshold {}, gap {}).\nReasons: {}\n"
+            "Model version {} of project {} was trained but NOT deployed.\n"
+            "Gate verdict: {}\nReasons: {}\n"
             "Report: {}\nThe version is kept and can be started by hand."
         ),
         values=[
             sfn.JsonPath.string_at("$.job.version_name"),
             sfn.JsonPath.string_at("$.job.project_name"),
-            sfn.JsonPath.string_at("$.evaluation.gate.metric"),
-            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.value")),
-            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.threshold")),
-            sfn.JsonPath.json_to_string(sfn.JsonPath.number_at("$.evaluation.gate.gap")),
+            # The verdict line ops train and the report use: the same words and digits.
+            sfn.JsonPath.string_at("$.evaluation.gate.summary"),
             sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.gate.reasons")),
             sfn.JsonPath.string_at("$.evaluation.report_uri"),
         ],
