@@ -17,6 +17,7 @@ from botocore.model import Shape
 from tests.contract import authorization as reference
 from tests.contract import code
 from tests.contract import service_models as models
+from tests.contract.alarms import alarm_contracts
 from tests.contract.asl import (
     Machine,
     State,
@@ -867,14 +868,6 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def alarms(env: Environment, tally: Tally | None = None) -> list[Finding]:
-    """Alarm names and composite rules within CloudWatch's model; the alarm-state rule's pattern
-    matches the documented events of exactly the alarms the notifier speaks for."""
-    from tests.contract.alarms import alarm_contracts
-
-    return alarm_contracts(env, tally)
-
-
 ALL_CHECKS = {
     "task": task_parameters,
     "output": result_paths,
@@ -883,7 +876,7 @@ ALL_CHECKS = {
     "iam": iam_grants,
     "policy": policy_documents,
     "kms": kms_writers,
-    "alarms": alarms,
+    "alarms": alarm_contracts,
 }
 
 
