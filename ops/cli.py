@@ -16,7 +16,18 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops import manifest, operations, rekognition, sagemaker, simulate, status, teardown, training
+from ops import (
+    manifest,
+    operations,
+    promotion,
+    promotion_decision,
+    rekognition,
+    sagemaker,
+    simulate,
+    status,
+    teardown,
+    training,
+)
 from ops.common import (
     EXIT_CODES,
     EXIT_INTERNAL,
@@ -31,9 +42,9 @@ from ops.common import (
 DESCRIPTION = """\
 The operator's command line of the image-classification pipelines: build a training
 manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
-classify images, run the SageMaker pipeline, see the environment at a glance (status),
-simulate traffic, list firing alarms, and tear an environment
-down without leaving anything that bills.
+classify images, promote a gated model from one environment to another (with approval), run
+the SageMaker pipeline, see the environment at a glance (status), simulate traffic, list
+firing alarms, and tear an environment down without leaving anything that bills.
 
 Commands that take --env read that environment from cdk.json and call AWS with your
 credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the
@@ -82,6 +93,8 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    promotion,
+    promotion_decision,
     status,
     simulate,
     teardown,

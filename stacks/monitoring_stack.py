@@ -42,6 +42,7 @@ from stacks.operations.panels import (
     sagemaker_panel,
 )
 from stacks.pipelines.rekognition_inference import RekognitionInference
+from stacks.pipelines.rekognition_promotion import RekognitionPromotion
 from stacks.pipelines.rekognition_training import RekognitionTraining
 from stacks.pipelines.sagemaker_inference import SageMakerInference
 from stacks.pipelines.sagemaker_training import SageMakerTraining
@@ -96,6 +97,8 @@ class MonitoringStack(Stack):
             "sagemaker-inference": sagemaker_inference,
             "sagemaker-training": sagemaker_training,
         }
+        for promotion in constructs_of(pipelines, RekognitionPromotion):
+            owners["rekognition-promotion"] = promotion
 
         def owner_of(node: Construct) -> tuple[str, str]:
             """The pipeline a construct belongs to, and its path inside that pipeline."""

@@ -9,12 +9,15 @@ from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.rekognition_promotion import RekognitionPromotion
 from stacks.pipelines.rekognition_training import RekognitionTraining
 from stacks.storage_stack import StorageStack
 
 
 class RekognitionTrainingStack(Stack):
-    """The train -> evaluate -> gate -> deploy workflow, fed by storage and reporting to alerts."""
+    """The train -> evaluate -> gate -> deploy workflow, fed by storage and reporting to alerts;
+    in an environment that promotes, the promotion workflow beside it (the same project, model
+    parameter and deployment path)."""
 
     def __init__(
         self,
@@ -43,3 +46,21 @@ class RekognitionTrainingStack(Stack):
             value=self.training.state_machine.state_machine_arn,
             description="Start with `python -m ops train start --env <env> ...`",
         )
+        self.promotion: RekognitionPromotion | None = None
+        if config.promotion is not None:
+            self.promotion = RekognitionPromotion(
+                self,
+                "Promotion",
+                config=config,
+                artifacts_bucket=shared.artifacts_bucket,
+                encryption_key=shared.key,
+                alerts=alerting.alerts,
+                project_resources=self.training.project_resources,
+                model_parameter_arn=self.training.model_parameter_arn,
+            )
+            CfnOutput(
+                self,
+                "PromotionStateMachineArn",
+                value=self.promotion.state_machine.state_machine_arn,
+                description="Start with `python -m ops promote --env <env> --version <name>`",
+            )

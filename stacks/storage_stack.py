@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shared.lineage import LINEAGE_FILE, REKOGNITION_REPORTS_PREFIX
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.secure_bucket import SecureBucket
 from stacks.config import EnvironmentConfig
@@ -117,6 +119,7 @@ class StorageStack(Stack):
                 ),
             ],
         ).bucket
+        self._allow_promotion_readers(config)
         for output_id, value, description in (
             ("DataBucketName", self.data_bucket.bucket_name, "Training data and inference inputs"),
             (
@@ -127,6 +130,42 @@ class StorageStack(Stack):
             ("EncryptionKeyArn", self.key.key_arn, "Customer-managed key of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _allow_promotion_readers(self, config: EnvironmentConfig) -> None:
+        """Let each environment of another account that promotes from this one read its
+        versions' lineage records: ``s3:GetObject`` on ``reports/<project>/*/lineage.json``
+        and ``kms:Decrypt`` through S3, for exactly that environment's source-reader role
+        (named by ``aws:PrincipalArn``: a policy may name a role before it exists only that
+        way). Nothing else of this environment is readable from there."""
+        project = config.rekognition.project_name
+        lineage = self.artifacts_bucket.arn_for_objects(
+            f"{REKOGNITION_REPORTS_PREFIX}{project}/*/{LINEAGE_FILE}"
+        )
+        for reader in config.promotion_readers:
+            role = f"arn:{Aws.PARTITION}:iam::{reader.account}:role/{reader.role_name}"
+            principal = iam.AccountPrincipal(reader.account)
+            condition = {"ArnEquals": {"aws:PrincipalArn": role}}
+            self.artifacts_bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"PromotionReader{reader.environment.capitalize()}",
+                    principals=[principal],
+                    actions=["s3:GetObject"],
+                    resources=[lineage],
+                    conditions=condition,
+                )
+            )
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"PromotionReader{reader.environment.capitalize()}",
+                    principals=[principal],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={
+                        **condition,
+                        "StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"},
+                    },
+                )
+            )
 
     def shared_with(self, consumer: Stack) -> SharedStorage:
         """The buckets (imported by name) and the key for a pipeline stack; adds the dependency.

@@ -53,6 +53,7 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
     "TIMED_OUT": "timed out",

@@ -38,6 +38,7 @@ NAME_LIMIT = 255
 PIPELINES = {
     "rekognition-training": "Rekognition training",
     "rekognition-inference": "Rekognition inference",
+    "rekognition-promotion": "Rekognition promotion",
     "sagemaker-inference": "SageMaker inference",
     "sagemaker-training": "SageMaker training",
     "operations": "Operations",

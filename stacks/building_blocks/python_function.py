@@ -112,7 +112,10 @@ class PythonFunction(Construct):
         reserved_concurrency: int | None = None,
         alarms: AlarmScope | None = None,
         source: Path = LAMBDA_SOURCE,
+        role_name: str | None = None,
     ) -> None:
+        """``role_name``: a fixed name, for a role another account's resource policy names
+        (otherwise CloudFormation generates one)."""
         super().__init__(scope, construct_id)
         _validate(construct_id, source, handler, memory_size, timeout, reserved_concurrency)
         self.description = description
@@ -129,6 +132,7 @@ class PythonFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs {construct_id}: {description}"[:1000],
+            role_name=role_name,
         )
         self.log_group.grant_write(self.role)
         self.dead_letter: DeadLetterQueue | None = None

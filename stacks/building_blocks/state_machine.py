@@ -46,6 +46,7 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
 }
@@ -225,6 +226,78 @@ class TaskGuard:
             task_timeout=sfn.Timeout.duration(Duration.seconds(30)),
         )
         return self(task, transient_errors=SNS_TRANSIENT_ERRORS, max_attempts=3)
+
+    def notify_and_wait(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        summary: str,
+        values: Sequence[str] = (),
+        timeout: Duration,
+        token_attribute: str,
+        result_path: str,
+    ) -> sfn.CustomState:
+        """A publish (outcome ``APPROVAL_REQUESTED``, the shared format) that waits for its
+        task token (``sns:publish.waitForTaskToken``).
+
+        The token travels only in the message attribute ``token_attribute``, where a tool finds
+        it in the execution history's TaskScheduled parameters; the message (an email) carries
+        the commands that decide, not the token. CDK's ``SnsPublish`` insists on the token in
+        the message, hence a ``CustomState`` (the topic's publish grant is the workflow's
+        already). ``timeout`` is the task's TimeoutSeconds: no SendTaskSuccess/Failure by then
+        fails it with ``States.Timeout``. Add the decision's catches, then
+        :meth:`guard_approval`.
+        """
+        outcome = "APPROVAL_REQUESTED"
+        if summary.count("{}") != len(values):
+            raise ValueError(f"notify_and_wait {construct_id}: one value per {{}} of the summary")
+        seconds = int(timeout.to_seconds())
+        if not 1 <= seconds <= 365 * 24 * 3600:
+            raise ValueError(f"notify_and_wait {construct_id}: a task token waits 1 s to a year")
+        message = sfn.JsonPath.format(
+            notification_template(self.workflow_name, self._environment_name, outcome, summary),
+            *values,
+            sfn.JsonPath.execution_id,
+            sfn.JsonPath.execution_id,
+        )
+        return sfn.CustomState(
+            scope,
+            construct_id,
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sns:publish.waitForTaskToken",
+                "Parameters": {
+                    "TopicArn": self._alerts.topic.topic_arn,
+                    "Subject": notification_subject(
+                        self._environment_name, self.workflow_name, outcome
+                    ),
+                    "Message.$": message,
+                    "MessageAttributes": {
+                        token_attribute: {
+                            "DataType": "String",
+                            "StringValue.$": sfn.JsonPath.task_token,
+                        }
+                    },
+                },
+                "TimeoutSeconds": seconds,
+                "ResultPath": result_path,
+            },
+        )
+
+    def guard_approval(self, state: sfn.CustomState) -> sfn.CustomState:
+        """The standard Retry (the publish itself) and the failure Catch of a
+        :meth:`notify_and_wait` state, once its own catches are added."""
+        state.add_retry(
+            errors=list(SNS_TRANSIENT_ERRORS),
+            interval=Duration.seconds(2),
+            backoff_rate=2.0,
+            max_attempts=3,
+            max_delay=Duration.minutes(5),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        state.add_catch(self._failure_handler, errors=["States.ALL"], result_path=ERROR_PATH)
+        return state
 
     def invoke(
         self,

@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -35,6 +35,7 @@ from stacks.config.limits import (
     MAX_INFERENCE_BATCH,
     MAX_MAP_CONCURRENCY,
     MAX_PROJECT_DATASETS,
+    MAX_STANDARD_EXECUTION_SECONDS,
     MAX_TRAINING_HOURS,
     MODEL_CONTROL_MODES,
     PRETRAINED_LAYERS,
@@ -63,6 +64,9 @@ from stacks.config.schema import (
     ModelControlConfig,
     OperationsConfig,
     PollingLoop,
+    PromotionConfig,
+    PromotionReader,
+    PromotionSource,
     QualityGateConfig,
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
@@ -71,6 +75,12 @@ from stacks.config.schema import (
     SageMakerEndpointConfig,
     SageMakerTrainingConfig,
     ScheduleWindowConfig,
+    promotion_reader_role_name,
+)
+from stacks.config.sections.promotion import (
+    MAX_APPROVAL_TIMEOUT_HOURS,
+    promotion_polls,
+    promotion_timeout_minutes,
 )
 
 __all__ = [
@@ -83,12 +93,14 @@ __all__ = [
     "HISTORY_QUOTA",
     "IMAGE_CLASSIFICATION_LAYERS",
     "LOG_RETENTION_DAYS",
+    "MAX_APPROVAL_TIMEOUT_HOURS",
     "MAX_BATCH_SECONDS",
     "MAX_DETECT_CONCURRENCY",
     "MAX_DRAIN_MINUTES",
     "MAX_INFERENCE_BATCH",
     "MAX_MAP_CONCURRENCY",
     "MAX_PROJECT_DATASETS",
+    "MAX_STANDARD_EXECUTION_SECONDS",
     "MAX_TRAINING_HOURS",
     "MODEL_CONTROL_MODES",
     "PRETRAINED_LAYERS",
@@ -107,6 +119,9 @@ __all__ = [
     "ModelControlConfig",
     "OperationsConfig",
     "PollingLoop",
+    "PromotionConfig",
+    "PromotionReader",
+    "PromotionSource",
     "QualityGateConfig",
     "RekognitionInferenceConfig",
     "RekognitionTrainingConfig",
@@ -121,5 +136,8 @@ __all__ = [
     "has_instance_storage",
     "load_all",
     "load_environment",
+    "promotion_polls",
+    "promotion_reader_role_name",
+    "promotion_timeout_minutes",
     "schedule_problem",
 ]

@@ -114,6 +114,10 @@ PROJECT_LOOKUP_MAX_PAGES = 10
 MAX_PROJECT_DATASETS = 2
 #: Added to the sum of the deadlines for what is not a wait: Lambdas, SDK calls, retries.
 EXECUTION_TIMEOUT_SLACK_MINUTES = 60
+#: Step Functions: a Standard execution runs at most one year, and so does a task that waits
+#: for a task token (its TimeoutSeconds); the promotion's approval wait and the execution
+#: around it must fit.
+MAX_STANDARD_EXECUTION_SECONDS = 365 * 24 * 3600
 
 _INSTANCE_STORAGE = re.compile(r"ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p5|p5e|p5en|trn1|trn1n)\.")
 

@@ -18,6 +18,7 @@ from stacks.config.rules import _check_environment_rules, _check_prefixes, check
 from stacks.config.schema import ConfigError, EnvironmentConfig
 from stacks.config.sections.lifecycle import _lifecycle
 from stacks.config.sections.operations import _operations
+from stacks.config.sections.promotion import _promotion, resolve_promotions
 from stacks.config.sections.quality_gate import _quality_gate
 from stacks.config.sections.rekognition import _rekognition
 from stacks.config.sections.rekognition_training import _rekognition_training
@@ -99,6 +100,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         sagemaker=_sagemaker(reader.child("sagemaker")),
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
+        promotion=_promotion(reader.child("promotion")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
@@ -119,6 +121,6 @@ def _log_retention(reader: _Reader) -> int:
 
 def load_all(context: Mapping[str, Any]) -> list[EnvironmentConfig]:
     """Every configured environment, validated and checked for isolation, in cdk.json order."""
-    configs = [_load_one(context, name) for name in _environments(context)]
+    configs = resolve_promotions([_load_one(context, name) for name in _environments(context)])
     check_isolation(configs)
     return configs

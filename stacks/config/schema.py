@@ -410,6 +410,72 @@ class OperationsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PromotionSource:
+    """The environment a promotion copies from, as the target's stacks need to name it.
+
+    ``account``/``region`` are the source environment's; ``None`` where it sets none, meaning
+    the target's own account (an environment without an account deploys wherever the
+    credentials point, which for a promotion is the target's). CopyProjectVersion copies
+    within one region only, so the configuration refuses two different configured regions.
+    """
+
+    environment: str
+    account: str | None
+    region: str | None
+    #: ``<resource_prefix>-<source environment>``: its bucket names and KMS alias.
+    resource_name_prefix: str
+    #: The source's Custom Labels project (``<prefix>-<env>-<project_name>``).
+    project_name: str
+    #: The SSM parameter the source's training workflow publishes its running version to.
+    model_version_parameter: str
+
+
+@dataclass(frozen=True)
+class PromotionReader:
+    """An environment in another account that promotes from this one: the role of its
+    promotion's source reader, which this environment's artifacts bucket and key allow."""
+
+    environment: str
+    account: str
+    role_name: str
+
+
+def promotion_reader_role_name(resource_name_prefix: str) -> str:
+    """The fixed name of a promoting environment's source-reader role (``<prefix>-<env>-...``):
+    the source's bucket and key policies name it before it exists."""
+    return f"{resource_name_prefix}-promotion-reader"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromotionConfig:
+    """How this environment takes a model version trained and gated in another one.
+
+    The promotion workflow reads the source version's lineage record, refuses a version whose
+    gate did not pass, waits for approval when ``requires_approval`` (up to
+    ``approval_timeout_hours``; then the promotion is rejected), copies the version with
+    CopyProjectVersion (polling every ``copy_poll_seconds`` up to ``copy_deadline_minutes``)
+    and deploys it as the training workflow does.
+    """
+
+    source_environment: str
+    requires_approval: bool
+    approval_timeout_hours: int
+    copy_poll_seconds: int
+    copy_deadline_minutes: int
+    #: Resolved across environments by :func:`stacks.config.load_all`.
+    source: PromotionSource | None = None
+
+    @property
+    def copy_max_polls(self) -> int:
+        return max(1, self.copy_deadline_minutes * 60 // self.copy_poll_seconds)
+
+    @property
+    def approval_timeout_seconds(self) -> int:
+        """The approval task's TimeoutSeconds: no decision by then rejects the promotion."""
+        return self.approval_timeout_hours * 3600 if self.requires_approval else 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentConfig:
     """Everything one deployment environment needs; built only by :func:`load_environment`."""
 
@@ -429,6 +495,10 @@ class EnvironmentConfig:
     sagemaker: SageMakerConfig
     lifecycle: LifecycleConfig
     operations: OperationsConfig
+    #: ``None``: this environment trains its own models and promotes none.
+    promotion: PromotionConfig | None = None
+    #: Environments in other accounts that promote from this one (resolved by ``load_all``).
+    promotion_readers: tuple[PromotionReader, ...] = ()
 
     @property
     def retain_data(self) -> bool:

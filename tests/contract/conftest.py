@@ -35,6 +35,8 @@ ALL_FEATURES_SETTINGS: dict[str, Any] = {
             "scheduled_manifest_key": "training/manifests/latest.manifest",
         }
     },
+    # prod promotes with approval; this one promotes without.
+    "promotion": {"source_environment": "dev", "requires_approval": False},
 }
 
 #: The environments of cdk.json, by name, and the all-features one (the checks run on each).

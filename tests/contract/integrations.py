@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from botocore.model import OperationModel
 
+from shared.promotion import REJECTED_ERROR
 from tests.contract import service_models as models
 
 #: Error names every Task can raise (Amazon States Language, "Error names").
@@ -83,6 +84,16 @@ OPTIMIZED_EXTRA_ACTIONS = {
         "events:DescribeRule",
     ),
 }
+#: Optimized integrations that support the callback pattern ``.waitForTaskToken`` (Developer
+#: Guide, "Wait for a Callback with Task Token": the services table).
+CALLBACK_SERVICES = frozenset({"lambda", "sns", "sqs", "states", "ecs", "glue", "events"})
+#: Errors a task token's holder sends with SendTaskFailure, in this app: ``ops reject``
+#: (``ops/promotion_decision.py``; tests/unit/test_ops_promotion.py checks what it sends).
+CALLBACK_ERRORS = frozenset({REJECTED_ERROR})
+#: The most a task may wait for its token (Step Functions quotas: one year, a Standard
+#: execution's longest run).
+MAX_CALLBACK_SECONDS = 365 * 24 * 3600
+
 #: The managed rule a ``.sync`` integration creates, per operation (events:* above is on it).
 SYNC_RULES = {
     "CreateTrainingJob": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
@@ -134,6 +145,8 @@ class Integration:
                     ("SdkResponseMetadata", models.Opaque("metadata")),
                 )
             )
+        if self.pattern == ".waitForTaskToken":
+            return models.Opaque("the output SendTaskSuccess sends")
         if self.pattern.startswith(".sync"):
             describe = SYNC_OUTPUT.get((self.botocore_service, self.operation.name))
             if describe is None:
@@ -160,7 +173,8 @@ class Integration:
                 for n in model.shape_names
                 if model.shape_for(n).metadata.get("exception")
             }
-            return STATES_ERRORS | modelled | {catch_all, f"{prefix}.SdkClientException"}
+            callback = CALLBACK_ERRORS if self.pattern == ".waitForTaskToken" else frozenset()
+            return STATES_ERRORS | modelled | callback | {catch_all, f"{prefix}.SdkClientException"}
         return STATES_ERRORS | models.modelled_error_names(self.botocore_service, self.operation)
 
     def iam_actions(self) -> tuple[str, ...]:
@@ -219,6 +233,18 @@ def describe(resource: str) -> Integration:
             operation,
             pattern,
             problem=f"no optimized integration for {sfn_service} is modelled here",
+        )
+    if pattern == ".waitForTaskToken" and (
+        kind != "optimized" or sfn_service not in CALLBACK_SERVICES
+    ):
+        return Integration(
+            resource,
+            kind,
+            sfn_service,
+            botocore_service,
+            operation,
+            pattern,
+            problem=f"{resource}: no .waitForTaskToken integration for {sfn_service}",
         )
     extra = OPTIMIZED_EXTRA_ACTIONS.get((sfn_service, operation.name, pattern[:5]), ())
     return Integration(

@@ -250,7 +250,9 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    assert len(matched) == len(ours) == 4
+    # Training (+ promotion where configured), SageMaker training, batch and inference.
+    promotes = environments[env].rekognition_training.promotion is not None
+    assert len(matched) == len(ours) == 4 + promotes
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [

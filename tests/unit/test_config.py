@@ -284,11 +284,12 @@ def test_configs_are_frozen(context_copy: Context) -> None:
         pytest.param(
             _all(
                 _set("environments.dev.account", "222222222222"),
-                _set("environments.dev.region", "us-east-1"),
+                # prod promotes from dev: CopyProjectVersion needs both in one region.
+                _set("environments.dev.region", "eu-west-1"),
             ),
             "dev",
             lambda c: (c.account, c.region),
-            ("222222222222", "us-east-1"),
+            ("222222222222", "eu-west-1"),
             id="dev-pinned-to-account",
         ),
         pytest.param(

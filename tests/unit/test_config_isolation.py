@@ -52,19 +52,39 @@ def test_no_two_shipped_environments_share_a_name(cdk_context: Context) -> None:
 
 
 def test_the_iam_of_each_environment_names_only_its_own_project(cdk_context: Context) -> None:
-    """The shipped app: dev's roles cannot touch prod's project, and the reverse."""
+    """The shipped app: dev's roles cannot touch prod's project, and prod's touch dev's only to
+    promote from it: read its lineage records and published version, copy its versions."""
     from tests.contract.conftest import build_contract_environments
 
     environments: dict[str, Environment] = build_contract_environments(cdk_context)
+    promotion_reads = {
+        "s3:GetObject",  # reports/<dev project>/*/lineage.json
+        "kms:Decrypt",  # through S3, by dev's alias
+        "ssm:GetParameter",  # dev's published version
+        "rekognition:CopyProjectVersion",  # dev's versions, into prod's project
+    }
     for name, other in (("dev", "prod"), ("prod", "dev")):
-        text = json.dumps(
-            [
-                [list(s.resources) for s in doc.statements]
-                for doc in environments[name].policy_documents()
-            ]
-        )
+        statements = [s for doc in environments[name].policy_documents() for s in doc.statements]
+        text = json.dumps([list(s.resources) for s in statements])
         assert f"project/imgclf-{name}-image-classifier/" in text
-        assert f"imgclf-{other}-" not in text
+        naming_other = [
+            s
+            for s in statements
+            if f"imgclf-{other}-" in json.dumps([list(s.resources), s.conditions])
+        ]
+        if name == "dev":
+            assert not naming_other
+            continue
+        assert naming_other
+        for statement in naming_other:
+            assert "Promotion" in statement.source, statement
+            assert set(statement.actions) <= promotion_reads, statement
+            assert not any(
+                f"imgclf-{other}-" in resource
+                and ":project/" in resource
+                and "/version/" not in resource
+                for resource in statement.resources
+            ), statement
 
 
 def test_environments_that_could_share_an_account_must_not_share_a_name(

@@ -37,6 +37,7 @@ from ops.common import (
 from tests.image_files import png
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:imgclf-dev-training:run-1"
+PROMOTION = "arn:aws:states:eu-west-1:111111111111:execution:Promotion:promote-v1-1"
 
 
 def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
@@ -60,7 +61,15 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("status",): ["--env", "dev"],
         ("simulate",): ["--env", "dev", "--pipeline", "sagemaker", "--images", str(image)],
         ("teardown",): ["--env", "dev", "--yes"],
+        # prod is the environment that promotes (from dev); it configures its region.
+        ("promote",): ["--env", "prod", "--version", "v1"],
+        ("approve",): ["--env", "prod", "--execution", PROMOTION],
+        ("reject",): ["--env", "prod", "--execution", PROMOTION, "--reason", "not yet"],
     }
+
+
+#: Commands whose environment (prod) configures its region: they meet the credentials first.
+REGION_IN_CONFIG = {("promote",), ("approve",), ("reject",)}
 
 
 #: Commands that call no AWS API, and their exit code without credentials or region.
@@ -127,7 +136,9 @@ def test_every_command_without_region_or_credentials_says_so_in_one_line(
         assert len(lines) == 1, (command, result.stderr)
         assert result.returncode == 3, (command, result.returncode, result.stderr)
         # train watch takes its region from the execution ARN: it meets the credentials first.
-        expected = NO_CREDENTIALS if words == ("train", "watch") else message
+        expected = (
+            NO_CREDENTIALS if words == ("train", "watch") or words in REGION_IN_CONFIG else message
+        )
         assert lines[0] == f"error: {expected}", command
 
 

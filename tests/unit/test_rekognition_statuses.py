@@ -10,6 +10,7 @@ import botocore.session
 import pytest
 
 from stacks.pipelines.rekognition_training.statuses import (
+    COPY,
     DATASET_CREATE,
     DATASET_SPLIT,
     DATASET_STATUS_SHAPE,
@@ -45,7 +46,7 @@ def test_the_polls_read_the_shapes_of_their_apis() -> None:
     dataset = SERVICE_MODEL.shape_for("DatasetDescription").members["Status"]
     assert version.name == VERSION_STATUS_SHAPE
     assert dataset.name == DATASET_STATUS_SHAPE
-    assert {TRAINING.shape, START.shape} == {VERSION_STATUS_SHAPE}
+    assert {TRAINING.shape, START.shape, COPY.shape} == {VERSION_STATUS_SHAPE}
     assert {DATASET_CREATE.shape, DATASET_SPLIT.shape} == {DATASET_STATUS_SHAPE}
 
 
@@ -54,6 +55,7 @@ def test_the_polls_read_the_shapes_of_their_apis() -> None:
     [
         (TRAINING, {"TRAINING_COMPLETED"}),
         (START, {"RUNNING"}),
+        (COPY, {"COPYING_COMPLETED"}),
         (DATASET_CREATE, {"CREATE_COMPLETE", "UPDATE_COMPLETE"}),
         (DATASET_SPLIT, {"UPDATE_COMPLETE"}),
     ],
@@ -78,6 +80,9 @@ def test_each_poll_is_done_only_at_its_goal(poll: StatusPoll, done: set[str]) ->
         # Statuses from which the poll's goal cannot be reached.
         (TRAINING, "TRAINING_FAILED"),
         (START, "FAILED"),
+        (COPY, "COPYING_FAILED"),
+        (COPY, "DELETING"),
+        (COPY, "EXPIRED"),
         (DATASET_CREATE, "CREATE_FAILED"),
         (DATASET_SPLIT, "UPDATE_FAILED"),
     ],
@@ -85,3 +90,10 @@ def test_each_poll_is_done_only_at_its_goal(poll: StatusPoll, done: set[str]) ->
 )
 def test_statuses_that_cannot_reach_the_goal_fail_at_once(poll: StatusPoll, status: str) -> None:
     assert poll.classification[status] is Progress.FAILED
+
+
+def test_a_copied_version_being_started_is_polled_again() -> None:
+    """A promoted version is COPYING_COMPLETED until its start becomes visible: the start poll
+    looks again (within its deadline) instead of failing a start that is under way."""
+    assert START.classification["COPYING_COMPLETED"] is Progress.WORKING
+    assert COPY.having(Progress.WORKING) == ("COPYING_IN_PROGRESS",)

@@ -24,6 +24,8 @@ this harness corrects it:
 6. Every run has a name and a bounded duration; a history containing ``States.Runtime`` fails.
 6a. aws-sdk results are JSON, as Step Functions hands them on: botocore's datetimes become
    strings (moto keeps them as objects, and ``States.JsonToString`` then fails on them).
+6b. SendTaskFailure keeps its ``cause`` (moto's response layer drops it, so a Catch of a task
+   failed by a token holder would see no cause).
 7. What moto lacks entirely (``moto_extensions.py``): optimized integrations it only forwards
    (``sagemaker:*``, with ``.sync``) go through the scripts; AWS calls made by handlers can be
    scripted per operation; the Distributed Map lists S3 fully, enforces the tolerated failure
@@ -54,6 +56,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.validate import validate_parameters
 from jsonpath_ng import ext as jsonpath_ext
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
@@ -63,6 +66,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 )
 from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from tests.workflows.moto_extensions import (
     extension_patches,
@@ -138,6 +142,14 @@ def _check_enums(value: Any, shape: Any, where: str) -> None:
             _check_enums(item, shape.value, f"{where}{{}}")
     elif shape.type_name == "string" and getattr(shape, "enum", None) and value not in shape.enum:
         raise AssertionError(f"{where}: {value!r} is not one of {shape.name} {shape.enum}")
+
+
+def _send_task_failure(self: Any) -> EmptyResult:
+    """SendTaskFailure as AWS takes it: token, error and cause."""
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
 
 
 class UnscriptedCallError(AssertionError):
@@ -268,10 +280,19 @@ class LocalWorkflow:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(self, execution_input: Any, *, name: str, timeout: float = 60) -> WorkflowRun:
+    def run(
+        self,
+        execution_input: Any,
+        *,
+        name: str,
+        timeout: float = 60,
+        while_running: Callable[[str], None] | None = None,
+    ) -> WorkflowRun:
         """Start an execution, wait (bounded) until it ends, and return what it did.
 
         ``execution_input`` is any JSON value: AWS accepts strings, arrays and numbers too.
+        ``while_running`` is called with the execution ARN each time the run is seen still
+        running: what a person or tool does meanwhile (answer a task token, say).
         """
         self._recorder = _Recorder()
         with self._patched():
@@ -287,6 +308,8 @@ class LocalWorkflow:
                 if time.monotonic() > deadline:
                     self._sfn.stop_execution(executionArn=execution_arn)
                     raise AssertionError(f"execution {name} still running after {timeout}s")
+                if while_running is not None:
+                    while_running(execution_arn)
                 # Polling steals the interpreter from the execution thread: back off.
                 time.sleep(pause)
                 pause = min(pause * 2, 0.5)
@@ -485,6 +508,9 @@ class LocalWorkflow:
             stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", record_wait))
             stack.enter_context(mock.patch.object(retrier_decl, "time", _RecordingTime))
             stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+            stack.enter_context(
+                mock.patch.object(StepFunctionResponse, "send_task_failure", _send_task_failure)
+            )
             stack.enter_context(mock.patch.object(aws_sdk_task, "boto_client_for", client_for))
             stack.enter_context(
                 mock.patch.object(

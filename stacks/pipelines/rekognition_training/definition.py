@@ -69,26 +69,7 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         ),
         result_selector={"job.$": "$"},
     )
-    create_project = _sdk(
-        scope,
-        "CreateProject",
-        "createProject",
-        {"ProjectName.$": "$.job.project_name", "Tags": parts.tags},
-        # Creating with Tags needs TagResource on the new project (the task's own grant) ...
-        iam_action="rekognition:TagResource",
-        # ... and CreateProject, for which the authorization reference lists no resource
-        # type (an older Custom Labels guide scopes it to a project ARN): "*" works under
-        # both readings, and the request tag keeps it to projects this workflow creates.
-        additional_iam_statements=[
-            iam.PolicyStatement(
-                actions=["rekognition:CreateProject"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:RequestTag/ManagedBy": MANAGED_BY}},
-            )
-        ],
-        result_selector={"arn.$": "$.ProjectArn"},
-        result_path="$.project",
-    )
+    create_project = _create_project(scope, parts.tags)
     use_project = sfn.Pass(
         scope.construct,
         "UseProject",
@@ -189,6 +170,30 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
     create_project.next(datasets.start)
     use_project.next(datasets.start)
     return wrap.next(validate).next(find_project)
+
+
+def _create_project(scope: _Scope, tags: dict[str, str]) -> sfn.TaskStateBase:
+    """``CreateProject`` named ``$.job.project_name``, tagged ``tags``; ``$.project.arn``."""
+    return _sdk(
+        scope,
+        "CreateProject",
+        "createProject",
+        {"ProjectName.$": "$.job.project_name", "Tags": tags},
+        # Creating with Tags needs TagResource on the new project (the task's own grant) ...
+        iam_action="rekognition:TagResource",
+        # ... and CreateProject, for which the authorization reference lists no resource
+        # type (an older Custom Labels guide scopes it to a project ARN): "*" works under
+        # both readings, and the request tag keeps it to projects this workflow creates.
+        additional_iam_statements=[
+            iam.PolicyStatement(
+                actions=["rekognition:CreateProject"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:RequestTag/ManagedBy": tags["ManagedBy"]}},
+            )
+        ],
+        result_selector={"arn.$": "$.ProjectArn"},
+        result_path="$.project",
+    )
 
 
 def _find_project(

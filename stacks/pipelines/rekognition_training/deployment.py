@@ -10,6 +10,9 @@ old version costs and how to stop it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -27,6 +30,19 @@ NO_PREVIOUS_MODEL = "none"
 INFERENCE_UNIT_HOUR_USD = 4
 
 
+@dataclass(frozen=True)
+class DeployOrigin:
+    """Where a deployed version came from, beyond its gate: what the promotion workflow adds.
+
+    ``summary`` (a ``States.Format`` template whose ``{}`` take ``values``) is the notification's
+    first line of the deployment; ``outcome`` fields are added to the run's output.
+    """
+
+    summary: str = ""
+    values: Sequence[str] = ()
+    outcome: Mapping[str, str] = field(default_factory=dict)
+
+
 def _deploy(
     scope: _Scope,
     poll_seconds: int,
@@ -34,8 +50,12 @@ def _deploy(
     *,
     config: EnvironmentConfig,
     model_parameter_arn: str,
+    origin: DeployOrigin | None = None,
 ) -> sfn.IChainable:
-    """Start the version, publish it to inference, retire the previous one, notify."""
+    """Start the version at ``$.version.arn`` (``$.job``: its project and version names;
+    ``$.evaluation``: its gate, metrics and report), publish it to inference, retire the
+    previous one, notify. The training and the promotion workflows deploy through this."""
+    origin = origin or DeployOrigin()
     parameter = config.model_version_parameter
     no_current_model = sfn.Pass(
         scope.construct,
@@ -76,12 +96,13 @@ def _deploy(
         result_path=sfn.JsonPath.DISCARD,
         transient=SSM_TRANSIENT_ERRORS,
     )
-    summary = (
+    summary = origin.summary + (
         "Model version {} of project {} passed the quality gate and is RUNNING.\n"
         "Gate: {} = {} (threshold {}).\nMetrics: {}\nReport: {}\nInference now uses "
         "{} (SSM parameter " + parameter + "); previously {}."
     )
     values = [
+        *origin.values,
         sfn.JsonPath.string_at("$.job.version_name"),
         sfn.JsonPath.string_at("$.job.project_name"),
         sfn.JsonPath.string_at("$.evaluation.gate.metric"),
@@ -99,6 +120,7 @@ def _deploy(
         "gate.$": "$.evaluation.gate",
         "metrics.$": "$.evaluation.metrics",
         "report_uri.$": "$.evaluation.report_uri",
+        **origin.outcome,
     }
     deployed = sfn.Succeed(scope.construct, "Deployed")
     notify = scope.guard.notify(

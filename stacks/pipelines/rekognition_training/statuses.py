@@ -1,13 +1,14 @@
 """What every status Rekognition Custom Labels reports means to each poll of the training workflow.
 
 The workflow waits four times: for a version to train, for it to start, for a dataset to be
-created, and for the training data to be split. Each poll reads one status and must either go on
-(``DONE``), look again (``WORKING``) or fail the run at once with the service's status message
-(``FAILED``); a status it does not recognise would otherwise be polled until the deadline (26
-hours for training). This module is that classification, once: the state machine's Choice states
-are built from it, and ``tests/unit/test_rekognition_statuses.py`` checks that every value of the
-service model's ``ProjectVersionStatus`` and ``DatasetStatus`` enums (botocore) is classified for
-every poll, so a status AWS adds fails a test, not a run.
+created, and for the training data to be split; the promotion workflow waits for a copy too.
+Each poll reads one status and must either go on (``DONE``), look again (``WORKING``) or fail
+the run at once with the service's status message (``FAILED``); a status it does not recognise
+would otherwise be polled until the deadline (26 hours for training). This module is that
+classification, once: the state machine's Choice states are built from it, and
+``tests/unit/test_rekognition_statuses.py`` checks that every value of the service model's
+``ProjectVersionStatus`` and ``DatasetStatus`` enums (botocore) is classified for every poll,
+so a status AWS adds fails a test, not a run.
 
 A status a *deployed* definition does not know (one AWS added after it was synthesized) is
 polled again, until the poll's deadline: a bounded wait rather than failing a run that may be fine.
@@ -87,7 +88,8 @@ TRAINING = StatusPoll(
 )
 
 #: After StartProjectVersion, until the version serves. TRAINING_COMPLETED right after the start
-#: request is the start not visible yet (eventual consistency): look again, within the deadline.
+#: request is the start not visible yet (eventual consistency): look again, within the deadline;
+#: so is COPYING_COMPLETED, the status of a version the promotion workflow copied and started.
 START = StatusPoll(
     name="starting",
     shape=VERSION_STATUS_SHAPE,
@@ -104,7 +106,35 @@ START = StatusPoll(
             "STOPPED": FAILED,
             "DELETING": FAILED,
             "COPYING_IN_PROGRESS": FAILED,
-            "COPYING_COMPLETED": FAILED,
+            "COPYING_COMPLETED": WORKING,  # a copied version, its start not visible yet
+            "COPYING_FAILED": FAILED,
+            "DEPRECATED": FAILED,
+            "EXPIRED": FAILED,
+        }
+    ),
+)
+
+#: After CopyProjectVersion (the promotion workflow), until the copy in this project is
+#: complete. A copy is only ever COPYING_IN_PROGRESS, then COPYING_COMPLETED or COPYING_FAILED;
+#: any other status means someone acted on the new version (started, stopped, deleted it) or
+#: the service retired it, and the promotion cannot go on as planned.
+COPY = StatusPoll(
+    name="copying",
+    shape=VERSION_STATUS_SHAPE,
+    waits_for="COPYING_COMPLETED",
+    classification=_table(
+        {
+            "TRAINING_IN_PROGRESS": FAILED,
+            "TRAINING_COMPLETED": FAILED,
+            "TRAINING_FAILED": FAILED,
+            "STARTING": FAILED,  # started outside the workflow, before its approval
+            "RUNNING": FAILED,
+            "FAILED": FAILED,
+            "STOPPING": FAILED,
+            "STOPPED": FAILED,
+            "DELETING": FAILED,
+            "COPYING_IN_PROGRESS": WORKING,
+            "COPYING_COMPLETED": DONE,
             "COPYING_FAILED": FAILED,
             "DEPRECATED": FAILED,
             "EXPIRED": FAILED,
@@ -153,4 +183,4 @@ DATASET_SPLIT = StatusPoll(
 
 #: Every poll of the workflow that reads a status (the deletion of old datasets waits for
 #: ResourceNotFoundException instead: every status means it is still there).
-STATUS_POLLS: tuple[StatusPoll, ...] = (TRAINING, START, DATASET_CREATE, DATASET_SPLIT)
+STATUS_POLLS: tuple[StatusPoll, ...] = (TRAINING, START, COPY, DATASET_CREATE, DATASET_SPLIT)
