@@ -12,7 +12,9 @@ job in progress, and the SSM parameter naming the published model version. In or
 1. pause the model controller (reserved concurrency 0), so it cannot start the model again;
 2. stop running executions of the two training workflows, so none starts a model or creates an
    endpoint afterwards, and SageMaker training jobs in progress (``<prefix>-<env>-ic-*``);
-3. stop every RUNNING or STARTING version of the environment's project and delete the endpoint;
+3. stop every RUNNING or STARTING version of the environment's project; delete the endpoint's
+   scaling policies and deregister its scalable target (Application Auto Scaling, which the
+   deploy workflow registered), then delete the endpoint;
 4. wait (``--timeout``) until no version is STARTING, RUNNING or STOPPING and the endpoint is
    gone, asking again when a stop was refused (a version still starting) or throttled;
 5. delete the endpoint configurations and models named ``<prefix>-<env>-ic-*`` and the SSM
@@ -53,7 +55,9 @@ from ops.common import (
     stack_outputs,
     stdin_is_interactive,
 )
+from ops.endpoint_scaling import find_scaling, remove_scaling
 from stacks.config import EnvironmentConfig
+from stacks.endpoint_scaling import scaling_resource_id
 
 #: Seconds between two looks while waiting for stops and deletions.
 POLL_SECONDS = 15.0
@@ -132,6 +136,9 @@ class Findings:
     datasets: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # version ARN -> status
     endpoint_status: str | None = None
+    #: The endpoint variant's scalable target (registered) and its scaling policies' names.
+    scalable_target: bool = False
+    scaling_policies: list[str] = field(default_factory=list)
     endpoint_configs: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     training_jobs: list[str] = field(default_factory=list)
@@ -257,6 +264,7 @@ class Teardown:
 
     def _find_sagemaker(self, found: Findings) -> None:
         found.endpoint_status = self._endpoint_status()
+        find_scaling(self, found)
         ours = f"{self.job_prefix}-"
         found.endpoint_configs = [
             str(item["EndpointConfigName"])
@@ -328,6 +336,13 @@ class Teardown:
                 f"{verb} model version {_version_name(arn)} ({status}, about $4 per "
                 "inference-unit hour)"
             )
+        for policy in found.scaling_policies:
+            lines.append(f"delete the endpoint's scaling policy {policy}")
+        if found.scalable_target:
+            lines.append(
+                f"deregister the scalable target {scaling_resource_id(self.endpoint)} "
+                "(Application Auto Scaling)"
+            )
         if found.endpoint_status is not None:
             lines.append(
                 f"delete the SageMaker endpoint {self.endpoint} ({found.endpoint_status}; "
@@ -369,6 +384,7 @@ class Teardown:
             for arn, status in sorted(found.billing_versions.items()):
                 if status in STOPPABLE_STATUSES:
                     self._request_stop(arn)
+        remove_scaling(self, found)
         if found.endpoint_status is not None:
             self._delete_endpoint()
         finished = self._wait(found)

@@ -28,6 +28,7 @@ class Runbook(Enum):
     MODEL_IDLE = "Model running without work"
     LOW_CONFIDENCE = "Low-confidence ratio too high (drift)"
     ENDPOINT_5XX = "Endpoint 5XX errors"
+    ENDPOINT_ROLLBACK = "Endpoint update rolled back"
     CAPACITY_UPDATES = "Model capacity updates failing"
     INFERENCE_STALLED = "Rekognition inference stalled"
     SAGEMAKER_FAILING = "SageMaker inference failing"

@@ -38,7 +38,13 @@ class SageMakerStack(Stack):
             "alerts": alerting.alerts,
         }
         self.inference = SageMakerInference(self, "Inference", **shared)
-        self.training = SageMakerTraining(self, "Training", **shared)
+        self.training = SageMakerTraining(
+            self,
+            "Training",
+            low_confidence=self.inference.classification_metrics("LowConfidence"),
+            classified=self.inference.classification_metrics("ImagesClassified"),
+            **shared,
+        )
         for output_id, value, description in (
             (
                 "ClassifyImageStateMachineArn",

@@ -12,9 +12,11 @@ count cannot be used: a low-confidence image *ends* a single-image execution as 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -54,35 +56,54 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     image = event["image"]
     counted_as = _caller(event)
     endpoint = os.environ["ENDPOINT_NAME"]
-    class_names = json.loads(os.environ["CLASS_NAMES"])
-    version = {"VersionId": image["version_id"]} if image.get("version_id") else {}
-    try:
-        body = (
-            client("s3")
-            .get_object(Bucket=image["bucket"], Key=image["key"], **version)["Body"]
-            .read()
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise s3_error(error, image["s3_uri"]) from error
-    started = time.monotonic()
-    response = invoke_endpoint(endpoint, image["content_type"], body)
-    latency_ms = (time.monotonic() - started) * 1000
-    probabilities = parse_prediction(response["Body"].read(), class_names)
-    label, confidence = top_label(probabilities)
+    inference, latency_ms = classify_image(
+        client("s3"), endpoint, json.loads(os.environ["CLASS_NAMES"]), image
+    )
     emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
     emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    _count_classification(counted_as, confidence)
+    _count_classification(counted_as, inference["confidence"])
     logger.info(
         "classified",
-        extra={"s3_uri": image["s3_uri"], "label": label, "confidence": confidence},
+        extra={
+            "s3_uri": image["s3_uri"],
+            "label": inference["label"],
+            "confidence": inference["confidence"],
+        },
     )
-    return {
+    return inference
+
+
+def classify_image(
+    s3: Any,
+    endpoint: str,
+    class_names: list[str],
+    image: dict[str, Any],
+    gate: AbstractContextManager[Any] | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Read the validated version of ``image`` and ask the endpoint: (the inference, the
+    endpoint's latency in ms). Shared by the single-image and the batch functions; ``gate``
+    (the batch's semaphore) is held for the endpoint call only, so reading images from S3 does
+    not take a slot of the endpoint's concurrency."""
+    version = {"VersionId": image["version_id"]} if image.get("version_id") else {}
+    try:
+        body = s3.get_object(Bucket=image["bucket"], Key=image["key"], **version)["Body"].read()
+    except (ClientError, BotoCoreError) as error:
+        raise s3_error(error, image["s3_uri"]) from error
+    with gate or contextlib.nullcontext():
+        started = time.monotonic()
+        response = invoke_endpoint(endpoint, image["content_type"], body)
+        answer = response["Body"].read()
+        latency_ms = (time.monotonic() - started) * 1000
+    probabilities = parse_prediction(answer, class_names)
+    label, confidence = top_label(probabilities)
+    inference = {
         "label": label,
         "confidence": confidence,
         "probabilities": probabilities,
         "endpoint": endpoint,
         "variant": response.get("InvokedProductionVariant"),
     }
+    return inference, latency_ms
 
 
 def _caller(event: dict[str, Any]) -> tuple[str, float]:

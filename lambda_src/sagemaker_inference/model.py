@@ -241,45 +241,56 @@ def summarize(
     succeeded: Iterable[Mapping[str, Any]],
     failed: Iterable[Mapping[str, Any]],
     pending: Iterable[Mapping[str, Any]] = (),
+    *,
+    tolerated_failure_percentage: float = 0.0,
 ) -> dict[str, Any]:
-    """Counts of a batch from its Distributed Map result records.
+    """Counts of a batch, image by image, from its Distributed Map result records.
 
     ``succeeded``/``failed``/``pending`` are the records of the ResultWriter's ``SUCCEEDED_*``,
-    ``FAILED_*`` and ``PENDING_*`` files: child executions with ``Output`` (a JSON string: the
-    per-image result) or ``Error``/``Cause`` and ``Input``. A Map Run that exceeded its
+    ``FAILED_*`` and ``PENDING_*`` files: one per child execution, with ``Output`` (a JSON
+    string) or ``Error``/``Cause``, and ``Input``. A child classifies a batch of images
+    (``Input`` ``{"Items": [...]}``, ``Output`` ``{"results": [one per image]}``); a child
+    that failed as a whole fails each of its images with the child's error. A record of one
+    image (``Output`` the image's result) counts as a batch of one. A Map Run that exceeded its
     tolerated failures stops: the children it aborted (``Status`` ABORTED) and the items it
-    never started (``PENDING``) are counted as ``not_processed``, not as failures. At most
+    never started (``PENDING``) are ``not_processed``, not failures.
+
+    ``tolerance_exceeded``: more than ``tolerated_failure_percentage`` of the images failed
+    (with 0, any failure), as Step Functions judges a Map Run's children. At most
     :data:`MAX_LISTED_FAILURES` failures are listed; ``failures_not_listed`` counts the rest.
     """
     statuses: Counter[str] = Counter()
     labels: Counter[str] = Counter()
     review_labels: Counter[str] = Counter()
-    for record in succeeded:
-        result = _json_field(record, "Output")
-        status = str(result.get("status", "unknown"))
-        statuses[status] += 1
-        if status == "classified":
-            labels[str(result.get("label"))] += 1
-        elif status == "low_confidence":
-            review_labels[str(result.get("label"))] += 1
     failures: list[dict[str, Any]] = []
-    failed_count = 0
-    not_processed = sum(1 for _ in pending)
-    for record in failed:
-        if record.get("Status") == "ABORTED":
-            not_processed += 1
-            continue
-        failed_count += 1
+
+    def fail(s3_uri: Any, error: Any, cause: Any) -> None:
+        statuses["failed"] += 1
         if len(failures) < MAX_LISTED_FAILURES:
-            item = _json_field(record, "Input")
-            failures.append(
-                {
-                    "s3_uri": item.get("s3_uri"),
-                    "error": record.get("Error", "unknown"),
-                    "cause": _readable_cause(record.get("Cause")),
-                }
-            )
+            failures.append({"s3_uri": s3_uri, "error": error, "cause": _readable_cause(cause)})
+
+    for record in succeeded:
+        for result in _image_results(record):
+            status = str(result.get("status", "unknown"))
+            if status == "failed":
+                fail(result.get("s3_uri"), result.get("error", "unknown"), result.get("cause"))
+                continue
+            statuses[status] += 1
+            if status == "classified":
+                labels[str(result.get("label"))] += 1
+            elif status == "low_confidence":
+                review_labels[str(result.get("label"))] += 1
+    not_processed = sum(len(_items(record)) for record in pending)
+    for record in failed:
+        items = _items(record)
+        if record.get("Status") == "ABORTED":
+            not_processed += len(items)
+            continue
+        for item in items:
+            fail(item.get("s3_uri"), record.get("Error", "unknown"), record.get("Cause"))
+    failed_count = statuses.pop("failed", 0)
     total = sum(statuses.values()) + failed_count + not_processed
+    percentage = round(100.0 * failed_count / total, 2) if total else 0.0
     return {
         "total": total,
         "classified": statuses["classified"],
@@ -287,12 +298,31 @@ def summarize(
         "skipped": statuses["skipped"],
         "failed": failed_count,
         "not_processed": not_processed,
-        "failure_percentage": round(100.0 * failed_count / total, 2) if total else 0.0,
+        "failure_percentage": percentage,
+        "tolerance_exceeded": failed_count > 0 and percentage > tolerated_failure_percentage,
         "labels": dict(sorted(labels.items())),
         "low_confidence_labels": dict(sorted(review_labels.items())),
         "failures": failures,
         "failures_not_listed": failed_count - len(failures),
     }
+
+
+def _image_results(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The per-image results of a succeeded child: its batch's, or its own for one image."""
+    output = _json_field(record, "Output")
+    results = output.get("results")
+    if isinstance(results, list):
+        return [dict(r) if isinstance(r, Mapping) else {} for r in results]
+    return [output]
+
+
+def _items(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The images a child was given: its batch's ``Items``, or its own input for one image."""
+    item = _json_field(record, "Input")
+    items = item.get("Items")
+    if isinstance(items, list):
+        return [dict(i) if isinstance(i, Mapping) else {} for i in items]
+    return [item]
 
 
 #: A failure's cause in a notification line (the summary keeps up to 500 characters).

@@ -4,6 +4,10 @@ The Map's ResultWriter wrote ``manifest.json`` and ``SUCCEEDED_n.json``/``FAILED
 ``PENDING_n.json`` files under the results prefix; this reads them, counts labels,
 low-confidence images and failures, and writes ``summary.json`` next to the manifest.
 
+Each child classified a batch of images, so the counts are per image (a failed child fails
+each of its images); ``tolerance_exceeded`` says whether more images failed than the batch
+tolerates, which the workflow's ``WithinTolerance?`` acts on.
+
 Two callers: a batch that finished passes the Map's output (``ResultWriterDetails`` names the
 manifest). A batch whose Map Run exceeded its tolerated failures has no output, only the error,
 but Step Functions still wrote the results: the execution's newest Map Run (ListMapRuns) names
@@ -34,10 +38,10 @@ class BatchResultsNotFoundError(Exception):
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """``{"map": <Map output>, "prefix", "threshold"}`` or, for a batch that exceeded its
-    tolerated failures, ``{"execution_arn", "results": {"bucket", "prefix"}, "prefix",
-    "threshold"}`` -> ``{"summary": <what summary.json holds>, "failures_text": <the listed
-    failures as notification lines>}``."""
+    """``{"map": <Map output>, "prefix", "threshold", "tolerated_failure_percentage"}`` or,
+    for a batch whose Map Run exceeded its tolerated failures, ``{"execution_arn",
+    "results": {"bucket", "prefix"}, "prefix", "threshold"}`` -> ``{"summary": <what
+    summary.json holds>, "failures_text": <the listed failures as notification lines>}``."""
     s3 = client("s3")
     if "map" in event:
         details = event["map"]["ResultWriterDetails"]
@@ -54,13 +58,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # One result file in memory at a time (Step Functions splits them at 5 GB).
         return (r for f in files.get(status, []) for r in _read_json(s3, bucket, f["Key"]))
 
-    summary = summarize(records("SUCCEEDED"), records("FAILED"), records("PENDING"))
+    summary = summarize(
+        records("SUCCEEDED"),
+        records("FAILED"),
+        records("PENDING"),
+        tolerated_failure_percentage=float(event.get("tolerated_failure_percentage", 0)),
+    )
     summary_key = manifest_key.rsplit("/", 1)[0] + "/summary.json"
     summary.update(
         {
             "prefix": event["prefix"],
             "threshold": event["threshold"],
-            "tolerance_exceeded": tolerance_exceeded,
+            "tolerance_exceeded": tolerance_exceeded or summary["tolerance_exceeded"],
             "results_uri": f"s3://{bucket}/{manifest_key}",
             "summary_uri": f"s3://{bucket}/{summary_key}",
         }

@@ -21,6 +21,7 @@ from sagemaker_inference.model import (
     parse_request,
 )
 from shared.images import JPEG_OR_PNG, SNIFF_BYTES, describe_bytes, sniff
+from shared.s3_location import S3Location
 
 logger = Logger()
 tracer = Tracer()
@@ -36,9 +37,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         input_prefix=os.environ["INPUT_PREFIX"],
         default_threshold=float(os.environ["DEFAULT_THRESHOLD"]),
     )
-    image = request.image
-    max_bytes = int(os.environ["MAX_IMAGE_BYTES"])
-    s3 = client("s3")
+    described = validate_image(client("s3"), request.image, int(os.environ["MAX_IMAGE_BYTES"]))
+    emit_metric(name="ImagesValidated", unit=MetricUnit.Count, value=1)
+    logger.info("image accepted", extra={"s3_uri": request.image.uri, "size": described["size"]})
+    return {"image": described, "threshold": request.threshold}
+
+
+def validate_image(s3: Any, image: S3Location, max_bytes: int) -> dict[str, Any]:
+    """HeadObject + the first bytes of ``image``: the validated version as the next step reads
+    it, or the error that says why the endpoint cannot take it (shared with the batch)."""
     try:
         head = s3.head_object(Bucket=image.bucket, Key=image.key)
     except (ClientError, BotoCoreError) as error:
@@ -72,17 +79,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             f"{image.uri} is {found}; the image-classification algorithm accepts JPEG or PNG"
         )
     assert image_format is not None
-    emit_metric(name="ImagesValidated", unit=MetricUnit.Count, value=1)
-    logger.info("image accepted", extra={"s3_uri": image.uri, "size": size})
     return {
-        "image": {
-            "s3_uri": image.uri,
-            "bucket": image.bucket,
-            "key": image.key,
-            "version_id": version_id,
-            "size": size,
-            "format": image_format.name,
-            "content_type": image_format.content_type,
-        },
-        "threshold": request.threshold,
+        "s3_uri": image.uri,
+        "bucket": image.bucket,
+        "key": image.key,
+        "version_id": version_id,
+        "size": size,
+        "format": image_format.name,
+        "content_type": image_format.content_type,
     }

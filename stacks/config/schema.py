@@ -267,12 +267,14 @@ class RekognitionTrainingConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class SageMakerBatchConfig:
-    """The Distributed Map of batch classification."""
+    """The Distributed Map of batch classification: a batch of images per child execution."""
 
-    #: Child executions (images) in flight at once; bounded by what the endpoint serves.
-    max_concurrency: int
+    #: Images per child execution (the Map's ItemBatcher): one Lambda invocation classifies them.
+    max_items_per_batch: int
+    #: InvokeEndpoint calls one batch keeps in flight (its threads).
+    invocations_per_batch: int
     #: Percentage of images that may fail (not an image, endpoint error) before the batch
-    #: fails; more than this fails the Map Run.
+    #: fails; more than this fails the batch.
     tolerated_failure_percentage: int
 
 
@@ -337,13 +339,85 @@ class SageMakerTrainingConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EndpointAutoscalingConfig:
+    """Target tracking of the production variant's instance count (Application Auto Scaling)."""
+
+    min_instances: int
+    max_instances: int
+    #: SageMakerVariantInvocationsPerInstance target (invocations per instance per minute).
+    target_invocations_per_instance: int
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointDeploymentConfig:
+    """How an endpoint update shifts traffic (deployment guardrails) and when it rolls back."""
+
+    #: ``all_at_once``, ``canary`` or ``linear`` (BlueGreenUpdatePolicy's TrafficRoutingConfig).
+    traffic_routing: str
+    #: Canary: share of the new fleet that takes traffic first (CAPACITY_PERCENT, 1..50).
+    canary_percent: int
+    #: Linear: share of the new fleet turned on per step (CAPACITY_PERCENT, 10..50).
+    linear_step_percent: int
+    #: Baking time after each traffic step, during which the rollback alarms are watched.
+    wait_minutes: int
+    #: How long the old fleet is kept after the last step (a rollback is instant meanwhile).
+    termination_wait_minutes: int
+
+    @property
+    def traffic_steps(self) -> int:
+        """Baking periods of one deployment (one per traffic step)."""
+        if self.traffic_routing == "canary":
+            return 2
+        if self.traffic_routing == "linear":
+            return math.ceil(100 / self.linear_step_percent)
+        return 1
+
+    @property
+    def total_wait_minutes(self) -> int:
+        return self.traffic_steps * self.wait_minutes + self.termination_wait_minutes
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointServerlessConfig:
+    """A serverless endpoint's ProductionVariantServerlessConfig."""
+
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SageMakerEndpointConfig:
     """The real-time endpoint the training workflow deploys and inference invokes."""
 
+    #: ``provisioned`` (instances) or ``serverless`` (ServerlessConfig).
+    mode: str
     instance_type: str
     initial_instance_count: int
+    #: Requests one instance serves at once at its best latency (the batch's capacity unit).
+    concurrency_per_instance: int
     #: Share of requests and responses captured to S3 (0 turns data capture off).
     data_capture_percentage: int
+    autoscaling: EndpointAutoscalingConfig | None
+    deployment: EndpointDeploymentConfig
+    serverless: EndpointServerlessConfig | None
+
+    @property
+    def serverless_mode(self) -> bool:
+        return self.mode == "serverless"
+
+    @property
+    def capacity(self) -> int:
+        """Requests the endpoint serves at once: its most instances x each one's concurrency,
+        or a serverless endpoint's MaxConcurrency."""
+        if self.serverless is not None and self.serverless_mode:
+            return self.serverless.max_concurrency
+        instances = (
+            self.autoscaling.max_instances if self.autoscaling else self.initial_instance_count
+        )
+        return instances * self.concurrency_per_instance
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,6 +436,15 @@ class SageMakerConfig:
     batch: SageMakerBatchConfig
     training: SageMakerTrainingConfig
     endpoint: SageMakerEndpointConfig
+    #: Notify every low-confidence single-image run (off: the low-confidence ratio alarm and
+    #: the review records report them; batches always send one summary).
+    notify_low_confidence: bool = False
+
+    @property
+    def batch_max_concurrency(self) -> int:
+        """Batches in flight at once: as many as keep the endpoint's capacity busy, no more
+        (each keeps ``invocations_per_batch`` calls in flight)."""
+        return max(1, self.endpoint.capacity // self.batch.invocations_per_batch)
 
     def endpoint_full_name(self, resource_name_prefix: str) -> str:
         """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""

@@ -28,6 +28,7 @@ SFN_TO_BOTOCORE = {
     "eventbridge": "events",
     "cloudwatchlogs": "logs",
     "sagemakerruntime": "sagemaker-runtime",
+    "applicationautoscaling": "application-autoscaling",
 }
 
 #: botocore signing names whose IAM service prefix differs.

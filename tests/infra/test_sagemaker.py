@@ -148,8 +148,12 @@ def test_no_wildcard_actions_and_star_only_where_aws_allows_nothing_else(templat
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_endpoint_invocation_is_scoped_to_the_configured_endpoint(templates, env):
-    (statement,) = grants(sagemaker(templates, env), "sagemaker:InvokeEndpoint")
-    assert resources_of(statement) == [f"{arn(env, 'sagemaker')}endpoint/imgclf-{env}-classifier"]
+    statements = grants(sagemaker(templates, env), "sagemaker:InvokeEndpoint")
+    assert len(statements) == 2  # the single-image and the batch classify functions
+    for statement in statements:
+        assert resources_of(statement) == [
+            f"{arn(env, 'sagemaker')}endpoint/imgclf-{env}-classifier"
+        ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -268,7 +272,7 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 4 + 4  # four functions, four state machines
+    assert len(groups) == 5 + 4  # five functions, four state machines
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():
@@ -306,7 +310,7 @@ def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
 
 
 def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
-    states = dict(all_states(definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]))
+    states = dict(all_states(definition(sagemaker(templates, "dev"), "ClassifyImage")["States"]))
     (retrier,) = states["Classify"]["Retry"]
     assert {
         "EndpointThrottledError",
@@ -318,8 +322,16 @@ def test_endpoint_errors_are_retried_but_bad_answers_are_not(templates):
     for permanent in ("NotAnImageError", "ImageNotFoundError", "ImageAccessDeniedError"):
         assert permanent not in states["Validate"]["Retry"][0]["ErrorEquals"]
         assert permanent not in retrier["ErrorEquals"]
-    # Inside the Map's children, failures fail the child (counted against the tolerance).
-    assert "Catch" not in states["Classify"]
+    # A batch child's images end as results (the function retries transient errors itself);
+    # what fails the child is the function, retried for Lambda's own transient errors and
+    # counted against the tolerance (no Catch inside the Map's children).
+    batch = dict(all_states(definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]))
+    assert "Classify" not in batch
+    assert "Validate" not in batch
+    (child_retrier,) = batch["ClassifyBatchItems"]["Retry"]
+    assert "Lambda.TooManyRequestsException" in child_retrier["ErrorEquals"]
+    assert "NotAnImageError" not in child_retrier["ErrorEquals"]
+    assert "Catch" not in batch["ClassifyBatchItems"]
 
 
 def test_a_batch_beyond_its_tolerance_is_summarized_then_fails_with_the_maps_error(templates):
@@ -339,6 +351,20 @@ def test_a_batch_beyond_its_tolerance_is_summarized_then_fails_with_the_maps_err
         assert states[reporter]["Parameters"]["Error.$"] == "$.map_error.Error"
         assert states[reporter]["Next"] == "NotifyFailure"
     assert "$.batch.failures_text" in states["TooManyFailures"]["Parameters"]["Cause.$"]
+    # Failed images inside successful children: the summary's verdict, the same ending.
+    assert states["Summarize"]["Parameters"]["tolerated_failure_percentage"] == 10
+    assert states["Summarize"]["Next"] == "WithinTolerance?"
+    (rule,) = states["WithinTolerance?"]["Choices"]
+    assert rule == {
+        "Variable": "$.batch.summary.tolerance_exceeded",
+        "BooleanEquals": True,
+        "Next": "ImageFailuresNotTolerated",
+    }
+    assert states["WithinTolerance?"]["Default"] == "NotifyBatchDone"
+    not_tolerated = states["ImageFailuresNotTolerated"]
+    assert not_tolerated["Parameters"]["Error"] == "States.ExceedToleratedFailureThreshold"
+    assert not_tolerated["ResultPath"] == "$.map_error"
+    assert not_tolerated["Next"] == "TooManyFailures"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -362,7 +388,23 @@ def test_confidence_choice_compares_with_the_execution_threshold(templates, cons
     }
     assert states["Confident?"]["Default"] == "RecordForReview"
     assert states["LowConfidence"]["Parameters"]["Error"] == "LowConfidence"
-    assert states["LowConfidence"]["Next"] == "NotifyFailure"
+    # Not notified by default (#15, no floods): the run fails with the same error and cause.
+    assert states["LowConfidence"]["Next"] == "NeedsReview"
+    assert states["NeedsReview"] == {
+        "Type": "Fail",
+        "ErrorPath": "$.error.Error",
+        "CausePath": "$.error.Cause",
+    }
+
+
+def test_low_confidence_runs_are_notified_when_configured(context_copy):
+    context_copy["defaults"]["sagemaker"]["notify_low_confidence"] = True
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
+    template = Template.from_stack(stacks.sagemaker)
+    for construct in ("ClassifyImage", "ClassifyImageSync"):
+        states = definition(template, construct)["States"]
+        assert states["LowConfidence"]["Next"] == "NotifyFailure"
+        assert "NeedsReview" not in states
 
 
 def test_default_threshold_and_classes_come_from_the_configuration(templates, cdk_context):
@@ -374,16 +416,35 @@ def test_default_threshold_and_classes_come_from_the_configuration(templates, cd
     for validate in validators:
         assert float(validate["DEFAULT_THRESHOLD"]) == defaults["confidence_threshold"]
         assert validate["INPUT_PREFIX"] == defaults["input_prefix"]
-    (classify,) = [v for v in variables if "CLASS_NAMES" in v]
-    assert json.loads(classify["CLASS_NAMES"]) == defaults["class_names"]
-    assert classify["ENDPOINT_NAME"] == f"imgclf-dev-{defaults['endpoint_name']}"
+    classifiers = [v for v in variables if "CLASS_NAMES" in v]
+    assert len(classifiers) == 2  # one image, a batch of images
+    for classify in classifiers:
+        assert json.loads(classify["CLASS_NAMES"]) == defaults["class_names"]
+        assert classify["ENDPOINT_NAME"] == f"imgclf-dev-{defaults['endpoint_name']}"
+    (batch,) = [v for v in classifiers if "INVOKE_CONCURRENCY" in v]
+    assert int(batch["INVOKE_CONCURRENCY"]) == defaults["batch"]["invocations_per_batch"]
+    assert batch["REVIEW_PREFIX"] == defaults["review_prefix"]
 
 
 def test_batch_map_concurrency_tolerance_reader_and_writer(templates, cdk_context):
     batch = cdk_context["defaults"]["sagemaker"]["batch"]
     states = definition(sagemaker(templates, "dev"), "ClassifyBatch")["States"]
     images = states["ClassifyImages"]
-    assert images["MaxConcurrency"] == batch["max_concurrency"]
+    endpoint = cdk_context["defaults"]["sagemaker"]["endpoint"]
+    # dev: 1 instance x 4 concurrent requests, 4 calls in flight per batch -> 1 batch at once.
+    capacity = endpoint["initial_instance_count"] * endpoint["concurrency_per_instance"]
+    assert images["MaxConcurrency"] == capacity // batch["invocations_per_batch"] == 1
+    assert images["ItemBatcher"] == {
+        "MaxItemsPerBatch": batch["max_items_per_batch"],
+        "BatchInput": {
+            "threshold.$": "$.request.threshold",
+            "workflow": "SageMaker classify batch",
+            "execution.$": "$$.Execution.Id",
+        },
+    }
+    assert images["ItemSelector"] == {
+        "s3_uri.$": "States.Format('s3://{}/{}', $.request.bucket, $$.Map.Item.Value.Key)"
+    }
     assert images["ToleratedFailurePercentage"] == batch["tolerated_failure_percentage"]
     assert images["ItemProcessor"]["ProcessorConfig"] == {
         "Mode": "DISTRIBUTED",
@@ -420,7 +481,12 @@ def test_training_gate_uses_the_configured_accuracy(templates, cdk_context):
 def test_a_changed_gate_and_batch_settings_reach_the_definitions(context_copy):
     sagemaker_config = context_copy["defaults"]["sagemaker"]
     sagemaker_config["training"]["min_validation_accuracy"] = 0.95
-    sagemaker_config["batch"] = {"max_concurrency": 3, "tolerated_failure_percentage": 0}
+    sagemaker_config["batch"] = {
+        "max_items_per_batch": 7,
+        "invocations_per_batch": 2,
+        "tolerated_failure_percentage": 0,
+    }
+    sagemaker_config["endpoint"]["initial_instance_count"] = 3
     sagemaker_config["endpoint"]["data_capture_percentage"] = 0
     stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
     template = Template.from_stack(stacks.sagemaker)
@@ -428,7 +494,8 @@ def test_a_changed_gate_and_batch_settings_reach_the_definitions(context_copy):
     assert training["GatePassed?"]["Choices"][0]["NumericGreaterThanEquals"] == 0.95
     assert "DataCaptureConfig" not in training["CreateEndpointConfig"]["Parameters"]
     images = definition(template, "ClassifyBatch")["States"]["ClassifyImages"]
-    assert images["MaxConcurrency"] == 3
+    assert images["MaxConcurrency"] == 3 * 4 // 2  # instances x concurrency / calls per batch
+    assert images["ItemBatcher"]["MaxItemsPerBatch"] == 7
     assert images.get("ToleratedFailurePercentage", 0) == 0  # 0 is the default: omitted
 
 
@@ -480,3 +547,69 @@ def test_stack_outputs_name_the_workflows(templates):
 def test_stack_is_named_as_ops_expects(environments):
     stack: Stack = environments["dev"].sagemaker
     assert stack.stack_name == "imgclf-dev-sagemaker"
+
+
+def test_a_serverless_endpoint_config_has_no_instances_and_no_guardrails(context_copy):
+    context_copy["environments"]["prod"].pop("sagemaker", None)
+    endpoint = context_copy["defaults"]["sagemaker"]["endpoint"]
+    endpoint.update(
+        mode="serverless",
+        data_capture_percentage=0,
+        serverless={"memory_mb": 3072, "max_concurrency": 10, "provisioned_concurrency": None},
+    )
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
+    states = definition(Template.from_stack(stacks.sagemaker), "TrainingWorkflow")["States"]
+    parameters = states["CreateEndpointConfig"]["Parameters"]
+    assert parameters["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName.$": "$.job.name",
+            "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 10},
+        }
+    ]
+    assert "KmsKeyId" not in parameters  # no instance volume to encrypt
+    assert "DataCaptureConfig" not in parameters
+    assert "DeploymentConfig" not in states["UpdateEndpoint"]["Parameters"]
+    assert "RegisterScalableTarget" not in states
+
+
+def test_prod_updates_with_a_canary_and_registers_its_scaling(templates):
+    states = definition(sagemaker(templates, "prod"), "TrainingWorkflow")["States"]
+    update = states["UpdateEndpoint"]["Parameters"]
+    routing = update["DeploymentConfig"]["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {
+        "Type": "CANARY",
+        "WaitIntervalInSeconds": 300,
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+    }
+    alarms = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    assert [a["AlarmName"] for a in alarms] == [
+        "imgclf-prod-sagemaker-training-rollback-5xx",
+        "imgclf-prod-sagemaker-training-rollback-model-latency",
+        "imgclf-prod-sagemaker-training-rollback-low-confidence",
+    ]
+    register = states["RegisterScalableTarget"]
+    assert register["Resource"].endswith(
+        ":states:::aws-sdk:applicationautoscaling:registerScalableTarget"
+    )
+    assert register["Parameters"] == {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/imgclf-prod-classifier/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        "MinCapacity": 2,
+        "MaxCapacity": 4,
+    }
+    assert register["Next"] == "PutScalingPolicy"
+    policy = states["PutScalingPolicy"]["Parameters"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert states["PutScalingPolicy"]["Next"] == "NotifyDeployed"
+    # The rollback alarms exist with those names in the same stack.
+    names = {
+        a["Properties"].get("AlarmName")
+        for a in sagemaker(templates, "prod").find_resources("AWS::CloudWatch::Alarm").values()
+    }
+    assert {a["AlarmName"] for a in alarms} <= names

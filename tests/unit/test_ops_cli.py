@@ -34,6 +34,7 @@ from ops.common import (
     aws_client,
     aws_failure,
 )
+from stacks.config import deep_merge
 from tests.image_files import png
 
 EXECUTION = "arn:aws:states:eu-west-1:123456789012:execution:imgclf-dev-training:run-1"
@@ -159,8 +160,10 @@ def test_config_prints_the_resolved_environment(capsys, cdk_context):
         shown["lifecycle"]["noncurrent_version_expiration_days"]
         == (prod["lifecycle"]["noncurrent_version_expiration_days"])
     )
-    # Not overridden in prod: comes from the defaults.
-    assert shown["sagemaker"] == cdk_context["defaults"]["sagemaker"]
+    # The defaults with prod's overrides merged in (prod scales its endpoint).
+    assert shown["sagemaker"] == deep_merge(cdk_context["defaults"]["sagemaker"], prod["sagemaker"])
+    assert shown["sagemaker"]["endpoint"]["autoscaling"]["max_instances"] == 4
+    assert shown["sagemaker"]["endpoint"]["instance_type"] == "ml.m5.large"  # a default
 
 
 def test_unknown_environment_is_one_line_and_exit_2(capsys):

@@ -40,6 +40,12 @@ PARAMETER = "/imgclf-dev/rekognition/model-version-arn"
 DATA = f"imgclf-dev-data-{ACCOUNT}-{REGION}"
 ARTIFACTS = f"imgclf-dev-artifacts-{ACCOUNT}-{REGION}"
 T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+#: The endpoint variant's scalable target, as Application Auto Scaling names it.
+SCALABLE = {
+    "ServiceNamespace": "sagemaker",
+    "ResourceId": f"endpoint/{ENDPOINT}/variant/AllTraffic",
+    "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+}
 
 
 def version_arn(name: str) -> str:
@@ -210,6 +216,20 @@ def deployed(account: Account) -> Account:
     ours = [f"imgclf-dev-ic-{n:012x}" for n in range(5)]
     _deploy_endpoint(account.sagemaker, role, [*ours, "imgclf-dev2-ic-000000000001", "other"])
     account.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=ours[-1])
+    # The deploy workflow's autoscaling: the variant's scalable target and its policy.
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    scaling.register_scalable_target(**SCALABLE, MinCapacity=2, MaxCapacity=4)
+    scaling.put_scaling_policy(
+        **SCALABLE,
+        PolicyName=f"{ENDPOINT}-invocations-per-instance",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 600.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
     account.ssm.put_parameter(Name=PARAMETER, Value=version_arn("v1"), Type="String")
     for bucket in (DATA, ARTIFACTS):
         account.s3.create_bucket(
@@ -308,6 +328,9 @@ def test_teardown_stops_and_deletes_everything_that_bills_and_says_what_remains(
 
     out = capsys.readouterr().out
     assert not deployed.endpoint_exists()
+    scaling = boto3.client("application-autoscaling", region_name=REGION)
+    assert scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"] == []
+    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     assert deployed.config_names() == ["imgclf-dev2-ic-000000000001", "other"]
     assert deployed.model_names() == ["imgclf-dev2-ic-000000000001", "other"]
     assert deployed.ssm.describe_parameters()["Parameters"] == []
@@ -322,6 +345,8 @@ def test_teardown_stops_and_deletes_everything_that_bills_and_says_what_remains(
         "Environment dev in account 123456789012, region eu-west-1",
         "stop model version v1 (RUNNING, about $4 per inference-unit hour)",
         "stop model version v3 (STARTING",
+        f"delete the endpoint's scaling policy {ENDPOINT}-invocations-per-instance",
+        f"deregister the scalable target endpoint/{ENDPOINT}/variant/AllTraffic",
         f"delete the SageMaker endpoint {ENDPOINT} (InService",
         "delete 5 endpoint configuration(s) and 5 model(s) named imgclf-dev-ic-*",
         f"delete the SSM parameter {PARAMETER}",

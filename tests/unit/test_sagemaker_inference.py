@@ -201,6 +201,7 @@ def test_summary_counts_labels_review_and_failures():
         "failed": 1,
         "not_processed": 0,
         "failure_percentage": round(100 / 6, 2),
+        "tolerance_exceeded": True,  # nothing tolerated by default
         "labels": {"bicycle": 2, "motorcycle": 1},
         "low_confidence_labels": {"motorcycle": 1},
         "failures": [

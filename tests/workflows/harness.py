@@ -59,6 +59,9 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import EmptyResult
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service as service_task,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk_task,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
@@ -68,6 +71,7 @@ from moto.stepfunctions.parser.asl.utils import json_path as moto_json_path
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from tests.contract.service_models import SFN_TO_BOTOCORE
 from tests.workflows.moto_extensions import (
     extension_patches,
     handler_running,
@@ -89,6 +93,8 @@ SDK_ERROR_SERVICE_NAMES = {
     "sns": "Sns",
     "cloudwatch": "CloudWatch",
     "lambda": "Lambda",
+    "applicationautoscaling": "ApplicationAutoScaling",
+    "application-autoscaling": "ApplicationAutoScaling",
 }
 
 
@@ -492,6 +498,8 @@ class LocalWorkflow:
             headers: Any,
             response_headers: dict[str, str],
         ) -> bytes:
+            with recorder.lock:
+                recorder.calls["lambda.Invoke"].append({"FunctionName": function_name})
             return harness._invoke(function_name, body, response_headers)
 
         original_client_for = aws_sdk_task.boto_client_for
@@ -520,6 +528,13 @@ class LocalWorkflow:
                 )
             )
             stack.enter_context(mock.patch.dict(aws_sdk_task._SERVICE_ERROR_NAMES, {}))
+            # Step Functions' aws-sdk service names botocore spells otherwise (moto knows two).
+            stack.enter_context(
+                mock.patch.dict(
+                    service_task.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+                    SFN_TO_BOTOCORE,
+                )
+            )
             stack.enter_context(
                 mock.patch.object(
                     aws_sdk_task.StateTaskServiceAwsSdk,

@@ -9,7 +9,8 @@ Each piece follows AWS's documented behaviour and is switched on only while
    does: it polls the service's Describe operation (:data:`SYNC_INTEGRATIONS`) until a terminal
    status; the task's result is the Describe response, and a failed or stopped job fails the
    task with ``States.TaskFailed`` and the Describe response as cause.
-2. **Calls made by Lambda handlers** are answered by the script of their ``service.Operation``
+2. **Calls made by Lambda handlers** (and by the threads a handler runs in a copy of its
+   context) are answered by the script of their ``service.Operation``
    when one exists (moto answers the rest), after botocore's parameter validation; streaming
    payloads (an endpoint's ``Body``) come back as ``StreamingBody``. They are recorded in
    ``WorkflowRun.handler_calls``. Handlers run one at a time: they share ``os.environ``.
@@ -23,7 +24,12 @@ Each piece follows AWS's documented behaviour and is switched on only while
    tolerance (AWS exports a failed run's results too: that is what ``PENDING`` files are for;
    the failed Map state has no output, so the files are found through ListMapRuns). All
    children run before the threshold is checked, so no child is aborted or left pending here.
-4. **Grammar gaps**: moto's parser rejects a Distributed Map's ``"ExecutionType": "EXPRESS"``
+4. **ItemBatcher** (moto has none): the definition's ``ItemBatcher`` is kept aside by the Map's
+   ``Label``; the listed items are grouped ``MaxItemsPerBatch`` at a time and each child gets
+   ``{"Items": [every item through the ItemSelector], "BatchInput": ...}`` as AWS documents it
+   (``BatchInput`` of plain ``$.`` / ``$$.`` paths against the Map's input). Tolerance, results
+   and counts are per child, as on AWS.
+5. **Grammar gaps**: moto's parser rejects a Distributed Map's ``"ExecutionType": "EXPRESS"``
    and an integer ``ToleratedFailurePercentage``; :func:`moto_definition` hands moto STANDARD
    and a float instead (the deployed definition is unchanged and is what tests assert on).
    Express child semantics (at-least-once, five-minute limit) are therefore not emulated.
@@ -35,6 +41,7 @@ Each piece follows AWS's documented behaviour and is switched on only while
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import datetime
 import json
@@ -122,9 +129,15 @@ SYNC_INTEGRATIONS: dict[tuple[str, str], SyncIntegration] = {
 
 #: Handlers share os.environ (the harness patches it per invocation): run them one at a time.
 HANDLER_LOCK = threading.RLock()
-_HANDLER = threading.local()
+#: Whether the current code runs inside a Lambda handler: a context variable, so threads a
+#: handler starts with its context (contextvars.copy_context) are inside it too.
+_HANDLER: contextvars.ContextVar[bool] = contextvars.ContextVar("harness_handler", default=False)
 _CHILDREN = "harness_children"
 _CHILDREN_LOCK = threading.Lock()
+_SCRIPT_LOCK = threading.Lock()
+#: ItemBatcher of each Distributed Map, by the Map's Label (moto's grammar has none).
+ITEM_BATCHERS: dict[str, dict[str, Any]] = {}
+_BATCH = "harness_batch"
 EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
 
 
@@ -132,11 +145,11 @@ EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
 def handler_running() -> Iterator[None]:
     """Mark the current thread as running a Lambda handler (its AWS calls may be scripted)."""
     with HANDLER_LOCK:
-        _HANDLER.active = True
+        token = _HANDLER.set(True)
         try:
             yield
         finally:
-            _HANDLER.active = False
+            _HANDLER.reset(token)
 
 
 def extension_patches(
@@ -170,6 +183,11 @@ def moto_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(node, Mapping):
             return node
         rewritten = {key: visit(value) for key, value in node.items()}
+        batcher = rewritten.pop("ItemBatcher", None)
+        if batcher is not None:
+            if "Label" not in rewritten:
+                raise NotImplementedError("harness: an ItemBatcher needs the Map's Label")
+            ITEM_BATCHERS[rewritten["Label"]] = batcher
         config = rewritten.get("ProcessorConfig")
         if isinstance(config, dict) and config.get("ExecutionType") == "EXPRESS":
             config["ExecutionType"] = "STANDARD"
@@ -299,7 +317,7 @@ def _handler_call_patch(harness: LocalWorkflow) -> Any:
     original = BaseClient._make_api_call
 
     def make_api_call(client: Any, operation_name: str, api_params: Mapping[str, Any]) -> Any:
-        if not getattr(_HANDLER, "active", False):
+        if not _HANDLER.get():
             return original(client, operation_name, api_params)
         service = client.meta.service_model.service_name
         key = f"{service}.{operation_name}"
@@ -309,7 +327,8 @@ def _handler_call_patch(harness: LocalWorkflow) -> Any:
             return original(client, operation_name, api_params)
         operation = client.meta.service_model.operation_model(operation_name)
         validate_parameters(dict(api_params), operation.input_shape)
-        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        with _SCRIPT_LOCK:  # a handler's threads take the scripted answers one at a time
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if callable(answer):
             answer = answer(api_params)
         if _is_error(answer):
@@ -423,9 +442,12 @@ def _eval_job(self: Any, env: Any, job: Any) -> None:
         env.states.context_object.context_object_data["Map"] = MapData(
             Item=ItemData(Index=job.job_index, Value=job.job_input)
         )
-        env.states.reset(job.job_input)
-        env.stack.append(env.states.get_input())
-        self._eval_input(env_frame=env)
+        if isinstance(job.job_input, dict) and _BATCH in job.job_input:
+            _eval_batch_input(self, env, job.job_input)
+        else:
+            env.states.reset(job.job_input)
+            env.stack.append(env.states.get_input())
+            self._eval_input(env_frame=env)
         child["input"] = copy.deepcopy(env.states.get_input())
         job.job_program.eval(env)
         end_state = env.program_state()
@@ -484,8 +506,71 @@ def tolerance_exceeded(failed: int, total: int, count: float, percentage: float)
     return any(checks) if checks else True
 
 
+def _label(map_run_arn: str) -> str:
+    """arn:aws:states:<region>:<account>:mapRun:<state machine>/<label>:<id> -> label."""
+    return map_run_arn.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+
+
+def _eval_batch_input(worker: Any, env: Any, batch: dict[str, Any]) -> None:
+    """A child's input as AWS builds it with an ItemBatcher: ``{"Items": [each item through the
+    ItemSelector], "BatchInput": <BatchInput against the Map's input>}``."""
+    items = []
+    for index, raw in batch[_BATCH]:
+        env.states.context_object.context_object_data["Map"] = MapData(
+            Item=ItemData(Index=index, Value=raw)
+        )
+        env.states.reset(raw)
+        env.stack.append(env.states.get_input())
+        worker._eval_input(env_frame=env)
+        items.append(copy.deepcopy(env.states.get_input()))
+        env.stack.pop()
+    map_input = worker._env.stack[-1]
+    context = env.states.context_object.context_object_data
+    child_input = {
+        "Items": items,
+        "BatchInput": _evaluate(batch["BatchInput"], map_input, context),
+    }
+    env.states.reset(child_input)
+    env.stack.append(child_input)
+
+
+def _evaluate(template: Any, state_input: Any, context: Any) -> Any:
+    """A payload template (``"key.$": "$.path"`` or ``"$$.path"``) of plain paths only."""
+    if isinstance(template, list):
+        return [_evaluate(item, state_input, context) for item in template]
+    if not isinstance(template, Mapping):
+        return template
+    result = {}
+    for key, value in template.items():
+        if key.endswith(".$"):
+            root, path = (
+                (context, value[2:]) if value.startswith("$$") else (state_input, value[1:])
+            )
+            if not all(part.isidentifier() for part in path.strip(".").split(".")):
+                raise NotImplementedError(f"harness: BatchInput path {value!r}")
+            for part in path.strip(".").split("."):
+                root = root[part]
+            result[key[:-2]] = copy.deepcopy(root)
+        else:
+            result[key] = _evaluate(value, state_input, context)
+    return result
+
+
 def _map_run_with_tolerance(original: Callable[..., None]) -> Callable[..., None]:
     def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        batcher = ITEM_BATCHERS.get(_label(eval_input.map_run_record.map_run_arn))
+        if batcher is not None:
+            items = env.stack.pop()
+            size = int(batcher["MaxItemsPerBatch"])
+            env.stack.append(
+                [
+                    {
+                        _BATCH: list(enumerate(items))[start : start + size],
+                        "BatchInput": batcher.get("BatchInput", {}),
+                    }
+                    for start in range(0, len(items), size)
+                ]
+            )
         original(self, env, eval_input)
         children = _children(eval_input.map_run_record)
         failed = sum(1 for child in children if child["status"] != "SUCCEEDED")

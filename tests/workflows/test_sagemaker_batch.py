@@ -1,22 +1,30 @@
 """The synthesized batch workflow (a Distributed Map over an S3 prefix), executed locally.
 
-The ItemReader listing, the Express child executions with the real Validate/Classify handlers,
-the failure tolerance, the ResultWriter files and the real Summarize handler all run; moto lacks
-the Distributed Map's listing pages, tolerance and result files, which the runner adds as AWS
-documents them (tests/workflows/moto_extensions.py). The endpoint is scripted.
+The ItemReader listing, the ItemBatcher, the Express child executions with the real batch
+handler (the single-image validation and classification, a few images at a time), the failure
+tolerance, the ResultWriter files and the real Summarize handler all run; moto lacks the
+Distributed Map's listing pages, batching, tolerance and result files, which the runner adds as
+AWS documents them (tests/workflows/moto_extensions.py). The endpoint is scripted.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 from moto import mock_aws
 
 from sagemaker_inference import model
+from stacks.config import load_environment
+from stacks.environment import build_environment
+from tests.infra.conftest import make_app
 from tests.workflows.harness import MOTO_CONFIG, AwsError, LocalWorkflow, WorkflowRun
 from tests.workflows.moto_extensions import tolerance_exceeded
 from tests.workflows.sagemaker_support import (
@@ -35,6 +43,15 @@ from tests.workflows.sagemaker_support import (
 )
 
 BATCH = f"{INPUT_PREFIX}batch-1/"
+
+
+def results(batch: Batch, manifest: dict[str, Any], status: str) -> list[dict[str, Any]]:
+    """Every child record of ``status`` in the ResultWriter files of ``manifest``."""
+    return [
+        record
+        for file in manifest["ResultFiles"][status]
+        for record in read_json(batch.s3, ARTIFACTS_BUCKET, file["Key"])
+    ]
 
 
 class Batch:
@@ -115,16 +132,23 @@ def test_mixed_batch_within_tolerance_summarizes_and_notifies(batch):
     manifest_uri = summary["results_uri"]
     manifest = read_json(batch.s3, ARTIFACTS_BUCKET, manifest_uri.split("/", 3)[3])
     assert manifest_uri.startswith(f"s3://{ARTIFACTS_BUCKET}/results/sagemaker/batch/")
-    assert [len(manifest["ResultFiles"][status]) for status in ("SUCCEEDED", "FAILED")] == [1, 1]
-    succeeded = read_json(
-        batch.s3, ARTIFACTS_BUCKET, manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
-    )
-    assert len(succeeded) == 9
-    assert {json.loads(r["Output"])["status"] for r in succeeded} == {
+    # Ten objects fit one batch (dev: 20 a batch): one child, one Lambda invocation for all,
+    # its per-image results written, the PDF's failure among them.
+    (child,) = results(batch, manifest, "SUCCEEDED")
+    assert results(batch, manifest, "FAILED") == []
+    assert len(json.loads(child["Input"])["Items"]) == 10
+    per_image = json.loads(child["Output"])["results"]
+    assert [r["s3_uri"] for r in per_image] == sorted(uris.values())  # the listing's order
+    assert {r["status"] for r in per_image} == {
         "classified",
         "low_confidence",
         "skipped",
+        "failed",
     }
+    (failed,) = [r for r in per_image if r["status"] == "failed"]
+    assert (failed["s3_uri"], failed["error"]) == (uris["pdf"], "NotAnImageError")
+    invoked = [call["FunctionName"] for call in run.calls["lambda.Invoke"]]
+    assert sum("classifybatch" in name for name in invoked) == 1
     stored = read_json(batch.s3, ARTIFACTS_BUCKET, summary["summary_uri"].split("/", 3)[3])
     assert stored == summary
 
@@ -165,13 +189,17 @@ def test_too_many_failures_fail_the_batch_but_name_the_failures_and_write_the_su
 
     assert run.status == "FAILED"
     assert run.error == "States.ExceedToleratedFailureThreshold"
-    assert run.entered[-4:] == [
-        "SummarizeFailedBatch",
+    # The child succeeded (its images failed, not the function): the summary counts them
+    # image by image and the batch fails as the Map fails beyond its tolerance.
+    assert run.entered[-6:] == [
+        "Summarize",
+        "WithinTolerance?",
+        "ImageFailuresNotTolerated",
         "TooManyFailures",
         "NotifyFailure",
         "Failed",
     ]
-    assert "Summarize" not in run.entered  # the finished-batch path is not taken
+    assert "NotifyBatchDone" not in run.entered
     assert f"Batch of s3://{DATA_BUCKET}/{BATCH} stopped: 3 of 4 objects failed (75.0 percent" in (
         run.cause
     )
@@ -188,7 +216,9 @@ def test_too_many_failures_fail_the_batch_but_name_the_failures_and_write_the_su
     assert ok not in {f["s3_uri"] for f in summary["failures"]}
     assert summary["results_uri"] in run.cause
     manifest = read_json(batch.s3, ARTIFACTS_BUCKET, summary["results_uri"].split("/", 3)[3])
-    assert len(manifest["ResultFiles"]["FAILED"]) == 1
+    (child,) = results(batch, manifest, "SUCCEEDED")
+    statuses = [r["status"] for r in json.loads(child["Output"])["results"]]
+    assert sorted(statuses) == ["classified", "failed", "failed", "failed"]
 
     (published,) = run.published()
     assert published["subject"] == "[dev] SageMaker classify batch FAILED"
@@ -220,10 +250,41 @@ def test_the_failures_named_are_bounded_with_a_count_of_the_rest(batch):
     assert "... and 5 more" in published["Message"]
 
 
+def break_batch_function(batch: Batch) -> None:
+    """The batch function fails as a whole (misconfigured: no endpoint name), so its child
+    fails and counts against the Map's tolerance, as a crash or a timeout would."""
+    for function in batch.workflow._functions.values():
+        if function["handler"].startswith("sagemaker_inference.classify_batch."):
+            del function["environment"]["ENDPOINT_NAME"]
+
+
+def test_children_failing_as_a_whole_stop_the_map_and_fail_each_of_their_images(batch):
+    uris = [batch.put(f"bike-{index}.jpg", image(5_000, marker="bicycle")) for index in range(3)]
+    break_batch_function(batch)
+
+    run = batch.run({"prefix": BATCH}, "children-failed")
+
+    assert run.status == "FAILED"
+    assert run.error == "States.ExceedToleratedFailureThreshold"
+    assert run.entered[-4:] == [
+        "SummarizeFailedBatch",
+        "TooManyFailures",
+        "NotifyFailure",
+        "Failed",
+    ]
+    assert "Summarize" not in run.entered  # the finished-batch path is not taken
+    summary = stored_summary(batch, run.cause)
+    assert (summary["total"], summary["failed"], summary["tolerance_exceeded"]) == (3, 3, True)
+    assert sorted(f["s3_uri"] for f in summary["failures"]) == sorted(uris)
+    assert {f["error"] for f in summary["failures"]} == {"KeyError"}
+    manifest = read_json(batch.s3, ARTIFACTS_BUCKET, summary["results_uri"].split("/", 3)[3])
+    (child,) = results(batch, manifest, "FAILED")
+    assert len(json.loads(child["Input"])["Items"]) == 3
+
+
 def test_a_summary_that_fails_too_does_not_hide_the_maps_error(batch):
     batch.put("ok.jpg", image(5_000, marker="bicycle"))
-    for index in range(3):
-        batch.put(f"notes-{index}.jpg", b"plain text, not a picture")
+    break_batch_function(batch)
     denied = AwsError("AccessDeniedException", "not authorized to perform: states:ListMapRuns")
     batch.workflow.script("stepfunctions", "ListMapRuns", denied)
 
@@ -307,3 +368,72 @@ def test_an_unknown_field_is_refused_not_run_with_the_default(batch):
 )
 def test_the_runner_applies_aws_tolerance_rules(failed, total, count, percentage, exceeded):
     assert tolerance_exceeded(failed, total, count, percentage) is exceeded
+
+
+# --- several batches ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_batch_templates(cdk_context: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """dev with 3 images a batch and 2 endpoint calls in flight per batch."""
+    context = copy.deepcopy(cdk_context)
+    context["defaults"]["sagemaker"]["batch"].update(max_items_per_batch=3, invocations_per_batch=2)
+    stacks = build_environment(make_app(context), load_environment(context, "dev"))
+    return {stack.stack_name: Template.from_stack(stack).to_json() for stack in stacks.all()}
+
+
+class InFlight:
+    """A scripted endpoint that records how many calls it serves at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def __call__(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return endpoint_by_marker(params)
+
+
+def test_every_image_of_every_batch_is_counted_with_bounded_endpoint_calls(
+    small_batch_templates,
+):
+    with mock_aws(config=MOTO_CONFIG):
+        batch = Batch(small_batch_templates)
+        endpoint = InFlight()
+        script_endpoint(batch.workflow, endpoint)
+        uris = {
+            f"bike-{i}": batch.put(f"bike-{i}.jpg", image(5_000, marker="bicycle"))
+            for i in range(4)
+        }
+        uris["unsure"] = batch.put("unsure.jpg", image(5_000, marker="unsure"))
+        uris["pdf"] = batch.put("notes.jpg", b"%PDF-1.7\n" + b"\x00" * 100)
+        uris["empty"] = batch.put("empty.jpg", b"")
+        uris["folder"] = batch.put("sub/", b"")
+
+        run = batch.run({"prefix": BATCH, "confidence_threshold": 0.9}, "several-batches")
+
+        assert run.status == "FAILED"  # 2 of 8 failed: 25 percent, more than dev's 10
+        assert run.error == "States.ExceedToleratedFailureThreshold"
+        summary = stored_summary(batch, run.cause)
+        assert (summary["total"], summary["classified"], summary["low_confidence"]) == (8, 4, 1)
+        assert (summary["skipped"], summary["failed"], summary["not_processed"]) == (1, 2, 0)
+        assert {(f["s3_uri"], f["error"]) for f in summary["failures"]} == {
+            (uris["pdf"], "NotAnImageError"),
+            (uris["empty"], "NotAnImageError"),
+        }
+        # 8 objects, 3 a batch: 3 children, 3 invocations of the batch function.
+        invoked = [call["FunctionName"] for call in run.calls["lambda.Invoke"]]
+        assert sum("classifybatch" in name for name in invoked) == 3
+        assert len(run.handler_calls["sagemaker-runtime.InvokeEndpoint"]) == 5
+        # Never more endpoint calls in flight than a batch may make (the harness runs one
+        # function at a time, as one Lambda instance would).
+        assert 1 <= endpoint.most <= 2
+        # The Map ran as many batches at once as dev's capacity allows: 1 instance x 4 / 2.
+        images = batch.workflow.definition["States"]["ClassifyImages"]
+        assert images["MaxConcurrency"] == 2

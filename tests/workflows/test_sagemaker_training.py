@@ -302,9 +302,28 @@ def test_gate_pass_updates_an_existing_endpoint(sagemaker):
     assert run.status == "SUCCEEDED", run.cause
     assert "UpdateEndpoint" in run.entered
     assert "CreateEndpoint" not in run.entered
+    # A blue/green update (dev: all at once, a 5-minute bake, the old fleet kept 5 minutes)
+    # that SageMaker rolls back by itself if a guardrail alarm fires meanwhile.
     assert sent(run, "UpdateEndpoint") == {
         "EndpointName": ENDPOINT,
         "EndpointConfigName": sagemaker.job_name,
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": {
+                    "Type": "ALL_AT_ONCE",
+                    "WaitIntervalInSeconds": 300,
+                },
+                "TerminationWaitInSeconds": 300,
+                "MaximumExecutionTimeoutInSeconds": 2700,
+            },
+            "AutoRollbackConfiguration": {
+                "Alarms": [
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-5xx"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-model-latency"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-low-confidence"},
+                ]
+            },
+        },
     }
     assert run.waits == [60, 60, 60]
     assert run.output["endpoint_config"] == sagemaker.job_name
@@ -513,6 +532,32 @@ def test_a_rolled_back_update_fails_at_once_with_the_failure_reason(sagemaker):
     assert published["subject"] == "[dev] SageMaker training FAILED"
     assert "Error: EndpointUpdateRolledBack" in published["Message"]
     assert HEALTH_CHECK in published["Message"]
+
+
+ALARM_ROLLBACK = (
+    "Deployment was rolled back because alarm imgclf-dev-sagemaker-training-rollback-5xx went into the "
+    "ALARM state."
+)
+
+
+def test_an_update_an_alarm_rolled_back_is_reported_with_the_alarm(sagemaker):
+    """A guardrail alarm fired while traffic shifted: RollingBack, then InService with the old
+    configuration; the run names the rollback and SageMaker's reason (the alarm)."""
+    sagemaker.existing = Endpoint(status="InService", config=OLD_CONFIG)
+    sagemaker.endpoint_statuses = ["Updating", "RollingBack", "RollingBack", "InService"]
+    sagemaker.rolls_back = True
+    sagemaker.failure_reason = ALARM_ROLLBACK
+
+    run = sagemaker.workflow.run({}, name="alarm-rolled-back")
+
+    assert run.status == "FAILED"
+    assert run.error == "EndpointUpdateRolledBack"
+    assert "SageMaker rolled it back" in run.cause
+    assert f"InService with {OLD_CONFIG}" in run.cause
+    assert f"FailureReason: {ALARM_ROLLBACK}" in run.cause
+    assert run.waits == [60, 60, 60, 60]  # RollingBack is waited out, not a failure
+    (published,) = run.published()
+    assert "imgclf-dev-sagemaker-training-rollback-5xx" in published["Message"]
 
 
 def test_a_new_failure_reason_on_the_new_configuration_is_not_a_deployment(sagemaker):

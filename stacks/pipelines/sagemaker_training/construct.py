@@ -8,6 +8,7 @@ key grants and the cdk-nag acknowledgements.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from aws_cdk import Aws, CfnMapping, Duration, Stack
@@ -22,8 +23,10 @@ from stacks.building_blocks.state_machine import Workflow
 from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig
 from stacks.pipelines.sagemaker_training.definition import _definition, _WorkflowParts
 from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
+from stacks.pipelines.sagemaker_training.guardrails import RollbackAlarms, rollback_alarm_names
 from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
+    _grant_autoscaling,
     _grant_state_machine,
     _hosting_role,
     _training_role,
@@ -61,7 +64,11 @@ class SageMakerTraining(Construct):
         artifacts_bucket: s3.IBucket,
         encryption_key: kms.IKey,
         alerts: AlertTopic,
+        low_confidence: Mapping[str, cloudwatch.IMetric],
+        classified: Mapping[str, cloudwatch.IMetric],
     ) -> None:
+        """``low_confidence`` and ``classified``: the inference's per-workflow counts, watched
+        by the rollback alarms of an endpoint update (``guardrails``)."""
         super().__init__(scope, construct_id)
         if set(IMAGE_CLASSIFICATION_REGISTRIES) != set(SUPPORTED_REGIONS):
             raise ValueError("SageMakerTraining: a supported region has no algorithm registry")
@@ -101,6 +108,14 @@ class SageMakerTraining(Construct):
             endpoint_name=self.endpoint_name,
             log_groups=self._log_groups,
         )
+        self.rollback_alarms = RollbackAlarms(
+            self,
+            "RollbackAlarms",
+            config=config,
+            endpoint_metric=self.endpoint_metric,
+            low_confidence=low_confidence,
+            classified=classified,
+        )
         training = sagemaker.training
         self.workflow = Workflow(
             self,
@@ -121,6 +136,7 @@ class SageMakerTraining(Construct):
                     algorithm_image=self.algorithm_image,
                     training_role=self.training_role,
                     hosting_role=self.hosting_role,
+                    rollback_alarms=rollback_alarm_names(config),
                 ),
             ),
             # The job at its longest, SageMaker's provisioning and download, the endpoint poll.
@@ -132,6 +148,8 @@ class SageMakerTraining(Construct):
         )
         self.state_machine = self.workflow.state_machine
         _grant_state_machine(encryption_key, self.state_machine.role)
+        if sagemaker.endpoint.autoscaling is not None:
+            _grant_autoscaling(self, self.state_machine.role, self.endpoint_name)
         _acknowledge(
             self,
             config=config,

@@ -37,10 +37,14 @@ from stacks.pipelines.sagemaker_training.calls import (
 )
 from stacks.pipelines.sagemaker_training.endpoint import (
     VARIANT_NAME,
+    _autoscaling_steps,
     _connect,
+    _deployment_config,
     _deployment_failures,
     _endpoint_lookup,
     _endpoint_tasks,
+    _retained_variant_properties,
+    _serverless_variants,
     _wait_until_deployed,
 )
 from stacks.pipelines.sagemaker_training.permissions import (
@@ -48,6 +52,7 @@ from stacks.pipelines.sagemaker_training.permissions import (
     MODELS_PREFIX,
     _arn,
     _pass_role,
+    _scalable_targets,
 )
 
 VALIDATION_METRIC = "validation:accuracy"
@@ -69,6 +74,8 @@ class _WorkflowParts:
     algorithm_image: str
     training_role: iam.IRole
     hosting_role: iam.IRole
+    #: Alarms whose firing during an update makes SageMaker roll it back (guardrails).
+    rollback_alarms: tuple[str, ...] = ()
 
 
 def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
@@ -297,8 +304,8 @@ def _deploy(
         result_path=sfn.JsonPath.DISCARD,
         task_timeout=timeout,
     )
-    config_extra: dict[str, Any] = {}
-    if not has_instance_storage(endpoint.instance_type):
+    config_extra: dict[str, Any] = _serverless_variants(endpoint, "$.job.name")
+    if not endpoint.serverless_mode and not has_instance_storage(endpoint.instance_type):
         config_extra["KmsKeyId"] = key_arn
     if endpoint.data_capture_percentage > 0:
         config_extra["DataCaptureConfig"] = {
@@ -351,6 +358,10 @@ def _deploy(
         states,
         "UpdateEndpoint",
         policies=endpoint_policy,
+        extra_parameters={
+            **_deployment_config(endpoint, parts.rollback_alarms),
+            **_retained_variant_properties(endpoint),
+        },
         endpoint_name=parts.endpoint_name,
         endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
         result_path=sfn.JsonPath.DISCARD,
@@ -392,7 +403,15 @@ def _deploy(
         )
     ).next(sfn.Succeed(states, "Deployed"))
 
-    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, notify)
+    deployed = _autoscaling_steps(
+        states,
+        guard,
+        endpoint_name=parts.endpoint_name,
+        endpoint=endpoint,
+        scalable_target_arn=_scalable_targets(parts.owner),
+        then=notify,
+    )
+    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, deployed)
     _connect(
         states,
         endpoint_tasks,

@@ -14,7 +14,9 @@ in the order the states were always created.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
@@ -28,13 +30,22 @@ from stacks.building_blocks.sagemaker_tasks import (
     UpdateEndpoint,
 )
 from stacks.building_blocks.state_machine import ERROR_PATH, TaskGuard
+from stacks.config import SageMakerEndpointConfig
+from stacks.endpoint_scaling import (
+    SCALABLE_DIMENSION,
+    SCALING_METRIC,
+    SCALING_NAMESPACE,
+    scaling_policy_name,
+    scaling_resource_id,
+)
+from stacks.endpoint_scaling import (
+    VARIANT_NAME as VARIANT_NAME,
+)
 from stacks.pipelines.sagemaker_training.calls import (
     SAGEMAKER_SDK_TRANSIENT_ERRORS,
     UNMODELLED_SAGEMAKER_ERROR,
 )
 
-#: The endpoint's one production variant (its metrics are per endpoint and variant).
-VARIANT_NAME = "AllTraffic"
 #: Endpoint creation or update usually takes 5-10 minutes; the poll gives up after 45.
 ENDPOINT_POLL_INTERVAL = Duration.seconds(60)
 ENDPOINT_MAX_POLLS = 45
@@ -394,3 +405,152 @@ def _connect(
         )
         .otherwise(not_updatable)
     )
+
+
+#: How long SageMaker may take over one deployment before it rolls back by itself: the deploy
+#: workflow's own wait (ENDPOINT_MAX_POLLS polls), so both give up together.
+DEPLOYMENT_TIMEOUT_SECONDS = ENDPOINT_MAX_POLLS * int(ENDPOINT_POLL_INTERVAL.to_seconds())
+
+
+def _deployment_config(
+    endpoint: SageMakerEndpointConfig, rollback_alarms: Sequence[str]
+) -> dict[str, Any]:
+    """UpdateEndpoint's ``DeploymentConfig`` (deployment guardrails): a blue/green update that
+    shifts traffic all at once, as a canary or linearly (``endpoint.deployment``), bakes each
+    step while ``rollback_alarms`` are watched, keeps the old fleet for the termination wait,
+    and rolls back by itself if an alarm fires. Empty for a serverless endpoint (SageMaker
+    updates it all at once; the config refuses traffic shifting there)."""
+    if endpoint.serverless_mode:
+        return {}
+    deployment = endpoint.deployment
+    routing: dict[str, Any] = {
+        "Type": deployment.traffic_routing.upper(),
+        "WaitIntervalInSeconds": deployment.wait_minutes * 60,
+    }
+    if deployment.traffic_routing == "canary":
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent}
+    elif deployment.traffic_routing == "linear":
+        routing["LinearStepSize"] = {
+            "Type": "CAPACITY_PERCENT",
+            "Value": deployment.linear_step_percent,
+        }
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": deployment.termination_wait_minutes * 60,
+            "MaximumExecutionTimeoutInSeconds": DEPLOYMENT_TIMEOUT_SECONDS,
+        }
+    }
+    if rollback_alarms:
+        config["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": name} for name in rollback_alarms]
+        }
+    return {"DeploymentConfig": config}
+
+
+def _serverless_variants(endpoint: SageMakerEndpointConfig, model_name: str) -> dict[str, Any]:
+    """CreateEndpointConfig's ``ProductionVariants`` for a serverless endpoint (CDK's
+    ProductionVariant has no ServerlessConfig); empty for a provisioned one."""
+    serverless = endpoint.serverless
+    if not endpoint.serverless_mode or serverless is None:
+        return {}
+    config: dict[str, Any] = {
+        "MemorySizeInMB": serverless.memory_mb,
+        "MaxConcurrency": serverless.max_concurrency,
+    }
+    if serverless.provisioned_concurrency:
+        config["ProvisionedConcurrency"] = serverless.provisioned_concurrency
+    return {
+        "ProductionVariants": [
+            {"VariantName": VARIANT_NAME, "ModelName.$": model_name, "ServerlessConfig": config}
+        ]
+    }
+
+
+#: Application Auto Scaling errors worth another attempt (its throttling is unmodelled and
+#: arrives as the service's catch-all).
+SCALING_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "ApplicationAutoScaling.ConcurrentUpdateException",
+    "ApplicationAutoScaling.InternalServiceException",
+    "ApplicationAutoScaling.ApplicationAutoScalingException",
+)
+
+
+def _retained_variant_properties(endpoint: SageMakerEndpointConfig) -> dict[str, Any]:
+    """With autoscaling, an update keeps the instance count the scaling reached (the new
+    configuration's InitialInstanceCount would reset it), but takes its data capture."""
+    if endpoint.autoscaling is None:
+        return {}
+    return {
+        "RetainAllVariantProperties": True,
+        "ExcludeRetainedVariantProperties": [{"VariantPropertyType": "DataCaptureConfig"}],
+    }
+
+
+def _autoscaling_steps(
+    states: Construct,
+    guard: TaskGuard,
+    *,
+    endpoint_name: str,
+    endpoint: SageMakerEndpointConfig,
+    scalable_target_arn: str,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """``RegisterScalableTarget`` -> ``PutScalingPolicy`` -> ``then`` once the endpoint is
+    InService with the new configuration; ``then`` alone without ``endpoint.autoscaling``.
+
+    Both calls are idempotent (registering again updates the bounds, putting the policy again
+    replaces it), so every deployment leaves the configured scaling in place. The endpoint is
+    not a CloudFormation resource, so neither is its scaling: ``python -m ops teardown``
+    removes both before deleting the endpoint.
+    """
+    scaling = endpoint.autoscaling
+    if scaling is None:
+        return then
+    target = {
+        "ServiceNamespace": SCALING_NAMESPACE,
+        "ResourceId": scaling_resource_id(endpoint_name),
+        "ScalableDimension": SCALABLE_DIMENSION,
+    }
+    timeout = sfn.Timeout.duration(Duration.seconds(30))
+    register = tasks.CallAwsService(
+        states,
+        "RegisterScalableTarget",
+        service="applicationautoscaling",
+        action="registerScalableTarget",
+        parameters={
+            **target,
+            "MinCapacity": scaling.min_instances,
+            "MaxCapacity": scaling.max_instances,
+        },
+        iam_resources=[scalable_target_arn],
+        iam_action="application-autoscaling:RegisterScalableTarget",
+        result_path=sfn.JsonPath.DISCARD,
+        task_timeout=timeout,
+    )
+    policy = tasks.CallAwsService(
+        states,
+        "PutScalingPolicy",
+        service="applicationautoscaling",
+        action="putScalingPolicy",
+        parameters={
+            **target,
+            "PolicyName": scaling_policy_name(endpoint_name),
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": scaling.target_invocations_per_instance,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": SCALING_METRIC},
+                "ScaleInCooldown": scaling.scale_in_cooldown_seconds,
+                "ScaleOutCooldown": scaling.scale_out_cooldown_seconds,
+            },
+        },
+        iam_resources=[scalable_target_arn],
+        iam_action="application-autoscaling:PutScalingPolicy",
+        result_selector={"policy_arn.$": "$.PolicyARN"},
+        result_path="$.scaling",
+        task_timeout=timeout,
+    )
+    for task in (register, policy):
+        guard(task, transient_errors=SCALING_TRANSIENT_ERRORS)
+    register.next(policy).next(then)
+    return register
