@@ -535,8 +535,8 @@ def test_a_rolled_back_update_fails_at_once_with_the_failure_reason(sagemaker):
 
 
 ALARM_ROLLBACK = (
-    "Deployment was rolled back because alarm imgclf-dev-sagemaker-training-rollback-5xx went into the "
-    "ALARM state."
+    "Deployment was rolled back because alarm imgclf-dev-sagemaker-training-rollback-5xx went "
+    "into the ALARM state."
 )
 
 
