@@ -21,18 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment
-from stacks.config import EnvironmentConfig
+from stacks.config import STACK_CONCERNS, EnvironmentConfig
 from stacks.runbooks import runbook_of
 
-#: Every stack of an environment (stacks/environment.py); alarm names start with theirs.
-CONCERNS = (
-    "Storage",
-    "Alerting",
-    "RekognitionTraining",
-    "RekognitionInference",
-    "SageMaker",
-    "Monitoring",
-)
+#: Every stack of an environment (stacks/environment.py).
+CONCERNS = STACK_CONCERNS
 _STATE_STYLES = {"ALARM": "bold red", "INSUFFICIENT_DATA": "yellow", "OK": "green"}
 _REASON_LIMIT = 120
 

@@ -11,6 +11,7 @@ from stacks.config import EnvironmentConfig
 from stacks.monitoring_stack import MonitoringStack
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.rekognition_training_stack import RekognitionTrainingStack
+from stacks.relabel_stack import RelabelStack
 from stacks.sagemaker_stack import SageMakerStack
 from stacks.storage_stack import StorageStack
 
@@ -24,6 +25,7 @@ class EnvironmentStacks:
     rekognition_training: RekognitionTrainingStack
     rekognition_inference: RekognitionInferenceStack
     sagemaker: SageMakerStack
+    relabel: RelabelStack
     monitoring: MonitoringStack
 
     def all(self) -> list[Stack]:
@@ -33,6 +35,7 @@ class EnvironmentStacks:
             self.rekognition_training,
             self.rekognition_inference,
             self.sagemaker,
+            self.relabel,
             self.monitoring,
         ]
 
@@ -90,13 +93,22 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         alerting=alerting,
         **common("SageMaker"),
     )
+    relabel = RelabelStack(
+        app,
+        stack_id(config, "Relabel"),
+        config=config,
+        storage=storage,
+        alerting=alerting,
+        training_state_machine=rekognition_training.training.state_machine,
+        **common("Relabel"),
+    )
     monitoring = MonitoringStack(
         app,
         stack_id(config, "Monitoring"),
         config=config,
         storage=storage,
         alerting=alerting,
-        pipelines=[rekognition_training, rekognition_inference, sagemaker],
+        pipelines=[rekognition_training, rekognition_inference, sagemaker, relabel],
         training=rekognition_training.training,
         inference=rekognition_inference.inference,
         sagemaker_inference=sagemaker.inference,
@@ -109,6 +121,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         rekognition_training=rekognition_training,
         rekognition_inference=rekognition_inference,
         sagemaker=sagemaker,
+        relabel=relabel,
         monitoring=monitoring,
     )
     for stack in stacks.all():

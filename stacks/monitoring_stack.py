@@ -43,6 +43,7 @@ from stacks.operations.panels import (
 )
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.pipelines.rekognition_promotion import RekognitionPromotion
+from stacks.pipelines.relabel import Relabel
 from stacks.pipelines.rekognition_training import RekognitionTraining
 from stacks.pipelines.sagemaker_inference import SageMakerInference
 from stacks.pipelines.sagemaker_training import SageMakerTraining
@@ -99,6 +100,8 @@ class MonitoringStack(Stack):
         }
         for promotion in constructs_of(pipelines, RekognitionPromotion):
             owners["rekognition-promotion"] = promotion
+        for relabel in constructs_of(pipelines, Relabel):
+            owners["relabel"] = relabel
 
         def owner_of(node: Construct) -> tuple[str, str]:
             """The pipeline a construct belongs to, and its path inside that pipeline."""

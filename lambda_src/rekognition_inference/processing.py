@@ -63,6 +63,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_inference import images, locations
 from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
+from shared import review_sampling
 from shared.model_version import ModelNotConfiguredError, ModelVersion
 
 # Reasons of error records (permanent: the input can never be classified).
@@ -583,11 +584,12 @@ class Classifier:
                 "detect_latency_ms": round(latency_ms, 1),
             },
         }
-        if needs_review:
+        if reason := review_sampling.reason(needs_review, head.key):
             self._put_json(
                 locations.review_key(head.key, model.project, model.version),
                 {
                     "schema": _REVIEW_SCHEMA,
+                    "reason": reason,
                     "input": document["input"],
                     "result_key": result_key,
                     "top_label": document["top_label"],

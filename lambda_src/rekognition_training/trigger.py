@@ -19,6 +19,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.training_request import training_request
+
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -89,12 +91,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     started = sfn.start_execution(
         stateMachineArn=state_machine,
         name=name,
-        input=json.dumps(
-            {
-                "training_data": {"manifest_s3_uri": f"s3://{data_bucket}/{key}"},
-                "test_data": {"auto_split": True},
-            }
-        ),
+        input=json.dumps(training_request(f"s3://{data_bucket}/{key}")),
     )
     metrics.add_metric(name="TrainingTriggered", unit=MetricUnit.Count, value=1)
     logger.info("training started", extra={"execution": started["executionArn"], "manifest": key})

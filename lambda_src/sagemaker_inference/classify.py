@@ -34,6 +34,7 @@ from sagemaker_inference.model import (
     parse_prediction,
     top_label,
 )
+from shared import review_sampling
 
 logger = Logger()
 tracer = Tracer()
@@ -70,6 +71,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "confidence": inference["confidence"],
         },
     )
+    review_sampling.record_sagemaker_sample(client("s3"), image, counted_as[1], inference)
     return inference
 
 

@@ -46,6 +46,7 @@ from sagemaker_inference.model import (
     parse_threshold,
 )
 from sagemaker_inference.validate import validate_image
+from shared import review_sampling
 
 logger = Logger()
 tracer = Tracer()
@@ -181,6 +182,8 @@ def _classify_item(
         except Exception as error:
             return _failure(uri, error), latency_ms
         result["status"] = "low_confidence"
+    elif review_sampling.record_sagemaker_sample(s3, dict(image), batch.threshold, inference):
+        result["sampled_for_review"] = True
     return result, latency_ms
 
 

@@ -39,6 +39,7 @@ PIPELINES = {
     "rekognition-training": "Rekognition training",
     "rekognition-inference": "Rekognition inference",
     "rekognition-promotion": "Rekognition promotion",
+    "relabel": "Relabel",
     "sagemaker-inference": "SageMaker inference",
     "sagemaker-training": "SageMaker training",
     "operations": "Operations",

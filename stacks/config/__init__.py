@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``, ``relabel``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -73,6 +73,7 @@ from stacks.config.schema import (
     QualityGateConfig,
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
+    RelabelConfig,
     SageMakerBatchConfig,
     SageMakerConfig,
     SageMakerEndpointConfig,
@@ -131,6 +132,7 @@ __all__ = [
     "QualityGateConfig",
     "RekognitionInferenceConfig",
     "RekognitionTrainingConfig",
+    "RelabelConfig",
     "SageMakerBatchConfig",
     "SageMakerConfig",
     "SageMakerEndpointConfig",

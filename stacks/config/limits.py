@@ -74,6 +74,7 @@ STACK_CONCERNS: tuple[str, ...] = (
     "RekognitionTraining",
     "RekognitionInference",
     "SageMaker",
+    "Relabel",
     "Monitoring",
 )
 

@@ -22,6 +22,7 @@ from stacks.config.sections.promotion import _promotion, resolve_promotions
 from stacks.config.sections.quality_gate import _quality_gate
 from stacks.config.sections.rekognition import _rekognition
 from stacks.config.sections.rekognition_training import _rekognition_training
+from stacks.config.sections.relabel import _relabel
 from stacks.config.sections.sagemaker import _sagemaker
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
@@ -81,6 +82,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         "resource_prefix", _PREFIX, "must be 2-20 lowercase letters, digits or dashes"
     )
     rekognition = _rekognition(reader.child("rekognition"), f"{resource_prefix}-{name}")
+    sagemaker = _sagemaker(reader.child("sagemaker"))
     config = EnvironmentConfig(
         name=name,
         production=production,
@@ -97,7 +99,8 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         quality_gate=_quality_gate(reader.child("quality_gate")),
         rekognition=rekognition,
         rekognition_training=_rekognition_training(reader.child("rekognition_training")),
-        sagemaker=_sagemaker(reader.child("sagemaker")),
+        sagemaker=sagemaker,
+        relabel=_relabel(reader.child("relabel"), sagemaker.class_names),
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
         promotion=_promotion(reader.child("promotion")),

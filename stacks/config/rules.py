@@ -24,6 +24,7 @@ RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
     "reports/": "evaluation reports",
     "sagemaker/models/": "SageMaker model artifacts",
     "sagemaker/data-capture/": "SageMaker endpoint data capture",
+    "relabel/": "Ground Truth relabel jobs, their output and the reviewed records",
 }
 
 #: What happens to a new object under each configurable prefix of the data bucket.
@@ -76,6 +77,7 @@ def _check_prefixes(config: EnvironmentConfig) -> None:
                 f"{manifest!r} lies under {name} ({prefix!r}), so it would be "
                 f"{_DATA_PREFIX_EFFECTS[name]}; keep manifests elsewhere",
             )
+    _check_relabel_prefix(config, named)
     review = config.sagemaker.review_prefix
     for reserved, purpose in RESERVED_ARTIFACT_PREFIXES.items():
         if _overlap(review, reserved):
@@ -84,6 +86,23 @@ def _check_prefixes(config: EnvironmentConfig) -> None:
                 f"{review!r} overlaps {reserved!r} of the artifacts bucket, where the app "
                 f"writes {purpose}; choose a prefix outside "
                 f"{', '.join(RESERVED_ARTIFACT_PREFIXES)}",
+            )
+
+
+def _check_relabel_prefix(config: EnvironmentConfig, named: list[tuple[str, str]]) -> None:
+    """Relabeled manifests land in the data bucket: under the training trigger's prefix (so the
+    trigger starts a training) or apart from every other prefix (the workflow starts it)."""
+    prefix = config.relabel.manifest_prefix
+    trigger = config.rekognition_training.trigger_manifest_prefix
+    for name, other in named:
+        if name == "rekognition_training.triggers.manifest_prefix" and prefix.startswith(other):
+            continue
+        if _overlap(prefix, other):
+            raise ConfigError(
+                f"environments.{config.name}.relabel.manifest_prefix",
+                f"{prefix!r} overlaps {name} ({other!r}): a relabeled manifest there would be "
+                f"{_DATA_PREFIX_EFFECTS[name]}"
+                + (f"; put it under {trigger!r} or apart from it" if trigger else ""),
             )
 
 

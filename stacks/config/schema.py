@@ -457,6 +457,49 @@ class SageMakerConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RelabelConfig:
+    """Human review of low-confidence images (SageMaker Ground Truth) feeding the next training.
+
+    A run collects the pending review records of both pipelines (at most
+    ``max_images_per_job``), labels them in one Ground Truth job (``labels`` as categories), and
+    merges the answers into a new training manifest under ``manifest_prefix`` of the data bucket.
+    Started by an operator, on ``schedule``, and/or by ``threshold_check_schedule`` once
+    ``pending_threshold`` records wait. ``sample_confident_share`` of the confident predictions
+    is sent to review too (0: off).
+    """
+
+    workteam_arn: str | None
+    labels: tuple[str, ...]
+    schedule: str | None
+    pending_threshold: int | None
+    threshold_check_schedule: str | None
+    max_images_per_job: int
+    workers_per_image: int
+    task_time_limit_seconds: int
+    task_availability_hours: int
+    poll_minutes: int
+    manifest_prefix: str
+    base_manifest_key: str | None
+    sample_confident_share: float
+
+    @property
+    def wait_deadline_hours(self) -> int:
+        """How long the workflow waits for the job: every task's availability, plus an hour for
+        Ground Truth to consolidate and write the output."""
+        return self.task_availability_hours + 1
+
+    @property
+    def max_polls(self) -> int:
+        """DescribeLabelingJob polls before the wait gives up (and stops the job)."""
+        return max(1, math.ceil(self.wait_deadline_hours * 60 / self.poll_minutes))
+
+    @property
+    def execution_timeout_minutes(self) -> int:
+        """The state machine's timeout: the wait's deadline plus slack for everything else."""
+        return self.wait_deadline_hours * 60 + EXECUTION_TIMEOUT_SLACK_MINUTES
+
+
+@dataclass(frozen=True, kw_only=True)
 class LifecycleConfig:
     """S3 lifecycle periods, in days."""
 
@@ -576,6 +619,7 @@ class EnvironmentConfig:
     rekognition: RekognitionInferenceConfig
     rekognition_training: RekognitionTrainingConfig
     sagemaker: SageMakerConfig
+    relabel: RelabelConfig
     lifecycle: LifecycleConfig
     operations: OperationsConfig
     #: ``None``: this environment trains its own models and promotes none.
@@ -638,8 +682,20 @@ class EnvironmentConfig:
                 f"{self.sagemaker.job_name_prefix(rnp)}-*"
             ),
             "metrics namespace": self.metrics_namespace,
+            "relabel workflow": self.relabel_state_machine_name,
+            "Ground Truth labeling jobs": f"{self.labeling_job_prefix}*",
         }
         return names
+
+    @property
+    def relabel_state_machine_name(self) -> str:
+        """The relabel workflow's name: fixed, so its collect step can find its own runs."""
+        return f"{self.resource_name_prefix}-relabel-workflow"
+
+    @property
+    def labeling_job_prefix(self) -> str:
+        """Prefix of the environment's Ground Truth labeling job names; IAM is scoped to it."""
+        return f"{self.resource_name_prefix}-relabel-"
 
     @property
     def model_version_parameter(self) -> str:

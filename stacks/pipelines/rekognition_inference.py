@@ -27,6 +27,7 @@ from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue, WorkQueue
 from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig
+from stacks.pipelines.review_sampling import review_sample_environment
 from stacks.runbooks import Runbook
 
 #: Receives before a message that keeps failing transiently moves to the dead-letter queue:
@@ -144,6 +145,7 @@ class RekognitionInference(Construct):
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "MIN_CONFIDENCE": str(settings.min_confidence),
                 "REVIEW_THRESHOLD": str(settings.review_threshold),
+                **review_sample_environment(config),
                 "DETECT_CONCURRENCY": str(settings.calls_in_flight),
                 "INVOCATION_TPS": f"{settings.slowest_invocation_tps:g}",
                 "MAX_INVOCATION_TPS": f"{settings.fastest_invocation_tps:g}",

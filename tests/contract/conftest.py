@@ -35,6 +35,16 @@ ALL_FEATURES_SETTINGS: dict[str, Any] = {
             "scheduled_manifest_key": "training/manifests/latest.manifest",
         }
     },
+    # Relabeled manifests under the trigger's prefix (the trigger starts training), both
+    # schedules, a base manifest and sampling.
+    "relabel": {
+        "workteam_arn": "arn:aws:sagemaker:eu-west-1:111111111111:workteam/private-crowd/review",
+        "schedule": "cron(0 6 ? * MON *)",
+        "pending_threshold": 100,
+        "threshold_check_schedule": "rate(1 hour)",
+        "base_manifest_key": "training/base.manifest",
+        "sample_confident_share": 0.05,
+    },
     # prod promotes with approval; this one promotes without.
     "promotion": {"source_environment": "dev", "requires_approval": False},
 }

@@ -142,7 +142,12 @@ def test_readme_has_one_runbook_section_per_kind_of_alarm():
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_each_workflow_and_function_has_its_alarms(templates, environments, env):
     stacks = environments[env]
-    pipelines = [stacks.rekognition_training, stacks.rekognition_inference, stacks.sagemaker]
+    pipelines = [
+        stacks.rekognition_training,
+        stacks.rekognition_inference,
+        stacks.sagemaker,
+        stacks.relabel,
+    ]
     workflows = constructs_of(pipelines, Workflow)
     functions = constructs_of([*pipelines, stacks.monitoring], PythonFunction)
     alarms = template_of(templates, env, "Monitoring").find_resources("AWS::CloudWatch::Alarm")
@@ -245,14 +250,15 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
                 environments[env].rekognition_training,
                 environments[env].rekognition_inference,
                 environments[env].sagemaker,
+                environments[env].relabel,
             ],
             Workflow,
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    # Training (+ promotion where configured), SageMaker training, batch and inference.
+    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel.
     promotes = environments[env].rekognition_training.promotion is not None
-    assert len(matched) == len(ours) == 4 + promotes
+    assert len(matched) == len(ours) == 5 + promotes
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [

@@ -100,3 +100,20 @@ def test_every_sagemaker_inference_error_is_in_its_table() -> None:
 
     assert {"EndpointRequestRejectedError", "MalformedEndpointResponseError"} <= raised
     assert raised - documented == set()
+
+
+def test_every_relabel_error_is_in_its_table(templates) -> None:
+    documented = table_errors(section("Human review: the relabel loop"))
+    raised = exceptions_defined_in(
+        "relabel.request",
+        "relabel.collect",
+        "relabel.merge",
+        "relabel.ground_truth",
+        "shared.evaluation.manifest",
+    )
+    decided = decided_errors(definition_of(templates, "dev", "Relabel"))
+
+    assert {"WorkteamMissingError", "NothingLabeledError"} <= raised
+    assert {"LabelingJobFailed", "LabelingJobStopped", "LabelingJobExpired"} <= decided
+    assert raised - documented == set()
+    assert decided - documented == set()

@@ -39,6 +39,7 @@ def scrubbed(template: Template) -> dict:
             "RekognitionTraining",
             "RekognitionInference",
             "SageMaker",
+            "Relabel",
             "Monitoring",
         )
     ],

@@ -61,6 +61,13 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("alarms",): ["--env", "dev"],
         ("status",): ["--env", "dev"],
         ("simulate",): ["--env", "dev", "--pipeline", "sagemaker", "--images", str(image)],
+        ("review", "status"): ["--env", "dev"],
+        ("review", "start"): [
+            "--env",
+            "dev",
+            "--workteam",
+            "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/reviewers",
+        ],
         ("teardown",): ["--env", "dev", "--yes"],
         # prod is the environment that promotes (from dev); it configures its region.
         ("promote",): ["--env", "prod", "--version", "v1"],

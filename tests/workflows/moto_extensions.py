@@ -36,6 +36,10 @@ Each piece follows AWS's documented behaviour and is switched on only while
    A Fail state whose ``ErrorPath`` yields a ``States.*`` name (re-raising a caught
    ``States.ExceedToleratedFailureThreshold``, ``States.TaskFailed``, ...) fails with that name,
    as on AWS; moto refuses it (``ValueError``, reported as ``States.Runtime``).
+5. **The optimized ``states:startExecution``** hands botocore the ASL's PascalCase parameters
+   (``StateMachineArn``, ``Input``, ``Name``) unconverted, which botocore's serializer refuses
+   (``KeyError``, reported as ``States.Runtime``): they are renamed to the API's member names
+   (``stateMachineArn``, ...) by the service model, as Step Functions does.
 """
 
 from __future__ import annotations
@@ -164,6 +168,7 @@ def extension_patches(
     """
     return [
         *_optimized_integration_patches(client_for, error_name),
+        _start_execution_patch(),
         _handler_call_patch(harness),
         *_distributed_map_patches(),
         mock.patch.object(state_fail, "CustomErrorName", _ReraisedErrorName),
@@ -308,6 +313,39 @@ def _task_failure(task: Any, env: Any, error: str, cause: str) -> FailureEvent:
             )
         ),
     )
+
+
+# --- 5. the optimized states:startExecution ------------------------------------------------------
+
+
+def _start_execution_patch() -> Any:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_sfn as sfn_task,
+    )
+
+    original = sfn_task.StateTaskServiceSfn._eval_service_task
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+
+    def eval_service_task(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> None:
+        action = self.resource.api_action
+        operation = model.operation_model(action[0].upper() + action[1:])
+        members = {name.lower(): name for name in operation.input_shape.members}
+        renamed = {members.get(k.lower(), k): v for k, v in normalised_parameters.items()}
+        original(
+            self,
+            env=env,
+            resource_runtime_part=resource_runtime_part,
+            normalised_parameters=renamed,
+            state_credentials=state_credentials,
+        )
+
+    return mock.patch.object(sfn_task.StateTaskServiceSfn, "_eval_service_task", eval_service_task)
 
 
 # --- 2. calls made by Lambda handlers ---------------------------------------------------------

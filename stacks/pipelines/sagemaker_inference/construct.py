@@ -21,6 +21,7 @@ from stacks.building_blocks.python_function import FunctionDefaults, Invocation,
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.review_sampling import review_sample_environment
 from stacks.pipelines.sagemaker_inference.batch import BATCH_FUNCTION_TIMEOUT, batch_definition
 from stacks.pipelines.sagemaker_inference.names import MAX_IMAGE_BYTES
 from stacks.pipelines.sagemaker_inference.permissions import (
@@ -104,6 +105,7 @@ class SageMakerInference(Construct):
             environment={
                 "ENDPOINT_NAME": self.endpoint_name,
                 "CLASS_NAMES": json.dumps(list(sagemaker.class_names)),
+                **review_sample_environment(config, artifacts_bucket),
             },
             **common,
         )
@@ -124,6 +126,7 @@ class SageMakerInference(Construct):
                 "INVOKE_CONCURRENCY": str(sagemaker.batch.invocations_per_batch),
                 "REVIEW_BUCKET": artifacts_bucket.bucket_name,
                 "REVIEW_PREFIX": sagemaker.review_prefix,
+                **review_sample_environment(config),
             },
             **common,
         )

@@ -20,6 +20,7 @@ from stacks.building_blocks.iam import (
     grant_objects,
 )
 from stacks.building_blocks.state_machine import Workflow
+from stacks.pipelines.review_sampling import grant_review_samples
 from stacks.pipelines.sagemaker_inference.names import BATCH_MAP_LABEL, BATCH_RESULTS_PREFIX
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ def grant_functions(owner: SageMakerInference, encryption_key: kms.IKey) -> None
                 actions=["sagemaker:InvokeEndpoint"], resources=[owner.endpoint_arn]
             )
         )
+    # Classify writes the sampled confident records (relabel.sample_confident_share).
+    grant_review_samples(owner.config, owner.classify_function.role, owner.artifacts_bucket)
     # The batch function writes the review records RecordForReview writes for one image.
     grant_objects(
         owner.classify_batch_function.role,
