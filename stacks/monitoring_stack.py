@@ -43,8 +43,8 @@ from stacks.operations.panels import (
 )
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.pipelines.rekognition_promotion import RekognitionPromotion
-from stacks.pipelines.relabel import Relabel
 from stacks.pipelines.rekognition_training import RekognitionTraining
+from stacks.pipelines.relabel import Relabel
 from stacks.pipelines.sagemaker_inference import SageMakerInference
 from stacks.pipelines.sagemaker_training import SageMakerTraining
 from stacks.storage_stack import StorageStack, bucket_name
