@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import (
+    drift,
     manifest,
     operations,
     promotion,
@@ -95,6 +96,7 @@ COMMAND_MODULES: list[Any] = [
     rekognition,
     sagemaker,
     operations,
+    drift,
     review,
     promotion,
     promotion_decision,

@@ -34,6 +34,7 @@ from stacks.operations.dashboard import (
     OperationsDashboards,
     evaluation_widgets,
 )
+from stacks.operations.drift import DriftEvaluator
 from stacks.operations.execution_notifications import ExecutionStatusNotifications
 from stacks.operations.panels import (
     functions_panel,
@@ -123,12 +124,24 @@ class MonitoringStack(Stack):
         self.evaluation_widget = EvaluationWidgetFunction(
             self, "EvaluationWidget", training=training, defaults=defaults
         )
+        self.drift = DriftEvaluator(
+            self,
+            "Drift",
+            config=config,
+            defaults=defaults,
+            artifacts_bucket=shared.artifacts_bucket,
+            data_bucket=shared.data_bucket,
+            alerts=alerts,
+            endpoint_arn=sagemaker_training.endpoint_arn,
+            model_parameter_arn=training.model_parameter_arn,
+        )
         functions = {
             pascal(readable_path(function, config.name)): function
             for function in [
                 *constructs_of(pipelines, PythonFunction),
                 self.notifications.function,
                 self.evaluation_widget.function,
+                self.drift.function,
             ]
         }
         watched_functions = []
@@ -236,6 +249,7 @@ class MonitoringStack(Stack):
             rekognition_training_panel(training, verdict, full_evaluation),
             rekognition_inference_panel(inference),
             sagemaker_panel(sagemaker_inference, sagemaker_training, dead_letters),
+            self.drift.panel(),
             functions_panel(functions),
         ]
         self.dashboards = OperationsDashboards(

@@ -29,6 +29,7 @@ class Runbook(Enum):
     LOW_CONFIDENCE = "Low-confidence ratio too high (drift)"
     ENDPOINT_5XX = "Endpoint 5XX errors"
     ENDPOINT_ROLLBACK = "Endpoint update rolled back"
+    DRIFT = "Prediction drift"
     CAPACITY_UPDATES = "Model capacity updates failing"
     INFERENCE_STALLED = "Rekognition inference stalled"
     SAGEMAKER_FAILING = "SageMaker inference failing"

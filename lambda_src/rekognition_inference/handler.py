@@ -52,6 +52,8 @@ from rekognition_inference.processing import (
     TransientError,
 )
 from shared.consumer_capacity import pace_from_parameter
+from shared.drift_contract import REKOGNITION
+from shared.drift_signals import DriftTallies
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
 
 logger = Logger()
@@ -227,11 +229,14 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     transient: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    drift: DriftTallies = field(default_factory=lambda: DriftTallies(REKOGNITION))
 
     def add(self, report: MessageReport) -> None:
         for outcome in report.outcomes:
             if outcome.kind == "result":
                 self.processed += 1
+                if outcome.drift is not None:
+                    self.drift.observe(outcome.drift)
                 self.low_confidence += outcome.needs_review
                 if outcome.latency_ms is not None:
                     self.latencies_ms.append(outcome.latency_ms)
@@ -262,6 +267,7 @@ class Tally:
                     name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
                 ) as metric:
                     metric.add_dimension(name="reason", value=reason)
+        self.drift.publish(metrics.namespace)
 
 
 def model_getter(state: Runtime) -> Callable[[], ModelVersion]:

@@ -13,40 +13,37 @@ Nothing is silently dropped. For every image named by a message:
 
 Two AWS calls per image when the event describes the object (S3 events give its size, ETag and
 version id): the size is checked from the event (0 bytes or over 15 MB: an error record, without
-calling the service or reading the object), DetectCustomLabels reads the object by S3 reference
-(as it is now, not pinned to the event's version: see below), and one PutObject writes the
-result. The object is not read
-first because the SDK's CPU bounds a concurrent batch: each boto3 call costs ~3.5 ms of CPU
-under the GIL, several times the handler's own work per image, so every call saved per image
-raises a batch's throughput (``benchmarks/inference_throughput.py``).
+calling the service or reading the object), DetectCustomLabels reads the object by S3 reference (as
+it is now, not pinned to the event's version: see below), and one PutObject writes the result. The
+object is not read first because the SDK's CPU bounds a concurrent batch: each boto3 call costs ~3.5
+ms of CPU under the GIL, several times the handler's own work per image, so every call saved per
+image raises a batch's throughput (``benchmarks/inference_throughput.py``).
 
 The object is read (one ranged GetObject over the key candidates: size, identity and first
 bytes, see :meth:`Classifier._open_input`) only to diagnose, never on the happy path:
 
 - when DetectCustomLabels rejects the object (``InvalidS3ObjectException``,
-  ``InvalidImageFormatException``, ``ImageTooLargeException``, ``InvalidParameterException``):
-  the read tells a missing or deleted object, a key that exists only URL-decoded (classified
-  under that key), an empty, oversized or archived object, and content that is not JPEG/PNG
-  (``unsupported_format``) from an image the service cannot use (corrupt:
-  ``invalid_image_format``; pixel size: ``image_too_large`` / ``image_rejected``; otherwise
-  ``unreadable_by_rekognition``);
+  ``InvalidImageFormatException``, ``ImageTooLargeException``, ``InvalidParameterException``): the
+  read tells a missing or deleted object, a key that exists only URL-decoded (classified under that
+  key), an empty, oversized or archived object, and content that is not JPEG/PNG
+  (``unsupported_format``) from an image the service cannot use (corrupt: ``invalid_image_format``;
+  pixel size: ``image_too_large`` / ``image_rejected``; otherwise ``unreadable_by_rekognition``);
 - when the event does not settle it: no size, an error-making size for an ambiguous key (an
-  EventBridge key that may be meant URL-decoded: which object is it?), or a redelivery the
-  event's identity cannot decide (below). The object is then read first and classified as it is.
+  EventBridge key that may be meant URL-decoded: which object is it?), or a redelivery the event's
+  identity cannot decide (below). The object is then read first and classified as it is.
 
-Versions: the happy path's DetectCustomLabels reads the key's current version, so an object
-deleted before it was processed (a delete marker in the versioned data bucket) is rejected by the
-service, and the read that follows records ``object_missing``. The result records the identity
-the event names; if the key was overwritten between the event and the call (both uploads raise
-events), the labels are those of the newer content and the newer upload's own event rewrites
-the result with its identity.
+Versions: the happy path's DetectCustomLabels reads the key's current version, so an object deleted
+before it was processed (a delete marker in the versioned data bucket) is rejected by the service,
+and the read that follows records ``object_missing``. The result records the identity the event
+names; if the key was overwritten between the event and the call (both uploads raise events), the
+labels are those of the newer content and the newer upload's own event rewrites the result with its
+identity.
 
-Records are written to deterministic keys (``locations``), so a redelivered message overwrites
-the same keys; on a redelivery an existing result for the same object version (the ETag and
-version id the event names, compared with the result's metadata: one HeadObject, no read of the
-image) is kept as it is. When the result there is for another version of the object, or the
-event has no ETag, the object is read to tell which one is current, so a late redelivery never
-replaces a newer result.
+Records are written to deterministic keys (``locations``), so a redelivered message overwrites the
+same keys; on a redelivery an existing result for the same object version (the ETag and version id
+the event names, compared with the result's metadata: one HeadObject, no read of the image) is kept
+as it is. When the result there is for another version of the object, or the event has no ETag, the
+object is read to tell which one is current, so a late redelivery never replaces a newer result.
 """
 
 from __future__ import annotations
@@ -64,6 +61,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rekognition_inference import images, locations
 from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
 from shared import review_sampling
+from shared.drift_signals import DriftObservation
 from shared.model_version import ModelNotConfiguredError, ModelVersion
 
 # Reasons of error records (permanent: the input can never be classified).
@@ -152,6 +150,7 @@ class Outcome:
     reason: str | None = None
     needs_review: bool = False
     latency_ms: float | None = None
+    drift: DriftObservation | None = None  # what a result found, for the drift signals
 
 
 @dataclass
@@ -566,7 +565,7 @@ class Classifier:
         top = labels[0] if labels else None
         top_confidence = top["confidence"] if top else 0.0
         needs_review = top_confidence < self._settings.review_threshold
-        document = {
+        document: dict[str, Any] = {
             "schema": _RESULT_SCHEMA,
             "input": _input_document(ref, head.key, head),
             "model": _model_document(model),
@@ -603,7 +602,8 @@ class Classifier:
             document,
             metadata={"input-etag": head.etag, "input-version": head.version_id or ""},
         )
-        return Outcome("result", result_key, needs_review=needs_review, latency_ms=latency_ms)
+        seen = DriftObservation(model.version, document["top_label"], top_confidence, head.size)
+        return Outcome("result", result_key, None, needs_review, latency_ms, seen)
 
     def _record_image_error(
         self,

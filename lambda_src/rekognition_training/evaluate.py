@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from rekognition_training.baseline import write_baseline
 from rekognition_training.evaluation_sources import (
     EvaluationMissing,
     evaluate,
@@ -50,6 +51,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for name, (body, content_type) in evaluation.files().items():
         s3.put_object(Bucket=bucket, Key=prefix + name, Body=body, ContentType=content_type)
     _publish(job, aggregates, report)
+    baseline = write_baseline(
+        s3, bucket=bucket, job=job, description=version, sources=sources, report=report
+    )
     logger.info("evaluation complete", extra={"verdict": verdict, "aggregates": aggregates})
     return {
         "gate": verdict,
@@ -57,6 +61,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "n_images": report["n_images"],
         "report_uri": f"s3://{bucket}/{prefix}{REPORT_FILE}",
         "metrics_uri": f"s3://{bucket}/{prefix}{METRICS_FILE}",
+        "baseline_uri": baseline,
     }
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from shared.drift_contract import rekognition_report_prefix
+
 GATE_METRICS = (
     "f1_score",
     "accuracy",
@@ -103,7 +105,7 @@ def normalize_job(
         "project_name": project_name,
         "version_name": version_name,
         "output_prefix": f"models/{project_name}/{version_name}/",
-        "report_prefix": f"reports/{project_name}/{version_name}/",
+        "report_prefix": rekognition_report_prefix(project_name, version_name),
         "datasets": datasets,
         "gate": gate,
     }

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_inference.aws import client, emit_metric, error_code, s3_error
+from sagemaker_inference.drift import publish_drift
 from sagemaker_inference.model import (
     EndpointModelError,
     EndpointNotFoundError,
@@ -63,6 +64,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
     emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
     _count_classification(counted_as, inference["confidence"])
+    publish_drift(
+        endpoint=endpoint,
+        label=inference["label"],
+        confidence=inference["confidence"],
+        threshold=counted_as[1],
+        size=int(image.get("size", -1)),
+    )
     logger.info(
         "classified",
         extra={

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sagemaker_inference.aws import client, emit_metric, s3_error
 from sagemaker_inference.classify import ENDPOINT_READ_TIMEOUT, classify_image
+from sagemaker_inference.drift import publish_batch_drift
 from sagemaker_inference.model import (
     EndpointModelError,
     EndpointThrottledError,
@@ -246,3 +247,4 @@ def _emit_counts(batch: _Batch, outcomes: list[tuple[dict[str, Any], float | Non
         name="ImagesClassified", unit=MetricUnit.Count, value=len(classified), dimensions=dimensions
     )
     emit_metric(name="LowConfidence", unit=MetricUnit.Count, value=low, dimensions=dimensions)
+    publish_batch_drift(endpoint=batch.endpoint, threshold=batch.threshold, results=classified)

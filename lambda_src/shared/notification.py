@@ -58,6 +58,7 @@ OUTCOME_PHRASES = {
     "FAILED": "failed",
     "TIMED_OUT": "timed out",
     "ABORTED": "was aborted",
+    "DRIFTED": "drifted from its baseline",
     "ALARM": "raised an alarm",
     "OK": "is back to OK",
 }

@@ -12,7 +12,7 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``, ``relabel``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``, ``relabel``, ``drift``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -58,6 +58,7 @@ from stacks.config.schedules import schedule_problem
 from stacks.config.schema import (
     ConfigError,
     ConsumerCapacity,
+    DriftConfig,
     EndpointAutoscalingConfig,
     EndpointDeploymentConfig,
     EndpointServerlessConfig,
@@ -117,6 +118,7 @@ __all__ = [
     "TRAINING_DATA_FORMATS",
     "ConfigError",
     "ConsumerCapacity",
+    "DriftConfig",
     "EndpointAutoscalingConfig",
     "EndpointDeploymentConfig",
     "EndpointServerlessConfig",

@@ -16,6 +16,7 @@ from stacks.config.limits import LOG_RETENTION_DAYS
 from stacks.config.reading import _Reader, deep_merge
 from stacks.config.rules import _check_environment_rules, _check_prefixes, check_isolation
 from stacks.config.schema import ConfigError, EnvironmentConfig
+from stacks.config.sections.drift import _drift
 from stacks.config.sections.lifecycle import _lifecycle
 from stacks.config.sections.operations import _operations
 from stacks.config.sections.promotion import _promotion, resolve_promotions
@@ -104,6 +105,7 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
         promotion=_promotion(reader.child("promotion")),
+        drift=_drift(reader.child("drift")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)

@@ -21,7 +21,9 @@ RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
     "review/rekognition/": "Rekognition review records",
     "errors/rekognition/": "Rekognition inference error records",
     "models/": "Rekognition model output and evaluation files",
-    "reports/": "evaluation reports",
+    "reports/": "evaluation reports and drift baselines",
+    # lambda_src/shared/drift_contract.py DRIFT_PREFIX (until the contracts module lands).
+    "drift/": "drift reports",
     "sagemaker/models/": "SageMaker model artifacts",
     "sagemaker/data-capture/": "SageMaker endpoint data capture",
     "relabel/": "Ground Truth relabel jobs, their output and the reviewed records",

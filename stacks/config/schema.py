@@ -536,6 +536,38 @@ class OperationsConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DriftConfig:
+    """The drift evaluator of one environment (see README "Drift").
+
+    - ``schedule``: when it runs (EventBridge ``rate(...)``/``cron(...)``);
+    - ``window_hours``: the live window each run compares with the running version's baseline;
+    - ``min_images``: below this many images in the window a figure is not computed (quiet);
+    - ``*_threshold``: a figure at or above it is drift (an alarm, a notification);
+    - ``label_shift_threshold``: a label "moved" when its share changed by this much.
+    """
+
+    schedule: str
+    window_hours: int
+    min_images: int
+    label_divergence_threshold: float
+    confidence_drop_threshold: float
+    abstention_increase_threshold: float
+    size_divergence_threshold: float
+    label_shift_threshold: float
+
+    def thresholds(self) -> dict[str, float | int]:
+        """The evaluator's ``DRIFT_THRESHOLDS`` (``drift.figures.Thresholds``' fields)."""
+        return {
+            "min_images": self.min_images,
+            "label_divergence": self.label_divergence_threshold,
+            "confidence_drop": self.confidence_drop_threshold,
+            "abstention_increase": self.abstention_increase_threshold,
+            "size_divergence": self.size_divergence_threshold,
+            "label_shift": self.label_shift_threshold,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class PromotionSource:
     """The environment a promotion copies from, as the target's stacks need to name it.
 
@@ -622,6 +654,7 @@ class EnvironmentConfig:
     relabel: RelabelConfig
     lifecycle: LifecycleConfig
     operations: OperationsConfig
+    drift: DriftConfig
     #: ``None``: this environment trains its own models and promotes none.
     promotion: PromotionConfig | None = None
     #: Environments in other accounts that promote from this one (resolved by ``load_all``).

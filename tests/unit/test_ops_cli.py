@@ -61,6 +61,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("alarms",): ["--env", "dev"],
         ("status",): ["--env", "dev"],
         ("simulate",): ["--env", "dev", "--pipeline", "sagemaker", "--images", str(image)],
+        ("drift",): ["--env", "dev"],
         ("review", "status"): ["--env", "dev"],
         ("review", "start"): [
             "--env",

@@ -100,6 +100,8 @@ tr.average th,tr.average td{background:#fafbfd;font-style:italic}
 """
 
 _CSS = _PAGE_CSS + COMPONENT_CSS
+#: The whole page's style: the drift report (``drift.report``) looks the same.
+REPORT_CSS = _CSS
 
 
 def write_report(

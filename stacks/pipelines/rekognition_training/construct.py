@@ -109,7 +109,7 @@ class RekognitionTraining(Construct):
             environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
             **common,
         )
-        _grant_evaluation(self.evaluate_function, artifacts_bucket, encryption_key)
+        _grant_evaluation(self.evaluate_function, artifacts_bucket, encryption_key, data_bucket)
 
         self.workflow = Workflow(
             self,

@@ -24,11 +24,18 @@ from stacks.building_blocks.state_machine import Workflow
 
 
 def _grant_evaluation(
-    evaluate_function: PythonFunction, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey
+    evaluate_function: PythonFunction,
+    artifacts_bucket: s3.IBucket,
+    encryption_key: kms.IKey,
+    data_bucket: s3.IBucket,
 ) -> None:
-    """The evaluation function reads Rekognition's evaluation files and writes the reports."""
+    """The evaluation function reads Rekognition's evaluation files and writes the reports
+    (and the drift baseline, which lists the data bucket for the images' byte sizes)."""
     grant_objects(evaluate_function.role, artifacts_bucket, "models/", ["s3:GetObject"])
     grant_objects(evaluate_function.role, artifacts_bucket, "reports/", ["s3:PutObject"])
+    evaluate_function.role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn])
+    )
     encryption_key.grant(evaluate_function.role, "kms:Decrypt", "kms:GenerateDataKey")
     acknowledge_prefix_wildcards(
         evaluate_function,
