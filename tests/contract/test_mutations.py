@@ -193,7 +193,7 @@ def _alarm_rule(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     (rule,) = [
         rule
         for rule in _monitoring_resources(templates, "AWS::Events::Rule")
-        if rule["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
+        if rule["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
     ]
     pattern: dict[str, Any] = rule["Properties"]["EventPattern"]
     return pattern

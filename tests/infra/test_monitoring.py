@@ -57,7 +57,7 @@ def alarm_rule_of(monitoring: dict[str, Any]) -> dict[str, Any]:
         r
         for r in monitoring["Resources"].values()
         if r["Type"] == "AWS::Events::Rule"
-        and r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
+        and r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
     ]
     return rule
 
@@ -236,7 +236,7 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
         r
         for r in monitoring["Resources"].values()
         if r["Type"] == "AWS::Events::Rule"
-        and r["Properties"]["EventPattern"]["source"] == ["aws.states"]
+        and r["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
     ]
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
