@@ -17,7 +17,7 @@ LAMBDA_PACKAGES := $(patsubst lambda_src/%/__init__.py,%,$(wildcard lambda_src/*
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup synth test lint unit browser cfn-lint deploy diff destroy snapshots clean
+.PHONY: help setup synth test lint unit browser cfn-lint checkov deploy diff destroy snapshots clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,7 +65,22 @@ browser:  ## Chromium for tests/browser: installed from Debian's packages when m
 cfn-lint: synth  ## cfn-lint on the synthesized templates (.cfnlintrc names each ignored rule and why)
 	$(BIN)/cfn-lint $(OUT)/*.template.json
 
-test: lint unit cfn-lint  ## Everything CI runs: lint, types, tests, synth + gate, cfn-lint
+# checkov lives in its own virtualenv: its pins conflict with this project's boto3.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# The stacks of the isolated environment whose templates checkov checks (CKV_AWS_117:
+# functions in a VPC): the construct-id prefix of its stacks, Prod for prod.
+CHECKOV_STACKS ?= Prod
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+checkov: synth $(CHECKOV_VENV)/.installed  ## checkov (own virtualenv, pinned) on the isolated environment's templates
+	$(CHECKOV) --config-file .checkov.yaml --file $(OUT)/$(CHECKOV_STACKS)*.template.json
+
+test: lint unit cfn-lint checkov  ## Everything CI runs: lint, types, tests, synth + gate, cfn-lint, checkov
 
 deploy: synth  ## Deploy one environment: make deploy ENV=dev
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=<environment>"; exit 2; }

@@ -9,6 +9,7 @@ from aws_cdk import App, Environment, Stack, Tags
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.monitoring_stack import MonitoringStack
+from stacks.network_stack import NetworkStack
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
 from stacks.rekognition_training_stack import RekognitionTrainingStack
 from stacks.relabel_stack import RelabelStack
@@ -20,6 +21,7 @@ from stacks.storage_stack import StorageStack
 class EnvironmentStacks:
     """The stacks of one environment, by concern."""
 
+    network: NetworkStack | None
     storage: StorageStack
     alerting: AlertingStack
     rekognition_training: RekognitionTrainingStack
@@ -30,6 +32,7 @@ class EnvironmentStacks:
 
     def all(self) -> list[Stack]:
         return [
+            *([self.network] if self.network else []),
             self.storage,
             self.alerting,
             self.rekognition_training,
@@ -61,7 +64,17 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
             "description": f"Image classification pipelines: {concern.lower()} ({config.name})",
         }
 
-    storage = StorageStack(app, stack_id(config, "Storage"), config=config, **common("Storage"))
+    network = (
+        NetworkStack(app, stack_id(config, "Network"), config=config, **common("Network"))
+        if config.network.isolated
+        else None
+    )
+    placement = network.placement if network else None
+    storage = StorageStack(
+        app, stack_id(config, "Storage"), config=config, network=placement, **common("Storage")
+    )
+    if network:
+        storage.add_stack_dependency(network)
     alerting = AlertingStack(
         app,
         stack_id(config, "Alerting"),
@@ -75,6 +88,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         storage=storage,
         alerting=alerting,
+        network=placement,
         **common("RekognitionTraining"),
     )
     rekognition_inference = RekognitionInferenceStack(
@@ -83,6 +97,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         storage=storage,
         alerting=alerting,
+        network=placement,
         **common("RekognitionInference"),
     )
     sagemaker = SageMakerStack(
@@ -91,6 +106,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         config=config,
         storage=storage,
         alerting=alerting,
+        network=placement,
         **common("SageMaker"),
     )
     relabel = RelabelStack(
@@ -100,6 +116,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         storage=storage,
         alerting=alerting,
         training_state_machine=rekognition_training.training.state_machine,
+        network=placement,
         **common("Relabel"),
     )
     monitoring = MonitoringStack(
@@ -113,9 +130,11 @@ def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         inference=rekognition_inference.inference,
         sagemaker_inference=sagemaker.inference,
         sagemaker_training=sagemaker.training,
+        network=placement,
         **common("Monitoring"),
     )
     stacks = EnvironmentStacks(
+        network=network,
         storage=storage,
         alerting=alerting,
         rekognition_training=rekognition_training,

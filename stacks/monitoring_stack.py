@@ -17,6 +17,7 @@ from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.alarms import PIPELINES, AlarmScope, alarm_name_of, kebab
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.state_machine import Workflow
@@ -82,9 +83,11 @@ class MonitoringStack(Stack):
         inference: RekognitionInference,
         sagemaker_inference: SageMakerInference,
         sagemaker_training: SageMakerTraining,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         for pipeline in pipelines:
             self.add_stack_dependency(pipeline)
         shared = storage.shared_with(self)

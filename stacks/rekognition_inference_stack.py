@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_inference import RekognitionInference
 from stacks.storage_stack import StorageStack
@@ -24,9 +25,11 @@ class RekognitionInferenceStack(Stack):
         config: EnvironmentConfig,
         storage: StorageStack,
         alerting: AlertingStack,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         shared = storage.shared_with(self)
         self.inference = RekognitionInference(
             self,

@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_promotion import RekognitionPromotion
 from stacks.pipelines.rekognition_training import RekognitionTraining
@@ -27,9 +28,11 @@ class RekognitionTrainingStack(Stack):
         config: EnvironmentConfig,
         storage: StorageStack,
         alerting: AlertingStack,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         shared = storage.shared_with(self)
         self.training = RekognitionTraining(
             self,

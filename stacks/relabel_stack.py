@@ -9,6 +9,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.relabel import Relabel
 from stacks.storage_stack import StorageStack
@@ -30,9 +31,11 @@ class RelabelStack(Stack):
         storage: StorageStack,
         alerting: AlertingStack,
         training_state_machine: sfn.IStateMachine,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         shared = storage.shared_with(self)
         self.relabel = Relabel(
             self,

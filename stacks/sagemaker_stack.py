@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.sagemaker_inference import SageMakerInference
 from stacks.pipelines.sagemaker_training import SageMakerTraining
@@ -26,9 +27,11 @@ class SageMakerStack(Stack):
         config: EnvironmentConfig,
         storage: StorageStack,
         alerting: AlertingStack,
+        network: NetworkPlacement | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        attach_placement(self, network)
         storage_view = storage.shared_with(self)
         shared: dict[str, Any] = {
             "config": config,

@@ -13,8 +13,14 @@ from constructs import Construct
 
 from shared.lineage import LINEAGE_FILE, REKOGNITION_REPORTS_PREFIX
 from stacks.building_blocks.encryption import EnvironmentKey
-from stacks.building_blocks.secure_bucket import SecureBucket
+from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, NetworkPlacement
+from stacks.building_blocks.secure_bucket import DataPerimeter, SecureBucket
 from stacks.config import EnvironmentConfig
+from stacks.pipelines.sagemaker_training.permissions import DATA_CAPTURE_PREFIX
+
+#: S3 delivers server access logs as this service principal (S3 User Guide, "Enabling Amazon S3
+#: server access logging": the bucket policy grants it s3:PutObject).
+LOG_DELIVERY_PRINCIPAL = "logging.s3.amazonaws.com"
 
 #: Prefix of the artifacts bucket under which evaluation reports and inference results live.
 RESULTS_PREFIX = "results/"
@@ -43,10 +49,20 @@ class StorageStack(Stack):
 
     - data bucket: training images and manifests, inference inputs;
     - artifacts bucket: model artifacts, evaluation reports, inference results.
+
+    With ``network`` (isolated environments) every bucket's objects are reachable only through
+    that VPC's endpoints, AWS services acting for a caller, and the named exceptions
+    (:class:`DataPerimeter`).
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: NetworkPlacement | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._config = config
@@ -56,6 +72,11 @@ class StorageStack(Stack):
             self, "Encryption", alias=f"alias/{config.resource_name_prefix}", retain=retain
         )
         self.key = self.encryption.key
+        self.perimeter = (
+            DataPerimeter(vpc_id=network.vpc_id, exclusion_tag=PERIMETER_EXCLUSION_TAG)
+            if network
+            else None
+        )
 
         abort_uploads = s3.LifecycleRule(
             id="AbortIncompleteUploads",
@@ -85,6 +106,15 @@ class StorageStack(Stack):
                     noncurrent_version_expiration=Duration.days(1),
                 ),
             ],
+            perimeter=(
+                DataPerimeter(
+                    vpc_id=self.perimeter.vpc_id,
+                    exclusion_tag=self.perimeter.exclusion_tag,
+                    service_principals=(LOG_DELIVERY_PRINCIPAL,),
+                )
+                if self.perimeter
+                else None
+            ),
         ).bucket
         self.data_bucket = SecureBucket(
             self,
@@ -93,7 +123,16 @@ class StorageStack(Stack):
             encryption_key=self.key,
             access_logs_bucket=self.access_logs_bucket,
             retain=retain,
-            lifecycle_rules=[abort_uploads, expire_noncurrent],
+            lifecycle_rules=[
+                abort_uploads,
+                expire_noncurrent,
+                *_expiry(
+                    "ExpireClassifiedImages",
+                    config.rekognition.input_prefix,
+                    lifecycle.incoming_expiration_days,
+                ),
+            ],
+            perimeter=self.perimeter,
             # New images and manifests start inference and training through EventBridge rules.
             event_bridge=True,
         ).bucket
@@ -117,7 +156,11 @@ class StorageStack(Stack):
                         )
                     ],
                 ),
+                *_expiry(
+                    "ExpireDataCapture", DATA_CAPTURE_PREFIX, lifecycle.data_capture_expiration_days
+                ),
             ],
+            perimeter=self.perimeter,
         ).bucket
         self._allow_promotion_readers(config)
         for output_id, value, description in (
@@ -189,3 +232,10 @@ class StorageStack(Stack):
             ),
             key=self.key,
         )
+
+
+def _expiry(rule_id: str, prefix: str, days: int | None) -> list[s3.LifecycleRule]:
+    """Expire the objects under ``prefix`` after ``days`` (``None``: keep them)."""
+    if days is None:
+        return []
+    return [s3.LifecycleRule(id=rule_id, prefix=prefix, expiration=Duration.days(days))]

@@ -16,6 +16,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.building_blocks.alarms import AlarmScope, kebab
+from stacks.building_blocks.iam import acknowledge_resources
+from stacks.building_blocks.network import (
+    grant_network_interfaces,
+    network_interfaces_arn,
+    placement_of,
+)
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
 from stacks.config import EnvironmentConfig
@@ -90,6 +96,10 @@ class PythonFunction(Construct):
     explicit memory size and timeout, and a role with no AWS managed policy: the caller grants
     exactly what the handler uses. Asynchronously invoked functions get an encrypted
     dead-letter queue whose first message raises an alarm in ``alarms``.
+
+    In an isolated environment (a stack with a :class:`NetworkPlacement`) the function runs in
+    the private subnets with the functions' security group; its role may manage only the network
+    interfaces Lambda creates for it.
     """
 
     def __init__(
@@ -135,6 +145,9 @@ class PythonFunction(Construct):
             role_name=role_name,
         )
         self.log_group.grant_write(self.role)
+        self.network = placement_of(self)
+        if self.network is not None:
+            grant_network_interfaces(self.role, self.network, self.network.functions)
         self.dead_letter: DeadLetterQueue | None = None
         if invocation is Invocation.ASYNCHRONOUS:
             if alarms is None:
@@ -183,6 +196,9 @@ class PythonFunction(Construct):
             environment_encryption=encryption_key,
             dead_letter_queue=self.dead_letter.queue if self.dead_letter else None,
             reserved_concurrent_executions=reserved_concurrency,
+            vpc=self.network.vpc if self.network else None,
+            vpc_subnets=self.network.subnet_selection() if self.network else None,
+            security_groups=[self.network.functions] if self.network else None,
         )
         self._acknowledge(invocation, reserved_concurrency)
 
@@ -211,7 +227,8 @@ class PythonFunction(Construct):
         acknowledgements = [
             (
                 "AwsSolutions-IAM5[Resource::*]",
-                "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                "X-Ray PutTraceSegments/PutTelemetryRecords (and in a VPC "
+                "ec2:DescribeNetworkInterfaces/DescribeSubnets) support no resource-level "
                 "permissions; '*' is the only resource they accept.",
             ),
             (
@@ -219,12 +236,24 @@ class PythonFunction(Construct):
                 "Each function has its own role whose policy is generated from exact grants; an "
                 "inline policy lives and dies with that role, a managed one would outlive it.",
             ),
-            (
-                "NIST.800.53.R5-LambdaInsideVPC",
-                "The functions call only AWS public endpoints over TLS with IAM auth and hold no "
-                "network-reachable resources; a VPC would add NAT cost and no control.",
-            ),
         ]
+        if self.network is None:
+            acknowledgements.append(
+                (
+                    "NIST.800.53.R5-LambdaInsideVPC",
+                    "This environment's network mode is public (chosen in cdk.json, e.g. for "
+                    "dev: no VPC endpoint cost). Its functions call AWS's public endpoints over "
+                    "TLS with IAM authentication and hold no network-reachable resource; "
+                    "network.mode isolated places them in private subnets behind VPC endpoints.",
+                )
+            )
+        else:
+            acknowledge_resources(
+                self,
+                [network_interfaces_arn(Stack.of(self))],
+                "Lambda names the interfaces it creates for the function at run time; the role "
+                "may create them only in the VPC's subnets with the functions' security group.",
+            )
         if reserved_concurrency is None:
             acknowledgements.append(
                 (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+import jsii
+from aws_cdk import Acknowledgment, Duration, Names, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -20,6 +23,8 @@ _MAX_BATCH_SIZE = 10_000
 _BATCH_WITHOUT_WINDOW = 10
 _MAX_BATCHING_WINDOW_SECONDS = 300
 _CONCURRENCY_RANGE = (2, 1000)
+#: Longest SQS allows: a DLQ is where an operator looks after the fact.
+DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class DeadLetterQueue(Construct):
@@ -47,8 +52,7 @@ class DeadLetterQueue(Construct):
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=encryption_key,
             enforce_ssl=True,
-            # Longest SQS allows: a DLQ is where an operator looks after the fact.
-            retention_period=Duration.days(14),
+            retention_period=DEAD_LETTER_RETENTION,
         )
         self.alarm = alarm(
             self,
@@ -102,6 +106,14 @@ class WorkQueue(Construct):
                 f"WorkQueue {construct_id}: consumer_timeout x {VISIBILITY_TIMEOUT_FACTOR} must be "
                 "between 1 second and SQS's 12-hour visibility limit"
             )
+        retention = retention or Duration.days(4)
+        if retention.to_seconds() >= DEAD_LETTER_RETENTION.to_seconds():
+            # SQS counts a moved message's age from its first enqueue: with equal retention a
+            # message moved on its last day would expire from the DLQ before anyone looked.
+            raise ValueError(
+                f"WorkQueue {construct_id}: retention must be shorter than the dead-letter "
+                f"queue's {DEAD_LETTER_RETENTION.to_days()} days"
+            )
         self.consumer_timeout = consumer_timeout
         self.max_receive_count = max_receive_count
         self.dead_letter = DeadLetterQueue(
@@ -120,7 +132,7 @@ class WorkQueue(Construct):
             data_key_reuse=Duration.hours(1),
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(visibility_seconds),
-            retention_period=retention or Duration.days(4),
+            retention_period=retention,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter.queue, max_receive_count=max_receive_count
             ),
@@ -187,3 +199,51 @@ class WorkQueue(Construct):
             )
         )
         return mapping
+
+
+@jsii.implements(events.IRuleTarget)
+class RuleQueueTarget:
+    """An EventBridge rule's SQS target whose queue policies admit that rule alone.
+
+    CDK's ``targets.SqsQueue`` (with ``@aws-cdk/aws-events:eventsTargetQueueSameAccount``) lets
+    any rule of the account send (``aws:SourceAccount``): here the work queue and the
+    undelivered-events queue each allow ``events.amazonaws.com`` only with ``aws:SourceArn`` =
+    this rule's ARN (confused-deputy prevention, EventBridge User Guide "Amazon SQS
+    permissions"). The key policy already lets EventBridge encrypt for this account.
+    """
+
+    def __init__(
+        self,
+        queue: sqs.IQueue,
+        *,
+        dead_letter_queue: sqs.IQueue,
+        max_event_age: Duration,
+        retry_attempts: int,
+    ) -> None:
+        self._queue = queue
+        self._dead_letter_queue = dead_letter_queue
+        self._max_event_age = max_event_age
+        self._retry_attempts = retry_attempts
+
+    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+        for queue, sid in ((self._queue, "Target"), (self._dead_letter_queue, "DeadLetters")):
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"AllowRule{sid}{Names.node_unique_id(rule.node)}"[:100],
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+                )
+            )
+        return events.RuleTargetConfig(
+            arn=self._queue.queue_arn,
+            target_resource=self._queue,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self._dead_letter_queue.queue_arn
+            ),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_event_age_in_seconds=int(self._max_event_age.to_seconds()),
+                maximum_retry_attempts=self._retry_attempts,
+            ),
+        )

@@ -3,11 +3,102 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+#: What the data perimeter guards: reading, writing, deleting and listing objects. Bucket
+#: configuration (policy, lifecycle, encryption) stays reachable for CloudFormation's deploys.
+PERIMETER_ACTIONS: tuple[str, ...] = (
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
+)
+
+
+@dataclass(frozen=True)
+class DataPerimeter:
+    """Who may reach a bucket's objects from where (README, "Network isolation").
+
+    A request is denied unless one of these holds:
+
+    - it comes through an endpoint of ``vpc_id`` (``aws:SourceVpc``): the functions, and the
+      SageMaker jobs and models that download and upload "through the specified VPC";
+    - an AWS service makes it with the caller's credentials (``aws:ViaAWSService``): Rekognition
+      reading training images, manifests and inference images, S3 calling KMS;
+    - its principal carries ``exclusion_tag`` = ``true`` (``aws:PrincipalTag``): roles only AWS
+      services assume and that call S3 from AWS's own network (Step Functions' Distributed Map
+      and S3 tasks, SageMaker's data capture);
+    - it is made by one of ``service_principals`` as itself (``aws:PrincipalServiceName``):
+      server access log delivery to the access-logs bucket.
+    """
+
+    vpc_id: str
+    exclusion_tag: str
+    service_principals: tuple[str, ...] = ()
+
+    def statement(self, bucket: s3.IBucket) -> iam.PolicyStatement:
+        not_equals: dict[str, object] = {
+            "aws:SourceVpc": self.vpc_id,
+            f"aws:PrincipalTag/{self.exclusion_tag}": "true",
+        }
+        if self.service_principals:
+            not_equals["aws:PrincipalServiceName"] = list(self.service_principals)
+        return iam.PolicyStatement(
+            sid="DenyOutsideTheNetworkPerimeter",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(PERIMETER_ACTIONS),
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            conditions={
+                "StringNotEqualsIfExists": not_equals,
+                "BoolIfExists": {"aws:ViaAWSService": "false"},
+            },
+        )
+
+
+def encryption_statements(bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Deny an upload that asks for any server-side encryption but ``key``.
+
+    An upload that names no encryption gets the bucket's default, ``key``. One that names
+    SSE-S3 or DSSE-KMS, another KMS key, or SSE-KMS without a key id (which S3 answers with the
+    AWS managed key aws/s3, PutObject API Reference) is denied. ``Null`` = ``false`` limits each
+    deny to requests that carry the header: a negated operator alone would also deny every
+    upload that names none (IAM User Guide, "Condition operators").
+    """
+    objects = bucket.arn_for_objects("*")
+    sse = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+
+    def deny(sid: str, conditions: dict[str, object]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions=conditions,
+        )
+
+    return [
+        deny(
+            "DenyOtherServerSideEncryption",
+            {"Null": {sse: "false"}, "StringNotEquals": {sse: "aws:kms"}},
+        ),
+        # The authorization reference types the key id as an ARN: an ARN operator.
+        deny(
+            "DenyOtherKmsKeys", {"Null": {key_id: "false"}, "ArnNotEquals": {key_id: key.key_arn}}
+        ),
+        deny("DenyKmsWithoutTheKey", {"Null": {sse: "false", key_id: "true"}}),
+    ]
 
 
 class SecureBucket(Construct):
@@ -17,6 +108,9 @@ class SecureBucket(Construct):
     ``access_logs_bucket=None`` and ``encryption_key=None`` only for the access-logs bucket itself:
     S3 delivers access logs only to a bucket encrypted with S3-managed keys, and a log bucket that
     logged to itself would log forever.
+
+    Uploads must use ``encryption_key`` (:func:`encryption_statements`); with ``perimeter`` the
+    objects are reachable only from inside it (:class:`DataPerimeter`).
 
     ``event_bridge=True`` sends the bucket's object events to EventBridge, where pipelines in other
     stacks subscribe with rules. (Direct S3 notifications to another stack's queue or function
@@ -34,6 +128,7 @@ class SecureBucket(Construct):
         retain: bool,
         bucket_name: str | None = None,
         event_bridge: bool = False,
+        perimeter: DataPerimeter | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if (encryption_key is None) != (access_logs_bucket is None):
@@ -61,6 +156,11 @@ class SecureBucket(Construct):
             lifecycle_rules=list(lifecycle_rules),
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
+        if encryption_key is not None:
+            for statement in encryption_statements(self.bucket, encryption_key):
+                self.bucket.add_to_resource_policy(statement)
+        if perimeter is not None:
+            self.bucket.add_to_resource_policy(perimeter.statement(self.bucket))
         if event_bridge:
             # Set natively on AWS::S3::Bucket: the L2 `event_bridge_enabled` would add a
             # notifications custom resource (an extra Lambda with a managed-policy role).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, placement_of
 
 #: Errors of a Lambda task worth retrying (service-side or throttling), as AWS names them.
 LAMBDA_TRANSIENT_ERRORS: tuple[str, ...] = (
@@ -432,6 +433,11 @@ class Workflow(Construct):
             ),
         )
         alerts.grant_publish(self.state_machine)
+        if placement_of(self) is not None:
+            # Step Functions calls S3 (Distributed Map readers and writers, S3 tasks) from AWS's
+            # network with this role, never through the VPC: the buckets' perimeter lets it in
+            # by this tag (only states.amazonaws.com can assume the role).
+            Tags.of(self.state_machine.role).add(PERIMETER_EXCLUSION_TAG, "true")
         Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",

@@ -12,7 +12,8 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 - ``reading``: ``deep_merge`` and the typed reader every section parser uses;
 - ``schedules``: the EventBridge schedule expression grammar;
 - ``sections``: one parser per section (``rekognition``, ``rekognition_training``, ``sagemaker``,
-  ``operations``, ``quality_gate``, ``lifecycle``, ``promotion``, ``relabel``, ``drift``);
+  ``operations``, ``quality_gate``, ``lifecycle``, ``network``, ``promotion``, ``relabel``,
+  ``drift``);
 - ``rules``: the rules across sections of one environment and across environments;
 - ``loading``: ``load_environment`` and ``load_all``.
 """
@@ -66,6 +67,7 @@ from stacks.config.schema import (
     ImageClassificationHyperparameters,
     LifecycleConfig,
     ModelControlConfig,
+    NetworkConfig,
     OperationsConfig,
     PollingLoop,
     PromotionConfig,
@@ -126,6 +128,7 @@ __all__ = [
     "ImageClassificationHyperparameters",
     "LifecycleConfig",
     "ModelControlConfig",
+    "NetworkConfig",
     "OperationsConfig",
     "PollingLoop",
     "PromotionConfig",

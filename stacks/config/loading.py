@@ -14,10 +14,16 @@ from typing import Any
 
 from stacks.config.limits import LOG_RETENTION_DAYS
 from stacks.config.reading import _Reader, deep_merge
-from stacks.config.rules import _check_environment_rules, _check_prefixes, check_isolation
+from stacks.config.rules import (
+    _check_environment_rules,
+    _check_network_region,
+    _check_prefixes,
+    check_isolation,
+)
 from stacks.config.schema import ConfigError, EnvironmentConfig
 from stacks.config.sections.drift import _drift
 from stacks.config.sections.lifecycle import _lifecycle
+from stacks.config.sections.network import _network
 from stacks.config.sections.operations import _operations
 from stacks.config.sections.promotion import _promotion, resolve_promotions
 from stacks.config.sections.quality_gate import _quality_gate
@@ -104,11 +110,13 @@ def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
         relabel=_relabel(reader.child("relabel"), sagemaker.class_names),
         lifecycle=_lifecycle(reader.child("lifecycle")),
         operations=_operations(reader.child("operations"), rekognition),
+        network=_network(reader.child("network")),
         promotion=_promotion(reader.child("promotion")),
         drift=_drift(reader.child("drift")),
     )
     reader.reject_unknown()
     _check_environment_rules(config)
+    _check_network_region(config)
     _check_prefixes(config)
     return config
 

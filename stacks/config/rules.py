@@ -142,6 +142,26 @@ def _check_environment_rules(config: EnvironmentConfig) -> None:
             )
 
 
+def _check_network_region(config: EnvironmentConfig) -> None:
+    """An isolated environment's zones and S3 prefix list are regional: it needs its region."""
+    network = config.network
+    if not network.isolated:
+        return
+    key = f"environments.{config.name}.network"
+    if config.region is None:
+        raise ConfigError(
+            f"{key}.mode",
+            '"isolated" needs the environment\'s account and region (its Availability Zones '
+            "and S3 prefix list are regional)",
+        )
+    for index, zone in enumerate(network.availability_zones):
+        if zone[:-1] != config.region:
+            raise ConfigError(
+                f"{key}.availability_zones[{index}]",
+                f"{zone!r} is not in the environment's region {config.region}",
+            )
+
+
 def could_share_account_and_region(a: EnvironmentConfig, b: EnvironmentConfig) -> bool:
     """Whether two environments may deploy into one account and region: the same ones, or one
     without an account (it deploys wherever the credentials point)."""
@@ -160,7 +180,9 @@ def check_isolation(configs: list[EnvironmentConfig]) -> None:
                 continue
             theirs = other.physical_names()
             for what, name in config.physical_names().items():
-                if _names_clash(name, theirs[what]):
+                # (Kinds only one of them has, like an isolated environment's network stack,
+                # cannot clash by kind.)
+                if what in theirs and _names_clash(name, theirs[what]):
                     raise ConfigError(
                         f"environments.{config.name}",
                         f"its {what} {name!r} clashes with environment {other.name}'s "

@@ -501,12 +501,47 @@ class RelabelConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class LifecycleConfig:
-    """S3 lifecycle periods, in days."""
+    """S3 lifecycle periods, in days (``None``: keep the objects)."""
 
     abort_incomplete_upload_days: int
     noncurrent_version_expiration_days: int
     results_transition_to_ia_days: int
     access_logs_expiration_days: int
+    #: SageMaker endpoint data capture (``sagemaker/data-capture/`` of the artifacts bucket).
+    data_capture_expiration_days: int | None
+    #: Images under ``rekognition.input_prefix`` of the data bucket, once classified.
+    incoming_expiration_days: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """Where the workloads run: AWS's public endpoints, or private subnets without internet.
+
+    - ``public``: no VPC; every call goes to the services' public endpoints over TLS.
+    - ``isolated``: every Lambda, training job and model in private isolated subnets of
+      ``availability_zones`` (no NAT, no internet gateway), reaching AWS through VPC endpoints;
+      the buckets deny requests that do not come through them. With ``vpc_id`` the app reuses
+      an existing VPC whose endpoints already exist (``subnet_ids[i]`` lies in
+      ``availability_zones[i]``; ``endpoint_security_group_id`` guards those endpoints);
+      without it the app creates the VPC and its endpoints in the ``Network`` stack.
+    """
+
+    mode: str
+    vpc_id: str | None
+    subnet_ids: tuple[str, ...]
+    availability_zones: tuple[str, ...]
+    endpoint_security_group_id: str | None
+    #: The region's S3 prefix list (``com.amazonaws.<region>.s3``): the security groups allow
+    #: HTTPS to it (the gateway endpoint's routes) and to the interface endpoints, nothing else.
+    s3_prefix_list_id: str | None
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode == "isolated"
+
+    @property
+    def reuses_vpc(self) -> bool:
+        return self.vpc_id is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -654,6 +689,7 @@ class EnvironmentConfig:
     relabel: RelabelConfig
     lifecycle: LifecycleConfig
     operations: OperationsConfig
+    network: NetworkConfig
     drift: DriftConfig
     #: ``None``: this environment trains its own models and promotes none.
     promotion: PromotionConfig | None = None
@@ -699,6 +735,9 @@ class EnvironmentConfig:
         rnp = self.resource_name_prefix
         where = f"{self.account or '<account>'}-{self.region or '<region>'}"
         names = {f"stack {c}": self.stack_name(c) for c in STACK_CONCERNS}
+        if self.network.isolated:
+            names["stack Network"] = self.stack_name("Network")
+            names["network flow-logs key alias"] = f"alias/{rnp}-network"
         names |= {
             "data bucket": f"{rnp}-data-{where}",
             "artifacts bucket": f"{rnp}-artifacts-{where}",

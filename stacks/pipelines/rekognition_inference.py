@@ -25,7 +25,7 @@ from constructs import Construct
 from stacks.building_blocks.alarms import AlarmScope, alarm
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
-from stacks.building_blocks.queue import DeadLetterQueue, WorkQueue
+from stacks.building_blocks.queue import DeadLetterQueue, RuleQueueTarget, WorkQueue
 from stacks.config import EXPECTED_MODEL_START_MINUTES, EnvironmentConfig
 from stacks.pipelines.review_sampling import review_sample_environment
 from stacks.runbooks import Runbook
@@ -33,8 +33,10 @@ from stacks.runbooks import Runbook
 #: Receives before a message that keeps failing transiently moves to the dead-letter queue:
 #: the most the foundation allows, so a model that is briefly not ready costs no DLQ trip.
 MAX_RECEIVE_COUNT = 5
-#: Messages wait up to SQS's maximum when the model is off (an alarm fires long before).
-QUEUE_RETENTION = Duration.days(14)
+#: Messages wait a week while the model is off (an alarm fires long before); the dead-letter
+#: queue keeps 14 days, so a message that fails on its last day still has a week there (SQS
+#: counts retention from the first enqueue).
+QUEUE_RETENTION = Duration.days(7)
 CONSUMER_SERVICE = "rekognition-inference"
 CONTROLLER_SERVICE = "rekognition-controller"
 #: Prefixes of the artifacts bucket this pipeline writes (see lambda_src/.../locations.py).
@@ -111,7 +113,7 @@ class RekognitionInference(Construct):
                 },
             ),
             targets=[
-                targets.SqsQueue(
+                RuleQueueTarget(
                     self.work.queue,
                     dead_letter_queue=self.undelivered_events.queue,
                     max_event_age=Duration.hours(24),

@@ -10,6 +10,7 @@ name property (or a name derived from its logical ID when CloudFormation would g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -73,6 +74,12 @@ class PolicyDocument:
 
 
 #: Name properties by resource type, and how AWS spells Ref/ARN for it.
+#: EC2 resources whose Ref (GroupId for a security group) is an id with this prefix.
+_EC2_ID_PREFIXES = {
+    "AWS::EC2::VPC": "vpc",
+    "AWS::EC2::Subnet": "subnet",
+    "AWS::EC2::SecurityGroup": "sg",
+}
 _NAME_PROPERTY = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::SQS::Queue": "QueueName",
@@ -196,6 +203,8 @@ class Environment:
             )
         if kind == "AWS::KMS::Key":
             return self.key_id(stack, name)
+        if kind in _EC2_ID_PREFIXES:
+            return self.ec2_id(stack, name)
         return self.physical_name(stack, name)
 
     def _attribute(self, stack: str, logical_id: str, attribute: str) -> str:
@@ -210,6 +219,8 @@ class Environment:
             return self.key_id(stack, logical_id)
         if attribute == "TopicArn":
             return self.arn(stack, logical_id)
+        if kind == "AWS::EC2::SecurityGroup" and attribute == "GroupId":
+            return self.ec2_id(stack, logical_id)
         if kind == "AWS::S3::Bucket" and attribute.endswith("DomainName"):
             return f"{self.physical_name(stack, logical_id)}.s3.{self.region}.amazonaws.com"
         return f"<{logical_id}.{attribute}>"
@@ -233,6 +244,13 @@ class Environment:
                 else f"{stack}-{logical_id}-GENERATED"[:60]
             )
         return self._cache[key]
+
+    def ec2_id(self, stack: str, logical_id: str) -> str:
+        """The id EC2 gives a VPC, subnet or security group: its prefix and 17 hex digits (what
+        the SageMaker and Lambda models check ``VpcConfig`` ids against), stable per resource."""
+        kind = self.resource(stack, logical_id)["Type"]
+        digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).hexdigest()[:17]
+        return f"{_EC2_ID_PREFIXES[kind]}-{digest}"
 
     def key_id(self, stack: str, logical_id: str) -> str:
         return f"key-{stack}-{logical_id}"

@@ -42,6 +42,16 @@ WAIVED: dict[tuple[str, str, str], str] = {
         "The minimum-TLS deny names s3:*; the few actions that take no s3:TlsVersion are not "
         "denied by it, and HTTPS is still enforced for them by the aws:SecureTransport deny."
     ),
+    (
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        "AWS::S3::BucketPolicy",
+        "Unknown condition aws:ViaAWSService",
+    ): (
+        'aws:ViaAWSService is a global condition key (IAM User Guide, "AWS global condition '
+        "context keys\"), available for every action; parliament's bundled list of global keys "
+        "predates it. The data perimeter's deny exempts requests AWS services make with the "
+        "caller's credentials by it."
+    ),
 }
 
 

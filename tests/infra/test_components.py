@@ -296,6 +296,8 @@ def test_every_dead_letter_queue_alarms_the_topic(built):
         ({"max_receive_count": 6}, "max_receive_count"),
         ({"max_receive_count": 0}, "max_receive_count"),
         ({"consumer_timeout": Duration.hours(3)}, "12-hour"),
+        # A dead-letter queue must keep messages longer than its source (14 days).
+        ({"retention": Duration.days(14)}, "shorter than the dead-letter queue's 14 days"),
     ],
 )
 def test_queue_argument_validation(cdk_context, kwargs, message):

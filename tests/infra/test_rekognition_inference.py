@@ -107,6 +107,27 @@ def test_rule_sends_new_images_under_the_prefix_to_the_queue(templates, environm
     dead_letter = logical_id(template, "AWS::SQS::Queue", "UndeliveredEvents")
     assert target["Arn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dead_letter, "Arn"]}}
+    # Both queues admit EventBridge for this rule only (aws:SourceArn), not any rule of the
+    # account (aws:SourceAccount): confused-deputy prevention.
+    rule_id = logical_id(template, "AWS::Events::Rule", "ImageCreated")
+    policies = template.find_resources("AWS::SQS::QueuePolicy")
+    for queue_id in (queue, dead_letter):
+        (policy,) = [
+            p for p in policies.values() if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+        ]
+        allows = [
+            s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"
+        ]
+        assert allows == [
+            {
+                "Action": "sqs:SendMessage",
+                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Resource": {"Fn::GetAtt": [queue_id, "Arn"]},
+                "Sid": allows[0]["Sid"],
+            }
+        ], queue_id
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -118,7 +139,13 @@ def test_queue_is_encrypted_redriven_and_sized_for_the_consumer(templates, envir
     assert "KmsMasterKeyId" in properties
     assert properties["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT
     assert properties["VisibilityTimeout"] == 6 * config.rekognition.consumer_timeout_seconds
-    assert properties["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # Shorter than its dead-letter queue's 14 days: SQS counts a moved message's age from its
+    # first enqueue, so equal periods would let a message expire as it reaches the DLQ.
+    assert properties["MessageRetentionPeriod"] == 7 * 24 * 3600
+    dead_letter = template.to_json()["Resources"][
+        properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    ]
+    assert dead_letter["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     _, consumer = only(
         template,
         "AWS::Lambda::Function",
@@ -254,11 +281,14 @@ def test_controller_manages_only_the_project_and_its_event_source(templates, env
     }
     # Only actions without resource-level permissions get "*", and they only read.
     unscoped = {a for a, r in grants.items() if "*" in r}
+    # In an isolated environment Lambda also describes the interfaces it attaches.
+    in_vpc = {"ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}
     assert unscoped == {
         "rekognition:DescribeProjects",
         "cloudwatch:GetMetricData",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
+        *(in_vpc if environments[env].network else ()),
     }
 
 

@@ -19,6 +19,11 @@ from tests.infra.conftest import make_app, template_of
 MACHINES = ("ClassifyImage", "ClassifyImageSync", "ClassifyBatch", "TrainingWorkflow")
 #: Actions that may name '*' (no resource-level permissions), and why they are here.
 STAR_ACTIONS = {
+    "ec2:DescribeNetworkInterfaces",  # isolated: Lambda and SageMaker attaching to the VPC
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSecurityGroups",
     "xray:PutTraceSegments",  # Lambda and Step Functions tracing
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
@@ -272,7 +277,7 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 5 + 4  # five functions, four state machines
+    assert len(groups) == 5 + 4 + 1  # five functions, four state machines, the endpoint
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():

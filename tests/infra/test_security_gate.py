@@ -39,6 +39,7 @@ def test_every_environment_passes_the_gate(cdk_context, tmp_path):
         "DevStorage.template.json",
         "ProdAlerting.template.json",
         "ProdMonitoring.template.json",
+        "ProdNetwork.template.json",
         "ProdRekognitionInference.template.json",
         "ProdRekognitionTraining.template.json",
         "ProdRelabel.template.json",

@@ -13,7 +13,11 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import ENVIRONMENTS
+from stacks.config import load_all
+from tests.conftest import load_cdk_json
+
+#: The Network stack exists only in isolated environments.
+_CONFIGS = load_all(load_cdk_json()["context"])
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}(\.zip|\.json)")
 
@@ -31,9 +35,10 @@ def scrubbed(template: Template) -> dict:
 @pytest.mark.parametrize(
     ("env", "stack"),
     [
-        (env, stack)
-        for env in ENVIRONMENTS
+        (config.name, stack)
+        for config in _CONFIGS
         for stack in (
+            *(["Network"] if config.network.isolated else []),
             "Storage",
             "Alerting",
             "RekognitionTraining",

@@ -8,8 +8,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.config import load_environment
+from stacks.environment import build_environment
 from tests.conftest import ENVIRONMENTS
-from tests.infra.conftest import template_of
+from tests.infra.conftest import make_app, template_of
 
 #: Logical IDs of stateful resources. Changing one makes CloudFormation replace the resource
 #: (a new, empty bucket; a new key that cannot decrypt old data): that must be a decision.
@@ -92,7 +93,10 @@ def test_every_bucket_denies_plain_http_and_old_tls(templates, env):
         denies = {
             json_key(statement["Condition"])
             for statement in statements
-            if statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+            if statement["Effect"] == "Deny"
+            and statement["Principal"] == {"AWS": "*"}
+            and len(statement["Condition"]) == 1
+            and len(next(iter(statement["Condition"].values()))) == 1
         }
         assert "Bool:aws:SecureTransport=false" in denies
         assert "NumericLessThan:s3:TlsVersion=1.2" in denies
@@ -146,6 +150,38 @@ def test_lifecycle_rules(templates, env, cdk_context):
         ]
     }
     assert logs["ExpireAccessLogs"]["ExpirationInDays"] == lifecycle["access_logs_expiration_days"]
+    # Configurable expiries, off (null) = keep: a rule exists exactly when a period is set.
+    data = {
+        rule["Id"]: rule
+        for rule in found["DataBucketE6B0FAA8"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    for rules, rule_id, prefix, setting in (
+        (artifacts, "ExpireDataCapture", "sagemaker/data-capture/", "data_capture_expiration_days"),
+        (data, "ExpireClassifiedImages", "incoming/", "incoming_expiration_days"),
+    ):
+        days = lifecycle[setting]
+        if days is None:
+            assert rule_id not in rules
+        else:
+            assert rules[rule_id]["Prefix"] == prefix
+            assert rules[rule_id]["ExpirationInDays"] == days
+
+
+@pytest.mark.parametrize("days", [None, 3])
+def test_incoming_expiry_follows_the_configuration(context_copy, days):
+    context_copy["environments"]["dev"]["lifecycle"] = {"incoming_expiration_days": days}
+    stacks = build_environment(make_app(context_copy), load_environment(context_copy, "dev"))
+    bucket = Template.from_stack(stacks.storage).to_json()["Resources"]["DataBucketE6B0FAA8"]
+    rules = {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    if days is None:
+        assert "ExpireClassifiedImages" not in rules
+    else:
+        assert rules["ExpireClassifiedImages"] == {
+            "Id": "ExpireClassifiedImages",
+            "Prefix": "incoming/",
+            "ExpirationInDays": 3,
+            "Status": "Enabled",
+        }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -150,17 +150,17 @@ def test_prod_lifecycle_override_is_deep_merged_with_defaults(context_copy: Cont
     prod = _by_name(load_all(context_copy))["prod"]
     default_lifecycle = context_copy["defaults"]["lifecycle"]
     prod_lifecycle = context_copy["environments"]["prod"]["lifecycle"]
-    overridden = "noncurrent_version_expiration_days"
+    overridden = {"noncurrent_version_expiration_days", "data_capture_expiration_days"}
 
-    # Guard: the override must differ from the default, or this test proves nothing.
-    assert prod_lifecycle[overridden] != default_lifecycle[overridden]
-    assert set(prod_lifecycle) == {overridden}
+    # Guard: the overrides must differ from the defaults, or this test proves nothing.
+    for key in overridden:
+        assert prod_lifecycle[key] != default_lifecycle[key], key
+    assert set(prod_lifecycle) == overridden
 
     merged = dataclasses.asdict(prod.lifecycle)
-    assert merged[overridden] == prod_lifecycle[overridden]
     for key, default in default_lifecycle.items():
-        if key != overridden:
-            assert merged[key] == default, key
+        expected = prod_lifecycle[key] if key in overridden else default
+        assert merged[key] == expected, key
     assert set(merged) == set(default_lifecycle)
 
 

@@ -10,7 +10,7 @@ environment (``aws:SourceAccount``, ``aws:SourceArn``).
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -21,6 +21,7 @@ from stacks.building_blocks.iam import (
     acknowledge_resources,
     grant_objects,
 )
+from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, placement_of
 from stacks.config import EnvironmentConfig
 
 LABELING_LOG_GROUP = "/aws/sagemaker/LabelingJobs"
@@ -57,6 +58,12 @@ def ground_truth_role(
         ),
         description="SageMaker Ground Truth labeling jobs of the relabel workflow",
     )
+    if placement_of(role) is not None:
+        # Ground Truth reads the manifest and images and writes the answers from SageMaker's
+        # network, and workers' browsers fetch the images with this role's presigned URLs:
+        # never through the VPC. The buckets' perimeter lets the role in by this tag (only this
+        # account's labeling jobs of this workflow can assume it).
+        Tags.of(role).add(PERIMETER_EXCLUSION_TAG, "true")
     image_prefixes = (config.rekognition.input_prefix, config.sagemaker.input_prefix)
     for prefix in image_prefixes:
         grant_objects(role, data_bucket, prefix, ["s3:GetObject"])

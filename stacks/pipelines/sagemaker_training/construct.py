@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from aws_cdk import Aws, CfnMapping, Duration, Stack
+from aws_cdk import Aws, CfnMapping, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -107,6 +108,18 @@ class SageMakerTraining(Construct):
             key=encryption_key,
             endpoint_name=self.endpoint_name,
             log_groups=self._log_groups,
+        )
+        # SageMaker would create the endpoint's log group on first use: unencrypted and kept
+        # forever. Created here with the environment key and retention instead. (Training jobs
+        # log to /aws/sagemaker/TrainingJobs, one group per account and region shared with every
+        # other SageMaker user there: not this app's to own.)
+        self.endpoint_log_group = logs.LogGroup(
+            self,
+            "EndpointLogs",
+            log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            encryption_key=encryption_key,
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
         )
         self.rollback_alarms = RollbackAlarms(
             self,

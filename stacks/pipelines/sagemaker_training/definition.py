@@ -21,6 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.building_blocks.network import NetworkPlacement, placement_of
 from stacks.building_blocks.sagemaker_tasks import (
     CreateEndpoint,
     CreateEndpointConfig,
@@ -196,10 +197,20 @@ def _train(parts: _WorkflowParts, states: Construct, job_arn: str) -> TrainingJo
     training = sagemaker.training
     stack = Stack.of(parts.owner)
     key_arn = parts.key.key_arn
-    extra: dict[str, Any] = {"OutputDataConfig": {"KmsKeyId": key_arn}}
+    extra: dict[str, Any] = {
+        "OutputDataConfig": {"KmsKeyId": key_arn},
+        # The algorithm's container gets no network at all; SageMaker moves the data.
+        "EnableNetworkIsolation": True,
+        "EnableInterContainerTrafficEncryption": True,
+    }
     if not has_instance_storage(training.instance_type):
         # Instance-store volumes are hardware-encrypted; SageMaker refuses a key for them.
         extra["ResourceConfig"] = {"VolumeKmsKeyId": key_arn}
+    network = placement_of(parts.owner)
+    if network is not None:
+        # "SageMaker downloads and uploads customer data and model artifacts through the
+        # specified VPC" (CreateTrainingJob, EnableNetworkIsolation).
+        extra["VpcConfig"] = _vpc_config(network, network.training)
     return TrainingJob(
         states,
         "Train",
@@ -285,9 +296,14 @@ def _deploy(
     endpoint = sagemaker.endpoint
     key_arn = parts.key.key_arn
     timeout = sfn.Timeout.duration(SDK_TIMEOUT)
+    model_extra: dict[str, Any] = {"EnableNetworkIsolation": True}
+    network = placement_of(parts.owner)
+    if network is not None:
+        model_extra["VpcConfig"] = _vpc_config(network, network.hosting)
     create_model = CreateModel(
         states,
         "CreateModel",
+        extra_parameters=model_extra,
         policies=[
             iam.PolicyStatement(
                 actions=["sagemaker:CreateModel", "sagemaker:ListTags"],
@@ -423,3 +439,8 @@ def _deploy(
         update_endpoint=update_endpoint,
     )
     return create_model
+
+
+def _vpc_config(network: NetworkPlacement, group: ec2.ISecurityGroup) -> dict[str, Any]:
+    """A SageMaker ``VpcConfig``: the isolated subnets and the tier's security group."""
+    return {"SecurityGroupIds": [group.security_group_id], "Subnets": network.subnet_ids}

@@ -9,7 +9,7 @@ statements are the policies of its Tasks, in ``definition`` and ``endpoint``.)
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -20,6 +20,12 @@ from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
     acknowledge_resources,
     grant_objects,
+)
+from stacks.building_blocks.network import (
+    PERIMETER_EXCLUSION_TAG,
+    grant_network_interfaces,
+    network_interfaces_arn,
+    placement_of,
 )
 from stacks.config import EnvironmentConfig
 
@@ -48,9 +54,10 @@ def _training_role(
     role = iam.Role(
         owner,
         "TrainingRole",
-        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        assumed_by=_sagemaker_principal(),
         description="SageMaker training jobs of the image-classification workflow",
     )
+    _grant_vpc_access(role, "training")
     grant_objects(role, data_bucket, training.data_prefix, ["s3:GetObject"], list_bucket=True)
     grant_objects(
         role, artifacts_bucket, MODELS_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]
@@ -74,9 +81,15 @@ def _hosting_role(
     role = iam.Role(
         owner,
         "HostingRole",
-        assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+        assumed_by=_sagemaker_principal(),
         description="SageMaker models and endpoint of the image-classification workflow",
     )
+    if _grant_vpc_access(role, "hosting"):
+        # Data capture is written by SageMaker's hosting platform with this role, with no
+        # documented promise that it travels through the model's VPC: the buckets' perimeter
+        # lets this role in by its tag (only sagemaker.amazonaws.com of this account can assume
+        # it, and it may write only under the data-capture prefix).
+        Tags.of(role).add(PERIMETER_EXCLUSION_TAG, "true")
     grant_objects(role, artifacts_bucket, MODELS_PREFIX, ["s3:GetObject"])
     grant_objects(role, artifacts_bucket, DATA_CAPTURE_PREFIX, ["s3:PutObject"])
     key.grant(role, "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
@@ -85,6 +98,44 @@ def _hosting_role(
         role, f"/aws/sagemaker/Endpoints/{endpoint_name}", "/aws/sagemaker/Endpoints"
     )
     return role
+
+
+def _sagemaker_principal() -> iam.ServicePrincipal:
+    """SageMaker, assuming the role for this account's jobs and models only (confused deputy
+    prevention: ``aws:SourceAccount`` in the trust policy)."""
+    return iam.ServicePrincipal(
+        "sagemaker.amazonaws.com",
+        conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+    )
+
+
+def _grant_vpc_access(role: iam.Role, tier: str) -> bool:
+    """In an isolated environment, let SageMaker attach the role's jobs or models to the VPC
+    (SageMaker Developer Guide, "Give SageMaker AI access to resources in your Amazon VPC")."""
+    network = placement_of(role)
+    if network is None:
+        return False
+    grant_network_interfaces(
+        role,
+        network,
+        network.training if tier == "training" else network.hosting,
+        interface_actions=[
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterfacePermission",
+        ],
+        describe_actions=[
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSecurityGroups",
+        ],
+    )
+    acknowledge_resources(
+        role,
+        [network_interfaces_arn(Stack.of(role))],
+        "SageMaker names the network interfaces it creates for a job or model at run time; "
+        "the role may create them only in the VPC's subnets with the tier's security group.",
+    )
+    return True
 
 
 def _grant_state_machine(encryption_key: kms.IKey, role: iam.IRole) -> None:
@@ -108,7 +159,9 @@ def _acknowledge(
         Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="cloudwatch:PutMetricData accepts no resource but is limited by the "
-            "cloudwatch:namespace condition. (Also X-Ray and log delivery, see Workflow.)",
+            "cloudwatch:namespace condition; in a VPC, SageMaker's network-interface calls "
+            "(ec2:CreateNetworkInterface, Describe*) name interfaces that do not exist yet. "
+            "(Also X-Ray and log delivery, see Workflow.)",
         ),
         Acknowledgment(
             id="NIST.800.53.R5-IAMNoInlinePolicy",
