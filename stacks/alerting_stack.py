@@ -8,6 +8,7 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
 
@@ -32,6 +33,7 @@ class AlertingStack(Stack):
             display_name=f"Image classification alerts ({config.name})",
             encryption_key=encryption_key,
             emails=config.notification_emails,
+            alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="operations"),
         )
         CfnOutput(
             self,

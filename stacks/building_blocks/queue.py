@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Acknowledgment, Duration, Names, Validations
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -12,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.runbooks import Runbook
 
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
@@ -41,9 +40,11 @@ class DeadLetterQueue(Construct):
         construct_id: str,
         *,
         encryption_key: kms.IKey,
-        alarm_action: cloudwatch.IAlarmAction,
+        alarms: AlarmScope,
+        what: str,
         source_description: str,
     ) -> None:
+        """``what`` names the alarm: ``<prefix>-<env>-<pipeline>-<what>``."""
         super().__init__(scope, construct_id)
         self.queue = sqs.Queue(
             self,
@@ -56,6 +57,8 @@ class DeadLetterQueue(Construct):
         self.alarm = alarm(
             self,
             "NotEmptyAlarm",
+            alarms=alarms,
+            what=what,
             description=(
                 f"{source_description} gave up on a message and moved it to this dead-letter "
                 "queue. Read it with the console's 'poll for messages', fix the cause (see the "
@@ -66,7 +69,6 @@ class DeadLetterQueue(Construct):
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             threshold=1,
-            action=alarm_action,
         )
         reason = "This queue is itself a dead-letter queue; its messages are kept 14 days."
         Validations.of(self.queue).acknowledge(
@@ -89,7 +91,7 @@ class WorkQueue(Construct):
         *,
         encryption_key: kms.IKey,
         consumer_timeout: Duration,
-        alarm_action: cloudwatch.IAlarmAction,
+        alarms: AlarmScope,
         max_receive_count: int = 3,
         retention: Duration | None = None,
     ) -> None:
@@ -118,7 +120,8 @@ class WorkQueue(Construct):
             self,
             "DeadLetter",
             encryption_key=encryption_key,
-            alarm_action=alarm_action,
+            alarms=alarms,
+            what=f"{kebab(construct_id)}-dead-letter",
             source_description=f"Work queue {construct_id}, after {max_receive_count} receives,",
         )
         self.queue = sqs.Queue(

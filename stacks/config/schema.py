@@ -733,8 +733,13 @@ class EnvironmentConfig:
 
     @property
     def dashboard_name(self) -> str:
-        """The environment's CloudWatch operations dashboard."""
+        """The environment's detailed CloudWatch operations dashboard."""
         return f"{self.resource_name_prefix}-operations"
+
+    @property
+    def overview_dashboard_name(self) -> str:
+        """The environment's one-screen CloudWatch dashboard."""
+        return f"{self.resource_name_prefix}-overview"
 
     def stack_name(self, concern: str) -> str:
         """CloudFormation name of one of the environment's stacks: ``RekognitionInference`` ->
@@ -760,6 +765,7 @@ class EnvironmentConfig:
             "KMS key alias": f"alias/{rnp}",
             "alert topic": f"{rnp}-alerts",
             "dashboard": self.dashboard_name,
+            "overview dashboard": self.overview_dashboard_name,
             "model version parameter": self.model_version_parameter,
             "consumer capacity parameter": self.consumer_capacity_parameter,
             "Rekognition project": self.rekognition.project_name,

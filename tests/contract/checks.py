@@ -17,6 +17,7 @@ from botocore.model import Shape
 from tests.contract import authorization as reference
 from tests.contract import code
 from tests.contract import service_models as models
+from tests.contract.alarms import alarm_contracts
 from tests.contract.asl import (
     Machine,
     State,
@@ -875,6 +876,7 @@ ALL_CHECKS = {
     "iam": iam_grants,
     "policy": policy_documents,
     "kms": kms_writers,
+    "alarms": alarm_contracts,
 }
 
 

@@ -612,9 +612,9 @@ def test_prod_updates_with_a_canary_and_registers_its_scaling(templates):
     }
     alarms = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
     assert [a["AlarmName"] for a in alarms] == [
-        "imgclf-prod-sagemaker-rollback-5xx",
-        "imgclf-prod-sagemaker-rollback-model-latency",
-        "imgclf-prod-sagemaker-rollback-low-confidence",
+        "imgclf-prod-sagemaker-training-rollback-5xx",
+        "imgclf-prod-sagemaker-training-rollback-model-latency",
+        "imgclf-prod-sagemaker-training-rollback-low-confidence",
     ]
     register = states["RegisterScalableTarget"]
     assert register["Resource"].endswith(

@@ -59,6 +59,8 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("status",): ["--env", "dev"],
+        ("simulate",): ["--env", "dev", "--pipeline", "sagemaker", "--images", str(image)],
         ("drift",): ["--env", "dev"],
         ("review", "status"): ["--env", "dev"],
         ("review", "start"): [

@@ -337,9 +337,9 @@ def test_gate_pass_updates_an_existing_endpoint(sagemaker):
             },
             "AutoRollbackConfiguration": {
                 "Alarms": [
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-5xx"},
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-model-latency"},
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-low-confidence"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-5xx"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-model-latency"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-low-confidence"},
                 ]
             },
         },
@@ -554,8 +554,8 @@ def test_a_rolled_back_update_fails_at_once_with_the_failure_reason(sagemaker):
 
 
 ALARM_ROLLBACK = (
-    "Deployment was rolled back because alarm imgclf-dev-sagemaker-rollback-5xx went into the "
-    "ALARM state."
+    "Deployment was rolled back because alarm imgclf-dev-sagemaker-training-rollback-5xx went "
+    "into the ALARM state."
 )
 
 
@@ -576,7 +576,7 @@ def test_an_update_an_alarm_rolled_back_is_reported_with_the_alarm(sagemaker):
     assert f"FailureReason: {ALARM_ROLLBACK}" in run.cause
     assert run.waits == [60, 60, 60, 60]  # RollingBack is waited out, not a failure
     (published,) = run.published()
-    assert "imgclf-dev-sagemaker-rollback-5xx" in published["Message"]
+    assert "imgclf-dev-sagemaker-training-rollback-5xx" in published["Message"]
 
 
 def test_a_new_failure_reason_on_the_new_configuration_is_not_a_deployment(sagemaker):

@@ -173,6 +173,15 @@ class RekognitionTraining(Construct):
             self, self.state_machine, config, data_bucket, alerts, common
         )
 
+    def version_metric_search(self, name: str) -> str:
+        """A ``SEARCH`` over an aggregate (``f1_macro``, ``accuracy``, any gate metric) the
+        evaluation function publishes per version of this project: one series per version."""
+        return (
+            f"SEARCH('{{{self.metrics_namespace},Project,Version,service}} "
+            f'MetricName="{name}" Project="{self.project_name}" '
+            f"service=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
+        )
+
     def label_metric_search(self, name: str) -> str:
         """A ``SEARCH`` over ``LabelPrecision``/``LabelRecall``/``LabelF1`` the evaluation
         function publishes for every label and version of this project (labels are only known

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import Invocation, PythonFunction
 from stacks.config import EnvironmentConfig
@@ -47,7 +48,7 @@ def _triggers(
             "DATA_BUCKET": data_bucket.bucket_name,
             "SCHEDULED_MANIFEST_KEY": training.scheduled_manifest_key or "",
         },
-        alarm_action=alerts.alarm_action,
+        alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="rekognition-training"),
         # One at a time: each trigger sees the run the previous one started.
         reserved_concurrency=1,
         **{**common, "invocation": Invocation.ASYNCHRONOUS},

@@ -42,7 +42,11 @@ from stacks.pipelines.sagemaker_training.approval import (
 from stacks.pipelines.sagemaker_training.definition import _definition, _WorkflowParts
 from stacks.pipelines.sagemaker_training.deployment import _DeploymentParts
 from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
-from stacks.pipelines.sagemaker_training.guardrails import RollbackAlarms, rollback_alarm_names
+from stacks.pipelines.sagemaker_training.guardrails import (
+    RollbackAlarms,
+    rollback_alarm_names,
+    rollback_scope,
+)
 from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
     _arn,
@@ -144,7 +148,6 @@ class SageMakerTraining(Construct):
             self,
             "RollbackAlarms",
             config=config,
-            action=alerts.alarm_action,
             endpoint_metric=self.endpoint_metric,
             low_confidence=low_confidence,
             classified=classified,
@@ -305,7 +308,8 @@ class SageMakerTraining(Construct):
             self,
             "ApprovalEventsDeadLetter",
             encryption_key=encryption_key,
-            alarm_action=alerts.alarm_action,
+            alarms=rollback_scope(config),
+            what="approval-events-undelivered",
             source_description="The rule that deploys approved model packages",
         )
         pattern = approved_package_pattern(self.model_package_group_name)
