@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from stacks.operations.dashboard import EVALUATION_WIDGET_WIDTH, FULL  # noqa: E402
+from stacks.operations.panels import EVALUATION_WIDGET_WIDTH, FULL  # noqa: E402
 from tests.browser import chromium, pages  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "screenshots"

@@ -2,10 +2,10 @@
 
     ops alarms --env dev [--all]
 
-Lists the alarms of the environment's stacks that are not OK (``--all``: every one) with their
-state, since when, the reason CloudWatch gives and the README runbook section to follow, then
-the dashboard's address. Exit code 1 while any alarm is in ALARM, so scripts and deploy gates
-can use it.
+Lists the alarms of the environment (named ``<prefix>-<env>-...``) that are not OK (``--all``:
+every one) with their state, since when, the reason CloudWatch gives and the README runbook
+section to follow, then the dashboard's address. Exit code 1 while any alarm is in ALARM, so
+scripts and deploy gates can use it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.naming import stack_concerns
-from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment, stack_name
+from ops.common import EXIT_FAILING, EXIT_OK, aws_client, aws_failure, environment
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import runbook_of
 
 
 def concerns(config: EnvironmentConfig) -> tuple[str, ...]:
-    """Every stack of the environment (stacks/environment.py); alarm names start with theirs."""
+    """Every stack of the environment (stacks/environment.py)."""
     return stack_concerns(isolated=config.network.isolated)
 
 
@@ -67,7 +67,7 @@ def command_alarms(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
     cloudwatch = aws_client("cloudwatch", config.region)
     try:
-        alarms = list_alarms(cloudwatch, [stack_name(config, c) for c in concerns(config)])
+        alarms = list_alarms(cloudwatch, [config.resource_name_prefix])
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, "cannot list the alarms") from error
     console = Console()
@@ -87,15 +87,17 @@ def command_alarms(arguments: argparse.Namespace) -> int:
     return EXIT_FAILING if firing else EXIT_OK
 
 
-def list_alarms(cloudwatch: Any, stack_names: Iterable[str]) -> list[AlarmState]:
-    """Metric alarms whose names start with one of ``stack_names`` (CloudFormation names them
-    ``<stack name>-<logical id>-<suffix>``), most urgent first."""
+def list_alarms(cloudwatch: Any, prefixes: Iterable[str]) -> list[AlarmState]:
+    """Metric and composite alarms named ``<prefix>-...`` for one of ``prefixes`` (the app names
+    every alarm ``<prefix>-<env>-<pipeline>-<what>``), most urgent first."""
     found: list[AlarmState] = []
     paginator = cloudwatch.get_paginator("describe_alarms")
-    for stack in stack_names:
-        pages = paginator.paginate(AlarmNamePrefix=f"{stack}-", AlarmTypes=["MetricAlarm"])
+    for stack in prefixes:
+        pages = paginator.paginate(
+            AlarmNamePrefix=f"{stack}-", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
         for page in pages:
-            for alarm in page.get("MetricAlarms", []):
+            for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
                 found.append(
                     AlarmState(
                         name=alarm["AlarmName"],

@@ -18,15 +18,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import (
     alarms,
+    approval,
     classify,
     drift,
+    lineage,
     manifest,
     model,
     promotion,
-    promotion_decision,
     report,
     review,
     sagemaker,
+    simulate,
+    status,
     teardown,
     train,
 )
@@ -45,8 +48,9 @@ DESCRIPTION = """\
 The operator's command line of the image-classification pipelines: build a training
 manifest, train and evaluate Rekognition Custom Labels models, start and stop the model,
 classify images, promote a gated model from one environment to another (with approval), run
-the SageMaker pipeline, send low-confidence images to human review, list firing alarms, and
-tear an environment down without leaving anything that bills.
+the SageMaker pipeline, send low-confidence images to human review, see the environment at a
+glance (status), simulate traffic, list firing alarms, and tear an environment down without
+leaving anything that bills.
 
 Commands that take --env read that environment from cdk.json and call AWS with your
 credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) in the
@@ -100,8 +104,12 @@ COMMAND_MODULES: list[Any] = [
     drift,
     review,
     promotion,
-    promotion_decision,
+    status,
+    simulate,
     teardown,
+    lineage,
+    # approve / reject: of a SageMaker model package or of a promotion execution.
+    approval,
 ]
 
 

@@ -198,28 +198,3 @@ def command_approve(arguments: argparse.Namespace) -> int:
 def command_reject(arguments: argparse.Namespace) -> int:
     """Reject the promotion the execution waits for."""
     return _command(arguments, approve=False)
-
-
-def register(commands: Any) -> None:
-    """Add ``approve`` and ``reject`` (of a promotion execution) to the ``ops`` subparsers."""
-    approve = commands.add_parser(
-        "approve",
-        help="approve a promotion that waits for approval (--execution from the notification)",
-        description="Answer the approval a promotion execution waits for: the version is "
-        "copied into --env and deployed. The task token is read from the execution's history; "
-        "the command line is in the approval notification.",
-    )
-    approve.add_argument("--env", required=True, help="the environment the promotion targets")
-    approve.add_argument("--execution", required=True, help="the promotion's execution ARN")
-    approve.add_argument("--comment", default="", help="recorded with the approval")
-    approve.set_defaults(handler=command_approve)
-    reject = commands.add_parser(
-        "reject",
-        help="reject a promotion that waits for approval",
-        description="Reject the approval a promotion execution waits for: it notifies with "
-        "the reason and ends REJECTED; nothing is copied.",
-    )
-    reject.add_argument("--env", required=True, help="the environment the promotion targets")
-    reject.add_argument("--execution", required=True, help="the promotion's execution ARN")
-    reject.add_argument("--reason", required=True, help="why (sent in the notification)")
-    reject.set_defaults(handler=command_reject)

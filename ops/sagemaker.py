@@ -331,7 +331,7 @@ def command_train(arguments: argparse.Namespace) -> int:
                 f"{execution} is still running after {timeout_minutes:g} minutes; it goes "
                 "on in AWS (see the Step Functions console)"
             ) from running
-    return _report_training(described, console)
+    return _report_training(described, console, config.name)
 
 
 def _current_state(sfn: Any, execution: str) -> str:
@@ -342,7 +342,7 @@ def _current_state(sfn: Any, execution: str) -> str:
     return "starting"
 
 
-def _report_training(described: dict[str, Any], console: Console) -> int:
+def _report_training(described: dict[str, Any], console: Console, environment_name: str) -> int:
     if described["status"] != "SUCCEEDED":
         console.print(
             f"[red]{described['status']}: {described.get('error', '?')}[/red] "
@@ -361,7 +361,19 @@ def _report_training(described: dict[str, Any], console: Console) -> int:
     table.add_row("Model artifacts", evaluation["model_artifacts"])
     if outcome["outcome"] == "DEPLOYED":
         table.add_row("Endpoint", f"{outcome['endpoint']} ({outcome['endpoint_config']})")
+    package = outcome.get("model_package_arn")
+    if package:  # REGISTERED: waits for approval
+        table.add_row("Model package", f"{package} (PendingManualApproval)")
+    if "lineage_uri" in outcome:
+        table.add_row("Lineage", outcome["lineage_uri"])
     console.print(table)
+    if package:
+        # On its own line, whole, to copy.
+        console.print(
+            f"Approve it to deploy it: python -m ops approve --env {environment_name} "
+            f"--package {package}",
+            soft_wrap=True,
+        )
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from contracts.naming import alert_topic_name
 from contracts.outputs import ALERT_TOPIC_ARN
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
 
@@ -34,6 +35,7 @@ class AlertingStack(Stack):
             display_name=f"Image classification alerts ({config.name})",
             encryption_key=encryption_key,
             emails=config.notification_emails,
+            alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="operations"),
         )
         CfnOutput(
             self,

@@ -23,24 +23,40 @@ from contracts.metrics import (
     MODEL_RUNNING,
     QUEUE_WAITING,
 )
-from contracts.outputs import DASHBOARD_URL
+from contracts.outputs import DASHBOARD_URL, OVERVIEW_URL
 from stacks.alerting_stack import AlertingStack
+from stacks.building_blocks.alarms import PIPELINES, AlarmScope, alarm_name_of, kebab
 from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.building_blocks.python_function import FunctionDefaults, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.state_machine import Workflow
 from stacks.config import EnvironmentConfig
-from stacks.operations.alarms import OperationalAlarms, pascal
+from stacks.operations.alarms import (
+    OperationalAlarms,
+    WatchedFunction,
+    WatchedWorkflow,
+    pascal,
+)
+from stacks.operations.composites import composites
 from stacks.operations.dashboard import (
-    DashboardSources,
+    DashboardLinks,
     EvaluationWidgetFunction,
-    OperationsDashboard,
+    OperationsDashboards,
+    evaluation_widgets,
 )
 from stacks.operations.drift import DriftEvaluator
 from stacks.operations.drift_retraining import DriftRetraining
 from stacks.operations.execution_notifications import ExecutionStatusNotifications
+from stacks.operations.panels import (
+    functions_panel,
+    rekognition_inference_panel,
+    rekognition_training_panel,
+    sagemaker_panel,
+)
 from stacks.pipelines.rekognition_inference import RekognitionInference
+from stacks.pipelines.rekognition_promotion import RekognitionPromotion
 from stacks.pipelines.rekognition_training import RekognitionTraining
+from stacks.pipelines.relabel import Relabel
 from stacks.pipelines.sagemaker_inference import SageMakerInference
 from stacks.pipelines.sagemaker_training import SageMakerTraining
 from stacks.storage_stack import StorageStack, bucket_name
@@ -89,6 +105,26 @@ class MonitoringStack(Stack):
         alerts = alerting.alerts
         defaults = FunctionDefaults.of(config, shared.key)
 
+        prefix = config.resource_name_prefix
+        scopes = {pipeline: AlarmScope(prefix=prefix, pipeline=pipeline) for pipeline in PIPELINES}
+        owners: dict[str, Construct] = {
+            "rekognition-training": training,
+            "rekognition-inference": inference,
+            "sagemaker-inference": sagemaker_inference,
+            "sagemaker-training": sagemaker_training,
+        }
+        for promotion in constructs_of(pipelines, RekognitionPromotion):
+            owners["rekognition-promotion"] = promotion
+        for relabel in constructs_of(pipelines, Relabel):
+            owners["relabel"] = relabel
+
+        def owner_of(node: Construct) -> tuple[str, str]:
+            """The pipeline a construct belongs to, and its path inside that pipeline."""
+            for pipeline, owner in owners.items():
+                if node.node.path.startswith(f"{owner.node.path}/"):
+                    return pipeline, node.node.path.removeprefix(f"{owner.node.path}/")
+            return "operations", readable_path(node, config.name).split("/", 1)[-1]
+
         workflows = constructs_of(pipelines, Workflow)
         self.notifications = ExecutionStatusNotifications(
             self,
@@ -97,6 +133,7 @@ class MonitoringStack(Stack):
             workflows=workflows,
             alerts=alerts,
             defaults=defaults,
+            alarm_scope=scopes["operations"],
         )
         self.evaluation_widget = EvaluationWidgetFunction(
             self, "EvaluationWidget", training=training, defaults=defaults
@@ -120,7 +157,6 @@ class MonitoringStack(Stack):
                 drift_alarms=list(self.drift.alarms.values()),
                 state_machine=relabel_state_machine,
                 encryption_key=shared.key,
-                alarm_action=alerts.alarm_action,
             )
         functions = {
             pascal(readable_path(function, config.name)): function
@@ -131,74 +167,138 @@ class MonitoringStack(Stack):
                 self.drift.function,
             ]
         }
+        watched_functions = []
+        for title, function in functions.items():
+            pipeline, path = owner_of(function)
+            alarm_scope = scopes[pipeline]
+            if function is self.notifications.function:
+                alarm_scope, path = alarm_scope.direct(alerts.alarm_action), "Notifier"
+            elif function is self.evaluation_widget.function:
+                path = "EvaluationWidget"
+            watched_functions.append(
+                WatchedFunction(
+                    scope=alarm_scope,
+                    what="evaluation" if function is training.evaluate_function else kebab(path),
+                    title=title,
+                    function=function,
+                    evaluation=function is training.evaluate_function,
+                )
+            )
         expected_failures = {
             workflow: sagemaker_inference.classification_metric(LOW_CONFIDENCE, workflow)
             for workflow in (sagemaker_inference.single, sagemaker_inference.single_sync)
         }
+        watched_workflows = []
+        for workflow in workflows:
+            pipeline, _ = owner_of(workflow)
+            what = kebab(workflow.workflow_name)
+            first_word = pipeline.split("-")[0]
+            what = "" if what == pipeline else what.removeprefix(f"{first_word}-")
+            watched_workflows.append(
+                WatchedWorkflow(
+                    scope=scopes[pipeline],
+                    what=what,
+                    workflow=workflow,
+                    expected_failures=expected_failures.get(workflow),
+                )
+            )
+        pipeline_alarms = [
+            node
+            for stack in [*pipelines, alerting]
+            for node in stack.node.find_all()
+            if isinstance(node, cloudwatch.Alarm)
+        ]
         self.alarms = OperationalAlarms(
             self,
             "Alarms",
             settings=config.operations,
-            action=alerts.alarm_action,
-            workflows=workflows,
-            functions=functions,
-            evaluation_function=training.evaluate_function,
-            expected_failures=expected_failures,
-            endpoint_5xx=sagemaker_training.endpoint_metric("Invocation5XXErrors"),
+            workflows=watched_workflows,
+            functions=watched_functions,
+            endpoint=(
+                scopes["sagemaker-inference"],
+                sagemaker_training.endpoint_metric("Invocation5XXErrors"),
+            ),
             low_confidence={
-                "Rekognition inference": (
+                scopes["rekognition-inference"]: (
                     {"low": inference.consumer_metric(LOW_CONFIDENCE)},
                     {"total": inference.consumer_metric(IMAGES_PROCESSED)},
                 ),
-                "SageMaker inference": (
+                scopes["sagemaker-inference"]: (
                     sagemaker_inference.classification_metrics(LOW_CONFIDENCE),
                     sagemaker_inference.classification_metrics(IMAGES_CLASSIFIED),
                 ),
             },
-            model_idle={
-                "running": inference.controller_metric(MODEL_RUNNING, "Minimum").with_(
-                    period=_ONE_MINUTE
-                ),
-                "processed": inference.consumer_metric(IMAGES_PROCESSED).with_(period=_ONE_MINUTE),
-                "waiting": inference.controller_metric(QUEUE_WAITING).with_(period=_ONE_MINUTE),
-            },
+            model_idle=(
+                scopes["rekognition-inference"],
+                {
+                    "running": inference.controller_metric(MODEL_RUNNING, "Minimum").with_(
+                        period=_ONE_MINUTE
+                    ),
+                    "processed": inference.consumer_metric(IMAGES_PROCESSED).with_(
+                        period=_ONE_MINUTE
+                    ),
+                    "waiting": inference.controller_metric(QUEUE_WAITING).with_(period=_ONE_MINUTE),
+                },
+            ),
+            composites=composites(scopes),
+            pipeline_alarms=pipeline_alarms,
         )
+        assert self.notifications.function.dead_letter is not None
+        direct = [
+            alarm_name_of(self.notifications.function.dead_letter.alarm),
+            *self.alarms.direct_names,
+        ]
+        self.notifications.route_alarms([*direct, *self.alarms.quiet_names])
         dead_letters: dict[str, sqs.IQueue] = {
             readable_path(queue, config.name): queue.queue
             for queue in constructs_of([*pipelines, alerting, self], DeadLetterQueue)
         }
-        pipeline_alarms: list[cloudwatch.IAlarm] = [
-            node
-            for stack in [*pipelines, alerting, self]
-            for node in stack.node.find_all()
-            if isinstance(node, cloudwatch.Alarm)
+        every_alarm: list[cloudwatch.IAlarm] = [
+            *self.alarms.composites,
+            *(
+                node
+                for stack in [*pipelines, alerting, self]
+                for node in stack.node.find_all()
+                if isinstance(node, cloudwatch.Alarm)
+            ),
         ]
-        self.dashboard = OperationsDashboard(
+        full_evaluation, verdict = evaluation_widgets(
+            self.evaluation_widget.function, training.project_name
+        )
+        #: The pipelines' widgets on both dashboards, in order (the extension point).
+        self.panels = [
+            rekognition_training_panel(training, verdict, full_evaluation),
+            rekognition_inference_panel(inference),
+            sagemaker_panel(sagemaker_inference, sagemaker_training, dead_letters),
+            self.drift.panel(),
+            functions_panel(functions),
+        ]
+        self.dashboards = OperationsDashboards(
             self,
             "Operations",
-            dashboard_name=config.dashboard_name,
             environment_name=config.name,
-            sources=DashboardSources(
-                training=training,
-                inference=inference,
-                sagemaker_inference=sagemaker_inference,
-                sagemaker_training=sagemaker_training,
-                functions=functions,
-                widget_function=self.evaluation_widget.function,
-                dead_letter_queues=dead_letters,
-                alarms=pipeline_alarms,
+            overview_name=config.overview_dashboard_name,
+            detail_name=config.dashboard_name,
+            panels=self.panels,
+            alarms=every_alarm,
+            links=DashboardLinks(
+                workflows=workflows,
+                queues={"inference queue": inference.work.queue, **dead_letters},
                 data_bucket_name=bucket_name(config, self, "data"),
                 artifacts_bucket=shared.artifacts_bucket,
+                runbook_url=config.operations.runbook_url,
             ),
-            runbook_url=config.operations.runbook_url,
         )
-        self.drift.add_widgets(self.dashboard.dashboard)
-        CfnOutput(
-            self,
-            DASHBOARD_URL,
-            value=(
-                f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
-                f"{self.region}#dashboards/dashboard/{config.dashboard_name}"
-            ),
-            description="The environment's operations dashboard",
-        )
+        for output, name, description in (
+            (OVERVIEW_URL, config.overview_dashboard_name, "The environment at a glance"),
+            (DASHBOARD_URL, config.dashboard_name, "The environment's detailed dashboard"),
+        ):
+            CfnOutput(
+                self,
+                output,
+                value=(
+                    f"https://{self.region}.console.aws.amazon.com/cloudwatch/home?region="
+                    f"{self.region}#dashboards/dashboard/{name}"
+                ),
+                description=description,
+            )

@@ -30,6 +30,9 @@ class Runbook(Enum):
     ENDPOINT_5XX = "Endpoint 5XX errors"
     ENDPOINT_ROLLBACK = "Endpoint update rolled back"
     DRIFT = "Prediction drift"
+    CAPACITY_UPDATES = "Model capacity updates failing"
+    INFERENCE_STALLED = "Rekognition inference stalled"
+    SAGEMAKER_FAILING = "SageMaker inference failing"
 
 
 def runbook_line(runbook: Runbook) -> str:

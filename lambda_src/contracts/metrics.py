@@ -80,3 +80,6 @@ ENDPOINT_LATENCY: Final = "EndpointLatency"
 
 # -- the execution notifier ----------------------------------------------------------------------
 EXECUTION_NOTIFICATIONS_SENT: Final = "ExecutionNotificationsSent"
+EXECUTION_NOTIFICATIONS_SKIPPED: Final = "ExecutionNotificationsSkipped"
+ALARM_NOTIFICATIONS_SENT: Final = "AlarmNotificationsSent"
+ALARM_NOTIFICATIONS_SKIPPED: Final = "AlarmNotificationsSkipped"

@@ -55,6 +55,11 @@ def dashboard_name(name_prefix: str) -> str:
     return f"{name_prefix}-operations"
 
 
+def overview_dashboard_name(name_prefix: str) -> str:
+    """The environment's one-screen CloudWatch dashboard."""
+    return f"{name_prefix}-overview"
+
+
 def model_version_parameter(name_prefix: str) -> str:
     """SSM parameter naming the Rekognition model version inference uses."""
     return f"/{name_prefix}/rekognition/model-version-arn"

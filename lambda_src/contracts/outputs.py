@@ -37,3 +37,5 @@ LOW_CONFIDENCE_ERROR: Final = "LowConfidence"
 
 # -- Monitoring ------------------------------------------------------------------------------
 DASHBOARD_URL: Final = "DashboardUrl"
+#: The one-screen overview dashboard (Monitoring stack).
+OVERVIEW_URL: Final = "OverviewUrl"

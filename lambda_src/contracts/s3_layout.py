@@ -74,5 +74,6 @@ RESERVED_ARTIFACT_PREFIXES: Final[Mapping[str, str]] = {
     DRIFT_PREFIX: "drift reports",
     SAGEMAKER_MODELS_PREFIX: "SageMaker model artifacts",
     SAGEMAKER_DATA_CAPTURE_PREFIX: "SageMaker endpoint data capture",
+    SAGEMAKER_REPORTS_PREFIX: "SageMaker metrics and lineage records",
     RELABEL_PREFIX: "Ground Truth relabel jobs, their output and the reviewed records",
 }

@@ -22,9 +22,10 @@ Contract (CloudWatch's custom widget conventions):
 * ``{"describe": ...}``: return :data:`DOCS`, the widget's markdown documentation (what the
   console's "Get documentation" shows).
 * Otherwise the event is ``{"widgetContext": {..., "theme": "light"|"dark", "timezone": {...},
-  "params": {...}}, <the widget's params copied at top level>}``; the only param is an optional
-  ``project``. The return value is an HTML fragment (inline CSS, no script, no external
-  resource); every name read from S3 or the event goes through :func:`html.escape`.
+  "params": {...}}, <the widget's params copied at top level>}``; the params are an optional
+  ``project`` and ``view`` (``full``, or ``verdict``: the overview dashboard's one line). The
+  return value is an HTML fragment (inline CSS, no script, no external resource); every name
+  read from S3 or the event goes through :func:`html.escape`.
 
 "Latest" is the ``metrics.json`` with the newest LastModified under ``reports/<project>/``
 (ListObjectsV2, at most :data:`MAX_PAGES` pages; the widget says so when it stopped early); only
@@ -105,6 +106,7 @@ modified time) is shown.
 Param | Description
 ---|---
 **project** | Rekognition Custom Labels project name (optional; default: this environment's)
+**view** | `full` (default) or `verdict`: one line (version, verdict, accuracy, macro F1, when)
 
 Another project's reports are shown only if the function's role may read them.
 
@@ -221,12 +223,49 @@ def render_widget(event: dict[str, Any], widget: dict[str, Any], *, theme: Theme
             code=f"python -m ops train start --env {environment}",
             kind="info",
         )
+    view = _view(event, widget)
     metrics = read_metrics(bucket, latest.key)
     logger.info(
         "rendering the latest evaluation",
-        extra={"project": project, "version": latest.version, "key": latest.key},
+        extra={"project": project, "version": latest.version, "key": latest.key, "view": view},
     )
+    if view == "verdict":
+        return verdict_line_html(metrics, latest, widget)
     return _report_html(metrics, project, bucket, prefix, latest, widget, theme)
+
+
+VIEWS = ("full", "verdict")
+
+
+def _view(event: dict[str, Any], widget: dict[str, Any]) -> str:
+    """The ``view`` param: ``full`` (default) or ``verdict``."""
+    params = widget.get("params")
+    value = event.get("view")
+    if value is None and isinstance(params, dict):
+        value = params.get("view")
+    if value is None:
+        return "full"
+    if value not in VIEWS:
+        raise Notice(
+            "Invalid view parameter", f"view must be one of {', '.join(VIEWS)}, got {value!r}"
+        )
+    return str(value)
+
+
+def verdict_line_html(metrics: MetricsReport, latest: Latest, widget: dict[str, Any]) -> str:
+    """One line: the version, its gate verdict, accuracy and macro F1, when it was evaluated."""
+    gate: dict[str, Any] | None = metrics.get("gate")  # type: ignore[assignment]
+    if gate is None:
+        verdict = '<span class="none">no gate applied</span>'
+    elif gate["passed"]:
+        verdict = '<span class="verdict pass">PASSED</span>'
+    else:
+        verdict = '<span class="verdict fail">REJECTED</span>'
+    return (
+        f'<p class="ew-line">Version <strong>{escape(latest.version)}</strong>: {verdict} · '
+        f"accuracy {metrics['accuracy']:.4f} · macro F1 {metrics['f1']['macro']:.4f} · "
+        f"{metrics['n_images']} test images · evaluated {_when(latest.last_modified, widget)}</p>"
+    )
 
 
 def _setting(name: str) -> str:

@@ -1,4 +1,7 @@
-"""Publishes one readable alert per Step Functions execution that failed, timed out or was aborted.
+"""Publishes one readable alert per failed, timed-out or aborted run, and per alarm state change.
+
+Alarm state changes ("CloudWatch Alarm State Change", source ``aws.cloudwatch``) are read and
+written by :mod:`execution_notifier.alarms`; the rest of this docstring is about runs.
 
 Why this exists: a workflow reports its own failures from inside the state machine (a caught
 error takes the notify-then-fail path of ``stacks/building_blocks/state_machine.py``). Three endings
@@ -16,8 +19,9 @@ An EventBridge rule matching "Step Functions Execution Status Change" events (so
 ``aws.states``) with status FAILED, TIMED_OUT or ABORTED for this app's state machines invokes
 this function asynchronously. It publishes one message per event to the environment's alert topic
 in the shared format of :mod:`shared.notification`, so it reads like the workflows' own messages.
-A FAILED execution whose workflow did notify is therefore reported twice (once from inside, once
-from its final status); the message says so.
+A FAILED execution whose workflow did notify is not reported again: the end of its history shows
+the notify step succeeded (:mod:`execution_notifier.history`); when the history cannot be read,
+it is reported (a duplicate is better than a gap) and the message says it may be a second one.
 
 Errors: a malformed event (not a status-change event, required fields missing or of the wrong
 type, a status other than the three above) raises a subclass of :class:`UnexpectedEvent`; a
@@ -32,8 +36,12 @@ in its ARN, with a log warning and a line in the message saying so: dropping or 
 would hide a real failed execution behind a configuration mistake.
 
 Environment: ``ENVIRONMENT_NAME`` (e.g. ``dev``), ``ALERT_TOPIC_ARN``, ``PIPELINES`` (a JSON object
-mapping state machine ARN to a readable pipeline name), ``POWERTOOLS_SERVICE_NAME``,
-``POWERTOOLS_METRICS_NAMESPACE``. Publishes the metric ``ExecutionNotificationsSent`` (Count).
+mapping state machine ARN to a readable pipeline name), ``FAILURE_NOTIFICATION_STATE`` (the
+workflows' notify step), ``ALARM_NAME_PREFIX`` (``<prefix>-<env>-``), ``ALARM_PIPELINES`` (a JSON
+object mapping alarm-name segment to readable pipeline name), ``RUNBOOK_PREFIX`` (how alarm
+descriptions name their runbook), ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``.
+Publishes the metrics ``ExecutionNotificationsSent``, ``ExecutionNotificationsSkipped`` (already
+notified by the workflow), ``AlarmNotificationsSent`` and ``AlarmNotificationsSkipped`` (Count).
 """
 
 from __future__ import annotations
@@ -51,8 +59,21 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from contracts.metrics import EXECUTION_NOTIFICATIONS_SENT
-from shared.notification import render
+from contracts.metrics import (
+    ALARM_NOTIFICATIONS_SENT,
+    ALARM_NOTIFICATIONS_SKIPPED,
+    EXECUTION_NOTIFICATIONS_SENT,
+    EXECUTION_NOTIFICATIONS_SKIPPED,
+)
+from execution_notifier.alarms import (
+    AlarmEventError,
+    alarm_notification,
+    is_alarm_event,
+    parse_alarm_event,
+    worth_notifying,
+)
+from execution_notifier.history import already_notified
+from shared.notification import Notification, render
 
 logger = Logger()
 tracer = Tracer()
@@ -63,9 +84,9 @@ DETAIL_TYPE = "Step Functions Execution Status Change"
 #: The statuses this function reports, with what the reader should know about each.
 EXPLANATIONS = {
     "FAILED": (
-        "Step Functions reports the execution as failed. If the workflow caught the error, it "
-        "also sent its own failure notification; if that did not arrive, its notify step failed "
-        "too."
+        "Step Functions reports the execution as failed, and the workflow did not report it "
+        "itself: the error happened where no Catch reaches, or its own failure notification "
+        "could not be sent."
     ),
     "TIMED_OUT": (
         "It exceeded the state machine's timeout, so Step Functions stopped it; the workflow "
@@ -82,7 +103,15 @@ REQUIRED_SETTINGS = (
     "ENVIRONMENT_NAME",
     "ALERT_TOPIC_ARN",
     "PIPELINES",
+    "FAILURE_NOTIFICATION_STATE",
+    "ALARM_NAME_PREFIX",
+    "ALARM_PIPELINES",
+    "RUNBOOK_PREFIX",
     "POWERTOOLS_METRICS_NAMESPACE",
+)
+#: Said in a FAILED message whose run's history could not be read.
+POSSIBLE_DUPLICATE = (
+    "The run's history could not be read, so this may repeat the workflow's own notification."
 )
 
 
@@ -92,6 +121,10 @@ class ConfigurationError(RuntimeError):
 
 class UnexpectedEvent(ValueError):  # noqa: N818 - the name is the error name in the DLQ
     """The event is not one this function reports."""
+
+
+class MalformedAlarmEvent(UnexpectedEvent):
+    """An alarm state-change event with a required field missing or of the wrong type."""
 
 
 class NotAStatusChangeEvent(UnexpectedEvent):
@@ -111,6 +144,10 @@ class Settings:
     environment: str
     topic_arn: str
     pipelines: Mapping[str, str]
+    notify_state: str
+    alarm_prefix: str
+    alarm_pipelines: Mapping[str, str]
+    runbook_prefix: str
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -126,7 +163,16 @@ class Settings:
         topic_arn = environ["ALERT_TOPIC_ARN"].strip()
         if not (topic_arn.startswith("arn:") and _arn_part(topic_arn, 2) == "sns"):
             raise ConfigurationError(f"ALERT_TOPIC_ARN must be an SNS topic ARN, got {topic_arn!r}")
-        return cls(environment, topic_arn, _parse_pipelines(environ["PIPELINES"]))
+        alarm_pipelines = _parse_mapping("ALARM_PIPELINES", environ["ALARM_PIPELINES"])
+        return cls(
+            environment,
+            topic_arn,
+            _parse_pipelines(environ["PIPELINES"]),
+            environ["FAILURE_NOTIFICATION_STATE"].strip(),
+            environ["ALARM_NAME_PREFIX"].strip(),
+            alarm_pipelines,
+            environ["RUNBOOK_PREFIX"],
+        )
 
 
 def _subject_safe(text: str) -> bool:
@@ -139,20 +185,24 @@ def _arn_part(arn: str, index: int) -> str:
 
 
 def _parse_pipelines(raw: str) -> dict[str, str]:
+    return _parse_mapping("PIPELINES", raw, keys="state machine ARNs")
+
+
+def _parse_mapping(setting: str, raw: str, keys: str = "alarm-name segments") -> dict[str, str]:
     try:
         pipelines = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise ConfigurationError(f"PIPELINES is not valid JSON: {error}") from error
+        raise ConfigurationError(f"{setting} is not valid JSON: {error}") from error
     if not isinstance(pipelines, dict):
         raise ConfigurationError(
-            "PIPELINES must be a JSON object mapping state machine ARN to pipeline name, got "
+            f"{setting} must be a JSON object mapping {keys} to pipeline names, got "
             f"{type(pipelines).__name__}"
         )
-    for arn, name in pipelines.items():
-        if not arn or not isinstance(name, str) or not _subject_safe(name):
+    for key, name in pipelines.items():
+        if not key or not isinstance(name, str) or not _subject_safe(name):
             raise ConfigurationError(
-                "PIPELINES must map state machine ARNs to non-empty printable ASCII names (they "
-                f"are part of SNS subjects); entry {arn!r}: {name!r}"
+                f"{setting} must map {keys} to non-empty printable ASCII names (they "
+                f"are part of SNS subjects); entry {key!r}: {name!r}"
             )
     return pipelines
 
@@ -166,6 +216,11 @@ def settings() -> Settings:
 @functools.cache
 def sns_client() -> Any:
     return boto3.client("sns")
+
+
+@functools.cache
+def states_client() -> Any:
+    return boto3.client("stepfunctions")
 
 
 @dataclass(frozen=True)
@@ -298,6 +353,12 @@ def summary(change: StatusChange, *, known_pipeline: bool) -> str:
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     config = settings()
+    if is_alarm_event(event):
+        return _alarm(event, config)
+    return _execution(event, config)
+
+
+def _execution(event: Any, config: Settings) -> dict[str, Any]:
     change = parse_event(event)
     pipeline = config.pipelines.get(change.state_machine_arn)
     known = pipeline is not None
@@ -307,6 +368,19 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             "state machine not in PIPELINES; publishing under its own name",
             extra={"state_machine": change.state_machine_arn, "pipeline": pipeline},
         )
+    text = summary(change, known_pipeline=known)
+    if change.status == "FAILED":
+        notified = already_notified(states_client(), change.execution_arn, config.notify_state)
+        if notified:
+            metrics.add_metric(name=EXECUTION_NOTIFICATIONS_SKIPPED, unit=MetricUnit.Count, value=1)
+            logger.info(
+                "the workflow already notified this failure",
+                extra={"execution": change.execution_arn, "pipeline": pipeline},
+            )
+            return {"skipped": "the workflow already notified this failure"}
+        if notified is None:
+            logger.warning("run history unreadable", extra={"execution": change.execution_arn})
+            text += f"\n{POSSIBLE_DUPLICATE}"
     error = change.error
     if error is None and change.status == "TIMED_OUT":
         error = TIMEOUT_ERROR
@@ -314,14 +388,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         pipeline=pipeline,
         environment=config.environment,
         outcome=change.status,
-        summary=summary(change, known_pipeline=known),
+        summary=text,
         execution_arn=change.execution_arn,
         error=error,
         cause=change.cause,
     )
-    response = sns_client().publish(
-        TopicArn=config.topic_arn, Subject=notification.subject, Message=notification.message
-    )
+    message_id = _publish(config, notification)
     metrics.add_metric(name=EXECUTION_NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=1)
     logger.info(
         "execution notification published",
@@ -329,7 +401,40 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             "execution": change.execution_arn,
             "status": change.status,
             "pipeline": pipeline,
-            "message_id": response["MessageId"],
+            "message_id": message_id,
         },
     )
-    return {"published": response["MessageId"], "subject": notification.subject}
+    return {"published": message_id, "subject": notification.subject}
+
+
+def _alarm(event: dict[str, Any], config: Settings) -> dict[str, Any]:
+    try:
+        change = parse_alarm_event(event)
+    except AlarmEventError as error:
+        raise MalformedAlarmEvent(str(error)) from error
+    skip = worth_notifying(change)
+    if skip is not None:
+        metrics.add_metric(name=ALARM_NOTIFICATIONS_SKIPPED, unit=MetricUnit.Count, value=1)
+        logger.info("alarm change not notified", extra={"alarm": change.name, "why": skip})
+        return {"skipped": skip}
+    notification = alarm_notification(
+        change,
+        environment=config.environment,
+        prefix=config.alarm_prefix,
+        pipelines=config.alarm_pipelines,
+        runbook_prefix=config.runbook_prefix,
+    )
+    message_id = _publish(config, notification)
+    metrics.add_metric(name=ALARM_NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=1)
+    logger.info(
+        "alarm notification published",
+        extra={"alarm": change.name, "state": change.state, "message_id": message_id},
+    )
+    return {"published": message_id, "subject": notification.subject}
+
+
+def _publish(config: Settings, notification: Notification) -> str:
+    response = sns_client().publish(
+        TopicArn=config.topic_arn, Subject=notification.subject, Message=notification.message
+    )
+    return str(response["MessageId"])

@@ -21,16 +21,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
 
 from contracts.s3_layout import REPORTS_PREFIX, SAGEMAKER_REPORTS_PREFIX
 
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
 #: The ``pipeline`` of a record.
-REKOGNITION = "rekognition"
-SAGEMAKER = "sagemaker"
+REKOGNITION: Final = "rekognition"
+SAGEMAKER: Final = "sagemaker"
 PIPELINES: tuple[str, ...] = (REKOGNITION, SAGEMAKER)
 #: Where each pipeline keeps its per-version reports (``metrics.json``, ``report.html``,
 #: ``lineage.json``) in the artifacts bucket (``contracts.s3_layout``): Rekognition per project
@@ -205,9 +205,18 @@ def parse_lineage(data: Any, *, source: str = "lineage record") -> LineageRecord
         finished_at=reader.time("finished_at"),
         extra=dict(reader.value("extra", dict, default={})),
     )
-    if not record.training_data:
-        reader.fail("training_data", "names no data")
+    if not record.training_data and "train" not in record.datasets:
+        reader.fail("training_data", "names no data (and datasets has no train dataset)")
     return record
+
+
+def utc_time(timestamp: str | None = None) -> str:
+    """``timestamp`` (ISO 8601, e.g. ``$$.Execution.StartTime`` with its ``Z``), or now, as the
+    record spells times: seconds, explicit ``+00:00``. A time without an offset is UTC."""
+    parsed = datetime.now(UTC) if timestamp is None else datetime.fromisoformat(timestamp)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def customer_metadata(record: LineageRecord, uri: str) -> dict[str, str]:

@@ -18,12 +18,31 @@ cover them all::
     Cause: ...                          (failures only)
     Console: https://<region>.console.aws.amazon.com/states/home?...
 
+Alarm state changes (the notifier, from EventBridge's "CloudWatch Alarm State Change") read the
+same way, with what an alarm adds: its name, since when, why, the runbook to follow::
+
+    Subject: [dev] Rekognition inference ALARM: backlog-too-old
+
+    Rekognition inference raised an alarm in environment dev.
+    <the alarm's description, without its runbook sentence>
+    Triggered by: <children in ALARM>   (composite alarms only)
+
+    Pipeline: Rekognition inference
+    Environment: dev
+    Outcome: ALARM                      (or OK: "... is back to OK in environment dev.")
+    Alarm: imgclf-dev-rekognition-inference-backlog-too-old
+    Since: 2026-11-21T03:02:07Z (was OK)
+    Reason: Threshold Crossed: ...
+    Runbook: README > Runbooks > Inference backlog too old
+    Console: https://<region>.console.aws.amazon.com/cloudwatch/home?...#alarmsV2:alarm/<name>
+
 A test runs a workflow's failure path and compares its message with :func:`render`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 #: SNS subjects: at most 100 printable ASCII characters, no line breaks.
 SUBJECT_LIMIT = 100
@@ -34,13 +53,18 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "REGISTERED": "registered a model for approval",
     "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
     "TIMED_OUT": "timed out",
     "ABORTED": "was aborted",
     "DRIFTED": "drifted from its baseline",
+    "ALARM": "raised an alarm",
+    "OK": "is back to OK",
 }
+#: Alarm reasons can list many datapoints; the console has the rest.
+REASON_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -101,3 +125,49 @@ def render(
         lines += [f"Error: {error or '(none)'}", f"Cause: {truncate_cause(cause or '(none)')}"]
     lines.append(f"Console: {console_url(execution_arn)}")
     return Notification(subject(environment, pipeline, outcome), "\n".join(lines))
+
+
+def alarm_console_url(region: str, alarm_name: str) -> str:
+    """Console page of one CloudWatch alarm."""
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#alarmsV2:alarm/{quote(alarm_name, safe='')}"
+    )
+
+
+def render_alarm(
+    *,
+    pipeline: str,
+    environment: str,
+    state: str,
+    alarm_name: str,
+    what: str,
+    summary: str,
+    since: str,
+    reason: str,
+    runbook: str | None,
+    region: str,
+) -> Notification:
+    """Subject and body of an alarm state change (``state`` ALARM or OK), in the format above.
+
+    ``what`` is the alarm's own part of its name (``backlog-too-old``), the subject's tail.
+    """
+    if state not in ("ALARM", "OK"):
+        raise ValueError(f"alarm state {state!r}: only ALARM and OK are notified")
+    lines = [headline(pipeline, state, environment)]
+    if summary:
+        lines.append(summary)
+    if len(reason) > REASON_LIMIT:
+        reason = f"{reason[:REASON_LIMIT]}... (the console shows all of it)"
+    lines += [
+        "",
+        f"Pipeline: {pipeline}",
+        f"Environment: {environment}",
+        f"Outcome: {state}",
+        f"Alarm: {alarm_name}",
+        f"Since: {since}",
+        f"Reason: {reason or '(none)'}",
+        f"Runbook: {'README > Runbooks > ' + runbook if runbook else '(none named)'}",
+        f"Console: {alarm_console_url(region, alarm_name)}",
+    ]
+    return Notification(subject(environment, pipeline, f"{state}: {what}"), "\n".join(lines))

@@ -12,6 +12,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.queue import DeadLetterQueue
 
 
@@ -32,6 +33,7 @@ class AlertTopic(Construct):
         display_name: str,
         encryption_key: kms.IKey,
         emails: Sequence[str],
+        alarms: AlarmScope,
     ) -> None:
         super().__init__(scope, construct_id)
         self._encryption_key = encryption_key
@@ -58,7 +60,8 @@ class AlertTopic(Construct):
             self,
             "FailedDeliveries",
             encryption_key=encryption_key,
-            alarm_action=cw_actions.SnsAction(self.topic),
+            alarms=alarms,
+            what="alert-deliveries-failed",
             source_description=f"SNS topic {topic_name}",
         )
         for email in emails:
@@ -67,6 +70,8 @@ class AlertTopic(Construct):
                     email, dead_letter_queue=self.failed_deliveries.queue
                 )
             )
+        #: The topic as an alarm action: only for the alarms that must not depend on the
+        #: notifier (``stacks/building_blocks/alarms.py``, the direct route).
         self.alarm_action = cw_actions.SnsAction(self.topic)
 
     def grant_publish(self, grantee: iam.IGrantable) -> None:

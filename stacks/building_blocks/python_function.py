@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks import LAMBDA_SOURCE
+from stacks.building_blocks.alarms import AlarmScope, kebab
 from stacks.building_blocks.iam import acknowledge_resources
 from stacks.building_blocks.network import (
     grant_network_interfaces,
@@ -95,7 +95,7 @@ class PythonFunction(Construct):
     layer, X-Ray active tracing, JSON logs into a KMS-encrypted log group with retention, an
     explicit memory size and timeout, and a role with no AWS managed policy: the caller grants
     exactly what the handler uses. Asynchronously invoked functions get an encrypted
-    dead-letter queue whose first message raises an alarm to ``alarm_action``.
+    dead-letter queue whose first message raises an alarm in ``alarms``.
 
     In an isolated environment (a stack with a :class:`NetworkPlacement`) the function runs in
     the private subnets with the functions' security group; its role may manage only the network
@@ -120,7 +120,7 @@ class PythonFunction(Construct):
         environment: Mapping[str, str] | None = None,
         retain_logs: bool = False,
         reserved_concurrency: int | None = None,
-        alarm_action: cloudwatch.IAlarmAction | None = None,
+        alarms: AlarmScope | None = None,
         source: Path = LAMBDA_SOURCE,
         role_name: str | None = None,
     ) -> None:
@@ -150,16 +150,17 @@ class PythonFunction(Construct):
             grant_network_interfaces(self.role, self.network, self.network.functions)
         self.dead_letter: DeadLetterQueue | None = None
         if invocation is Invocation.ASYNCHRONOUS:
-            if alarm_action is None:
+            if alarms is None:
                 raise ValueError(
                     f"PythonFunction {construct_id}: an asynchronously invoked function needs "
-                    "alarm_action for its dead-letter queue"
+                    "alarms (the scope of its dead-letter queue's alarm)"
                 )
             self.dead_letter = DeadLetterQueue(
                 self,
                 "DeadLetter",
                 encryption_key=encryption_key,
-                alarm_action=alarm_action,
+                alarms=alarms,
+                what=f"{kebab(construct_id)}-dead-letter",
                 source_description=f"Function {construct_id}, after Lambda's own retries,",
             )
             # Lambda sends a failed asynchronous event to the DLQ with the function's own role:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Acknowledgment, Duration, Names, Validations
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -20,7 +19,7 @@ from contracts.limits import (
     SQS_MAX_RECEIVE_COUNT,
     SQS_MAX_RETENTION_DAYS,
 )
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.runbooks import Runbook
 
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
@@ -44,9 +43,11 @@ class DeadLetterQueue(Construct):
         construct_id: str,
         *,
         encryption_key: kms.IKey,
-        alarm_action: cloudwatch.IAlarmAction,
+        alarms: AlarmScope,
+        what: str,
         source_description: str,
     ) -> None:
+        """``what`` names the alarm: ``<prefix>-<env>-<pipeline>-<what>``."""
         super().__init__(scope, construct_id)
         self.queue = sqs.Queue(
             self,
@@ -59,6 +60,8 @@ class DeadLetterQueue(Construct):
         self.alarm = alarm(
             self,
             "NotEmptyAlarm",
+            alarms=alarms,
+            what=what,
             description=(
                 f"{source_description} gave up on a message and moved it to this dead-letter "
                 "queue. Read it with the console's 'poll for messages', fix the cause (see the "
@@ -69,7 +72,6 @@ class DeadLetterQueue(Construct):
                 period=Duration.minutes(1), statistic="Maximum"
             ),
             threshold=1,
-            action=alarm_action,
         )
         reason = "This queue is itself a dead-letter queue; its messages are kept 14 days."
         Validations.of(self.queue).acknowledge(
@@ -92,7 +94,7 @@ class WorkQueue(Construct):
         *,
         encryption_key: kms.IKey,
         consumer_timeout: Duration,
-        alarm_action: cloudwatch.IAlarmAction,
+        alarms: AlarmScope,
         max_receive_count: int = 3,
         retention: Duration | None = None,
     ) -> None:
@@ -121,7 +123,8 @@ class WorkQueue(Construct):
             self,
             "DeadLetter",
             encryption_key=encryption_key,
-            alarm_action=alarm_action,
+            alarms=alarms,
+            what=f"{kebab(construct_id)}-dead-letter",
             source_description=f"Work queue {construct_id}, after {max_receive_count} receives,",
         )
         self.queue = sqs.Queue(

@@ -34,6 +34,10 @@ SNS_TRANSIENT_ERRORS: tuple[str, ...] = (
 
 #: Where a Catch stores the error, so the failure path can report it.
 ERROR_PATH = "$.error"
+#: The state of every workflow that publishes its failure notification. The execution-status
+#: notifier (``lambda_src/execution_notifier``, told by its ``FAILURE_NOTIFICATION_STATE``
+#: setting) reads a failed run's history for it: a run whose step succeeded was notified.
+FAILURE_NOTIFICATION_STATE = "NotifyFailure"
 
 
 #: How each outcome reads in a notification's first line (``<workflow> <phrase> in environment``).
@@ -43,6 +47,7 @@ OUTCOME_PHRASES = {
     "SUCCEEDED": "succeeded",
     "DEPLOYED": "deployed a model",
     "REJECTED": "rejected a model",
+    "REGISTERED": "registered a model for approval",
     "APPROVAL_REQUESTED": "asks for approval",
     "FINISHED": "finished",
     "FAILED": "failed",
@@ -374,7 +379,7 @@ class Workflow(Construct):
         self.state_machine_type = state_machine_type
         notify = tasks.SnsPublish(
             self,
-            "NotifyFailure",
+            FAILURE_NOTIFICATION_STATE,
             topic=alerts.topic,
             subject=notification_subject(environment_name, workflow_name, "FAILED"),
             message=sfn.TaskInput.from_text(

@@ -26,6 +26,8 @@ from contracts.naming import STACK_CONCERNS
 from contracts.quality_gate import GATE_METRICS
 from contracts.s3_layout import RESERVED_ARTIFACT_PREFIXES
 from stacks.config.limits import (
+    DEPLOY_DIRECT,
+    DEPLOY_ON_APPROVAL,
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
@@ -45,6 +47,7 @@ from stacks.config.limits import (
     MODEL_CONTROL_MODES,
     PRETRAINED_LAYERS,
     PROJECT_LOOKUP_MAX_PAGES,
+    SAGEMAKER_DEPLOY_MODES,
     SUPPORTED_REGIONS,
     TRAINING_DATA_FORMATS,
     has_instance_storage,
@@ -91,6 +94,8 @@ from stacks.config.sections.promotion import (
 )
 
 __all__ = [
+    "DEPLOY_DIRECT",
+    "DEPLOY_ON_APPROVAL",
     "EVENTS_OUTSIDE_LOOPS",
     "EVENTS_PER_POLL",
     "EXECUTION_TIMEOUT_SLACK_MINUTES",
@@ -113,6 +118,7 @@ __all__ = [
     "PRETRAINED_LAYERS",
     "PROJECT_LOOKUP_MAX_PAGES",
     "RESERVED_ARTIFACT_PREFIXES",
+    "SAGEMAKER_DEPLOY_MODES",
     "SQS_BATCH_WITHOUT_WINDOW",
     "SQS_MAX_CONCURRENCY_RANGE",
     "STACK_CONCERNS",

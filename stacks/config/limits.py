@@ -60,6 +60,12 @@ MAX_BATCH_SECONDS = 600
 
 #: SageMaker: image-classification settings (see ``_sagemaker``).
 TRAINING_DATA_FORMATS: tuple[str, ...] = ("image", "recordio")
+#: How a SageMaker model that passed its gate reaches the endpoint: ``direct`` (the training
+#: workflow deploys it, registered as Approved) or ``on_approval`` (registered as
+#: PendingManualApproval; approving the model package starts the deploy workflow).
+DEPLOY_DIRECT = "direct"
+DEPLOY_ON_APPROVAL = "on_approval"
+SAGEMAKER_DEPLOY_MODES: tuple[str, ...] = (DEPLOY_DIRECT, DEPLOY_ON_APPROVAL)
 IMAGE_CLASSIFICATION_LAYERS: tuple[int, ...] = (18, 34, 50, 101, 152, 200, 20, 32, 44, 56, 110)
 PRETRAINED_LAYERS: tuple[int, ...] = (18, 34, 50, 101, 152, 200)
 MAX_MAP_CONCURRENCY = 1000

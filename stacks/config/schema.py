@@ -309,8 +309,12 @@ class SageMakerTrainingConfig:
     #: ``image`` (JPEG/PNG files + .lst lists) or ``recordio`` (one .rec file per channel).
     data_format: str
     hyperparameters: ImageClassificationHyperparameters
-    #: The model is deployed only when its final ``validation:accuracy`` reaches this.
+    #: The model is registered (and deployed) only when its final ``validation:accuracy``
+    #: reaches this.
     min_validation_accuracy: float
+    #: ``direct``: the training workflow deploys what passed its gate; ``on_approval``: it
+    #: registers it for approval, and approving the model package deploys it.
+    deploy: str
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -435,6 +439,11 @@ class SageMakerConfig:
     def endpoint_full_name(self, resource_name_prefix: str) -> str:
         """The endpoint's name in SageMaker (lowercase, so it equals the name in its ARN)."""
         return f"{resource_name_prefix}-{self.endpoint_name}"
+
+    @staticmethod
+    def model_package_group_name(resource_name_prefix: str) -> str:
+        """The environment's model package group (the SageMaker model registry)."""
+        return f"{resource_name_prefix}-image-classifier"
 
     @staticmethod
     def job_name_prefix(resource_name_prefix: str) -> str:
@@ -710,8 +719,13 @@ class EnvironmentConfig:
 
     @property
     def dashboard_name(self) -> str:
-        """The environment's CloudWatch operations dashboard."""
+        """The environment's detailed CloudWatch operations dashboard."""
         return naming.dashboard_name(self.resource_name_prefix)
+
+    @property
+    def overview_dashboard_name(self) -> str:
+        """The environment's one-screen CloudWatch dashboard."""
+        return naming.overview_dashboard_name(self.resource_name_prefix)
 
     def stack_name(self, concern: str) -> str:
         """CloudFormation name of one of the environment's stacks: ``RekognitionInference`` ->
@@ -737,6 +751,7 @@ class EnvironmentConfig:
             "KMS key alias": naming.key_alias(rnp),
             "alert topic": naming.alert_topic_name(rnp),
             "dashboard": self.dashboard_name,
+            "overview dashboard": self.overview_dashboard_name,
             "model version parameter": self.model_version_parameter,
             "consumer capacity parameter": self.consumer_capacity_parameter,
             "Rekognition project": self.rekognition.project_name,

@@ -1,29 +1,32 @@
 """The alarms operations adds on top of the ones each pipeline construct raises itself.
 
 The pipelines alarm on what only they understand (a dead-letter queue's first message, an old
-inference backlog, a model needing a person). This construct watches what every pipeline has in
-common and what needs thresholds from ``operations`` in the config:
+inference backlog, a model needing a person, the consumers' capacity). This construct watches what
+every pipeline has in common and what needs thresholds from ``operations`` in the config:
 
-- each workflow: executions failed, timed out, throttled;
+- each workflow: runs failed, timed out, throttled;
 - each function: errors (the evaluation function's with its own runbook);
 - the SageMaker endpoint: 5XX errors;
 - the low-confidence ratio of each pipeline (the drift signal), once enough images were seen;
-- a Rekognition model RUNNING without work for longer than it should (the cost alarm).
+- a Rekognition model RUNNING without work for longer than it should (the cost alarm);
+- composite alarms where several alarms mean one problem (:data:`COMPOSITES`): the composite is
+  notified, its children are not (:attr:`OperationalAlarms.quiet_names`).
 
-Every alarm goes through :func:`stacks.building_blocks.alarms.alarm`: topic action, description,
-runbook.
+Every alarm goes through :mod:`stacks.building_blocks.alarms`: ``<prefix>-<env>-<pipeline>-<what>``,
+a description ending in its runbook; the notifier's own alarms take the direct route.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm, alarm_name_of, composite_alarm
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import Workflow
 from stacks.config import OperationsConfig
@@ -48,8 +51,42 @@ def ratio_expression(
     return f"IF(({total_sum}) >= {min_images}, ({low_sum}) / ({total_sum}), 0)"
 
 
+@dataclass(frozen=True)
+class WatchedWorkflow:
+    """A workflow and the alarm name segment it is known by (``classify-image``; empty when the
+    workflow is its pipeline's only one, e.g. Rekognition training)."""
+
+    scope: AlarmScope
+    what: str
+    workflow: Workflow
+    expected_failures: cloudwatch.IMetric | None = None
+
+
+@dataclass(frozen=True)
+class WatchedFunction:
+    """A function, its alarm name segment (``consumer``) and readable name."""
+
+    scope: AlarmScope
+    what: str
+    title: str
+    function: PythonFunction
+    evaluation: bool = False
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    """One problem that several alarms detect: the composite's scope, name, runbook, and the
+    full names of its children (alarms of this construct or of the pipelines)."""
+
+    scope: AlarmScope
+    what: str
+    runbook: Runbook
+    description: str
+    children: tuple[str, ...]
+
+
 class OperationalAlarms(Construct):
-    """Alarms on workflows, functions, the endpoint, drift and idle cost, to ``action``."""
+    """Alarms on workflows, functions, the endpoint, drift, idle cost; composites over them."""
 
     def __init__(
         self,
@@ -57,25 +94,33 @@ class OperationalAlarms(Construct):
         construct_id: str,
         *,
         settings: OperationsConfig,
-        action: cloudwatch.IAlarmAction,
-        workflows: Sequence[Workflow],
-        functions: Mapping[str, PythonFunction],
-        evaluation_function: PythonFunction,
-        expected_failures: Mapping[Workflow, cloudwatch.IMetric],
-        endpoint_5xx: cloudwatch.IMetric,
-        low_confidence: Mapping[str, tuple[Mapping[str, cloudwatch.IMetric], ...]],
-        model_idle: Mapping[str, cloudwatch.IMetric],
+        workflows: Sequence[WatchedWorkflow],
+        functions: Sequence[WatchedFunction],
+        endpoint: tuple[AlarmScope, cloudwatch.IMetric],
+        low_confidence: Mapping[
+            AlarmScope, tuple[Mapping[str, cloudwatch.IMetric], Mapping[str, cloudwatch.IMetric]]
+        ],
+        model_idle: tuple[AlarmScope, Mapping[str, cloudwatch.IMetric]],
+        composites: Sequence[CompositeSpec] = (),
+        pipeline_alarms: Sequence[cloudwatch.Alarm] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
-        self._action = action
         self.alarms: list[cloudwatch.Alarm] = []
-        for workflow in workflows:
-            self._workflow_alarms(workflow, expected_failures.get(workflow))
-        for name, function in functions.items():
-            self._function_alarm(name, function, function is evaluation_function)
+        self.composites: list[cloudwatch.CompositeAlarm] = []
+        #: Alarms a composite speaks for: not notified on their own.
+        self.quiet_names: list[str] = []
+        #: Alarms that notify the topic themselves (the notifier's own).
+        self.direct_names: list[str] = []
+        for watched in workflows:
+            self._workflow_alarms(watched)
+        for function in functions:
+            self._function_alarm(function)
+        endpoint_scope, endpoint_5xx = endpoint
         self._add(
             "EndpointServerErrors",
+            alarms=endpoint_scope,
+            what="endpoint-5xx",
             metric=endpoint_5xx,
             threshold=settings.endpoint_5xx_threshold,
             runbook=Runbook.ENDPOINT_5XX,
@@ -86,19 +131,43 @@ class OperationalAlarms(Construct):
                 "metrics; roll back with a previous endpoint configuration if a deploy caused it."
             ),
         )
-        for pipeline, (low, total) in low_confidence.items():
-            self._low_confidence_alarm(pipeline, low, total)
-        self._model_idle_alarm(model_idle)
+        for pipeline_scope, (low, total) in low_confidence.items():
+            self._low_confidence_alarm(pipeline_scope, low, total)
+        self._model_idle_alarm(*model_idle)
+        by_name = {alarm_name_of(created): created for created in [*self.alarms, *pipeline_alarms]}
+        for spec in composites:
+            missing = [child for child in spec.children if child not in by_name]
+            if missing:
+                raise ValueError(
+                    f"composite alarm {spec.what}: no alarm named {missing} in {sorted(by_name)}"
+                )
+            children = [by_name[child] for child in spec.children]
+            self.composites.append(
+                composite_alarm(
+                    self,
+                    pascal(f"{spec.scope.pipeline} {spec.what}"),
+                    alarms=spec.scope,
+                    what=spec.what,
+                    children=children,
+                    description=spec.description,
+                    runbook=spec.runbook,
+                )
+            )
+            self.quiet_names += [alarm_name_of(child) for child in children]
 
     # -- kinds of alarms --------------------------------------------------------------------
 
-    def _workflow_alarms(self, workflow: Workflow, expected: cloudwatch.IMetric | None) -> None:
+    def _workflow_alarms(self, watched: WatchedWorkflow) -> None:
+        workflow, expected, scope = watched.workflow, watched.expected_failures, watched.scope
         machine, name = workflow.state_machine, workflow.workflow_name
         slug = pascal(name)
+        runs = f"{watched.what}-runs" if watched.what else "runs"
         failed = machine.metric_failed(period=FIVE_MINUTES, statistic="Sum")
         if expected is None:
             self._add(
                 f"{slug}ExecutionsFailed",
+                alarms=scope,
+                what=f"{runs}-failed",
                 metric=failed,
                 threshold=1,
                 runbook=Runbook.WORKFLOW_FAILED,
@@ -120,6 +189,8 @@ class OperationalAlarms(Construct):
             )
             self._add(
                 f"{slug}ExecutionsFailed",
+                alarms=scope,
+                what=f"{runs}-failed",
                 metric=unexpected,
                 threshold=1,
                 evaluation_periods=2,
@@ -133,6 +204,8 @@ class OperationalAlarms(Construct):
             )
         self._add(
             f"{slug}ExecutionsTimedOut",
+            alarms=scope,
+            what=f"{runs}-timed-out",
             metric=machine.metric_timed_out(period=FIVE_MINUTES, statistic="Sum"),
             threshold=1,
             runbook=Runbook.WORKFLOW_TIMED_OUT,
@@ -144,6 +217,8 @@ class OperationalAlarms(Construct):
         )
         self._add(
             f"{slug}ExecutionsThrottled",
+            alarms=scope,
+            what=f"{runs}-throttled",
             metric=machine.metric("ExecutionThrottled", period=FIVE_MINUTES, statistic="Sum"),
             threshold=1,
             runbook=Runbook.WORKFLOW_THROTTLED,
@@ -154,11 +229,14 @@ class OperationalAlarms(Construct):
             ),
         )
 
-    def _function_alarm(self, name: str, function: PythonFunction, evaluation: bool) -> None:
+    def _function_alarm(self, watched: WatchedFunction) -> None:
+        function, name = watched.function, watched.title
         errors = function.function.metric_errors(period=FIVE_MINUTES, statistic="Sum")
-        if evaluation:
+        if watched.evaluation:
             self._add(
                 "EvaluationFunctionErrors",
+                alarms=watched.scope,
+                what=f"{watched.what}-errors",
                 metric=errors,
                 threshold=1,
                 runbook=Runbook.EVALUATION_FAILED,
@@ -172,7 +250,9 @@ class OperationalAlarms(Construct):
             return
         threshold = self._settings.lambda_errors_threshold
         self._add(
-            f"{name}Errors",
+            f"{pascal(name)}Errors",
+            alarms=watched.scope,
+            what=f"{watched.what}-errors",
             metric=errors,
             threshold=threshold,
             runbook=Runbook.LAMBDA_ERRORS,
@@ -185,11 +265,12 @@ class OperationalAlarms(Construct):
 
     def _low_confidence_alarm(
         self,
-        pipeline: str,
+        scope: AlarmScope,
         low: Mapping[str, cloudwatch.IMetric],
         total: Mapping[str, cloudwatch.IMetric],
     ) -> None:
         settings = self._settings
+        pipeline = scope.pipeline_title
         window = Duration.minutes(settings.low_confidence_window_minutes)
         ratio = cloudwatch.MathExpression(
             expression=ratio_expression(low, total, settings.low_confidence_min_images),
@@ -199,6 +280,8 @@ class OperationalAlarms(Construct):
         )
         self._add(
             f"{pascal(pipeline)}LowConfidenceRatio",
+            alarms=scope,
+            what="low-confidence-ratio",
             metric=ratio,
             threshold=settings.low_confidence_ratio,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -212,7 +295,9 @@ class OperationalAlarms(Construct):
             ),
         )
 
-    def _model_idle_alarm(self, metrics: Mapping[str, cloudwatch.IMetric]) -> None:
+    def _model_idle_alarm(
+        self, scope: AlarmScope, metrics: Mapping[str, cloudwatch.IMetric]
+    ) -> None:
         minutes = self._settings.model_idle_alarm_minutes
         idle = cloudwatch.MathExpression(
             expression=(
@@ -225,6 +310,8 @@ class OperationalAlarms(Construct):
         )
         self._add(
             "ModelIdleButRunning",
+            alarms=scope,
+            what="model-idle-but-running",
             metric=idle,
             threshold=1,
             evaluation_periods=minutes,
@@ -242,6 +329,8 @@ class OperationalAlarms(Construct):
         self,
         construct_id: str,
         *,
+        alarms: AlarmScope,
+        what: str,
         metric: cloudwatch.IMetric,
         threshold: float,
         runbook: Runbook,
@@ -252,17 +341,19 @@ class OperationalAlarms(Construct):
             cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         ),
     ) -> None:
-        self.alarms.append(
-            alarm(
-                self,
-                construct_id,
-                metric=metric,
-                threshold=threshold,
-                description=description,
-                runbook=runbook,
-                action=self._action,
-                evaluation_periods=evaluation_periods,
-                datapoints_to_alarm=datapoints_to_alarm,
-                comparison=comparison,
-            )
+        created = alarm(
+            self,
+            construct_id,
+            alarms=alarms,
+            what=what,
+            metric=metric,
+            threshold=threshold,
+            description=description,
+            runbook=runbook,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+            comparison=comparison,
         )
+        self.alarms.append(created)
+        if alarms.direct_action is not None:
+            self.direct_names.append(alarms.name(what))

@@ -23,7 +23,7 @@ from constructs import Construct
 
 from drift.window import search
 from shared import drift_contract as contract
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import acknowledge_prefix_wildcards, acknowledge_resources
 from stacks.building_blocks.python_function import (
@@ -32,6 +32,7 @@ from stacks.building_blocks.python_function import (
     PythonFunction,
 )
 from stacks.config import EnvironmentConfig
+from stacks.operations.panels import Panel
 from stacks.runbooks import Runbook
 
 #: The evaluator's service name: the ``service`` dimension of the figures it publishes.
@@ -85,7 +86,7 @@ class DriftEvaluator(Construct):
             timeout=Duration.minutes(2),
             invocation=Invocation.ASYNCHRONOUS,
             service_name=DRIFT_SERVICE,
-            alarm_action=alerts.alarm_action,
+            alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="operations"),
             reserved_concurrency=1,
             environment={
                 "ENVIRONMENT_NAME": config.name,
@@ -135,6 +136,11 @@ class DriftEvaluator(Construct):
                 self.alarms[(pipeline, figure)] = alarm(
                     self,
                     f"{pipeline.capitalize()}{metric_name}",
+                    alarms=AlarmScope(
+                        prefix=config.resource_name_prefix,
+                        pipeline=kebab(contract.PIPELINE_TITLES[pipeline]),
+                    ),
+                    what=kebab(metric_name),
                     metric=self.figure_metric(pipeline, figure).with_(period=period),
                     threshold=drift.thresholds()[figure],
                     description=(
@@ -143,7 +149,6 @@ class DriftEvaluator(Construct):
                         f"{drift.window_hours} h. The drift report names the labels that moved."
                     ),
                     runbook=Runbook.DRIFT,
-                    action=alerts.alarm_action,
                     missing_data=cloudwatch.TreatMissingData.IGNORE,
                 )
 
@@ -216,61 +221,62 @@ class DriftEvaluator(Construct):
             label=contract.FIGURE_TITLES[figure],
         )
 
-    def add_widgets(self, dashboard: cloudwatch.Dashboard) -> None:
-        """A "Drift" header and, per pipeline, the figures, the window size and the live
-        label shares (a SEARCH over the live per-label counts)."""
-        dashboard.add_widgets(
-            cloudwatch.TextWidget(
-                markdown="## Drift (README > Drift: what each figure means)", width=24, height=1
-            )
-        )
+    def panel(self) -> Panel:
+        """The "Drift" rows of the detailed dashboard: per pipeline, the figures, the window size
+        and the live label shares (a SEARCH over the live per-label counts)."""
+        rows: list[list[cloudwatch.IWidget]] = []
         for pipeline in contract.PIPELINES:
             title = contract.PIPELINE_TITLES[pipeline]
             labels = search(
                 self.namespace, contract.PREDICTIONS, pipeline, None, contract.LABEL, 3600
             )
-            dashboard.add_widgets(
-                cloudwatch.GraphWidget(
-                    title=f"{title}: drift figures",
-                    width=_WIDTH,
-                    height=_HEIGHT,
-                    left=[self.figure_metric(pipeline, figure) for figure in contract.FIGURES],
-                    left_y_axis=cloudwatch.YAxisProps(min=-1, max=1),
-                    left_annotations=[cloudwatch.HorizontalAnnotation(value=0, label="no change")],
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{title}: images per drift window",
-                    width=_WIDTH,
-                    height=_HEIGHT,
-                    left=[
-                        cloudwatch.Metric(
-                            namespace=self.namespace,
-                            metric_name=contract.WINDOW_IMAGES,
-                            dimensions_map={
-                                contract.PIPELINE: pipeline,
-                                contract.SERVICE: DRIFT_SERVICE,
-                            },
-                            statistic="Maximum",
-                            period=Duration.hours(1),
-                            label="images in the window",
-                        )
-                    ],
-                ),
-                cloudwatch.GraphWidget(
-                    title=f"{title}: predictions per label (hourly)",
-                    width=_WIDTH,
-                    height=_HEIGHT,
-                    stacked=True,
-                    left=[
-                        cloudwatch.MathExpression(
-                            expression=labels,
-                            using_metrics={},
-                            label="",
-                            period=Duration.hours(1),
-                        )
-                    ],
-                ),
+            rows.append(
+                [
+                    cloudwatch.GraphWidget(
+                        title=f"{title}: drift figures",
+                        width=_WIDTH,
+                        height=_HEIGHT,
+                        left=[self.figure_metric(pipeline, figure) for figure in contract.FIGURES],
+                        left_y_axis=cloudwatch.YAxisProps(min=-1, max=1),
+                        left_annotations=[
+                            cloudwatch.HorizontalAnnotation(value=0, label="no change")
+                        ],
+                    ),
+                    cloudwatch.GraphWidget(
+                        title=f"{title}: images per drift window",
+                        width=_WIDTH,
+                        height=_HEIGHT,
+                        left=[
+                            cloudwatch.Metric(
+                                namespace=self.namespace,
+                                metric_name=contract.WINDOW_IMAGES,
+                                dimensions_map={
+                                    contract.PIPELINE: pipeline,
+                                    contract.SERVICE: DRIFT_SERVICE,
+                                },
+                                statistic="Maximum",
+                                period=Duration.hours(1),
+                                label="images in the window",
+                            )
+                        ],
+                    ),
+                    cloudwatch.GraphWidget(
+                        title=f"{title}: predictions per label (hourly)",
+                        width=_WIDTH,
+                        height=_HEIGHT,
+                        stacked=True,
+                        left=[
+                            cloudwatch.MathExpression(
+                                expression=labels,
+                                using_metrics={},
+                                label="",
+                                period=Duration.hours(1),
+                            )
+                        ],
+                    ),
+                ]
             )
+        return Panel("Drift (README > Drift: what each figure means)", detail=rows)
 
 
 def drift_evaluator_of(stack: Stack) -> DriftEvaluator | None:

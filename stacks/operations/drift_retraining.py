@@ -29,6 +29,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from relabel.request import DRIFT_TRIGGER
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.runbooks import Runbook, runbook_line
 
@@ -39,9 +40,14 @@ RETRY_ATTEMPTS = 8
 MAX_EVENT_AGE = Duration.hours(6)
 
 
+def alarm_scope(resource_name_prefix: str) -> AlarmScope:
+    """Where the composite and its dead-letter queue's alarm belong: the operations alarms."""
+    return AlarmScope(prefix=resource_name_prefix, pipeline="operations")
+
+
 def retraining_alarm_name(resource_name_prefix: str) -> str:
-    """The composite alarm's name: ``<prefix>-<env>-drift-retraining``."""
-    return f"{resource_name_prefix}-drift-retraining"
+    """The composite alarm's name: ``<prefix>-<env>-operations-drift-retraining``."""
+    return alarm_scope(resource_name_prefix).name("drift-retraining")
 
 
 def state_change_pattern(alarm_arn: str) -> events.EventPattern:
@@ -66,7 +72,6 @@ class DriftRetraining(Construct):
         drift_alarms: Sequence[cloudwatch.IAlarm],
         state_machine: sfn.IStateMachine,
         encryption_key: kms.IKey,
-        alarm_action: cloudwatch.IAlarmAction,
     ) -> None:
         super().__init__(scope, construct_id)
         if not drift_alarms:
@@ -88,7 +93,8 @@ class DriftRetraining(Construct):
             self,
             "Undelivered",
             encryption_key=encryption_key,
-            alarm_action=alarm_action,
+            alarms=alarm_scope(resource_name_prefix),
+            what="drift-retraining-undelivered",
             source_description="The drift retraining rule, after its retries of StartExecution,",
         )
         account = Stack.of(self).account

@@ -23,7 +23,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts import metrics, s3_layout
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.queue import DeadLetterQueue, RuleQueueTarget, WorkQueue
@@ -75,13 +75,16 @@ class RekognitionInference(Construct):
         self.consumer_service = metrics.REKOGNITION_INFERENCE_SERVICE
         self.controller_service = metrics.REKOGNITION_CONTROLLER_SERVICE
         consumer_timeout = Duration.seconds(settings.consumer_timeout_seconds)
+        self.alarm_scope = AlarmScope(
+            prefix=config.resource_name_prefix, pipeline="rekognition-inference"
+        )
 
         self.work = WorkQueue(
             self,
             "Images",
             encryption_key=encryption_key,
             consumer_timeout=consumer_timeout,
-            alarm_action=alerts.alarm_action,
+            alarms=self.alarm_scope,
             max_receive_count=MAX_RECEIVE_COUNT,
             retention=QUEUE_RETENTION,
         )
@@ -89,7 +92,8 @@ class RekognitionInference(Construct):
             self,
             "UndeliveredEvents",
             encryption_key=encryption_key,
-            alarm_action=alerts.alarm_action,
+            alarms=self.alarm_scope,
+            what="undelivered-image-events",
             source_description="The EventBridge rule for new images, after its retries,",
         )
         self.rule = events.Rule(
@@ -174,7 +178,7 @@ class RekognitionInference(Construct):
             memory_size=256,
             timeout=Duration.seconds(60),
             invocation=Invocation.ASYNCHRONOUS,
-            alarm_action=alerts.alarm_action,
+            alarms=self.alarm_scope,
             service_name=self.controller_service,
             environment={
                 **model_environment,
@@ -212,7 +216,7 @@ class RekognitionInference(Construct):
             ],
         )
         self._grant_controller(encryption_key)
-        self._alarms(alerts)
+        self._alarms()
 
     # -- permissions ----------------------------------------------------------------------
 
@@ -385,11 +389,13 @@ class RekognitionInference(Construct):
 
     # -- alarms and metrics ---------------------------------------------------------------
 
-    def _alarms(self, alerts: AlertTopic) -> None:
+    def _alarms(self) -> None:
         backlog_minutes = backlog_alarm_minutes(self.config)
         self.backlog_alarm = alarm(
             self,
             "BacklogTooOldAlarm",
+            alarms=self.alarm_scope,
+            what="backlog-too-old",
             description=(
                 f"An image has waited over {backlog_minutes} minutes in the Rekognition "
                 "inference queue: the model is not running (mode off, a failed start, no model "
@@ -400,11 +406,12 @@ class RekognitionInference(Construct):
                 period=Duration.minutes(5), statistic="Maximum"
             ),
             threshold=backlog_minutes * 60,
-            action=alerts.alarm_action,
         )
         self.attention_alarm = alarm(
             self,
             "ModelNeedsAttentionAlarm",
+            alarms=self.alarm_scope,
+            what="model-needs-attention",
             description=(
                 "The Rekognition model needs a person: it FAILED (it is never restarted "
                 "automatically), its version cannot serve while images wait, or the model "
@@ -414,8 +421,25 @@ class RekognitionInference(Construct):
             runbook=Runbook.MODEL_ATTENTION,
             metric=self.controller_metric(metrics.MODEL_NEEDS_ATTENTION, "Maximum"),
             threshold=1,
-            action=alerts.alarm_action,
             missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self.capacity_alarm = alarm(
+            self,
+            "CapacityUpdateFailuresAlarm",
+            alarms=self.alarm_scope,
+            what="capacity-update-failures",
+            description=(
+                "The model controller could not update the consumers' capacity to the inference "
+                "units in service (the capacity parameter or the event source's concurrency) "
+                "for three 5-minute periods in a row: the consumers call the model at a stale "
+                "pace, too slow after a scale-up or throttled after a scale-down. See the "
+                "controller's logs."
+            ),
+            runbook=Runbook.CAPACITY_UPDATES,
+            metric=self.controller_metric(metrics.CAPACITY_UPDATE_FAILURES, "Maximum"),
+            threshold=1,
+            evaluation_periods=3,
+            datapoints_to_alarm=3,
         )
 
     def consumer_metric(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from stacks.operations.dashboard import EVALUATION_WIDGET_WIDTH, FULL
+from stacks.operations.panels import EVALUATION_WIDGET_WIDTH, FULL
 from tests.browser import chromium, layout, pages
 
 LABELS = 12

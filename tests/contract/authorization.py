@@ -116,6 +116,9 @@ _SLASH_VARIABLES = {
     "LogGroupName",
     "LogStreamName",
     "RelativeId",
+    # A versioned model package is model-package/<group>/<version> (botocore's ModelPackageArn
+    # pattern: model-package/[\S]{1,2048}; the Developer Guide's state-change example).
+    "ModelPackageName",
 }
 
 

@@ -17,6 +17,7 @@ And the few published naming rules that connect them to Step Functions and IAM:
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import botocore.session
@@ -200,6 +201,12 @@ def step(value: object, segment: str) -> tuple[object | None, str | None]:
             if segment in value.value:
                 return Literal(value.value[segment]), None
             return None, f"no key {segment!r} in {sorted(value.value)}"
+        index = re.fullmatch(r"\[(\d+)\]", segment)
+        if isinstance(value.value, list) and index:
+            position = int(index[1])
+            if position < len(value.value):
+                return Literal(value.value[position]), None
+            return None, f"{segment} of a literal list of {len(value.value)}"
         return None, f"{segment} of a literal {value.value!r}"
     if isinstance(value, Record):
         if segment.startswith("["):

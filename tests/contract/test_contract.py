@@ -23,6 +23,7 @@ LOOKED_AT = {
     "iam": ("IAM grants (tasks)", "IAM grants (function code)", "boto3 calls"),
     "policy": ("policy actions", "condition keys"),
     "kms": ("KMS writers", "KMS bucket users"),
+    "alarms": ("alarm names", "composite rules", "event patterns"),
 }
 
 

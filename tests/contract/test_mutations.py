@@ -165,6 +165,54 @@ def _evaluate_policy_prefix() -> str:
     return "TrainingEvaluateRoleDefaultPolicy"
 
 
+def _monitoring_resources(templates: dict[str, dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [
+        resource
+        for resource in templates[_stack(templates, "-monitoring")]["Resources"].values()
+        if resource["Type"] == kind
+    ]
+
+
+def _unnamed_alarm() -> Mutation:
+    def mutate(templates: dict[str, dict[str, Any]], env: Environment) -> None:
+        alarm = _monitoring_resources(templates, "AWS::CloudWatch::Alarm")[0]
+        del alarm["Properties"]["AlarmName"]
+
+    return mutate
+
+
+def _composite_of_a_missing_alarm() -> Mutation:
+    def mutate(templates: dict[str, dict[str, Any]], env: Environment) -> None:
+        composite = _monitoring_resources(templates, "AWS::CloudWatch::CompositeAlarm")[0]
+        composite["Properties"]["AlarmRule"] += ' OR ALARM("imgclf-dev-renamed-alarm")'
+
+    return mutate
+
+
+def _alarm_rule(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (rule,) = [
+        rule
+        for rule in _monitoring_resources(templates, "AWS::Events::Rule")
+        if rule["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+    ]
+    pattern: dict[str, Any] = rule["Properties"]["EventPattern"]
+    return pattern
+
+
+def _alarm_rule_without_exclusions() -> Mutation:
+    def mutate(templates: dict[str, dict[str, Any]], env: Environment) -> None:
+        del _alarm_rule(templates)["detail"]["alarmName"]
+
+    return mutate
+
+
+def _alarm_rule_for_alarms_only() -> Mutation:
+    def mutate(templates: dict[str, dict[str, Any]], env: Environment) -> None:
+        _alarm_rule(templates)["detail"]["state"]["value"] = ["ALARM"]
+
+    return mutate
+
+
 #: (id, check, mutation, text the finding must contain)
 CASES: list[tuple[str, str, Mutation, str]] = [
     (
@@ -383,6 +431,20 @@ CASES: list[tuple[str, str, Mutation, str]] = [
         _drop_key_policy_statement("AllowCloudWatchAlarms"),
         "cloudwatch.amazonaws.com sends to AlertsTopic",
     ),
+    ("alarm-without-a-name", "alarms", _unnamed_alarm(), "no AlarmName"),
+    (
+        "composite-of-a-missing-alarm",
+        "alarms",
+        _composite_of_a_missing_alarm(),
+        "AlarmRule names 'imgclf-dev-renamed-alarm'",
+    ),
+    (
+        "alarm-rule-that-duplicates",
+        "alarms",
+        _alarm_rule_without_exclusions(),
+        "(notified otherwise: no duplicates)",
+    ),
+    ("alarm-rule-without-ok", "alarms", _alarm_rule_for_alarms_only(), "misses the documented OK"),
 ]
 
 

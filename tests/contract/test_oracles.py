@@ -124,3 +124,40 @@ def test_condition_keys_with_variables() -> None:
     assert reference.condition_key_allowed("kms:EncryptionContext:aws:logs:arn", create_grant)
     assert reference.condition_key_allowed("aws:SourceAccount", create_grant)  # global key
     assert not reference.condition_key_allowed("s3:prefix", create_grant)
+
+
+def test_a_versioned_model_package_arn_has_its_group_and_version_in_the_name() -> None:
+    """botocore's ModelPackageArn pattern allows the ``<group>/<version>`` form the SageMaker
+    Developer Guide's "Model package state change" example shows, and the reference's
+    ``model-package/${ModelPackageName}`` format covers a grant of every version of one group."""
+    import re
+
+    import botocore.session
+
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .operation_model("DescribeModelPackage")
+        .output_shape.members["ModelPackageArn"]
+    )
+    documented = (
+        "arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2"
+    )
+    assert re.fullmatch(shape.metadata["pattern"], documented)
+    arn_format = "arn:${Partition}:sagemaker:${Region}:${Account}:model-package/${ModelPackageName}"
+    granted = (
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package/imgclf-prod-image-classifier/*"
+    )
+    assert reference.patterns_intersect(granted, arn_format)
+    # A name variable without slashes stays one path part.
+    assert not reference.patterns_intersect(
+        "arn:aws:sagemaker:eu-west-1:111111111111:model/a/b",
+        "arn:${Partition}:sagemaker:${Region}:${Account}:model/${ModelName}",
+    )
+
+
+def test_an_index_into_a_literal_list_reads_its_item_or_says_it_is_out_of_range() -> None:
+    item, problem = models.step(models.Literal(["reason"]), "[0]")
+    assert problem is None
+    assert item == models.Literal("reason")
+    assert models.step(models.Literal([]), "[0]") == (None, "[0] of a literal list of 0")

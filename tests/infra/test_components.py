@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from shared import notification
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.python_function import Invocation, PythonFunction
@@ -40,6 +41,10 @@ def handler_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return source
 
 
+#: Alarms of the test stacks: through the notifier unless made direct.
+ROUTED = AlarmScope(prefix="test", pipeline="operations")
+
+
 class Blocks:
     """One of each building block, wired as a pipeline would wire them."""
 
@@ -52,6 +57,7 @@ class Blocks:
             display_name="test",
             encryption_key=self.key,
             emails=["ops@example.com"],
+            alarms=ROUTED,
         )
         common: dict[str, Any] = {
             "description": "test function",
@@ -76,7 +82,7 @@ class Blocks:
             "Listener",
             handler="sample.handler.lambda_handler",
             invocation=Invocation.ASYNCHRONOUS,
-            alarm_action=self.alerts.alarm_action,
+            alarms=ROUTED.direct(self.alerts.alarm_action),
             **common,
         )
         self.queue = WorkQueue(
@@ -84,7 +90,7 @@ class Blocks:
             "Work",
             encryption_key=self.key,
             consumer_timeout=Duration.seconds(30),
-            alarm_action=self.alerts.alarm_action,
+            alarms=ROUTED.direct(self.alerts.alarm_action),
             max_receive_count=4,
         )
 
@@ -213,7 +219,7 @@ def test_only_asynchronous_functions_get_an_alarmed_dead_letter_queue(built):
         ({"memory_size": 64}, "memory_size"),
         ({"timeout": Duration.minutes(16)}, "timeout"),
         ({"reserved_concurrency": 0}, "reserved_concurrency"),
-        ({"invocation": Invocation.ASYNCHRONOUS}, "needs alarm_action"),
+        ({"invocation": Invocation.ASYNCHRONOUS}, "needs alarms"),
     ],
 )
 def test_function_argument_validation(cdk_context, handler_source, overrides, message):
@@ -268,12 +274,20 @@ def test_every_dead_letter_queue_alarms_the_topic(built):
     blocks, template = built
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
     topic_id = logical_id(blocks.alerts.topic)
-    # Work queue DLQ, async function DLQ, failed SNS deliveries.
+    # Work queue DLQ, async function DLQ (direct route), failed SNS deliveries (routed).
     assert len(alarms) == 3
-    for alarm in alarms.values():
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-        assert alarm["Properties"]["Threshold"] == 1
-        assert "redrive" in alarm["Properties"]["AlarmDescription"]
+    names = {alarm["Properties"]["AlarmName"]: alarm["Properties"] for alarm in alarms.values()}
+    assert sorted(names) == [
+        "test-operations-alert-deliveries-failed",
+        "test-operations-listener-dead-letter",
+        "test-operations-work-dead-letter",
+    ]
+    for name, alarm in names.items():
+        direct = name != "test-operations-alert-deliveries-failed"
+        assert alarm.get("AlarmActions") == ([{"Ref": topic_id}] if direct else None)
+        assert alarm.get("OKActions") == ([{"Ref": topic_id}] if direct else None)
+        assert alarm["Threshold"] == 1
+        assert "redrive" in alarm["AlarmDescription"]
 
 
 @pytest.mark.parametrize(
@@ -289,11 +303,13 @@ def test_every_dead_letter_queue_alarms_the_topic(built):
 def test_queue_argument_validation(cdk_context, kwargs, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[])
+    AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
     arguments: dict[str, Any] = {
         "encryption_key": key,
         "consumer_timeout": Duration.seconds(30),
-        "alarm_action": topic.alarm_action,
+        "alarms": ROUTED,
         **kwargs,
     }
     with pytest.raises(ValueError, match=message):
@@ -406,7 +422,9 @@ def test_state_machine_may_encrypt_for_the_encrypted_topic(built):
 def test_guard_argument_validation(cdk_context, guard_kwargs, timeout, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[])
+    topic = AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
 
     def definition(guard: Any) -> sfn.IChainable:
         task = tasks.EvaluateExpression(
@@ -456,8 +474,14 @@ def _consumer_stack(cdk_context: dict[str, Any], handler_source: Path, **app_kwa
     app = make_app(cdk_context, **app_kwargs)
     stack = Stack(app, "Consumers")
     key = EnvironmentKey(stack, "Encryption", alias="alias/consumers", retain=False).key
-    alerts = AlertTopic(
-        stack, "Alerts", topic_name="t", display_name="t", encryption_key=key, emails=[]
+    AlertTopic(
+        stack,
+        "Alerts",
+        topic_name="t",
+        display_name="t",
+        encryption_key=key,
+        emails=[],
+        alarms=ROUTED,
     )
     function = PythonFunction(
         stack,
@@ -479,7 +503,7 @@ def _consumer_stack(cdk_context: dict[str, Any], handler_source: Path, **app_kwa
         "Work",
         encryption_key=key,
         consumer_timeout=Duration.seconds(30),
-        alarm_action=alerts.alarm_action,
+        alarms=ROUTED,
     )
     mapping = queue.add_consumer(
         function.function,
@@ -550,13 +574,15 @@ def test_queue_consumer_and_extra_policy_pass_every_nag_pack(cdk_context, handle
 def test_queue_consumer_argument_validation(cdk_context, handler_source, kwargs, message):
     stack = Stack(make_app(cdk_context), "Bad")
     key = EnvironmentKey(stack, "Key", alias="alias/bad", retain=False).key
-    topic = AlertTopic(stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[])
+    AlertTopic(
+        stack, "T", topic_name="t", display_name="t", encryption_key=key, emails=[], alarms=ROUTED
+    )
     queue = WorkQueue(
         stack,
         "Q",
         encryption_key=key,
         consumer_timeout=Duration.seconds(30),
-        alarm_action=topic.alarm_action,
+        alarms=ROUTED,
     )
     function = PythonFunction(
         stack,

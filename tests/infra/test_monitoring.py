@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aws_cdk import aws_stepfunctions as sfn
 
+from stacks.building_blocks.alarms import NAME_LIMIT, PIPELINES
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import Workflow
 from stacks.monitoring_stack import constructs_of
@@ -41,37 +42,94 @@ def produced(stacks: dict[str, dict[str, Any]], reference: dict[str, Any]) -> di
 # --- alarms ---------------------------------------------------------------------------------
 
 
+def every_alarm(stacks: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(stack name, resource) of every metric and composite alarm of an environment."""
+    return [
+        (stack_name, resource)
+        for stack_name, template in stacks.items()
+        for resource in template["Resources"].values()
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+    ]
+
+
+def alarm_rule_of(monitoring: dict[str, Any]) -> dict[str, Any]:
+    (rule,) = [
+        r
+        for r in monitoring["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+    ]
+    return rule
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_alarm_of_the_environment_notifies_the_topic_and_names_its_runbook(
-    templates, environments, env
-):
+def test_every_alarm_is_named_explains_itself_and_reaches_people_once(templates, environments, env):
     stacks = by_stack_name(templates, environments, env)
     alerting = environments[env].alerting.stack_name
-    alarms = [
-        (stack_name, alarm)
-        for stack_name, template in stacks.items()
-        for alarm in template["Resources"].values()
-        if alarm["Type"] == "AWS::CloudWatch::Alarm"
-    ]
+    monitoring = template_of(templates, env, "Monitoring").to_json()
+    pattern = alarm_rule_of(monitoring)["Properties"]["EventPattern"]
+    unrouted = set(pattern["detail"]["alarmName"][0]["anything-but"])
+    composites = [a for _, a in every_alarm(stacks) if a["Type"].endswith("CompositeAlarm")]
+    children = {
+        name
+        for c in composites
+        for name in re.findall(r'ALARM\("([^"]+)"\)', c["Properties"]["AlarmRule"])
+    }
+    alarms = every_alarm(stacks)
     assert len(alarms) > 30
-    sections = set()
+    sections, direct, routed = set(), [], []
     for stack_name, alarm in alarms:
-        (action,) = alarm["Properties"]["AlarmActions"]
-        topic = (
-            stacks[alerting]["Resources"][action["Ref"]]
-            if stack_name == alerting
-            else produced(stacks, action)
-        )
-        assert topic["Type"] == "AWS::SNS::Topic"
-        assert topic["Properties"]["TopicName"] == f"imgclf-{env}-alerts"
-        description = alarm["Properties"]["AlarmDescription"]
+        properties = alarm["Properties"]
+        name = properties.get("AlarmName") or properties["AlarmName"]
+        segment = name.removeprefix(f"imgclf-{env}-")
+        assert name.startswith(f"imgclf-{env}-")
+        assert any(segment.startswith(f"{pipeline}-") for pipeline in PIPELINES), name
+        assert re.fullmatch(r"[a-z0-9-]+", name)
+        assert len(name) <= NAME_LIMIT
+        description = properties["AlarmDescription"]
         section = runbook_of(description)
         assert section, description
         sections.add(section)
         # Beyond the runbook line, it says what happened and what to do.
         assert len(description.split(RUNBOOK_PREFIX)[0]) > 60
+        if "AlarmActions" in properties:
+            # The fallback route: the notifier's own alarms, ALARM and OK, straight to the topic.
+            assert properties["AlarmActions"] == properties["OKActions"]
+            (action,) = properties["AlarmActions"]
+            topic = (
+                stacks[alerting]["Resources"][action["Ref"]]
+                if stack_name == alerting
+                else produced(stacks, action)
+            )
+            assert topic["Properties"]["TopicName"] == f"imgclf-{env}-alerts"
+            assert name in unrouted
+            direct.append(name)
+        else:
+            # Through the notifier, unless a composite speaks for it.
+            assert (name in unrouted) == (name in children), name
+            routed.append(name)
+    assert sorted(direct) == [
+        f"imgclf-{env}-operations-notifier-dead-letter",
+        f"imgclf-{env}-operations-notifier-errors",
+    ]
+    assert unrouted == set(direct) | children
+    assert len(children) >= 6
+    assert len(composites) == 2
     # Every kind of alarm exists somewhere, and no description names an unknown section.
     assert sections == {runbook.value for runbook in Runbook}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_composite_alarms_name_existing_alarms(templates, environments, env):
+    stacks = by_stack_name(templates, environments, env)
+    names = {a["Properties"]["AlarmName"] for _, a in every_alarm(stacks)}
+    for _, alarm in every_alarm(stacks):
+        if alarm["Type"].endswith("CompositeAlarm"):
+            rule = alarm["Properties"]["AlarmRule"]
+            referenced = re.findall(r'ALARM\("([^"]+)"\)', rule)
+            assert len(referenced) >= 2, rule
+            assert set(referenced) <= names, rule
+            assert rule == "(" + " OR ".join(f'ALARM("{name}")' for name in referenced) + ")"
 
 
 def test_readme_has_one_runbook_section_per_kind_of_alarm():
@@ -177,10 +235,10 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
     (rule,) = [
         r
         for r in monitoring["Resources"].values()
-        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"].get("EventPattern", {}).get("source") == ["aws.states"]
     ]
     pattern = rule["Properties"]["EventPattern"]
-    assert pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     matched = [produced(stacks, reference) for reference in pattern["detail"]["stateMachineArn"]]
@@ -198,9 +256,11 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
         )
         if workflow.state_machine_type is sfn.StateMachineType.STANDARD
     ]
-    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel.
+    # Training (+ promotion where configured), SageMaker training, batch, inference, relabel,
+    # and the SageMaker deploy workflow where it exists.
     promotes = environments[env].rekognition_training.promotion is not None
-    assert len(matched) == len(ours) == 5 + promotes
+    deploys = environments[env].sagemaker.training.deploy_workflow is not None
+    assert len(matched) == len(ours) == 5 + promotes + deploys
     assert all(m["Properties"].get("StateMachineType", "STANDARD") == "STANDARD" for m in matched)
     # The notifier knows every matched state machine by its readable name.
     (function,) = [
@@ -219,110 +279,27 @@ def test_execution_status_rule_matches_only_our_standard_state_machines(
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
 
-# --- dashboard ------------------------------------------------------------------------------
-
-
-def rendered_body(dashboard: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The dashboard body as JSON, each CloudFormation reference replaced by a ``<ref:N>``
-    placeholder; and the placeholders' references."""
-    body = dashboard["Properties"]["DashboardBody"]
-    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
-    references: dict[str, Any] = {}
-    text = []
-    for part in parts:
-        if isinstance(part, str):
-            text.append(part)
-        else:
-            key = f"<ref:{len(references)}>"
-            references[key] = part
-            text.append(key)
-    return json.loads("".join(text)), references
-
-
-def app_services(stacks: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """POWERTOOLS_SERVICE_NAME -> POWERTOOLS_METRICS_NAMESPACE of every function of the app."""
-    services = {}
-    for template in stacks.values():
-        for resource in template["Resources"].values():
-            if resource["Type"] == "AWS::Lambda::Function":
-                variables = resource["Properties"]["Environment"]["Variables"]
-                services[variables["POWERTOOLS_SERVICE_NAME"]] = variables[
-                    "POWERTOOLS_METRICS_NAMESPACE"
-                ]
-    return services
-
-
-RESOURCE_DIMENSIONS = {
-    "StateMachineArn": "AWS::StepFunctions::StateMachine",
-    "FunctionName": "AWS::Lambda::Function",
-    "QueueName": "AWS::SQS::Queue",
-}
+# --- alarm-state notifications -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_dashboard_metric_refers_to_something_the_app_creates(templates, environments, env):
-    stacks = by_stack_name(templates, environments, env)
+def test_alarm_state_rule_sends_the_environments_alarm_changes_to_the_notifier(
+    templates, environments, env
+):
     monitoring = template_of(templates, env, "Monitoring").to_json()
-    services = app_services(stacks)
-    config = environments[env].rekognition_inference.inference.config
-    (dashboard,) = [
-        r for r in monitoring["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"
-    ]
-    body, references = rendered_body(dashboard)
-    checked = 0
-    for widget in body["widgets"]:
-        for metric in widget.get("properties", {}).get("metrics", []):
-            options = metric[-1] if isinstance(metric[-1], dict) else {}
-            if "expression" in options:
-                expression = options["expression"]
-                for namespace, service in re.findall(
-                    r"SEARCH\('\{([^,]+),[^}]*\}[^']*?(?:service=\"([^\"]+)\")?", expression
-                ):
-                    assert namespace in AWS_NAMESPACES or namespace in services.values()
-                    if service:
-                        assert services[service] == namespace
-                    checked += 1
-                continue
-            namespace, name, *rest = [part for part in metric if not isinstance(part, dict)]
-            dimensions = dict(zip(rest[::2], rest[1::2], strict=True))
-            if namespace in AWS_NAMESPACES:
-                for key, kind in RESOURCE_DIMENSIONS.items():
-                    if key in dimensions:
-                        reference = references[dimensions[key]]
-                        if "Ref" in reference:
-                            resource = monitoring["Resources"][reference["Ref"]]
-                        elif "Fn::GetAtt" in reference:
-                            resource = monitoring["Resources"][reference["Fn::GetAtt"][0]]
-                        else:
-                            resource = produced(stacks, reference)
-                        assert resource["Type"] == kind, (name, dimensions)
-                if namespace == "AWS/SageMaker":
-                    assert dimensions["EndpointName"] == f"imgclf-{env}-classifier"
-            else:
-                assert namespace == f"ImageClassification/{env}"
-                assert services[dimensions["service"]] == namespace, dimensions
-            checked += 1
-    assert checked > 40
-    # The custom widget is backed by the app's own renderer.
-    (custom,) = [w for w in body["widgets"] if w["type"] == "custom"]
-    reference = references[custom["properties"]["endpoint"]]
-    renderer = monitoring["Resources"][reference["Fn::GetAtt"][0]]
-    assert renderer["Properties"]["Handler"] == "evaluation_widget.handler.lambda_handler"
-    assert custom["properties"]["params"] == {"project": config.rekognition.project_name}
-
-
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_evaluation_widget_reads_only_the_projects_reports(templates, environments, env):
-    monitoring = template_of(templates, env, "Monitoring").to_json()
-    project = environments[env].rekognition_inference.inference.config.rekognition.project_name
-    text = json.dumps(
-        [
-            r["Properties"]["PolicyDocument"]
-            for r in monitoring["Resources"].values()
-            if r["Type"] == "AWS::IAM::Policy"
-            and "Renderer" in json.dumps(r["Properties"]["Roles"])
-        ]
-    )
-    assert f"/reports/{project}/*" in text
-    assert "s3:PutObject" not in text
-    assert f'"reports/{project}/*"' in text  # ListBucket limited by s3:prefix
+    rule = alarm_rule_of(monitoring)
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
+    assert sorted(pattern["detail"]["state"]["value"]) == ["ALARM", "OK"]
+    ((prefix,),) = [[entry["prefix"] for entry in pattern["resources"]]]
+    tail = prefix if isinstance(prefix, str) else prefix["Fn::Join"][1][-1]
+    assert tail.endswith(f":alarm:imgclf-{env}-")
+    (target,) = rule["Properties"]["Targets"]
+    function = monitoring["Resources"][target["Arn"]["Fn::GetAtt"][0]]
+    assert function["Properties"]["Handler"] == "execution_notifier.handler.lambda_handler"
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["ALARM_NAME_PREFIX"] == f"imgclf-{env}-"
+    assert variables["RUNBOOK_PREFIX"] == RUNBOOK_PREFIX
+    assert variables["FAILURE_NOTIFICATION_STATE"] == "NotifyFailure"
+    assert "DeadLetterConfig" in target
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0

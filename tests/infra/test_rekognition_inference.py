@@ -22,6 +22,7 @@ from stacks.pipelines.rekognition_inference import (
     backlog_alarm_minutes,
 )
 from stacks.rekognition_inference_stack import RekognitionInferenceStack
+from stacks.runbooks import Runbook, runbook_of
 from stacks.storage_stack import StorageStack
 from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app, template_of
@@ -298,16 +299,38 @@ def test_controller_manages_only_the_project_and_its_event_source(templates, env
 def test_every_alarm_notifies_the_alert_topic_and_explains_itself(templates, environments, env):
     template = inference(templates, env)
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    # Work queue DLQ, rule delivery DLQ, controller DLQ, backlog age, model needs attention.
-    assert len(alarms) == 5
-    actions_seen = {
-        json.dumps(a["Properties"]["AlarmActions"], sort_keys=True) for a in alarms.values()
-    }
-    assert len(actions_seen) == 1
-    (action,) = json.loads(actions_seen.pop())
-    assert f"{config_of(environments, env).resource_name_prefix}-alerting" in json.dumps(action)
+    prefix = f"{config_of(environments, env).resource_name_prefix}-rekognition-inference-"
+    names = sorted(a["Properties"]["AlarmName"].removeprefix(prefix) for a in alarms.values())
+    assert names == [
+        "backlog-too-old",
+        "capacity-update-failures",
+        "controller-dead-letter",
+        "images-dead-letter",
+        "model-needs-attention",
+        "undelivered-image-events",
+    ]
     for alarm in alarms.values():
+        # Notified through the notifier's alarm-state rule (tests/infra/test_notifier.py).
+        assert "AlarmActions" not in alarm["Properties"]
         assert len(alarm["Properties"]["AlarmDescription"]) > 60
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_capacity_update_failures_alarm_on_three_periods_of_the_controller_metric(
+    templates, environments, env
+):
+    _, alarm = only(
+        inference(templates, env),
+        "AWS::CloudWatch::Alarm",
+        Properties={"MetricName": "CapacityUpdateFailures"},
+    )
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == f"ImageClassification/{env}"
+    assert properties["Dimensions"] == [{"Name": "service", "Value": "rekognition-controller"}]
+    assert (properties["EvaluationPeriods"], properties["DatapointsToAlarm"]) == (3, 3)
+    assert properties["Threshold"] == 1
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert runbook_of(properties["AlarmDescription"]) == Runbook.CAPACITY_UPDATES.value
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

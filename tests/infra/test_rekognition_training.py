@@ -295,7 +295,8 @@ def test_no_trigger_unless_configured(templates):
         template = training(templates, env)
         assert not template.find_resources("AWS::Events::Rule")
         functions = template.find_resources("AWS::Lambda::Function")
-        assert len([key for key in functions if key.startswith("Training")]) == 2
+        # ValidateInput, Evaluate, RecordLineage.
+        assert len([key for key in functions if key.startswith("Training")]) == 3
 
 
 @pytest.fixture(scope="module")

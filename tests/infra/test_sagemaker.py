@@ -65,6 +65,7 @@ MACHINE_IDS = {
     "ClassifyImageSync": "InferenceClassifyImageSyncStateMachine",
     "ClassifyBatch": "InferenceClassifyBatchStateMachine",
     "TrainingWorkflow": "TrainingWorkflowStateMachine",
+    "TrainingDeployWorkflow": "TrainingDeployWorkflowStateMachine",
 }
 
 
@@ -190,6 +191,7 @@ def test_s3_access_is_limited_to_the_prefixes_used(templates, env):
             f"{artifacts}/results/sagemaker/batch/*",
             f"{artifacts}/sagemaker/models/*",
             f"{artifacts}/sagemaker/data-capture/*",
+            f"{artifacts}/sagemaker/reports/*",
         },
         "s3:ListBucket": {data},
     }
@@ -244,10 +246,22 @@ def test_sagemaker_control_plane_is_scoped_to_the_job_name_prefix(templates, env
             f"{prefix}endpoint-config/imgclf-{env}-ic-*",
         ],
         "sagemaker:DescribeEndpoint": [f"{prefix}endpoint/imgclf-{env}-classifier"],
+        "sagemaker:AddTags": [f"{prefix}training-job/imgclf-{env}-ic-*"],
+        "sagemaker:CreateModelPackage": [
+            f"{prefix}model-package-group/imgclf-{env}-image-classifier",
+            f"{prefix}model-package/imgclf-{env}-image-classifier/*",
+        ],
     }
+    if env == "prod":  # on_approval: the deploy workflow reads the approved package
+        expected["sagemaker:DescribeModelPackage"] = [
+            f"{prefix}model-package/imgclf-{env}-image-classifier/*"
+        ]
     for action, allowed in expected.items():
-        (statement,) = grants(template, action)
-        assert sorted(resources_of(statement)) == sorted(allowed), action
+        # The training workflow's, and (on_approval) the deploy workflow's, alike.
+        statements = grants(template, action)
+        assert statements, action
+        for statement in statements:
+            assert sorted(resources_of(statement)) == sorted(allowed), action
     # The endpoint is looked up by its exact name, not by listing every endpoint.
     assert not grants(template, "sagemaker:ListEndpoints")
     for statement in grants(template, "iam:PassRole"):
@@ -291,7 +305,9 @@ def test_training_output_volume_and_endpoint_are_encrypted_with_the_environment_
 def test_logs_and_function_environments_are_encrypted(templates, env):
     template = sagemaker(templates, env)
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 5 + 4 + 1  # five functions, four state machines, the endpoint
+    # Six functions (main's five and RecordLineage), four state machines, the endpoint, and
+    # the deploy workflow where it is configured.
+    assert len(groups) == 6 + 4 + 1 + (env == "prod")
     for group in groups.values():
         assert "KmsKeyId" in group["Properties"]
     for function in template.find_resources("AWS::Lambda::Function").values():
@@ -301,9 +317,13 @@ def test_logs_and_function_environments_are_encrypted(templates, env):
 # --- tasks, choices, map ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("construct", MACHINES)
-def test_every_task_has_a_timeout_retries_and_a_catch(templates, construct):
-    states = definition(sagemaker(templates, "dev"), construct)["States"]
+@pytest.mark.parametrize(
+    ("env", "construct"),
+    # prod's deploy workflow too (sagemaker.training.deploy = on_approval).
+    [*(("dev", machine) for machine in MACHINES), ("prod", "TrainingDeployWorkflow")],
+)
+def test_every_task_has_a_timeout_retries_and_a_catch(templates, env, construct):
+    states = definition(sagemaker(templates, env), construct)["States"]
     tasks = [(name, state) for name, state in all_states(states) if state["Type"] == "Task"]
     assert tasks
     for name, state in tasks:
@@ -490,8 +510,11 @@ def test_training_gate_uses_the_configured_accuracy(templates, cdk_context):
     assert rule == {
         "Variable": "$.evaluation.accuracy",
         "NumericGreaterThanEquals": minimum,
-        "Next": "CreateModel",
+        "Next": "RegisterModel",
     }
+    # Lineage is recorded before the gate decides, whatever it decides.
+    assert states["Evaluation"]["Next"] == "RecordLineage"
+    assert states["TagTrainingJob"]["Next"] == "GatePassed?"
     assert states["GatePassed?"]["Default"] == "NotifyRejected"
     assert states["Train"]["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
     assert states["Train"]["Parameters"]["HyperParameters"]["num_classes"] == "2"
@@ -603,9 +626,9 @@ def test_prod_updates_with_a_canary_and_registers_its_scaling(templates):
     }
     alarms = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
     assert [a["AlarmName"] for a in alarms] == [
-        "imgclf-prod-sagemaker-rollback-5xx",
-        "imgclf-prod-sagemaker-rollback-model-latency",
-        "imgclf-prod-sagemaker-rollback-low-confidence",
+        "imgclf-prod-sagemaker-training-rollback-5xx",
+        "imgclf-prod-sagemaker-training-rollback-model-latency",
+        "imgclf-prod-sagemaker-training-rollback-low-confidence",
     ]
     register = states["RegisterScalableTarget"]
     assert register["Resource"].endswith(

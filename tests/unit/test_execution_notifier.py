@@ -16,9 +16,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from shared.notification import CAUSE_LIMIT, render
+from stacks.building_blocks.alarms import PIPELINES as ALARM_PIPELINES
+from stacks.building_blocks.state_machine import FAILURE_NOTIFICATION_STATE
+from stacks.runbooks import RUNBOOK_PREFIX
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -81,6 +85,33 @@ def status_change(
     }
 
 
+def history_event(event_id: int, kind: str, state: str | None = None) -> dict[str, Any]:
+    """One GetExecutionHistory event as the API documents it (HistoryEvent)."""
+    event: dict[str, Any] = {
+        "timestamp": STOP,
+        "type": kind,
+        "id": event_id,
+        "previousEventId": event_id - 1,
+    }
+    if state is not None:
+        event["stateEnteredEventDetails"] = {"name": state}
+    return event
+
+
+#: The end of a run that failed in a task no Catch handled (newest first): nobody notified.
+UNCAUGHT_FAILURE = [
+    history_event(9, "ExecutionFailed"),
+    history_event(8, "TaskFailed"),
+    history_event(7, "TaskStarted"),
+    history_event(6, "TaskScheduled"),
+    history_event(5, "TaskStateEntered", "Train"),
+    history_event(4, "TaskStateExited"),
+    history_event(3, "TaskSucceeded"),
+    history_event(2, "TaskStateEntered", "Validate"),
+    history_event(1, "ExecutionStarted"),
+]
+
+
 @dataclass
 class Inbox:
     """The handler module and what its alert topic delivered."""
@@ -89,6 +120,11 @@ class Inbox:
     topic_arn: str
     sqs: Any
     queue_url: str
+    history: Stubber
+
+    def answer_history(self, events: list[dict[str, Any]]) -> None:
+        """The next GetExecutionHistory call returns ``events`` (newest first)."""
+        self.history.add_response("get_execution_history", {"events": events})
 
     def messages(self) -> list[dict[str, Any]]:
         """SNS envelopes (Subject, Message, MessageId) delivered so far."""
@@ -122,14 +158,25 @@ def inbox(monkeypatch) -> Iterator[Inbox]:
         monkeypatch.setenv("ENVIRONMENT_NAME", "dev")
         monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("PIPELINES", json.dumps(PIPELINES))
+        monkeypatch.setenv("FAILURE_NOTIFICATION_STATE", FAILURE_NOTIFICATION_STATE)
+        monkeypatch.setenv("ALARM_NAME_PREFIX", "imgclf-dev-")
+        monkeypatch.setenv("ALARM_PIPELINES", json.dumps(ALARM_PIPELINES))
+        monkeypatch.setenv("RUNBOOK_PREFIX", RUNBOOK_PREFIX)
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "execution-notifier")
         monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
         from execution_notifier import handler as module
 
         module.settings.cache_clear()
         module.sns_client.cache_clear()
+        states = boto3.client("stepfunctions", region_name=REGION)
+        history = Stubber(states)
+        history.activate()
+        monkeypatch.setattr(module, "states_client", lambda: states)
+        inbox = Inbox(module, topic_arn, sqs, queue_url, history)
+        for _ in range(3):
+            inbox.answer_history(UNCAUGHT_FAILURE)
         try:
-            yield Inbox(module, topic_arn, sqs, queue_url)
+            yield inbox
         finally:
             module.settings.cache_clear()
             module.sns_client.cache_clear()

@@ -86,7 +86,7 @@ def test_a_record_round_trips_through_json() -> None:
         (record(pipeline="other"), "pipeline: one of"),
         (record(model_version_arn="nope"), "model_version_arn: not a valid value"),
         (record(execution_arn=VERSION_ARN), "execution_arn: not a valid value"),
-        (record(training_data=[]), "training_data: names no data"),
+        (record(training_data=[], datasets={}), "training_data: names no data"),
         (record(training_data=[{"uri": "http://x"}]), r"training_data\[0\]: uri"),
         (record(created_at="yesterday"), "created_at: not an ISO 8601 time"),
         (record(finished_at="2026-01-01T11:00:00"), "finished_at: needs a UTC offset"),

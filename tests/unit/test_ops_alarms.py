@@ -19,9 +19,9 @@ from stacks.environment import build_environment
 from stacks.runbooks import RUNBOOK_PREFIX, Runbook
 from tests.infra.conftest import make_app
 
-FIRING = "imgclf-dev-monitoring-AlarmsRekognitionTrainingExecutionsFailed-1A2B3C"
-QUIET = "imgclf-dev-rekognition-inference-InferenceBacklogTooOldAlarm-4D5E6F"
-OTHER_ENVIRONMENT = "imgclf-dev2-monitoring-AlarmsRekognitionTrainingExecutionsFailed-7G8H"
+FIRING = "imgclf-dev-rekognition-training-runs-failed"
+QUIET = "imgclf-dev-rekognition-inference-backlog-too-old"
+OTHER_ENVIRONMENT = "imgclf-dev2-rekognition-training-runs-failed"
 NOT_OURS = "billing-alarm"
 
 
@@ -70,10 +70,10 @@ def test_firing_alarms_are_listed_with_their_runbook_and_exit_1(
     assert main(["alarms", "--env", "dev"]) == 1
 
     out = capsys.readouterr().out
-    assert "AlarmsRekognitionTrainingExecutionsFailed-1A2B3C" in out
+    assert "rekognition-training-runs-failed" in out
     assert Runbook.WORKFLOW_FAILED.value in out
     assert "Threshold Crossed: 1 datapoint [2.0]" in out
-    assert "InferenceBacklogTooOldAlarm" not in out  # OK: only with --all
+    assert "backlog-too-old" not in out  # OK: only with --all
     assert "elsewhere" not in out  # another environment's, and not ours at all
     assert "1 of 2 alarms of dev in ALARM" in out
     assert "#dashboards/dashboard/imgclf-dev-operations" in out
@@ -83,9 +83,9 @@ def test_all_shows_ok_alarms_too(alarms: Any, capsys: pytest.CaptureFixture[str]
     main(["alarms", "--env", "dev", "--all"])
 
     out = capsys.readouterr().out
-    assert "InferenceBacklogTooOldAlarm-4D5E6F" in out
+    assert "rekognition-inference-backlog-too-old" in out
     assert Runbook.BACKLOG.value in out
-    assert out.index("ExecutionsFailed-1A2B3C") < out.index("BacklogTooOldAlarm")  # ALARM first
+    assert out.index("runs-failed") < out.index("backlog-too-old")  # ALARM first
 
 
 def test_nothing_firing_exits_0(cloudwatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,8 +142,8 @@ def test_alarms_on_a_later_page_are_listed() -> None:
     cloudwatch = boto3.client(
         "cloudwatch", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    stack = "imgclf-dev-monitoring"
-    request = {"AlarmNamePrefix": f"{stack}-", "AlarmTypes": ["MetricAlarm"]}
+    stack = "imgclf-dev"
+    request = {"AlarmNamePrefix": f"{stack}-", "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
 
     def alarm(name: str, state: str) -> dict[str, Any]:
         return {"AlarmName": f"{stack}-{name}", "StateValue": state, "StateReason": "r"}

@@ -59,6 +59,8 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
         ("sagemaker", "classify"): ["--env", "dev", str(image)],
         ("sagemaker", "train"): ["--env", "dev"],
         ("alarms",): ["--env", "dev"],
+        ("status",): ["--env", "dev"],
+        ("simulate",): ["--env", "dev", "--pipeline", "sagemaker", "--images", str(image)],
         ("drift",): ["--env", "dev"],
         ("review", "status"): ["--env", "dev"],
         ("review", "start"): [
@@ -68,6 +70,7 @@ def minimal_arguments(tmp_path: Path) -> dict[tuple[str, ...], list[str]]:
             "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/reviewers",
         ],
         ("teardown",): ["--env", "dev", "--yes"],
+        ("lineage",): ["--env", "dev", "--version", "v1"],
         # prod is the environment that promotes (from dev); it configures its region.
         ("promote",): ["--env", "prod", "--version", "v1"],
         ("approve",): ["--env", "prod", "--execution", PROMOTION],

@@ -317,6 +317,26 @@ def test_train_starts_and_follows_the_workflow(deployed, capsys):
     assert "imgclf-dev-classifier" in printed
 
 
+def test_a_registered_model_is_reported_with_the_command_that_approves_it(deployed, capsys):
+    """sagemaker.training.deploy = on_approval: the run ends REGISTERED, nothing deployed."""
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/imgclf-dev-image-classifier/3"
+    registered = {
+        **{key: value for key, value in TRAINING_OUTCOME.items() if "endpoint" not in key},
+        "outcome": "REGISTERED",
+        "model_package_arn": package,
+        "lineage_uri": "s3://artifacts/sagemaker/reports/imgclf-dev-ic-0123456789ab/lineage.json",
+    }
+    deployed.replace("TrainingStateMachineArn", passing(registered))
+    put_training_data(deployed.s3, ("train", "validation", "train_lst", "validation_lst"))
+
+    assert main(["sagemaker", "train", "--env", "dev", "--wait"]) == 0
+
+    printed = capsys.readouterr().out
+    assert "Training REGISTERED" in printed
+    assert f"python -m ops approve --env dev --package {package}\n" in printed
+    assert "imgclf-dev-classifier" not in printed
+
+
 def test_train_without_wait_only_starts(deployed, capsys):
     put_training_data(deployed.s3, ("train", "validation", "train_lst", "validation_lst"))
 

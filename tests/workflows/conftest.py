@@ -10,6 +10,7 @@ from aws_cdk.assertions import Template
 from stacks.config import load_environment
 from stacks.environment import EnvironmentStacks, build_environment
 from tests.infra.conftest import make_app
+from tests.workflows.test_sagemaker_training import sagemaker  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,9 @@ class SageMaker:
         #: Other endpoints of the account (ListEndpoints' pages), newest first.
         self.other_endpoints: list[dict[str, Any]] = []
         self.job_name = ""
+        self.channels: list[dict[str, Any]] = []
+        #: Versions registered in the model package group, in order.
+        self.packages: list[dict[str, Any]] = []
         self._deploying: str | None = None
 
     def install(self) -> None:
@@ -94,13 +97,28 @@ class SageMaker:
         w.script("sagemaker", "CreateEndpoint", self._create_endpoint)
         w.script("sagemaker", "UpdateEndpoint", self._update_endpoint)
         w.script("sagemaker", "DescribeEndpoint", self._describe_endpoint)
+        w.script("sagemaker", "AddTags", {"Tags": []})
+        w.script("sagemaker", "CreateModelPackage", self._create_model_package)
 
     @staticmethod
     def _arn(kind: str, name: str = "x") -> str:
         return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
 
+    def _create_model_package(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        self.packages.append(dict(params))
+        arn = self._arn("model-package", f"{params['ModelPackageGroupName']}/{len(self.packages)}")
+        return conforming("sagemaker", "CreateModelPackage", {"ModelPackageArn": arn})
+
     def _create_training_job(self, params: Mapping[str, Any]) -> dict[str, Any]:
         self.job_name = params["TrainingJobName"]
+        self.channels = [
+            {
+                "ChannelName": channel["ChannelName"],
+                "DataSource": channel["DataSource"],
+                "ContentType": channel["ContentType"],
+            }
+            for channel in params["InputDataConfig"]
+        ]
         return conforming(
             "sagemaker", "CreateTrainingJob", {"TrainingJobArn": self._arn("training-job")}
         )
@@ -126,6 +144,7 @@ class SageMaker:
             "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1},
             "StoppingCondition": {"MaxRuntimeInSeconds": 14400},
             "BillableTimeInSeconds": 900,
+            "InputDataConfig": self.channels,
         }
         if status == "Failed":
             description["FailureReason"] = "ClientError: No train_lst channel data found"
@@ -318,9 +337,9 @@ def test_gate_pass_updates_an_existing_endpoint(sagemaker):
             },
             "AutoRollbackConfiguration": {
                 "Alarms": [
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-5xx"},
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-model-latency"},
-                    {"AlarmName": "imgclf-dev-sagemaker-rollback-low-confidence"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-5xx"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-model-latency"},
+                    {"AlarmName": "imgclf-dev-sagemaker-training-rollback-low-confidence"},
                 ]
             },
         },
@@ -535,8 +554,8 @@ def test_a_rolled_back_update_fails_at_once_with_the_failure_reason(sagemaker):
 
 
 ALARM_ROLLBACK = (
-    "Deployment was rolled back because alarm imgclf-dev-sagemaker-rollback-5xx went into the "
-    "ALARM state."
+    "Deployment was rolled back because alarm imgclf-dev-sagemaker-training-rollback-5xx went "
+    "into the ALARM state."
 )
 
 
@@ -557,7 +576,7 @@ def test_an_update_an_alarm_rolled_back_is_reported_with_the_alarm(sagemaker):
     assert f"FailureReason: {ALARM_ROLLBACK}" in run.cause
     assert run.waits == [60, 60, 60, 60]  # RollingBack is waited out, not a failure
     (published,) = run.published()
-    assert "imgclf-dev-sagemaker-rollback-5xx" in published["Message"]
+    assert "imgclf-dev-sagemaker-training-rollback-5xx" in published["Message"]
 
 
 def test_a_new_failure_reason_on_the_new_configuration_is_not_a_deployment(sagemaker):

@@ -14,6 +14,7 @@ from stacks.config.limits import (
     IMAGE_CLASSIFICATION_LAYERS,
     MAX_TRAINING_HOURS,
     PRETRAINED_LAYERS,
+    SAGEMAKER_DEPLOY_MODES,
     TRAINING_DATA_FORMATS,
 )
 from stacks.config.reading import _INPUT_PREFIX, _PREFIX_HINT, _Reader, _required
@@ -108,6 +109,7 @@ def _sagemaker_training(reader: _Reader, class_count: int) -> SageMakerTrainingC
         data_format=reader.choice("data_format", TRAINING_DATA_FORMATS),
         hyperparameters=_hyperparameters(reader.child("hyperparameters"), class_count),
         min_validation_accuracy=_required(reader.fraction("min_validation_accuracy")),
+        deploy=reader.choice("deploy", SAGEMAKER_DEPLOY_MODES),
     )
     reader.reject_unknown()
     return config

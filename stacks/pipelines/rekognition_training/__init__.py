@@ -12,7 +12,9 @@ catch -> readable notification -> fail):
    from dataset ARNs or Ground Truth manifests (or an automatic split), polling each until
    complete; or keep them (``use_existing_datasets``).
 4. ``CreateVersion`` and a bounded poll of ``DescribeProjectVersions`` *with VersionNames*.
-5. ``Evaluate`` (Lambda): report to S3, metrics to CloudWatch, the gate's verdict.
+5. ``Evaluate`` (Lambda): report to S3, metrics to CloudWatch, the gate's verdict;
+   ``RecordLineage`` (Lambda): ``lineage.json`` next to the report (``shared.lineage``), whatever
+   the verdict, and ``TagVersion``: the record's URI, the verdict and the code version as tags.
 6. Gate passed: start the version, poll until RUNNING, publish its ARN to the SSM parameter
    inference reads, stop the previously published version (blue/green), notify, ``Deployed``.
    Gate failed: notify the gap, end in ``ModelRejected`` (a successful run whose outcome is

@@ -19,17 +19,23 @@ from constructs import Construct
 
 from contracts import metrics
 from contracts.s3_layout import project_reports_prefix
+from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
+from stacks.code_version import code_version
 from stacks.config import EnvironmentConfig
 from stacks.pipelines.rekognition_training.definition import (
     MANAGED_BY,
     _definition,
     _WorkflowParts,
 )
-from stacks.pipelines.rekognition_training.permissions import _grant_evaluation, _grant_workflow
+from stacks.pipelines.rekognition_training.permissions import (
+    _grant_evaluation,
+    _grant_lineage,
+    _grant_workflow,
+)
 from stacks.pipelines.rekognition_training.triggers import _triggers
 
 EVALUATION_SERVICE = metrics.REKOGNITION_EVALUATION_SERVICE
@@ -112,6 +118,22 @@ class RekognitionTraining(Construct):
             **common,
         )
         _grant_evaluation(self.evaluate_function, artifacts_bucket, encryption_key, data_bucket)
+        self.lineage_function = PythonFunction(
+            self,
+            "RecordLineage",
+            handler="rekognition_training.lineage.lambda_handler",
+            description="Records the lineage of a trained model version next to its report",
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            service_name="rekognition-training",
+            environment={
+                "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "ENVIRONMENT_NAME": config.name,
+                CODE_VERSION_VARIABLE: code_version(),
+            },
+            **common,
+        )
+        _grant_lineage(self.lineage_function, data_bucket, artifacts_bucket, encryption_key)
 
         self.workflow = Workflow(
             self,
@@ -125,6 +147,7 @@ class RekognitionTraining(Construct):
                     config=config,
                     validate_function=self.validate_function,
                     evaluate_function=self.evaluate_function,
+                    lineage_function=self.lineage_function,
                     artifacts_bucket=artifacts_bucket,
                     encryption_key=encryption_key,
                     project_resources=self.project_resources,
@@ -150,6 +173,15 @@ class RekognitionTraining(Construct):
         )
         self.trigger_function: PythonFunction | None = _triggers(
             self, self.state_machine, config, data_bucket, alerts, common
+        )
+
+    def version_metric_search(self, name: str) -> str:
+        """A ``SEARCH`` over an aggregate (``f1_macro``, ``accuracy``, any gate metric) the
+        evaluation function publishes per version of this project: one series per version."""
+        return (
+            f"SEARCH('{{{self.metrics_namespace},Project,Version,service}} "
+            f'MetricName="{name}" Project="{self.project_name}" '
+            f"service=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
         )
 
     def label_metric_search(self, name: str) -> str:

@@ -2,7 +2,8 @@
 
 ``WrapRequest`` -> ``ValidateInput`` -> ``FindProject`` (``CreateProject`` or ``UseProject``) ->
 the datasets (``datasets``) -> ``CreateVersion`` and its training poll -> ``Evaluate`` ->
-``GatePassed?``: the deployment (``deployment``) or ``NotifyRejected`` -> ``ModelRejected``.
+``RecordLineage`` -> ``TagVersion`` -> ``GatePassed?``: the deployment (``deployment``) or
+``NotifyRejected`` -> ``ModelRejected``.
 State names are construct ids under ``<construct>/States``; the order in which the tasks are
 created is the order of their statements in the state machine role's policy, so it is kept.
 """
@@ -22,7 +23,7 @@ from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import TaskGuard
 from stacks.config import PROJECT_LOOKUP_MAX_PAGES, EnvironmentConfig
 from stacks.pipelines.rekognition_training.datasets import _datasets
-from stacks.pipelines.rekognition_training.deployment import _deploy
+from stacks.pipelines.rekognition_training.deployment import DeployOrigin, _deploy
 from stacks.pipelines.rekognition_training.polling import _poll_version, _Scope, _sdk
 from stacks.pipelines.rekognition_training.statuses import TRAINING
 
@@ -39,6 +40,7 @@ class _WorkflowParts:
     config: EnvironmentConfig
     validate_function: PythonFunction
     evaluate_function: PythonFunction
+    lineage_function: PythonFunction
     artifacts_bucket: s3.IBucket
     encryption_key: kms.IKey
     project_resources: list[str]
@@ -112,6 +114,28 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         ),
         result_path="$.evaluation",
     )
+    record_lineage = guard.invoke(
+        scope.construct,
+        "RecordLineage",
+        function=parts.lineage_function.function,
+        timeout=Duration.seconds(90),
+        payload=sfn.TaskInput.from_object(
+            {
+                "state.$": "$",
+                "execution_arn.$": "$$.Execution.Id",
+                "started_at.$": "$$.Execution.StartTime",
+            }
+        ),
+        result_path="$.lineage",
+    )
+    tag_version = _sdk(
+        scope,
+        "TagVersion",
+        "tagResource",
+        {"ResourceArn.$": "$.version.arn", "Tags.$": "$.lineage.tags"},
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    evaluate.next(record_lineage).next(tag_version)
     training_done = _poll_version(
         scope,
         "Training",
@@ -129,6 +153,8 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
         training.start_max_polls,
         config=config,
         model_parameter_arn=parts.model_parameter_arn,
+        # The run's own record (a promotion names its source's instead).
+        origin=DeployOrigin(outcome={"lineage_uri.$": "$.lineage.uri"}),
     )
     rejected = guard.notify(
         scope.construct,
@@ -158,10 +184,11 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
                 "gate.$": "$.evaluation.gate",
                 "metrics.$": "$.evaluation.metrics",
                 "report_uri.$": "$.evaluation.report_uri",
+                "lineage_uri.$": "$.lineage.uri",
             },
         )
     ).next(sfn.Succeed(scope.construct, "ModelRejected"))
-    evaluate.next(
+    tag_version.next(
         sfn.Choice(scope.construct, "GatePassed?")
         .when(sfn.Condition.boolean_equals("$.evaluation.gate.passed", True), deploy)
         .otherwise(rejected)

@@ -49,6 +49,35 @@ def _grant_evaluation(
     )
 
 
+def _grant_lineage(
+    lineage_function: PythonFunction,
+    data_bucket: s3.IBucket,
+    artifacts_bucket: s3.IBucket,
+    encryption_key: kms.IKey,
+) -> None:
+    """The lineage function reads the version ID and ETag of each manifest (a HEAD request is
+    authorized by GetObject, and GetObjectVersion for a given version) and writes the record."""
+    read = ["s3:GetObject", "s3:GetObjectVersion"]
+    grant_objects(lineage_function.role, data_bucket, "", read)
+    grant_objects(lineage_function.role, artifacts_bucket, "models/", read)
+    grant_objects(lineage_function.role, artifacts_bucket, "reports/", ["s3:PutObject"])
+    encryption_key.grant(lineage_function.role, "kms:Decrypt", "kms:GenerateDataKey")
+    acknowledge_prefix_wildcards(
+        lineage_function,
+        data_bucket,
+        [""],
+        "A training request may name a manifest anywhere in the data bucket (ValidateInput "
+        "refuses other buckets); the lineage function only reads its version ID and ETag.",
+    )
+    acknowledge_prefix_wildcards(
+        lineage_function,
+        artifacts_bucket,
+        ["models/", "reports/"],
+        "Reads the version ID and ETag of the manifest snapshots Rekognition writes under "
+        "models/ and writes lineage.json under reports/, names unknown until training runs.",
+    )
+
+
 def _grant_workflow(
     workflow: Workflow,
     *,

@@ -18,6 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from contracts.metrics import REKOGNITION_TRAINING_TRIGGER_SERVICE
+from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import Invocation, PythonFunction
 from stacks.config import EnvironmentConfig
@@ -48,7 +49,7 @@ def _triggers(
             "DATA_BUCKET": data_bucket.bucket_name,
             "SCHEDULED_MANIFEST_KEY": training.scheduled_manifest_key or "",
         },
-        alarm_action=alerts.alarm_action,
+        alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="rekognition-training"),
         # One at a time: each trigger sees the run the previous one started.
         reserved_concurrency=1,
         **{**common, "invocation": Invocation.ASYNCHRONOUS},

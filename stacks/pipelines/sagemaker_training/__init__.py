@@ -11,8 +11,13 @@ readable notification -> fail):
    environment key; Step Functions waits until the job ends (a failed or stopped job fails it).
 3. ``ReadAccuracy`` -> ``Evaluation``: the job's final ``validation:accuracy`` (a run without it
    fails with ``MissingValidationAccuracy``).
-4. ``GatePassed?``: accuracy >= ``training.min_validation_accuracy``. Rejected:
-   ``NotifyRejected`` -> ``ModelRejected`` (a successful run whose outcome is ``REJECTED``).
+4. ``RecordLineage`` (``metrics.json`` and ``lineage.json`` under ``sagemaker/reports/<job>/``)
+   -> ``TagTrainingJob`` -> ``GatePassed?``: accuracy >= ``training.min_validation_accuracy``.
+   Rejected: ``NotifyRejected`` -> ``ModelRejected`` (a successful run whose outcome is
+   ``REJECTED``). Passed: ``RegisterModel`` in the environment's model package group
+   (``registry``); with ``sagemaker.training.deploy = on_approval`` the run ends ``Registered``
+   and approving the package starts the deploy workflow (``approval``), which deploys it
+   through step 5; with ``direct`` the package is registered as Approved and step 5 follows.
 5. ``CreateModel`` -> ``CreateEndpointConfig`` (KMS-encrypted volume, data capture to S3) ->
    ``FindEndpoint`` (DescribeEndpoint of the exact name; "Could not find endpoint" means there
    is none) -> ``CreateEndpoint`` or ``UpdateEndpoint`` (an endpoint that is not InService is
@@ -22,11 +27,13 @@ readable notification -> fail):
    name, and InService with the *old* configuration (or a new ``FailureReason``) is a rolled-back
    update (``EndpointUpdateRolledBack``); the cause carries SageMaker's ``FailureReason``.
 
-Modules: ``construct`` (the :class:`SageMakerTraining` construct: algorithm image, roles,
-workflow, endpoint metrics), ``definition`` (steps 1 to 5), ``endpoint`` (the endpoint status
-table, the lookup and the deployment wait of step 5), ``permissions`` (the two SageMaker roles,
-the scoped prefixes and log groups, the cdk-nag acknowledgements), ``calls`` (the API call
-timeout and the names SageMaker's errors arrive under).
+Modules: ``construct`` (the :class:`SageMakerTraining` construct: algorithm image, roles, model
+package group, lineage function, workflows, the approval rule, endpoint metrics), ``definition``
+(steps 1 to 4), ``registry`` (lineage and registration), ``deployment`` (step 5, shared with the
+deploy workflow), ``approval`` (the deploy workflow and its event pattern), ``endpoint`` (the
+endpoint status table, the lookup and the deployment wait of step 5), ``permissions`` (the two
+SageMaker roles, the scoped prefixes and log groups, the cdk-nag acknowledgements), ``calls``
+(the API call timeout and the names SageMaker's errors arrive under).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from stacks.pipelines.sagemaker_training.construct import (
     IMAGE_CLASSIFICATION_REGISTRIES,
     SageMakerTraining,
 )
-from stacks.pipelines.sagemaker_training.definition import VALIDATION_METRIC
+from stacks.pipelines.sagemaker_training.deployment import VALIDATION_METRIC
 from stacks.pipelines.sagemaker_training.endpoint import (
     ENDPOINT_IN_SERVICE,
     ENDPOINT_LOOKUP_ATTEMPTS,

@@ -13,20 +13,44 @@ from functools import partial
 
 from aws_cdk import Aws, CfnMapping, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker_cfn
 from constructs import Construct
 
+from contracts.s3_layout import SAGEMAKER_REPORTS_PREFIX
+from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
+from stacks.building_blocks.iam import (
+    acknowledge_prefix_wildcards,
+    acknowledge_resources,
+    grant_objects,
+)
+from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
+from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.building_blocks.retention import log_retention
 from stacks.building_blocks.state_machine import Workflow
-from stacks.config import SUPPORTED_REGIONS, EnvironmentConfig
+from stacks.code_version import code_version
+from stacks.config import DEPLOY_ON_APPROVAL, SUPPORTED_REGIONS, EnvironmentConfig
+from stacks.pipelines.sagemaker_training.approval import (
+    _ApprovalParts,
+    _deploy_definition,
+    approved_package_pattern,
+)
 from stacks.pipelines.sagemaker_training.definition import _definition, _WorkflowParts
+from stacks.pipelines.sagemaker_training.deployment import _DeploymentParts
 from stacks.pipelines.sagemaker_training.endpoint import VARIANT_NAME
-from stacks.pipelines.sagemaker_training.guardrails import RollbackAlarms, rollback_alarm_names
+from stacks.pipelines.sagemaker_training.guardrails import (
+    RollbackAlarms,
+    rollback_alarm_names,
+    rollback_scope,
+)
 from stacks.pipelines.sagemaker_training.permissions import (
     _acknowledge,
+    _arn,
     _grant_autoscaling,
     _grant_state_machine,
     _hosting_role,
@@ -125,12 +149,67 @@ class SageMakerTraining(Construct):
             self,
             "RollbackAlarms",
             config=config,
-            action=alerts.alarm_action,
             endpoint_metric=self.endpoint_metric,
             low_confidence=low_confidence,
             classified=classified,
         )
         training = sagemaker.training
+        self.model_package_group_name = sagemaker.model_package_group_name(
+            config.resource_name_prefix
+        )
+        self.model_package_group_arn = _arn(
+            self, "model-package-group", self.model_package_group_name
+        )
+        #: Every version of the group's packages (``model-package/<group>/<version>``).
+        self.model_package_arns = _arn(self, "model-package", f"{self.model_package_group_name}/*")
+        registry = sagemaker_cfn.CfnModelPackageGroup(
+            self,
+            "ModelRegistry",
+            model_package_group_name=self.model_package_group_name,
+            model_package_group_description=(
+                f"Image classifiers of environment {config.name} that passed the training gate"
+            ),
+        )
+        acknowledge_resources(
+            self,
+            [self.model_package_arns],
+            "Model package versions are numbered by SageMaker when registered; the grant "
+            "covers the versions of this environment's group only.",
+        )
+        registry.apply_removal_policy(
+            RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        )
+        self.lineage_function = PythonFunction(
+            self,
+            "RecordLineage",
+            handler="sagemaker_training.lineage.lambda_handler",
+            description="Records a SageMaker training job's metrics and lineage",
+            memory_size=256,
+            timeout=Duration.seconds(60),
+            service_name="sagemaker-training",
+            invocation=Invocation.SYNCHRONOUS,
+            environment={
+                "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
+                "ENVIRONMENT_NAME": config.name,
+                "MODEL_PACKAGE_GROUP": self.model_package_group_name,
+                CODE_VERSION_VARIABLE: code_version(),
+            },
+            **FunctionDefaults.of(config, encryption_key).kwargs(),
+        )
+        grant_objects(
+            self.lineage_function.role,
+            artifacts_bucket,
+            SAGEMAKER_REPORTS_PREFIX,
+            ["s3:PutObject"],
+        )
+        encryption_key.grant(self.lineage_function.role, "kms:GenerateDataKey")
+        acknowledge_prefix_wildcards(
+            self.lineage_function,
+            artifacts_bucket,
+            [SAGEMAKER_REPORTS_PREFIX],
+            "Writes metrics.json and lineage.json under a folder named after each training "
+            "job, unknown until the job runs (PutObject only).",
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
@@ -150,6 +229,9 @@ class SageMakerTraining(Construct):
                     algorithm_image=self.algorithm_image,
                     training_role=self.training_role,
                     hosting_role=self.hosting_role,
+                    lineage_function=self.lineage_function,
+                    model_package_group_name=self.model_package_group_name,
+                    model_package_group_arn=self.model_package_group_arn,
                     rollback_alarms=rollback_alarm_names(config),
                 ),
             ),
@@ -161,9 +243,16 @@ class SageMakerTraining(Construct):
             retain_logs=config.retain_data,
         )
         self.state_machine = self.workflow.state_machine
+        self.workflow.node.add_dependency(registry)
         _grant_state_machine(encryption_key, self.state_machine.role)
         if sagemaker.endpoint.autoscaling is not None:
             _grant_autoscaling(self, self.state_machine.role, self.endpoint_name)
+        #: The approval-triggered deploy workflow (``sagemaker.training.deploy = on_approval``).
+        self.deploy_workflow: Workflow | None = None
+        if training.deploy == DEPLOY_ON_APPROVAL:
+            self.deploy_workflow = self._deploy_on_approval(
+                config, artifacts_bucket, encryption_key, alerts
+            )
         _acknowledge(
             self,
             config=config,
@@ -172,6 +261,81 @@ class SageMakerTraining(Construct):
             job_prefix=self.job_prefix,
             log_groups=self._log_groups,
         )
+
+    def _deploy_on_approval(
+        self,
+        config: EnvironmentConfig,
+        artifacts_bucket: s3.IBucket,
+        encryption_key: kms.IKey,
+        alerts: AlertTopic,
+    ) -> Workflow:
+        """The deploy workflow, and the rule that starts it when a package is approved."""
+        parts = _ApprovalParts(
+            owner=self,
+            deployment=_DeploymentParts(
+                owner=self,
+                config=config,
+                artifacts_bucket=artifacts_bucket,
+                key=encryption_key,
+                endpoint_name=self.endpoint_name,
+                endpoint_arn=self.endpoint_arn,
+                algorithm_image=self.algorithm_image,
+                hosting_role=self.hosting_role,
+                rollback_alarms=rollback_alarm_names(config),
+            ),
+            job_prefix=self.job_prefix,
+            group_name=self.model_package_group_name,
+            package_arns=self.model_package_arns,
+            model_arn=_arn(self, "model", f"{self.job_prefix}-*"),
+            endpoint_config_arn=_arn(self, "endpoint-config", f"{self.job_prefix}-*"),
+        )
+        workflow = Workflow(
+            self,
+            "DeployWorkflow",
+            workflow_name="SageMaker deployment",
+            environment_name=config.name,
+            definition=partial(_deploy_definition, parts),
+            # The endpoint poll at its longest, and the calls around it.
+            timeout=Duration.hours(2),
+            alerts=alerts,
+            encryption_key=encryption_key,
+            log_retention=log_retention(config.log_retention_days),
+            retain_logs=config.retain_data,
+        )
+        _grant_state_machine(encryption_key, workflow.state_machine.role)
+        if config.sagemaker.endpoint.autoscaling is not None:
+            _grant_autoscaling(self, workflow.state_machine.role, self.endpoint_name)
+        undelivered = DeadLetterQueue(
+            self,
+            "ApprovalEventsDeadLetter",
+            encryption_key=encryption_key,
+            alarms=rollback_scope(config),
+            what="approval-events-undelivered",
+            source_description="The rule that deploys approved model packages",
+        )
+        pattern = approved_package_pattern(self.model_package_group_name)
+        events.Rule(
+            self,
+            "PackageApproved",
+            description=(
+                f"Approved model packages of {self.model_package_group_name} start the deploy "
+                "workflow"
+            ),
+            event_pattern=events.EventPattern(
+                source=pattern["source"],
+                detail_type=pattern["detail-type"],
+                detail=pattern["detail"],
+            ),
+            targets=[
+                targets.SfnStateMachine(
+                    workflow.state_machine,
+                    dead_letter_queue=undelivered.queue,
+                    max_event_age=Duration.hours(24),
+                    retry_attempts=185,
+                )
+            ],
+        )
+        return workflow
 
     def endpoint_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
         """A metric SageMaker publishes for the endpoint this workflow deploys (``Invocations``,

@@ -1,10 +1,11 @@
 """The train -> evaluate -> deploy states (steps 1 to 5 of the package docstring).
 
-``NameJob`` -> ``Train`` -> ``ReadAccuracy`` -> ``Evaluation`` -> ``GatePassed?`` ->
-(rejected: ``NotifyRejected`` -> ``ModelRejected``) ``CreateModel`` -> ``CreateEndpointConfig``
--> the endpoint's lookup and wait (``endpoint``) -> ``NotifyDeployed`` -> ``Deployed``. State
-names are construct ids under ``<construct>/States``; they are created in the order they always
-were, the endpoint's steps included.
+``NameJob`` -> ``Train`` -> ``ReadAccuracy`` -> ``Evaluation`` -> ``RecordLineage`` ->
+``TagTrainingJob`` -> ``GatePassed?`` -> (rejected: ``NotifyRejected`` -> ``ModelRejected``)
+``RegisterModel`` (``registry``) -> ``Registered``, or (direct) the deployment (``deployment``):
+``CreateModel`` -> ``CreateEndpointConfig`` -> the endpoint's lookup and wait (``endpoint``) ->
+``NotifyDeployed`` -> ``Deployed``. State names are construct ids under ``<construct>/States``;
+they are created in the order they always were, the endpoint's steps included.
 """
 
 from __future__ import annotations
@@ -21,42 +22,20 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.building_blocks.network import NetworkPlacement, placement_of
-from stacks.building_blocks.sagemaker_tasks import (
-    CreateEndpoint,
-    CreateEndpointConfig,
-    CreateModel,
-    S3Uri,
-    TrainingJob,
-    UpdateEndpoint,
-)
+from stacks.building_blocks.network import placement_of
+from stacks.building_blocks.python_function import PythonFunction
+from stacks.building_blocks.sagemaker_tasks import S3Uri, TrainingJob
 from stacks.building_blocks.state_machine import TaskGuard
-from stacks.config import EnvironmentConfig, has_instance_storage
-from stacks.pipelines.sagemaker_training.calls import (
-    SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS,
-    SDK_TIMEOUT,
+from stacks.config import DEPLOY_DIRECT, EnvironmentConfig, has_instance_storage
+from stacks.pipelines.sagemaker_training.calls import SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS
+from stacks.pipelines.sagemaker_training.deployment import (
+    VALIDATION_METRIC,
+    _deploy,
+    _DeploymentParts,
+    _vpc_config,
 )
-from stacks.pipelines.sagemaker_training.endpoint import (
-    VARIANT_NAME,
-    _autoscaling_steps,
-    _connect,
-    _deployment_config,
-    _deployment_failures,
-    _endpoint_lookup,
-    _endpoint_tasks,
-    _retained_variant_properties,
-    _serverless_variants,
-    _wait_until_deployed,
-)
-from stacks.pipelines.sagemaker_training.permissions import (
-    DATA_CAPTURE_PREFIX,
-    MODELS_PREFIX,
-    _arn,
-    _pass_role,
-    _scalable_targets,
-)
-
-VALIDATION_METRIC = "validation:accuracy"
+from stacks.pipelines.sagemaker_training.permissions import MODELS_PREFIX, _arn, _pass_role
+from stacks.pipelines.sagemaker_training.registry import _lineage_and_registration
 
 
 @dataclass(frozen=True)
@@ -75,8 +54,24 @@ class _WorkflowParts:
     algorithm_image: str
     training_role: iam.IRole
     hosting_role: iam.IRole
+    lineage_function: PythonFunction
+    model_package_group_name: str
+    model_package_group_arn: str
     #: Alarms whose firing during an update makes SageMaker roll it back (guardrails).
     rollback_alarms: tuple[str, ...] = ()
+
+    def deployment(self) -> _DeploymentParts:
+        return _DeploymentParts(
+            owner=self.owner,
+            config=self.config,
+            artifacts_bucket=self.artifacts_bucket,
+            key=self.key,
+            endpoint_name=self.endpoint_name,
+            endpoint_arn=self.endpoint_arn,
+            algorithm_image=self.algorithm_image,
+            hosting_role=self.hosting_role,
+            rollback_alarms=self.rollback_alarms,
+        )
 
 
 def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
@@ -159,11 +154,25 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
                 "outcome": "REJECTED",
                 "training_job.$": "$.job.name",
                 "evaluation.$": "$.evaluation",
+                "lineage_uri.$": "$.lineage.uri",
             },
         )
     ).next(sfn.Succeed(states, "ModelRejected"))
 
-    deploy = _deploy(parts, states, guard, model_arn, endpoint_config_arn)
+    deploy = _deploy(parts.deployment(), states, guard, model_arn, endpoint_config_arn)
+    registered = _lineage_and_registration(
+        states,
+        guard,
+        lineage_function=parts.lineage_function,
+        job_arn=job_arn,
+        group_name=parts.model_package_group_name,
+        group_arn=parts.model_package_group_arn,
+        algorithm_image=parts.algorithm_image,
+        endpoint_instance_type=sagemaker.endpoint.instance_type,
+        direct=training.deploy == DEPLOY_DIRECT,
+        deploy=deploy,
+        environment_name=parts.config.name,
+    )
     name_job.next(train).next(
         sfn.Choice(states, "MetricsReported?")
         .when(
@@ -172,13 +181,13 @@ def _definition(parts: _WorkflowParts, guard: TaskGuard) -> sfn.IChainable:
                 sfn.Choice(states, "AccuracyReported?")
                 .when(
                     sfn.Condition.is_present("$.metric.values[0]"),
-                    evaluation.next(
+                    evaluation.next(registered.record).next(
                         sfn.Choice(states, "GatePassed?")
                         .when(
                             sfn.Condition.number_greater_than_equals(
                                 "$.evaluation.accuracy", training.min_validation_accuracy
                             ),
-                            deploy,
+                            registered.register,
                         )
                         .otherwise(rejected)
                     ),
@@ -277,170 +286,3 @@ def _train(parts: _WorkflowParts, states: Construct, job_arn: str) -> TrainingJo
         # The job's own limit plus provisioning, data download and model upload.
         task_timeout=sfn.Timeout.duration(Duration.hours(training.max_runtime_hours + 1)),
     )
-
-
-def _deploy(
-    parts: _WorkflowParts,
-    states: Construct,
-    guard: TaskGuard,
-    model_arn: str,
-    endpoint_config_arn: str,
-) -> sfn.IChainable:
-    """``CreateModel`` -> ``CreateEndpointConfig`` -> the endpoint's lookup, create or update,
-    and wait (``endpoint``) -> ``NotifyDeployed`` -> ``Deployed``.
-
-    The ``endpoint`` builders are called between these states, in the order every state was
-    created before the split (the order of the construct tree is unchanged).
-    """
-    sagemaker = parts.config.sagemaker
-    endpoint = sagemaker.endpoint
-    key_arn = parts.key.key_arn
-    timeout = sfn.Timeout.duration(SDK_TIMEOUT)
-    model_extra: dict[str, Any] = {"EnableNetworkIsolation": True}
-    network = placement_of(parts.owner)
-    if network is not None:
-        model_extra["VpcConfig"] = _vpc_config(network, network.hosting)
-    create_model = CreateModel(
-        states,
-        "CreateModel",
-        extra_parameters=model_extra,
-        policies=[
-            iam.PolicyStatement(
-                actions=["sagemaker:CreateModel", "sagemaker:ListTags"],
-                resources=[model_arn],
-            ),
-            _pass_role(parts.hosting_role),
-        ],
-        model_name=sfn.JsonPath.string_at("$.job.name"),
-        role=parts.hosting_role,
-        primary_container=tasks.ContainerDefinition(
-            image=tasks.DockerImage.from_registry(parts.algorithm_image),
-            model_s3_location=S3Uri(sfn.JsonPath.string_at("$.evaluation.model_artifacts")),
-        ),
-        result_path=sfn.JsonPath.DISCARD,
-        task_timeout=timeout,
-    )
-    config_extra: dict[str, Any] = _serverless_variants(endpoint, "$.job.name")
-    if not endpoint.serverless_mode and not has_instance_storage(endpoint.instance_type):
-        config_extra["KmsKeyId"] = key_arn
-    if endpoint.data_capture_percentage > 0:
-        config_extra["DataCaptureConfig"] = {
-            "EnableCapture": True,
-            "InitialSamplingPercentage": endpoint.data_capture_percentage,
-            "DestinationS3Uri": (
-                f"s3://{parts.artifacts_bucket.bucket_name}/{DATA_CAPTURE_PREFIX.rstrip('/')}"
-            ),
-            "KmsKeyId": key_arn,
-            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        }
-    create_config = CreateEndpointConfig(
-        states,
-        "CreateEndpointConfig",
-        policies=[
-            iam.PolicyStatement(
-                actions=["sagemaker:CreateEndpointConfig", "sagemaker:ListTags"],
-                resources=[endpoint_config_arn],
-            )
-        ],
-        extra_parameters=config_extra,
-        endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
-        production_variants=[
-            tasks.ProductionVariant(
-                model_name=sfn.JsonPath.string_at("$.job.name"),
-                variant_name=VARIANT_NAME,
-                instance_type=ec2.InstanceType(endpoint.instance_type.removeprefix("ml.")),
-                initial_instance_count=endpoint.initial_instance_count,
-            )
-        ],
-        result_path=sfn.JsonPath.DISCARD,
-        task_timeout=timeout,
-    )
-    endpoint_policy = [
-        iam.PolicyStatement(
-            actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
-            resources=[parts.endpoint_arn, endpoint_config_arn],
-        )
-    ]
-    create_endpoint = CreateEndpoint(
-        states,
-        "CreateEndpoint",
-        policies=endpoint_policy,
-        endpoint_name=parts.endpoint_name,
-        endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
-        result_path=sfn.JsonPath.DISCARD,
-        task_timeout=timeout,
-    )
-    update_endpoint = UpdateEndpoint(
-        states,
-        "UpdateEndpoint",
-        policies=endpoint_policy,
-        extra_parameters={
-            **_deployment_config(endpoint, parts.rollback_alarms),
-            **_retained_variant_properties(endpoint),
-        },
-        endpoint_name=parts.endpoint_name,
-        endpoint_config_name=sfn.JsonPath.string_at("$.job.name"),
-        result_path=sfn.JsonPath.DISCARD,
-        task_timeout=timeout,
-    )
-    endpoint_tasks = _endpoint_tasks(states, parts.endpoint_name, parts.endpoint_arn, timeout)
-    for task in (create_model, create_config, create_endpoint, update_endpoint):
-        guard(task, transient_errors=SAGEMAKER_OPTIMIZED_TRANSIENT_ERRORS)
-    lookup = _endpoint_lookup(states, guard, parts.endpoint_name, endpoint_tasks)
-    failures = _deployment_failures(states, guard, parts.endpoint_name)
-    notify = guard.notify(
-        states,
-        "NotifyDeployed",
-        outcome="DEPLOYED",
-        summary=(
-            "Training job {} passed the gate (" + VALIDATION_METRIC + " {} >= {}) and is "
-            "deployed: endpoint " + parts.endpoint_name + " is InService with endpoint "
-            "configuration {}.\nModel artifacts: {}"
-        ),
-        values=[
-            sfn.JsonPath.string_at("$.job.name"),
-            sfn.JsonPath.string_at("$.evaluation.accuracy"),
-            sfn.JsonPath.string_at("$.evaluation.threshold"),
-            sfn.JsonPath.string_at("$.endpoint.config"),
-            sfn.JsonPath.string_at("$.evaluation.model_artifacts"),
-        ],
-    )
-    notify.next(
-        sfn.Pass(
-            states,
-            "DeployedOutcome",
-            parameters={
-                "outcome": "DEPLOYED",
-                "training_job.$": "$.job.name",
-                "endpoint": parts.endpoint_name,
-                "endpoint_config.$": "$.endpoint.config",
-                "evaluation.$": "$.evaluation",
-            },
-        )
-    ).next(sfn.Succeed(states, "Deployed"))
-
-    deployed = _autoscaling_steps(
-        states,
-        guard,
-        endpoint_name=parts.endpoint_name,
-        endpoint=endpoint,
-        scalable_target_arn=_scalable_targets(parts.owner),
-        then=notify,
-    )
-    init_polls = _wait_until_deployed(states, endpoint_tasks, failures, deployed)
-    _connect(
-        states,
-        endpoint_tasks,
-        lookup,
-        init_polls,
-        create_model=create_model,
-        create_config=create_config,
-        create_endpoint=create_endpoint,
-        update_endpoint=update_endpoint,
-    )
-    return create_model
-
-
-def _vpc_config(network: NetworkPlacement, group: ec2.ISecurityGroup) -> dict[str, Any]:
-    """A SageMaker ``VpcConfig``: the isolated subnets and the tier's security group."""
-    return {"SecurityGroupIds": [group.security_group_id], "Subnets": network.subnet_ids}

@@ -1,6 +1,7 @@
 """The alarms an endpoint update watches: if one fires while traffic shifts, SageMaker rolls back.
 
-Named (``<prefix>-<env>-sagemaker-rollback-<what>``) because UpdateEndpoint's
+Named (``<prefix>-<env>-sagemaker-training-rollback-<what>``, the app's alarm scheme) because
+UpdateEndpoint's
 ``AutoRollbackConfiguration`` takes alarm names, and built here, in the stack that deploys the
 endpoint, so the deploy workflow needs no reference to the monitoring stack. They watch the
 endpoint's 5XX errors, its model latency and the share of low-confidence answers (a new model
@@ -15,7 +16,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.building_blocks.alarms import alarm
+from stacks.building_blocks.alarms import AlarmScope, alarm
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import Runbook
 
@@ -27,13 +28,22 @@ ROLLBACK_MIN_IMAGES = 10
 _ONE_MINUTE = Duration.minutes(1)
 
 
+#: The "what" of each guardrail alarm's name.
+ROLLBACK_WHATS = ("rollback-5xx", "rollback-model-latency", "rollback-low-confidence")
+
+
+def rollback_scope(config: EnvironmentConfig) -> AlarmScope:
+    return AlarmScope(prefix=config.resource_name_prefix, pipeline="sagemaker-training")
+
+
 def rollback_alarm_names(config: EnvironmentConfig) -> tuple[str, str, str]:
-    prefix = f"{config.resource_name_prefix}-sagemaker-rollback"
-    return (f"{prefix}-5xx", f"{prefix}-model-latency", f"{prefix}-low-confidence")
+    scope = rollback_scope(config)
+    errors, latency, confidence = (scope.name(what) for what in ROLLBACK_WHATS)
+    return errors, latency, confidence
 
 
 class RollbackAlarms(Construct):
-    """The three guardrail alarms, to the alert topic like every alarm."""
+    """The three guardrail alarms, notified like every alarm (through the notifier)."""
 
     def __init__(
         self,
@@ -41,13 +51,13 @@ class RollbackAlarms(Construct):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        action: cloudwatch.IAlarmAction,
         endpoint_metric: Callable[[str, str], cloudwatch.Metric],
         low_confidence: Mapping[str, cloudwatch.IMetric],
         classified: Mapping[str, cloudwatch.IMetric],
     ) -> None:
         super().__init__(scope, construct_id)
-        errors_name, latency_name, confidence_name = rollback_alarm_names(config)
+        alarm_scope = rollback_scope(config)
+        errors_name, latency_name, confidence_name = ROLLBACK_WHATS
         description = (
             "Deployment guardrail of endpoint updates: while it is in ALARM during an update, "
             "SageMaker rolls the endpoint back to its previous configuration and the deploy "
@@ -58,16 +68,16 @@ class RollbackAlarms(Construct):
         self.alarms = [
             self._alarm(
                 "Errors",
+                alarm_scope,
                 errors_name,
-                action,
                 endpoint_metric("Invocation5XXErrors", "Sum").with_(period=_ONE_MINUTE),
                 1,
                 description + "It counts the endpoint's 5XX answers (1 or more in a minute).",
             ),
             self._alarm(
                 "ModelLatency",
+                alarm_scope,
                 latency_name,
-                action,
                 endpoint_metric("ModelLatency", "p99").with_(period=_ONE_MINUTE),
                 MODEL_LATENCY_P99_MICROSECONDS,
                 description
@@ -76,8 +86,8 @@ class RollbackAlarms(Construct):
             ),
             self._alarm(
                 "LowConfidence",
+                alarm_scope,
                 confidence_name,
-                action,
                 cloudwatch.MathExpression(
                     expression=(
                         f"IF(({total_sum}) >= {ROLLBACK_MIN_IMAGES}, "
@@ -96,22 +106,19 @@ class RollbackAlarms(Construct):
     def _alarm(
         self,
         construct_id: str,
-        name: str,
-        action: cloudwatch.IAlarmAction,
+        scope: AlarmScope,
+        what: str,
         metric: cloudwatch.IMetric,
         threshold: float,
         description: str,
     ) -> cloudwatch.Alarm:
-        created = alarm(
+        return alarm(
             self,
             construct_id,
+            alarms=scope,
+            what=what,
             metric=metric,
             threshold=threshold,
             description=description,
             runbook=Runbook.ENDPOINT_ROLLBACK,
-            action=action,
         )
-        cfn = created.node.default_child
-        assert isinstance(cfn, cloudwatch.CfnAlarm)
-        cfn.alarm_name = name
-        return created

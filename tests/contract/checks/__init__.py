@@ -7,6 +7,7 @@ check is proven to fire by ``test_mutations.py`` on deliberately broken copies o
 
 from __future__ import annotations
 
+from tests.contract.checks.alarms import alarm_contracts
 from tests.contract.checks.errors import error_names
 from tests.contract.checks.findings import Finding, Tally, machines
 from tests.contract.checks.grants import iam_grants, policy_documents
@@ -17,6 +18,7 @@ __all__ = [
     "ALL_CHECKS",
     "Finding",
     "Tally",
+    "alarm_contracts",
     "choice_enums",
     "error_names",
     "iam_grants",
@@ -36,6 +38,7 @@ ALL_CHECKS = {
     "iam": iam_grants,
     "policy": policy_documents,
     "kms": kms_writers,
+    "alarms": alarm_contracts,
 }
 
 

@@ -37,6 +37,8 @@ def workflow(dev_templates, dev_stacks) -> Iterator[LocalWorkflow]:
             s3.create_bucket(
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
             )
+            # As the environment's buckets are (SecureBucket): lineage records version IDs.
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         yield local
 
 

@@ -104,6 +104,7 @@ class Rekognition:
         w.script("rekognition", "DescribeProjectVersions", self._describe_version)
         w.script("rekognition", "StartProjectVersion", self._start)
         w.script("rekognition", "StopProjectVersion", {"Status": "STOPPING"})
+        w.script("rekognition", "TagResource", {})  # its output shape is empty
 
     def _describe_dataset(self, params: dict[str, Any]) -> dict[str, Any] | AwsError:
         arn = params["DatasetArn"]
@@ -138,6 +139,20 @@ class Rekognition:
                 "Summary": {
                     "S3Object": {"Bucket": ARTIFACTS_BUCKET, "Name": prefix + "summary.json"}
                 },
+            }
+            description["TrainingDataResult"] = {
+                "Output": {
+                    "Assets": [
+                        {
+                            "GroundTruthManifest": {
+                                "S3Object": {
+                                    "Bucket": ARTIFACTS_BUCKET,
+                                    "Name": prefix + "train.manifest",
+                                }
+                            }
+                        }
+                    ]
+                }
             }
             description["TestingDataResult"] = {
                 "Output": {

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from contracts.metric_dimensions import is_valid_dimension_value, label_from_dimension
+from shared.lineage import parse_lineage
 from tests.workflows.harness import REGION
 from tests.workflows.rekognition_training.support import (
     ARTIFACTS_BUCKET,
@@ -94,6 +95,16 @@ def test_gate_rejection_keeps_the_version_and_reports_the_gap(workflow, tmp_path
     ssm = boto3.client("ssm", region_name=REGION)
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=PARAMETER)
+    # A rejected version has its lineage too: the verdict says it did not pass, and why.
+    body = boto3.client("s3", region_name=REGION).get_object(
+        Bucket=ARTIFACTS_BUCKET, Key=f"reports/{PROJECT}/{version}/lineage.json"
+    )["Body"]
+    record = parse_lineage(body.read())
+    assert record.gate.passed is False
+    assert record.gate.reasons == run.output["gate"]["reasons"]
+    # The source manifest is gone from the data bucket (never written here): URI only.
+    assert record.training_data[0].etag is None
+    assert run.calls["rekognition.TagResource"][0]["Tags"]["GatePassed"] == "false"
 
 
 def test_gate_override_per_execution_and_per_label_recall_floor(workflow, tmp_path):

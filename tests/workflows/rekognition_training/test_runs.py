@@ -7,6 +7,8 @@ import json
 import boto3
 import pytest
 
+from shared.lineage import S3ObjectRef, parse_lineage
+from stacks.code_version import code_version
 from tests.workflows.harness import REGION
 from tests.workflows.rekognition_training.support import (
     ARTIFACTS_BUCKET,
@@ -18,6 +20,7 @@ from tests.workflows.rekognition_training.support import (
     Rekognition,
     assert_failure_notified,
     assert_shared_format,
+    dataset_arn,
     debug_run,
     notifications,
     put_evaluation,
@@ -30,6 +33,8 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     rekognition = Rekognition(workflow, version=version)
     rekognition.install()
     put_evaluation(tmp_path, version)
+    s3 = boto3.client("s3", region_name=REGION)
+    manifest = s3.put_object(Bucket=DATA_BUCKET, Key="manifests/train.manifest", Body=b"{}\n")
 
     run = workflow.run({**TRAIN_INPUT, "version_name": version}, name="happy")
 
@@ -90,6 +95,32 @@ def test_happy_path_trains_evaluates_deploys_and_publishes(workflow, tmp_path):
     assert f"reports/{PROJECT}/{version}/report.html" in message
     assert run.published()[0]["subject"] == "[dev] Rekognition training DEPLOYED"
     assert_shared_format(message, run.execution_arn, "DEPLOYED", "deployed a model")
+    # Its lineage: the source manifest as it was read, the run, the verdict; and its tags.
+    lineage_key = f"reports/{PROJECT}/{version}/lineage.json"
+    record = parse_lineage(s3.get_object(Bucket=ARTIFACTS_BUCKET, Key=lineage_key)["Body"].read())
+    assert run.output["lineage_uri"] == f"s3://{ARTIFACTS_BUCKET}/{lineage_key}"
+    assert record.training_data[0] == S3ObjectRef(
+        uri=f"s3://{DATA_BUCKET}/manifests/train.manifest",
+        version_id=manifest["VersionId"],
+        etag=manifest["ETag"],
+    )
+    assert record.datasets == {"train": dataset_arn("train"), "test": dataset_arn("test")}
+    assert record.execution_arn == run.execution_arn
+    assert record.model_version_arn == version_arn(version)
+    assert record.gate.passed is True
+    assert record.gate.settings["threshold"] == 0.85
+    assert record.metrics_uri.endswith(f"reports/{PROJECT}/{version}/metrics.json")
+    assert record.code_version == code_version()
+    (tag,) = run.calls["rekognition.TagResource"]
+    assert tag == {
+        "ResourceArn": version_arn(version),
+        "Tags": {
+            "Lineage": run.output["lineage_uri"],
+            "GatePassed": "true",
+            "CodeVersion": code_version(),
+        },
+    }
+    assert run.entered.index("RecordLineage") < run.entered.index("GatePassed?")
 
 
 def test_bad_input_fails_fast_with_every_problem_and_a_notification(workflow):
