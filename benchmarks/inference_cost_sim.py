@@ -70,6 +70,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
 
+from contracts.consumer_capacity import ConsumerCapacity, capacity_for  # noqa: E402
 from model_controller.decision import (  # noqa: E402
     Action,
     BacklogHistory,
@@ -78,7 +79,6 @@ from model_controller.decision import (  # noqa: E402
     capacity_step,
     decide,
 )
-from shared.consumer_capacity import ConsumerCapacity, capacity_for  # noqa: E402
 from stacks.config import EXPECTED_MODEL_START_MINUTES, load_environment  # noqa: E402
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"

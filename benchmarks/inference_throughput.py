@@ -340,11 +340,11 @@ def measure(
     classifier = handler.runtime().classifier
     # The benchmark's only intrusion: time the clients' calls to tell SDK from handler cost.
     ledger = Ledger()
-    classifier._s3 = Timed(classifier._s3, ledger)
+    classifier.storage.s3 = Timed(classifier.storage.s3, ledger)
     classifier._rekognition = Timed(classifier._rekognition, ledger)
     handler.lambda_handler(event(batches[0]), Context())  # warm: clients, connections
     ledger = Ledger()
-    classifier._s3._ledger = classifier._rekognition._ledger = ledger
+    classifier.storage.s3._ledger = classifier._rekognition._ledger = ledger
     rate = handler.runtime().classifier.pacer.rate or 0.0
     if abs(rate - invocation_tps) > 1e-6:
         raise SystemExit(f"the handler paces at {rate}/s, not the published {invocation_tps}/s")

@@ -17,19 +17,21 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops import (
+    alarms,
     approval,
+    classify,
     drift,
     lineage,
     manifest,
-    operations,
+    model,
     promotion,
-    rekognition,
+    report,
     review,
     sagemaker,
     simulate,
     status,
     teardown,
-    training,
+    train,
 )
 from ops.common import (
     EXIT_CODES,
@@ -93,10 +95,12 @@ def register(commands: Any) -> None:
 COMMAND_MODULES: list[Any] = [
     sys.modules[__name__],
     manifest,
-    training,
-    rekognition,
+    train,
+    report,
+    model,
+    classify,
     sagemaker,
-    operations,
+    alarms,
     drift,
     review,
     promotion,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,13 @@ from botocore.exceptions import (
     SSOError,
     TokenRetrievalError,
 )
+from rich.console import Console
 
 from stacks.config import ConfigError, EnvironmentConfig, load_environment
 
 ROOT = Path(__file__).resolve().parents[1]
-# Runtime code shared with the Lambda functions (e.g. the evaluation report) lives in lambda_src.
-if str(ROOT / "lambda_src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "lambda_src"))
+# Runtime code shared with the Lambda functions (e.g. the evaluation report) and the contracts
+# live in lambda_src, which ops/__init__.py puts on sys.path (through stacks/__init__.py).
 
 EXIT_OK = 0
 #: The thing checked is failing: an alarm fires, a run failed, an image could not be classified.
@@ -191,8 +191,22 @@ def default_region() -> str | None:
     return str(region) if region else None
 
 
+def boto3_client(service: str, region: str) -> Any:
+    """boto3's client of ``service`` in ``region``, from the default session."""
+    try:
+        return boto3._get_default_session().client(service, region_name=region)
+    except BotoCoreError as error:
+        raise aws_failure(error, f"cannot create a {service} client") from error
+
+
+#: What :func:`aws_client` makes every client with: the one seam the tests replace (with moto's
+#: clients, a botocore Stubber or a fake that refuses to be called).
+client_factory: Callable[[str, str], Any] = boto3_client
+
+
 def aws_client(service: str, region: str | None) -> Any:
-    """The boto3 client of ``service`` in ``region`` (None: :func:`default_region`).
+    """The boto3 client of ``service`` in ``region`` (None: :func:`default_region`): the only
+    way a command gets a client.
 
     Raises :class:`AwsEnvironmentError` when no region can be found, for every service alike
     (S3 and STS would otherwise quietly pick a global default).
@@ -200,10 +214,12 @@ def aws_client(service: str, region: str | None) -> Any:
     region = region or default_region()
     if region is None:
         raise AwsEnvironmentError(NO_REGION)
-    try:
-        return boto3._get_default_session().client(service, region_name=region)
-    except BotoCoreError as error:
-        raise aws_failure(error, f"cannot create a {service} client") from error
+    return client_factory(service, region)
+
+
+def make_console() -> Console:
+    """The console commands print to (a seam: tests force a terminal to see the live line)."""
+    return Console()
 
 
 def load_context(cdk_json: Path = ROOT / "cdk.json") -> dict[str, Any]:
@@ -223,18 +239,10 @@ def environment(name: str) -> EnvironmentConfig:
         raise UsageError(f"configuration error in cdk.json: {error}") from error
 
 
-#: Concerns whose stack name is not their kebab-case (stacks/environment.py names them so).
-_STACK_NAME_EXCEPTIONS = {"SageMaker": "sagemaker"}
-
-
 def stack_name(config: EnvironmentConfig, concern: str) -> str:
-    """CloudFormation name of one of the environment's stacks (see stacks/environment.py).
-
-    ``RekognitionInference`` -> ``<prefix>-<env>-rekognition-inference``; a test checks this
-    against every synthesized stack.
-    """
-    kebab = _STACK_NAME_EXCEPTIONS.get(concern) or re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
-    return f"{config.resource_name_prefix}-{kebab.lower()}"
+    """CloudFormation name of one of the environment's stacks (``contracts.naming``, as
+    stacks/environment.py names them; a test checks it against every synthesized stack)."""
+    return config.stack_name(concern)
 
 
 class StackNotDeployedError(AwsEnvironmentError):

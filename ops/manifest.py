@@ -36,7 +36,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.common import (  # puts lambda_src on sys.path
+from contracts.outputs import DATA_BUCKET_NAME
+from ops.common import (
     EXIT_OK,
     UsageError,
     aws_client,
@@ -46,13 +47,11 @@ from ops.common import (  # puts lambda_src on sys.path
     fraction,
     stack_outputs,
 )
-from stacks.config import EnvironmentConfig
-
-# isort: split
 from rekognition_inference import images
 from shared.evaluation.manifest import EVALUATION_PREFIX
 from shared.evaluation.metrics import NO_LABEL
 from shared.images import JPEG, dimensions, sniff
+from stacks.config import EnvironmentConfig
 
 #: Where uploaded images and written manifests go in the data bucket (``<name>`` filled in).
 IMAGES_PREFIX = "datasets/{name}/"
@@ -514,7 +513,7 @@ def command_manifest(arguments: argparse.Namespace) -> int:
 
 def _data_bucket(config: EnvironmentConfig) -> str:
     outputs = stack_outputs(config, "Storage", aws_client("cloudformation", config.region))
-    return outputs["DataBucketName"]
+    return outputs[DATA_BUCKET_NAME]
 
 
 def _upload(s3: Any, bucket: str, prefix: str, scan: Scan, console: Console) -> Scan:

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.s3_layout import REKOGNITION_REVIEW_PREFIX
 from ops.common import (  # puts lambda_src on sys.path
     EXIT_OK,
     UsageError,
@@ -26,7 +27,6 @@ from ops.common import (  # puts lambda_src on sys.path
     environment,
     stack_outputs,
 )
-from rekognition_inference.locations import REVIEW_PREFIX as REKOGNITION_REVIEW_PREFIX
 from relabel.ground_truth import active_jobs
 from relabel.records import count_pending
 from relabel.request import InvalidRequestError, parse_request

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.common import (  # puts lambda_src on sys.path
+from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES as MAX_IMAGE_BYTES
+from contracts.outputs import (
+    CLASSIFY_BATCH_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_STATE_MACHINE_ARN,
+    DATA_BUCKET_NAME,
+    LOW_CONFIDENCE_ERROR,
+    TRAINING_STATE_MACHINE_ARN,
+)
+from ops import executions
+from ops.common import (
     EXIT_FAILING,
     EXIT_OK,
     StillRunningError,
@@ -39,11 +47,8 @@ from ops.common import (  # puts lambda_src on sys.path
     minutes,
     stack_outputs,
 )
-from stacks.config import EnvironmentConfig
-
-# isort: split
-from sagemaker_inference.model import MAX_IMAGE_BYTES
 from shared.images import JPEG_OR_PNG, SNIFF_BYTES, describe_bytes, sniff
+from stacks.config import EnvironmentConfig
 
 CONCERN = "SageMaker"
 #: Seconds between two looks at a running execution (tests make it small).
@@ -61,22 +66,8 @@ class Target:
     key: str = ""  # an S3 key (single) or prefix (batch), when not local
 
 
-@dataclass(frozen=True)
-class _Session:
-    """Clients of one region, made by :func:`ops.common.aws_client`."""
-
-    region: str | None
-
-    def client(self, service: str) -> Any:
-        return aws_client(service, self.region)
-
-
-def _session(config: EnvironmentConfig) -> Any:
-    return _Session(config.region)
-
-
-def _outputs(config: EnvironmentConfig, session: Any, concern: str = CONCERN) -> dict[str, str]:
-    return stack_outputs(config, concern, session.client("cloudformation"))
+def _outputs(config: EnvironmentConfig, concern: str = CONCERN) -> dict[str, str]:
+    return stack_outputs(config, concern, aws_client("cloudformation", config.region))
 
 
 #: argparse type of ``--threshold``: a number in [0, 1].
@@ -132,20 +123,19 @@ def command_classify(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
     input_prefix = config.sagemaker.input_prefix
     target = parse_target(arguments.target, data_bucket=None, input_prefix=input_prefix)
-    session = _session(config)
-    outputs = _outputs(config, session)
-    data = _outputs(config, session, "Storage")["DataBucketName"]
+    outputs = _outputs(config)
+    data = _outputs(config, "Storage")[DATA_BUCKET_NAME]
     if arguments.target.startswith("s3://"):
         target = parse_target(arguments.target, data_bucket=data, input_prefix=input_prefix)
     console = Console()
-    key = _upload(config, session.client("s3"), target, data, console)
+    key = _upload(config, aws_client("s3", config.region), target, data, console)
     request: dict[str, Any] = {"prefix": key} if target.batch else {"s3_uri": f"s3://{data}/{key}"}
     if arguments.threshold is not None:
         request["confidence_threshold"] = arguments.threshold
     machine = outputs[
-        "ClassifyBatchStateMachineArn" if target.batch else "ClassifyImageStateMachineArn"
+        CLASSIFY_BATCH_STATE_MACHINE_ARN if target.batch else CLASSIFY_IMAGE_STATE_MACHINE_ARN
     ]
-    sfn = session.client("stepfunctions")
+    sfn = aws_client("stepfunctions", config.region)
     execution = _start(sfn, machine, request, "batch" if target.batch else "image")
     console.print(f"Started {execution}")
     described = _follow(sfn, execution, target.batch, arguments.timeout * 60, console)
@@ -187,7 +177,6 @@ def _follow(
     sfn: Any, execution: str, batch: bool, timeout_seconds: float, console: Console
 ) -> dict[str, Any]:
     """Wait for the execution; a batch shows its Map Run's item counts as a progress bar."""
-    deadline = time.monotonic() + timeout_seconds
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -196,25 +185,32 @@ def _follow(
         console=console,
     ) as progress:
         task = progress.add_task("classifying", total=None)
-        while True:
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-            if batch:
-                counts = _map_run_counts(sfn, execution)
-                if counts:
-                    progress.update(
-                        task,
-                        total=counts.get("total") or None,
-                        completed=counts.get("succeeded", 0) + counts.get("failed", 0),
-                        description=f"images ({counts.get('failed', 0)} failed)",
-                    )
-            if described["status"] != "RUNNING":
-                return described
-            if time.monotonic() > deadline:
-                raise StillRunningError(
-                    f"{execution} is still running after {timeout_seconds / 60:g} minutes; "
-                    "it goes on in AWS (see the Step Functions console)"
+
+        def show_counts(_: Any = None) -> None:
+            counts = _map_run_counts(sfn, execution) if batch else {}
+            if counts:
+                progress.update(
+                    task,
+                    total=counts.get("total") or None,
+                    completed=counts.get("succeeded", 0) + counts.get("failed", 0),
+                    description=f"images ({counts.get('failed', 0)} failed)",
                 )
-            time.sleep(POLL_SECONDS)
+
+        try:
+            described = executions.follow(
+                sfn,
+                execution,
+                interval_seconds=POLL_SECONDS,
+                timeout_seconds=timeout_seconds,
+                on_running=show_counts,
+            )
+        except executions.StillRunning as running:
+            raise StillRunningError(
+                f"{execution} is still running after {timeout_seconds / 60:g} minutes; "
+                "it goes on in AWS (see the Step Functions console)"
+            ) from running
+        show_counts()
+        return described
 
 
 def _map_run_counts(sfn: Any, execution: str) -> dict[str, int]:
@@ -244,7 +240,7 @@ def _report_image(described: dict[str, Any], console: Console) -> int:
         console.print(_probabilities(result["probabilities"]))
         return EXIT_OK
     error, cause = described.get("error", "?"), described.get("cause", "")
-    if error == "LowConfidence":
+    if error == LOW_CONFIDENCE_ERROR:
         console.print(f"[yellow]Needs review:[/yellow] {cause}")
     else:
         console.print(f"[red]{described['status']}: {error}[/red] {cause}")
@@ -299,10 +295,9 @@ def command_train(arguments: argparse.Namespace) -> int:
     config = environment(arguments.env)
     training = config.sagemaker.training
     timeout_minutes = arguments.timeout or (training.max_runtime_hours + 2) * 60
-    session = _session(config)
-    outputs = _outputs(config, session)
-    data = _outputs(config, session, "Storage")["DataBucketName"]
-    s3 = session.client("s3")
+    outputs = _outputs(config)
+    data = _outputs(config, "Storage")[DATA_BUCKET_NAME]
+    s3 = aws_client("s3", config.region)
     empty = [
         f"s3://{data}/{training.data_prefix}{channel}/"
         for channel in training.channels
@@ -316,25 +311,26 @@ def command_train(arguments: argparse.Namespace) -> int:
             "SageMaker training data)"
         )
     console = Console()
-    sfn = session.client("stepfunctions")
-    execution = _start(sfn, outputs["TrainingStateMachineArn"], {}, "train")
+    sfn = aws_client("stepfunctions", config.region)
+    execution = _start(sfn, outputs[TRAINING_STATE_MACHINE_ARN], {}, "train")
     console.print(f"Started {execution}")
     if not arguments.wait:
         console.print("Follow it with --wait, or in the Step Functions console.")
         return EXIT_OK
-    deadline = time.monotonic() + timeout_minutes * 60
     with console.status("training") as spinner:
-        while True:
-            described = sfn.describe_execution(executionArn=execution)
-            if described["status"] != "RUNNING":
-                break
-            spinner.update(f"training: {_current_state(sfn, execution)}")
-            if time.monotonic() > deadline:
-                raise StillRunningError(
-                    f"{execution} is still running after {timeout_minutes:g} minutes; it goes "
-                    "on in AWS (see the Step Functions console)"
-                )
-            time.sleep(TRAIN_POLL_SECONDS)
+        try:
+            described = executions.follow(
+                sfn,
+                execution,
+                interval_seconds=TRAIN_POLL_SECONDS,
+                timeout_seconds=timeout_minutes * 60,
+                on_running=lambda _: spinner.update(f"training: {_current_state(sfn, execution)}"),
+            )
+        except executions.StillRunning as running:
+            raise StillRunningError(
+                f"{execution} is still running after {timeout_minutes:g} minutes; it goes "
+                "on in AWS (see the Step Functions console)"
+            ) from running
     return _report_training(described, console, config.name)
 
 

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops import rekognition as rekognition_ops
+from ops import model as model_ops
 from ops.common import (  # puts lambda_src on sys.path
     EXIT_FAILING,
     EXIT_OK,
@@ -460,7 +460,7 @@ def _pipeline(
     run = f"sim-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     if arguments.pipeline == "rekognition":
         artifacts = stack_outputs(config, "Storage", cloudformation)["ArtifactsBucketName"]
-        model, _ = rekognition_ops.model_version(config, rekognition_ops.aws_clients(config))
+        model, _ = model_ops.model_version(config, model_ops.aws_clients(config))
         folder = f"{config.rekognition.input_prefix}simulate/{run}/"
         return RekognitionPipeline(
             s3, data, artifacts, folder, source, model.project, model.version

@@ -41,6 +41,8 @@ from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
+from contracts.naming import BUCKET_PURPOSES, bucket_name
+from contracts.outputs import CONTROLLER_FUNCTION_NAME, TRAINING_STATE_MACHINE_ARN
 from ops.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -82,12 +84,6 @@ PAGE_SIZE = 100
 CALL_ATTEMPTS = 6
 #: Stacks whose outputs name what to pause or stop (missing ones are skipped).
 CONCERNS = ("Storage", "RekognitionTraining", "RekognitionInference", "SageMaker")
-BUCKET_PURPOSES = ("data", "artifacts", "access-logs")
-
-
-def client(service: str, region: str | None) -> Any:
-    """A boto3 client (a seam for the tests)."""
-    return aws_client(service, region)
 
 
 def sleep(seconds: float) -> None:
@@ -110,10 +106,10 @@ def make_console() -> Console:
 
 
 def bucket_names(config: EnvironmentConfig, account: str, region: str) -> dict[str, str]:
-    """The environment's bucket names, as ``stacks/storage_stack.py`` builds them (a test checks
-    them against the synthesized template)."""
+    """The environment's bucket names, as ``stacks/storage_stack.py`` builds them
+    (``contracts.naming``; a test checks them against the synthesized template)."""
     return {
-        purpose: f"{config.resource_name_prefix}-{purpose}-{account}-{region}"
+        purpose: bucket_name(config.resource_name_prefix, purpose, account, region)
         for purpose in BUCKET_PURPOSES
     }
 
@@ -167,7 +163,7 @@ class Teardown:
 
     def aws(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = client(service, self.config.region)
+            self._clients[service] = aws_client(service, self.config.region)
         return self._clients[service]
 
     def call(self, service: str, operation: str, **parameters: Any) -> Any:
@@ -213,10 +209,10 @@ class Teardown:
             except StackNotDeployedError:
                 continue
         found.controller = found.outputs.get("RekognitionInference", {}).get(
-            "ControllerFunctionName"
+            CONTROLLER_FUNCTION_NAME
         )
         for concern in ("RekognitionTraining", "SageMaker"):
-            machine = found.outputs.get(concern, {}).get("TrainingStateMachineArn")
+            machine = found.outputs.get(concern, {}).get(TRAINING_STATE_MACHINE_ARN)
             if machine:
                 found.executions += [
                     str(item["executionArn"])

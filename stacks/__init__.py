@@ -1,15 +1,14 @@
 """The CDK app's stacks, constructs and configuration.
 
-Stacks read the contracts they share with the functions (S3 key layouts, record schemas) from
-``lambda_src`` itself, the functions' asset root, so there is one copy of each: it is put on the
-import path here, as ``ops`` does for the operator command line.
+The contracts the stacks share with the functions and ``ops`` (``contracts.*``: S3 layout,
+metric names, naming, limits; record schemas in ``shared``) live in ``lambda_src``, the
+functions' asset root, so there is one copy of each; importing any ``stacks`` module puts it on
+``sys.path``, once, here (``ops`` imports ``stacks`` first for the same reason).
 """
-
-from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-_LAMBDA_SOURCE = str(Path(__file__).resolve().parent.parent / "lambda_src")
-if _LAMBDA_SOURCE not in sys.path:
-    sys.path.append(_LAMBDA_SOURCE)
+LAMBDA_SOURCE = Path(__file__).resolve().parents[1] / "lambda_src"
+if str(LAMBDA_SOURCE) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_SOURCE))

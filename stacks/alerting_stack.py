@@ -8,6 +8,8 @@ from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from contracts.naming import alert_topic_name
+from contracts.outputs import ALERT_TOPIC_ARN
 from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.config import EnvironmentConfig
@@ -29,7 +31,7 @@ class AlertingStack(Stack):
         self.alerts = AlertTopic(
             self,
             "Alerts",
-            topic_name=f"{config.resource_name_prefix}-alerts",
+            topic_name=alert_topic_name(config.resource_name_prefix),
             display_name=f"Image classification alerts ({config.name})",
             encryption_key=encryption_key,
             emails=config.notification_emails,
@@ -37,7 +39,7 @@ class AlertingStack(Stack):
         )
         CfnOutput(
             self,
-            "AlertTopicArn",
+            ALERT_TOPIC_ARN,
             value=self.alerts.topic.topic_arn,
             description="Alarms and workflow notifications of this environment",
         )

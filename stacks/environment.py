@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aws_cdk import App, Environment, Stack, Tags
 
+from contracts import naming
 from stacks.alerting_stack import AlertingStack
 from stacks.config import EnvironmentConfig
 from stacks.monitoring_stack import MonitoringStack
@@ -45,7 +46,7 @@ class EnvironmentStacks:
 
 def stack_id(config: EnvironmentConfig, concern: str) -> str:
     """Stable construct id of a stack, e.g. ``DevStorage``."""
-    return f"{config.name.capitalize()}{concern}"
+    return naming.stack_id(config.name, concern)
 
 
 def build_environment(app: App, config: EnvironmentConfig) -> EnvironmentStacks:

@@ -16,6 +16,14 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts.metrics import (
+    IMAGES_CLASSIFIED,
+    IMAGES_PROCESSED,
+    LOW_CONFIDENCE,
+    MODEL_RUNNING,
+    QUEUE_WAITING,
+)
+from contracts.outputs import DASHBOARD_URL, OVERVIEW_URL
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.alarms import PIPELINES, AlarmScope, alarm_name_of, kebab
 from stacks.building_blocks.network import NetworkPlacement, attach_placement
@@ -177,7 +185,7 @@ class MonitoringStack(Stack):
                 )
             )
         expected_failures = {
-            workflow: sagemaker_inference.classification_metric("LowConfidence", workflow)
+            workflow: sagemaker_inference.classification_metric(LOW_CONFIDENCE, workflow)
             for workflow in (sagemaker_inference.single, sagemaker_inference.single_sync)
         }
         watched_workflows = []
@@ -212,26 +220,24 @@ class MonitoringStack(Stack):
             ),
             low_confidence={
                 scopes["rekognition-inference"]: (
-                    {"low": inference.consumer_metric("LowConfidence")},
-                    {"total": inference.consumer_metric("ImagesProcessed")},
+                    {"low": inference.consumer_metric(LOW_CONFIDENCE)},
+                    {"total": inference.consumer_metric(IMAGES_PROCESSED)},
                 ),
                 scopes["sagemaker-inference"]: (
-                    sagemaker_inference.classification_metrics("LowConfidence"),
-                    sagemaker_inference.classification_metrics("ImagesClassified"),
+                    sagemaker_inference.classification_metrics(LOW_CONFIDENCE),
+                    sagemaker_inference.classification_metrics(IMAGES_CLASSIFIED),
                 ),
             },
             model_idle=(
                 scopes["rekognition-inference"],
                 {
-                    "running": inference.controller_metric("ModelRunning", "Minimum").with_(
+                    "running": inference.controller_metric(MODEL_RUNNING, "Minimum").with_(
                         period=_ONE_MINUTE
                     ),
-                    "processed": inference.consumer_metric("ImagesProcessed").with_(
+                    "processed": inference.consumer_metric(IMAGES_PROCESSED).with_(
                         period=_ONE_MINUTE
                     ),
-                    "waiting": inference.controller_metric("QueueWaiting").with_(
-                        period=_ONE_MINUTE
-                    ),
+                    "waiting": inference.controller_metric(QUEUE_WAITING).with_(period=_ONE_MINUTE),
                 },
             ),
             composites=composites(scopes),
@@ -284,8 +290,8 @@ class MonitoringStack(Stack):
             ),
         )
         for output, name, description in (
-            ("OverviewUrl", config.overview_dashboard_name, "The environment at a glance"),
-            ("DashboardUrl", config.dashboard_name, "The environment's detailed dashboard"),
+            (OVERVIEW_URL, config.overview_dashboard_name, "The environment at a glance"),
+            (DASHBOARD_URL, config.dashboard_name, "The environment's detailed dashboard"),
         ):
             CfnOutput(
                 self,

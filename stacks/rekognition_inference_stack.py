@@ -7,6 +7,13 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.outputs import (
+    CONSUMER_FUNCTION_NAME,
+    CONTROLLER_FUNCTION_NAME,
+    DEAD_LETTER_QUEUE_URL,
+    EVENT_SOURCE_MAPPING_ID,
+    WORK_QUEUE_URL,
+)
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
@@ -42,24 +49,24 @@ class RekognitionInferenceStack(Stack):
         )
         inference = self.inference
         for output_id, value, description in (
-            ("WorkQueueUrl", inference.work.queue.queue_url, "Images waiting for inference"),
+            (WORK_QUEUE_URL, inference.work.queue.queue_url, "Images waiting for inference"),
             (
-                "DeadLetterQueueUrl",
+                DEAD_LETTER_QUEUE_URL,
                 inference.work.dead_letter.queue.queue_url,
                 "Messages given up on after their retries",
             ),
             (
-                "EventSourceMappingId",
+                EVENT_SOURCE_MAPPING_ID,
                 inference.event_source.event_source_mapping_id,
                 "The consumer's SQS event source (enabled while the model runs)",
             ),
             (
-                "ConsumerFunctionName",
+                CONSUMER_FUNCTION_NAME,
                 inference.consumer.function.function_name,
                 "Classifies images (python -m ops classify)",
             ),
             (
-                "ControllerFunctionName",
+                CONTROLLER_FUNCTION_NAME,
                 inference.controller.function.function_name,
                 "Starts and stops the model (python -m ops model)",
             ),

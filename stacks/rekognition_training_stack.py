@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.outputs import TRAINING_STATE_MACHINE_ARN
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
@@ -45,7 +46,7 @@ class RekognitionTrainingStack(Stack):
         )
         CfnOutput(
             self,
-            "TrainingStateMachineArn",
+            TRAINING_STATE_MACHINE_ARN,
             value=self.training.state_machine.state_machine_arn,
             description="Start with `python -m ops train start --env <env> ...`",
         )

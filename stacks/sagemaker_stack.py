@@ -7,6 +7,14 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from contracts.metrics import IMAGES_CLASSIFIED, LOW_CONFIDENCE
+from contracts.outputs import (
+    CLASSIFY_BATCH_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_STATE_MACHINE_ARN,
+    CLASSIFY_IMAGE_SYNC_STATE_MACHINE_ARN,
+    ENDPOINT_NAME,
+    TRAINING_STATE_MACHINE_ARN,
+)
 from stacks.alerting_stack import AlertingStack
 from stacks.building_blocks.network import NetworkPlacement, attach_placement
 from stacks.config import EnvironmentConfig
@@ -44,31 +52,31 @@ class SageMakerStack(Stack):
         self.training = SageMakerTraining(
             self,
             "Training",
-            low_confidence=self.inference.classification_metrics("LowConfidence"),
-            classified=self.inference.classification_metrics("ImagesClassified"),
+            low_confidence=self.inference.classification_metrics(LOW_CONFIDENCE),
+            classified=self.inference.classification_metrics(IMAGES_CLASSIFIED),
             **shared,
         )
         for output_id, value, description in (
             (
-                "ClassifyImageStateMachineArn",
+                CLASSIFY_IMAGE_STATE_MACHINE_ARN,
                 self.inference.single.state_machine.state_machine_arn,
                 'Standard workflow: {"s3_uri": ...} -> label (python -m ops sagemaker classify)',
             ),
             (
-                "ClassifyImageSyncStateMachineArn",
+                CLASSIFY_IMAGE_SYNC_STATE_MACHINE_ARN,
                 self.inference.single_sync.state_machine.state_machine_arn,
                 "Express workflow for StartSyncExecution (request/response callers)",
             ),
             (
-                "ClassifyBatchStateMachineArn",
+                CLASSIFY_BATCH_STATE_MACHINE_ARN,
                 self.inference.batch.state_machine.state_machine_arn,
                 'Standard workflow: {"prefix": ...} -> per-label counts',
             ),
             (
-                "TrainingStateMachineArn",
+                TRAINING_STATE_MACHINE_ARN,
                 self.training.state_machine.state_machine_arn,
                 "Train -> gate -> deploy (python -m ops sagemaker train)",
             ),
-            ("EndpointName", self.inference.endpoint_name, "The endpoint inference invokes"),
+            (ENDPOINT_NAME, self.inference.endpoint_name, "The endpoint inference invokes"),
         ):
             CfnOutput(self, output_id, value=value, description=description)

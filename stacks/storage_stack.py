@@ -11,8 +11,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts import naming
+from contracts.outputs import ARTIFACTS_BUCKET_NAME, DATA_BUCKET_NAME, ENCRYPTION_KEY_ARN
+from contracts.s3_layout import REPORTS_PREFIX, RESULTS_ROOT
 from shared.drift_contract import BASELINE_FILE
-from shared.lineage import LINEAGE_FILE, REKOGNITION_REPORTS_PREFIX
+from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, NetworkPlacement
 from stacks.building_blocks.secure_bucket import DataPerimeter, SecureBucket
@@ -23,8 +26,8 @@ from stacks.pipelines.sagemaker_training.permissions import DATA_CAPTURE_PREFIX
 #: server access logging": the bucket policy grants it s3:PutObject).
 LOG_DELIVERY_PRINCIPAL = "logging.s3.amazonaws.com"
 
-#: Prefix of the artifacts bucket under which evaluation reports and inference results live.
-RESULTS_PREFIX = "results/"
+#: Prefix of the artifacts bucket under which the pipelines' results live.
+RESULTS_PREFIX = RESULTS_ROOT
 
 
 def bucket_name(config: EnvironmentConfig, stack: Stack, purpose: str) -> str:
@@ -33,7 +36,7 @@ def bucket_name(config: EnvironmentConfig, stack: Stack, purpose: str) -> str:
     Other stacks compute the same name (their account and region are the same), so their IAM
     statements name the bucket statically instead of importing it from this stack.
     """
-    return f"{config.resource_name_prefix}-{purpose}-{stack.account}-{stack.region}"
+    return naming.bucket_name(config.resource_name_prefix, purpose, stack.account, stack.region)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class StorageStack(Stack):
         lifecycle = config.lifecycle
         retain = config.retain_data
         self.encryption = EnvironmentKey(
-            self, "Encryption", alias=f"alias/{config.resource_name_prefix}", retain=retain
+            self, "Encryption", alias=naming.key_alias(config.resource_name_prefix), retain=retain
         )
         self.key = self.encryption.key
         self.perimeter = (
@@ -165,13 +168,13 @@ class StorageStack(Stack):
         ).bucket
         self._allow_promotion_readers(config)
         for output_id, value, description in (
-            ("DataBucketName", self.data_bucket.bucket_name, "Training data and inference inputs"),
+            (DATA_BUCKET_NAME, self.data_bucket.bucket_name, "Training data and inference inputs"),
             (
-                "ArtifactsBucketName",
+                ARTIFACTS_BUCKET_NAME,
                 self.artifacts_bucket.bucket_name,
                 "Model artifacts, evaluation reports and results",
             ),
-            ("EncryptionKeyArn", self.key.key_arn, "Customer-managed key of this environment"),
+            (ENCRYPTION_KEY_ARN, self.key.key_arn, "Customer-managed key of this environment"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 
@@ -185,10 +188,10 @@ class StorageStack(Stack):
         from there."""
         project = config.rekognition.project_name
         lineage = self.artifacts_bucket.arn_for_objects(
-            f"{REKOGNITION_REPORTS_PREFIX}{project}/*/{LINEAGE_FILE}"
+            f"{REPORTS_PREFIX}{project}/*/{LINEAGE_FILE}"
         )
         baseline = self.artifacts_bucket.arn_for_objects(
-            f"{REKOGNITION_REPORTS_PREFIX}{project}/*/{BASELINE_FILE}"
+            f"{REPORTS_PREFIX}{project}/*/{BASELINE_FILE}"
         )
         for reader in config.promotion_readers:
             principal = iam.AccountPrincipal(reader.account)

@@ -10,7 +10,7 @@
 
 A figure is ``None`` when the window has fewer than ``min_images`` images to compute it from, or
 the baseline lacks its side: a small window stays quiet. Labels are compared by their
-CloudWatch dimension values (``shared.metric_dimensions``), as the live counts arrive.
+CloudWatch dimension values (``contracts.metric_dimensions``), as the live counts arrive.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.metric_dimensions import LabelNotReversible, label_dimension, label_from_dimension
 from shared import drift_contract as contract
-from shared.metric_dimensions import LabelNotReversible, label_dimension, label_from_dimension
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.metrics import (
+    ALARM_NOTIFICATIONS_SENT,
+    ALARM_NOTIFICATIONS_SKIPPED,
+    EXECUTION_NOTIFICATIONS_SENT,
+    EXECUTION_NOTIFICATIONS_SKIPPED,
+)
 from execution_notifier.alarms import (
     AlarmEventError,
     alarm_notification,
@@ -366,7 +372,7 @@ def _execution(event: Any, config: Settings) -> dict[str, Any]:
     if change.status == "FAILED":
         notified = already_notified(states_client(), change.execution_arn, config.notify_state)
         if notified:
-            metrics.add_metric(name="ExecutionNotificationsSkipped", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name=EXECUTION_NOTIFICATIONS_SKIPPED, unit=MetricUnit.Count, value=1)
             logger.info(
                 "the workflow already notified this failure",
                 extra={"execution": change.execution_arn, "pipeline": pipeline},
@@ -388,7 +394,7 @@ def _execution(event: Any, config: Settings) -> dict[str, Any]:
         cause=change.cause,
     )
     message_id = _publish(config, notification)
-    metrics.add_metric(name="ExecutionNotificationsSent", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=EXECUTION_NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=1)
     logger.info(
         "execution notification published",
         extra={
@@ -408,7 +414,7 @@ def _alarm(event: dict[str, Any], config: Settings) -> dict[str, Any]:
         raise MalformedAlarmEvent(str(error)) from error
     skip = worth_notifying(change)
     if skip is not None:
-        metrics.add_metric(name="AlarmNotificationsSkipped", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=ALARM_NOTIFICATIONS_SKIPPED, unit=MetricUnit.Count, value=1)
         logger.info("alarm change not notified", extra={"alarm": change.name, "why": skip})
         return {"skipped": skip}
     notification = alarm_notification(
@@ -419,7 +425,7 @@ def _alarm(event: dict[str, Any], config: Settings) -> dict[str, Any]:
         runbook_prefix=config.runbook_prefix,
     )
     message_id = _publish(config, notification)
-    metrics.add_metric(name="AlarmNotificationsSent", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=ALARM_NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=1)
     logger.info(
         "alarm notification published",
         extra={"alarm": change.name, "state": change.state, "message_id": message_id},

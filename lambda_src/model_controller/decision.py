@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.consumer_capacity import ConsumerCapacity
+from contracts.consumer_capacity import ConsumerCapacity
 
 RUNNING = "RUNNING"
 FAILED = "FAILED"

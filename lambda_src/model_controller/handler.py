@@ -45,6 +45,22 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.consumer_capacity import (
+    ConsumerCapacity,
+    capacity_for,
+    pace_from_parameter,
+    to_parameter,
+)
+from contracts.metrics import (
+    CAPACITY_UPDATE_FAILURES,
+    IN_SERVICE_INFERENCE_UNITS,
+    INFERENCE_UNITS_SERVING,
+    MODEL_NEEDS_ATTENTION,
+    MODEL_RUNNING,
+    MODEL_START_REQUESTS,
+    MODEL_STOP_REQUESTS,
+    QUEUE_WAITING,
+)
 from model_controller import operations
 from model_controller.decision import (
     RUNNING,
@@ -54,12 +70,6 @@ from model_controller.decision import (
     Policy,
     capacity_step,
     decide,
-)
-from shared.consumer_capacity import (
-    ConsumerCapacity,
-    capacity_for,
-    pace_from_parameter,
-    to_parameter,
 )
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
 
@@ -243,7 +253,7 @@ def serving_units(
             report.problems.append(f"GetMetricData: {error}")
             return None
         if seen is not None:
-            units, source = math.floor(seen), "InServiceInferenceUnits"
+            units, source = math.floor(seen), IN_SERVICE_INFERENCE_UNITS
         else:
             source = "MinInferenceUnits (no InServiceInferenceUnits datapoint yet)"
     report.units_source = source
@@ -396,28 +406,28 @@ def run(settings: ControllerSettings, aws: Clients, now: datetime) -> dict[str, 
         logger.info("Model controller acted", extra=summary)
     else:
         logger.debug("Nothing to do", extra=summary)
-    metrics.add_metric(name="ModelRunning", unit=MetricUnit.Count, value=int(status == RUNNING))
+    metrics.add_metric(name=MODEL_RUNNING, unit=MetricUnit.Count, value=int(status == RUNNING))
     metrics.add_metric(
-        name="ModelNeedsAttention", unit=MetricUnit.Count, value=int(decision.needs_attention)
+        name=MODEL_NEEDS_ATTENTION, unit=MetricUnit.Count, value=int(decision.needs_attention)
     )
-    metrics.add_metric(name="QueueWaiting", unit=MetricUnit.Count, value=waiting)
+    metrics.add_metric(name=QUEUE_WAITING, unit=MetricUnit.Count, value=waiting)
     metrics.add_metric(
-        name="ModelStartRequests",
+        name=MODEL_START_REQUESTS,
         unit=MetricUnit.Count,
         value=int(outcome is not None and decision.action is Action.START),
     )
     metrics.add_metric(
-        name="ModelStopRequests",
+        name=MODEL_STOP_REQUESTS,
         unit=MetricUnit.Count,
         value=int(outcome is not None and decision.action is Action.STOP),
     )
     if capacity is not None:
         metrics.add_metric(
-            name="CapacityUpdateFailures", unit=MetricUnit.Count, value=len(capacity.problems)
+            name=CAPACITY_UPDATE_FAILURES, unit=MetricUnit.Count, value=len(capacity.problems)
         )
         if capacity.units is not None:
             metrics.add_metric(
-                name="InferenceUnitsServing", unit=MetricUnit.Count, value=capacity.units
+                name=INFERENCE_UNITS_SERVING, unit=MetricUnit.Count, value=capacity.units
             )
     return summary
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts.metrics import DESIRED_INFERENCE_UNITS, IN_SERVICE_INFERENCE_UNITS
 from shared.model_version import ModelVersion
 from shared.rekognition_lookup import find_project, find_version
 
@@ -46,7 +47,7 @@ RETRY_NEXT_RUN = frozenset(
     }
 )
 #: Rekognition's auto-scaling figures (namespace AWS/Rekognition, by ProjectName, VersionName).
-UNIT_METRICS = ("InServiceInferenceUnits", "DesiredInferenceUnits")
+UNIT_METRICS = (IN_SERVICE_INFERENCE_UNITS, DESIRED_INFERENCE_UNITS)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ def units_in_service(
 
 
 def read_capacity(ssm: Any, name: str) -> str | None:
-    """The published consumer capacity (``shared.consumer_capacity``), None when not yet."""
+    """The published consumer capacity (``contracts.consumer_capacity``), None when not yet."""
     try:
         return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
     except ClientError as error:

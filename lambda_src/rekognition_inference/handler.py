@@ -44,14 +44,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.consumer_capacity import pace_from_parameter
+from contracts.metrics import (
+    DETECT_LATENCY,
+    DUPLICATES_SKIPPED,
+    IMAGE_ERRORS,
+    IMAGES_PROCESSED,
+    LOW_CONFIDENCE,
+    REASON_DIMENSION,
+    TRANSIENT_FAILURES,
+)
 from rekognition_inference.processing import (
     Classifier,
     MessageReport,
     RatePacer,
     Settings,
-    TransientError,
 )
-from shared.consumer_capacity import pace_from_parameter
+from rekognition_inference.storage import TransientError
 from shared.drift_contract import REKOGNITION
 from shared.drift_signals import DriftTallies
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
@@ -256,17 +265,17 @@ class Tally:
             )
 
     def publish(self) -> None:
-        metrics.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=self.processed)
-        metrics.add_metric(name="LowConfidence", unit=MetricUnit.Count, value=self.low_confidence)
-        metrics.add_metric(name="DuplicatesSkipped", unit=MetricUnit.Count, value=self.duplicates)
+        metrics.add_metric(name=IMAGES_PROCESSED, unit=MetricUnit.Count, value=self.processed)
+        metrics.add_metric(name=LOW_CONFIDENCE, unit=MetricUnit.Count, value=self.low_confidence)
+        metrics.add_metric(name=DUPLICATES_SKIPPED, unit=MetricUnit.Count, value=self.duplicates)
         for latency in self.latencies_ms[:_MAX_LATENCY_VALUES]:
-            metrics.add_metric(name="DetectLatency", unit=MetricUnit.Milliseconds, value=latency)
-        for name, counts in (("ImageErrors", self.errors), ("TransientFailures", self.transient)):
+            metrics.add_metric(name=DETECT_LATENCY, unit=MetricUnit.Milliseconds, value=latency)
+        for name, counts in ((IMAGE_ERRORS, self.errors), (TRANSIENT_FAILURES, self.transient)):
             for reason, count in sorted(counts.items()):
                 with single_metric(
                     name=name, unit=MetricUnit.Count, value=count, namespace=metrics.namespace
                 ) as metric:
-                    metric.add_dimension(name="reason", value=reason)
+                    metric.add_dimension(name=REASON_DIMENSION, value=reason)
         self.drift.publish(metrics.namespace)
 
 

@@ -15,10 +15,9 @@ the same images) on the images of a training manifest.
 
 from __future__ import annotations
 
+from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
 from shared import images as formats
 
-#: DetectCustomLabels reads S3 objects up to 15 MB.
-MAX_OBJECT_BYTES = 15 * 1024 * 1024
 #: How many leading bytes :func:`sniff_format` needs (a ranged GetObject, when diagnosing).
 SNIFF_BYTES = formats.SNIFF_BYTES
 #: Smallest and largest side, in pixels, DetectCustomLabels and Custom Labels training accept.
@@ -50,7 +49,7 @@ def problem(head: bytes, size: int) -> str | None:
     15 MB, 64 to 4096 pixels per side."""
     if size <= 0:
         return "empty file"
-    if size > MAX_OBJECT_BYTES:
+    if size > REKOGNITION_MAX_OBJECT_BYTES:
         return f"{size / (1024 * 1024):.1f} MB: larger than the 15 MB Rekognition reads"
     if sniff_format(head) is None:
         return describe(head)

@@ -9,19 +9,21 @@
 
 S3 keys are at most 1,024 bytes; a derived key that would be longer is replaced by
 ``.../_long-keys/<sha256 of the input key>.json`` (the record still holds the full input key).
-Also used by ``python -m ops classify`` to find the records of the images it uploaded.
+The prefixes are ``contracts.s3_layout``'s (the stack grants the same ones). Also used by
+``python -m ops classify`` to find the records of the images it uploaded.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-RESULTS_PREFIX = "results/rekognition/"
-REVIEW_PREFIX = "review/rekognition/"
-ERRORS_PREFIX = "errors/rekognition/"
+from contracts.limits import S3_MAX_KEY_BYTES as MAX_KEY_BYTES
+from contracts.s3_layout import REKOGNITION_ERRORS_PREFIX as ERRORS_PREFIX
+from contracts.s3_layout import REKOGNITION_RESULTS_PREFIX as RESULTS_PREFIX
+from contracts.s3_layout import REKOGNITION_REVIEW_PREFIX as REVIEW_PREFIX
+
 IMAGE_ERRORS_PREFIX = f"{ERRORS_PREFIX}images/"
 MESSAGE_ERRORS_PREFIX = f"{ERRORS_PREFIX}messages/"
-MAX_KEY_BYTES = 1024
 SUFFIX = ".json"
 
 

@@ -20,7 +20,7 @@ ms of CPU under the GIL, several times the handler's own work per image, so ever
 image raises a batch's throughput (``benchmarks/inference_throughput.py``).
 
 The object is read (one ranged GetObject over the key candidates: size, identity and first
-bytes, see :meth:`Classifier._open_input`) only to diagnose, never on the happy path:
+bytes, see :meth:`storage.Storage.read_input`) only to diagnose, never on the happy path:
 
 - when DetectCustomLabels rejects the object (``InvalidS3ObjectException``,
   ``InvalidImageFormatException``, ``ImageTooLargeException``, ``InvalidParameterException``): the
@@ -48,18 +48,24 @@ object is read to tell which one is current, so a late redelivery never replaces
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rekognition_inference import images, locations
+from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
+from rekognition_inference import images, locations, records
 from rekognition_inference.messages import MessageProblem, ObjectRef, parse_body
+from rekognition_inference.storage import (
+    ObjectHead,
+    Storage,
+    TransientError,
+    error_code,
+    error_message,
+)
 from shared import review_sampling
 from shared.drift_signals import DriftObservation
 from shared.model_version import ModelNotConfiguredError, ModelVersion
@@ -97,27 +103,6 @@ TRANSIENT_SERVICE_ERRORS: Mapping[str, str] = {
     "AccessDeniedException": "access_denied",
 }
 _ARCHIVED_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
-_MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
-#: A range on an empty object is unsatisfiable.
-_EMPTY_CODES = frozenset({"416", "InvalidRange"})
-#: An archived object must be restored before it can be read.
-_ARCHIVED_CODES = frozenset({"InvalidObjectState"})
-#: /2: ``input`` has no ``format`` any more (/1 had it: the format is decided by content, and
-#: the content is no longer read before DetectCustomLabels; size, ETag and version id remain).
-_RESULT_SCHEMA = "imgclf.rekognition.result/2"
-_ERROR_SCHEMA = "imgclf.rekognition.error/1"
-#: /2: the same ``input`` as the result's.
-_REVIEW_SCHEMA = "imgclf.rekognition.review/2"
-_BODY_EXCERPT = 4096
-
-
-class TransientError(Exception):
-    """A failure a later attempt may not have; the message goes back to the queue."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -165,7 +150,7 @@ class RatePacer:
     """Spaces calls at most ``rate`` per second across threads (``None``: no limit).
 
     Each invocation gets an equal share of the model's throughput for the inference units in
-    service (``shared/consumer_capacity.py``; the model controller publishes it), so all
+    service (``contracts/consumer_capacity.py``; the model controller publishes it), so all
     concurrent invocations together never exceed it.
     """
 
@@ -202,19 +187,6 @@ class RatePacer:
 
 
 @dataclass(frozen=True)
-class _Head:
-    """What is known of the input object: what its event says, or what a ranged GetObject read."""
-
-    key: str
-    size: int
-    etag: str
-    version_id: str | None
-    storage_class: str | None
-    #: The object's first bytes, when it was read (its format is decided by content).
-    first_bytes: bytes = b""
-
-
-@dataclass(frozen=True)
 class _Rejection:
     """DetectCustomLabels answered that it cannot use the object (a code of _OBJECT_PROBLEMS)."""
 
@@ -223,7 +195,7 @@ class _Rejection:
     code: str
     message: str
 
-    def about(self, head: _Head) -> bool:
+    def about(self, head: ObjectHead) -> bool:
         """Whether the rejected call read the very object ``head`` describes."""
         return self.key == head.key and self.version_id in (None, head.version_id)
 
@@ -255,7 +227,8 @@ class Classifier:
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
     ) -> None:
-        self._s3 = s3
+        #: The S3 calls (reads to diagnose, record writes).
+        self.storage = Storage(s3, settings.artifacts_bucket)
         self._rekognition = rekognition
         self._settings = settings
         self._pacer = pacer or RatePacer(None)
@@ -337,7 +310,7 @@ class Classifier:
         # With two key candidates (an EventBridge key that may be meant URL-decoded), only a
         # read says which key the event's size and identity belong to.
         unambiguous = len(ref.key_candidates) == 1
-        head = _Head(key, ref.size, ref.etag or "", ref.version_id, None)
+        head = ObjectHead(key, ref.size, ref.etag or "", ref.version_id, None)
         permanent = self._check_object(head)
         if permanent is not None:
             if not unambiguous:
@@ -347,9 +320,9 @@ class Classifier:
         if receive_count > 1:
             if not ref.etag or not unambiguous:
                 return self._read_and_classify(job)
-            existing = self._head_artifact(result_key)
+            existing = self.storage.record_metadata(result_key)
             if existing is not None:
-                if _same_input(existing, head):
+                if records.same_input(existing, head):
                     return Outcome("duplicate", result_key)
                 # A result for another version of the object: the object says which is current
                 # (a late redelivery of an older upload must not replace a newer result).
@@ -372,11 +345,11 @@ class Classifier:
         made yet) the object found is classified as it is now.
         """
         ref, model = job.ref, job.model
-        head, missing_keys = self._open_input(ref)
+        head, missing_keys = self.storage.read_input(ref)
         existing = None
         if job.receive_count > 1:
             found_key = head.key if head else missing_keys[0]
-            existing = self._head_artifact(locations.result_key(found_key, *_ids(model)))
+            existing = self.storage.record_metadata(locations.result_key(found_key, *_ids(model)))
         if head is None:
             if existing is not None:
                 return Outcome("duplicate", locations.result_key(missing_keys[0], *_ids(model)))
@@ -389,7 +362,7 @@ class Classifier:
                 model,
             )
         result_key = locations.result_key(head.key, *_ids(model))
-        if existing is not None and _same_input(existing, head):
+        if existing is not None and records.same_input(existing, head):
             return Outcome("duplicate", result_key)
         permanent = self._check_object(head)
         if permanent is not None:
@@ -415,78 +388,22 @@ class Classifier:
         labels, latency_ms = answer
         return self._record_result(job, head, labels, latency_ms, result_key)
 
-    def _open_input(self, ref: ObjectRef) -> tuple[_Head | None, list[str]]:
-        """One ranged GetObject: the object's size, identity and first bytes in a single call.
-
-        Only to diagnose (see the module docstring): tries the key candidates in order. The size
-        comes from ``Content-Range: bytes 0-N/SIZE``; S3 answers a range on an empty object
-        with 416, and a read of an archived object with InvalidObjectState.
-        """
-        missing: list[str] = []
-        for key in ref.key_candidates:
-            try:
-                response = self._s3.get_object(
-                    Bucket=ref.bucket, Key=key, Range=f"bytes=0-{images.SNIFF_BYTES - 1}"
-                )
-                first_bytes: bytes = response["Body"].read()
-            except ClientError as error:
-                code = _code(error)
-                if code in _MISSING_CODES:
-                    missing.append(key)
-                    continue
-                if code in _EMPTY_CODES:
-                    return _Head(key, 0, "", None, None, b""), missing
-                if code in _ARCHIVED_CODES:
-                    # Size unknown (-1); the storage class decides the error record.
-                    return _Head(key, -1, "", None, "GLACIER", b""), missing
-                raise _storage_error(error, f"GetObject s3://{ref.bucket}/{key}") from error
-            except BotoCoreError as error:
-                raise TransientError("connection_error", f"GetObject: {error}") from error
-            content_range = str(response.get("ContentRange", ""))
-            total = content_range.rpartition("/")[2]
-            size = int(total) if total.isdigit() else int(response.get("ContentLength", 0))
-            return (
-                _Head(
-                    key=key,
-                    size=size,
-                    etag=str(response.get("ETag", "")).strip('"'),
-                    version_id=response.get("VersionId"),
-                    storage_class=response.get("StorageClass"),
-                    first_bytes=first_bytes,
-                ),
-                missing,
-            )
-        return None, missing
-
-    def _head_artifact(self, key: str) -> Mapping[str, str] | None:
-        """User metadata of an existing record, or None (404, or 403 without s3:ListBucket)."""
-        try:
-            response = self._s3.head_object(Bucket=self._settings.artifacts_bucket, Key=key)
-        except ClientError as error:
-            if _code(error) in _MISSING_CODES or _code(error) in {"403", "AccessDenied"}:
-                return None
-            raise _storage_error(error, f"HeadObject {key}") from error
-        except BotoCoreError as error:
-            raise TransientError("connection_error", f"HeadObject: {error}") from error
-        metadata: Mapping[str, str] = response.get("Metadata", {})
-        return metadata
-
     @staticmethod
-    def _check_object(head: _Head) -> tuple[str, str] | None:
+    def _check_object(head: ObjectHead) -> tuple[str, str] | None:
         if head.size == 0:
             return EMPTY_OBJECT, "the object is empty (0 bytes)"
-        if head.size > images.MAX_OBJECT_BYTES:
+        if head.size > REKOGNITION_MAX_OBJECT_BYTES:
             return (
                 OBJECT_TOO_LARGE,
                 f"{head.size} bytes; DetectCustomLabels reads S3 objects up to "
-                f"{images.MAX_OBJECT_BYTES} bytes (15 MB)",
+                f"{REKOGNITION_MAX_OBJECT_BYTES} bytes (15 MB)",
             )
         if head.storage_class in _ARCHIVED_CLASSES:
             return ARCHIVED_OBJECT, f"storage class {head.storage_class} must be restored first"
         return None
 
     def _detect(
-        self, job: _Job, head: _Head, *, pinned: bool = True
+        self, job: _Job, head: ObjectHead, *, pinned: bool = True
     ) -> tuple[list[dict[str, Any]], float] | _Rejection:
         """Labels and latency, or the service's rejection of the object; raises if transient.
 
@@ -508,8 +425,8 @@ class Classifier:
                 MinConfidence=self._settings.min_confidence * 100,
             )
         except ClientError as error:
-            code = _code(error)
-            message = _message(error)
+            code = error_code(error)
+            message = error_message(error)
             if code in _OBJECT_PROBLEMS:
                 return _Rejection(head.key, version, code, message)
             reason = TRANSIENT_SERVICE_ERRORS.get(code, "service_error")
@@ -526,16 +443,16 @@ class Classifier:
         )
         return labels, latency_ms
 
-    def _record_rejection(self, job: _Job, head: _Head, rejection: _Rejection) -> Outcome:
+    def _record_rejection(self, job: _Job, head: ObjectHead, rejection: _Rejection) -> Outcome:
         reason = PERMANENT_SERVICE_ERRORS.get(rejection.code, UNREADABLE_BY_REKOGNITION)
         return self._record_image_error(
             job.ref, head.key, head, reason, rejection.message, job.model
         )
 
-    def _unreadable(self, job: _Job, head: _Head, message: str) -> Outcome:
+    def _unreadable(self, job: _Job, head: ObjectHead, message: str) -> Outcome:
         """InvalidS3ObjectException after a read: gone since, or unreadable for the service."""
         ref = job.ref
-        again, _ = self._open_input(ObjectRef(ref.bucket, (head.key,), None, ref.wiring))
+        again, _ = self.storage.read_input(ObjectRef(ref.bucket, (head.key,), None, ref.wiring))
         if again is None or (head.version_id and again.version_id != head.version_id):
             return self._record_image_error(
                 ref, head.key, head, OBJECT_MISSING, "deleted while being processed", job.model
@@ -555,53 +472,32 @@ class Classifier:
     def _record_result(
         self,
         job: _Job,
-        head: _Head,
+        head: ObjectHead,
         labels: list[dict[str, Any]],
         latency_ms: float,
         result_key: str,
     ) -> Outcome:
-        ref, model, sent_at_ms = job.ref, job.model, job.sent_at_ms
-        now = self._wallclock()
-        top = labels[0] if labels else None
-        top_confidence = top["confidence"] if top else 0.0
-        needs_review = top_confidence < self._settings.review_threshold
-        document: dict[str, Any] = {
-            "schema": _RESULT_SCHEMA,
-            "input": _input_document(ref, head.key, head),
-            "model": _model_document(model),
-            "labels": labels,
-            "top_label": top["name"] if top else None,
-            "top_confidence": top_confidence,
-            "min_confidence": self._settings.min_confidence,
-            "review_threshold": self._settings.review_threshold,
-            "needs_review": needs_review,
-            "timing": {
-                "event_time": ref.event_time,
-                "queued_at": _iso(sent_at_ms / 1000) if sent_at_ms else None,
-                "processed_at": _iso(now),
-                "queue_wait_ms": round(now * 1000 - sent_at_ms) if sent_at_ms else None,
-                "detect_latency_ms": round(latency_ms, 1),
-            },
-        }
+        model = job.model
+        document = records.result_document(
+            job.ref,
+            head,
+            model,
+            labels,
+            latency_ms,
+            sent_at_ms=job.sent_at_ms,
+            now=self._wallclock(),
+            min_confidence=self._settings.min_confidence,
+            review_threshold=self._settings.review_threshold,
+        )
+        needs_review = bool(document["needs_review"])
+        top_confidence = float(document["top_confidence"])
         if reason := review_sampling.reason(needs_review, head.key):
-            self._put_json(
+            self.storage.put_json(
                 locations.review_key(head.key, model.project, model.version),
-                {
-                    "schema": _REVIEW_SCHEMA,
-                    "reason": reason,
-                    "input": document["input"],
-                    "result_key": result_key,
-                    "top_label": document["top_label"],
-                    "top_confidence": top_confidence,
-                    "review_threshold": self._settings.review_threshold,
-                },
+                records.review_document(document, result_key, reason),
             )
         # Written last: its existence (with this input version) marks the image as done.
-        self._put_json(
-            result_key,
-            document,
-            metadata={"input-etag": head.etag, "input-version": head.version_id or ""},
-        )
+        self.storage.put_json(result_key, document, metadata=records.result_metadata(head))
         seen = DriftObservation(model.version, document["top_label"], top_confidence, head.size)
         return Outcome("result", result_key, None, needs_review, latency_ms, seen)
 
@@ -609,92 +505,22 @@ class Classifier:
         self,
         ref: ObjectRef,
         key: str,
-        head: _Head | None,
+        head: ObjectHead | None,
         reason: str,
         detail: str,
         model: ModelVersion | None,
     ) -> Outcome:
         record_key = locations.image_error_key(key)
-        self._put_json(
-            record_key,
-            {
-                "schema": _ERROR_SCHEMA,
-                "reason": reason,
-                "detail": detail,
-                "input": _input_document(ref, key, head),
-                "model": _model_document(model) if model else None,
-            },
+        self.storage.put_json(
+            record_key, records.image_error_document(ref, key, head, reason, detail, model)
         )
         return Outcome("error", record_key, reason=reason)
 
     def _record_message_problems(self, body: str, problems: list[MessageProblem]) -> list[Outcome]:
         record_key = locations.message_error_key(body)
-        self._put_json(
-            record_key,
-            {
-                "schema": _ERROR_SCHEMA,
-                "reason": problems[0].reason,
-                "detail": problems[0].detail,
-                "problems": [{"reason": p.reason, "detail": p.detail} for p in problems],
-                "message_body": body[:_BODY_EXCERPT],
-                "message_body_truncated": len(body) > _BODY_EXCERPT,
-            },
-        )
+        self.storage.put_json(record_key, records.message_error_document(body, problems))
         return [Outcome("error", record_key, reason=problem.reason) for problem in problems]
-
-    def _put_json(
-        self, key: str, document: Mapping[str, Any], metadata: Mapping[str, str] | None = None
-    ) -> None:
-        body = json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1).encode()
-        try:
-            self._s3.put_object(
-                Bucket=self._settings.artifacts_bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/json",
-                Metadata=dict(metadata or {}),
-            )
-        except ClientError as error:
-            raise _storage_error(error, f"PutObject {key}") from error
-        except BotoCoreError as error:
-            raise TransientError("connection_error", f"PutObject: {error}") from error
 
 
 def _ids(model: ModelVersion) -> tuple[str, str]:
     return model.project, model.version
-
-
-def _same_input(metadata: Mapping[str, str], head: _Head) -> bool:
-    return metadata.get("input-etag") == head.etag and metadata.get("input-version", "") == (
-        head.version_id or ""
-    )
-
-
-def _input_document(ref: ObjectRef, key: str, head: _Head | None) -> dict[str, Any]:
-    """The input as the event described it, or as it was read (size -1: archived, not read)."""
-    document: dict[str, Any] = {"bucket": ref.bucket, "key": key, "wiring": ref.wiring}
-    if head is not None:
-        document.update(size=head.size, etag=head.etag, version_id=head.version_id)
-    return document
-
-
-def _model_document(model: ModelVersion) -> dict[str, str]:
-    return {"project_version_arn": model.arn, "project": model.project, "version": model.version}
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _message(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Message", "")) or _code(error)
-
-
-def _storage_error(error: ClientError, what: str) -> TransientError:
-    code = _code(error)
-    reason = "access_denied" if code in {"403", "AccessDenied"} else "storage_error"
-    return TransientError(reason, f"{what}: {code} {_message(error)}")
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds")

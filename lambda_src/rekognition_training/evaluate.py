@@ -4,7 +4,7 @@ Reads the version's summary file and evaluation manifest snapshot (both written 
 under the version's output prefix), computes the report with ``shared.evaluation`` (the same code
 ``python -m ops report`` runs locally), writes ``metrics.json`` and ``report.html`` under the
 job's report prefix, publishes the aggregates and per-label figures as CloudWatch metrics (EMF;
-label names as ASCII-safe dimension values, ``shared.metric_dimensions``), and returns a small
+label names as ASCII-safe dimension values, ``contracts.metric_dimensions``), and returns a small
 summary for the workflow's gate Choice and notifications.
 """
 
@@ -18,6 +18,15 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.metric_dimensions import label_dimension
+from contracts.metrics import (
+    LABEL_DIMENSION,
+    LABEL_SCORES,
+    PROJECT_DIMENSION,
+    TEST_IMAGES,
+    VERSION_DIMENSION,
+    label_metric,
+)
 from rekognition_training.baseline import write_baseline
 from rekognition_training.evaluation_sources import (
     EvaluationMissing,
@@ -26,7 +35,6 @@ from rekognition_training.evaluation_sources import (
     read_evaluation,
 )
 from shared.evaluation.report_html import METRICS_FILE, REPORT_FILE
-from shared.metric_dimensions import label_dimension
 
 #: EvaluationMissing is raised (by name, the workflow's error name) from evaluation_sources.
 __all__ = ["EvaluationMissing", "lambda_handler"]
@@ -70,21 +78,21 @@ def _publish(job: dict[str, Any], aggregates: dict[str, float], report: Any) -> 
 
     CloudWatch takes only ASCII dimension values (a metric with another is dropped): the Label
     dimension is ``label_dimension(label)``, the label itself for printable ASCII and a
-    documented, reversible encoding otherwise (``shared/metric_dimensions.py``).
+    documented, reversible encoding otherwise (``contracts/metric_dimensions.py``).
     """
-    metrics.add_dimension("Project", job["project_name"])
-    metrics.add_dimension("Version", job["version_name"])
+    metrics.add_dimension(PROJECT_DIMENSION, job["project_name"])
+    metrics.add_dimension(VERSION_DIMENSION, job["version_name"])
     for name, value in aggregates.items():
         metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
-    metrics.add_metric(name="TestImages", unit=MetricUnit.Count, value=report["n_images"])
+    metrics.add_metric(name=TEST_IMAGES, unit=MetricUnit.Count, value=report["n_images"])
     for label, scores in report["per_label"].items():
-        for name in ("precision", "recall", "f1"):
+        for name in LABEL_SCORES:
             with single_metric(
-                name=f"Label{name.capitalize()}",
+                name=label_metric(name),
                 unit=MetricUnit.NoUnit,
                 value=scores[name],
                 namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE"),
             ) as metric:
-                metric.add_dimension("Project", job["project_name"])
-                metric.add_dimension("Version", job["version_name"])
-                metric.add_dimension("Label", label_dimension(label))
+                metric.add_dimension(PROJECT_DIMENSION, job["project_name"])
+                metric.add_dimension(VERSION_DIMENSION, job["version_name"])
+                metric.add_dimension(LABEL_DIMENSION, label_dimension(label))

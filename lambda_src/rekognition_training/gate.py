@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from contracts.quality_gate import AVERAGED_METRICS, AVERAGES, SCALAR_METRICS, SERVICE_F1
 from shared.evaluation.verdict import DECIMALS, compared, figures, gate_line, meets
 
 
@@ -35,12 +36,12 @@ def aggregate_metrics(metrics: Mapping[str, Any], service_f1: float | None) -> d
     """The gate-able figures of a ``metrics.json`` report, flat (``f1_macro``, ``accuracy``...)."""
     flat: dict[str, float] = {}
     if service_f1 is not None:
-        flat["f1_score"] = float(service_f1)
-    for name in ("accuracy", "balanced_accuracy", "matthews_corrcoef"):
+        flat[SERVICE_F1] = float(service_f1)
+    for name in SCALAR_METRICS:
         if name in metrics:
             flat[name] = float(metrics[name])
-    for name in ("precision", "recall", "f1", "jaccard"):
-        for average in ("micro", "macro", "weighted"):
+    for name in AVERAGED_METRICS:
+        for average in AVERAGES:
             value = metrics.get(name, {}).get(average)
             if value is not None:
                 flat[f"{name}_{average}"] = float(value)

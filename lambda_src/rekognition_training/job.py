@@ -12,19 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.drift_contract import rekognition_report_prefix
-
-GATE_METRICS = (
-    "f1_score",
-    "accuracy",
-    "balanced_accuracy",
-    "matthews_corrcoef",
-    *(
-        f"{m}_{a}"
-        for m in ("precision", "recall", "f1", "jaccard")
-        for a in ("micro", "macro", "weighted")
-    ),
-)
+from contracts.quality_gate import GATE_METRICS
+from contracts.s3_layout import model_output_prefix, version_report_prefix
 
 _NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
 _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(?P<key>\S.{0,1023})")
@@ -104,8 +93,8 @@ def normalize_job(
     return {
         "project_name": project_name,
         "version_name": version_name,
-        "output_prefix": f"models/{project_name}/{version_name}/",
-        "report_prefix": rekognition_report_prefix(project_name, version_name),
+        "output_prefix": model_output_prefix(project_name, version_name),
+        "report_prefix": version_report_prefix(project_name, version_name),
         "datasets": datasets,
         "gate": gate,
     }

@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.metrics import TRAINING_TRIGGER_SKIPPED, TRAINING_TRIGGERED
 from shared.training_request import training_request
 
 logger = Logger()
@@ -81,7 +82,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     state_machine = os.environ["STATE_MACHINE_ARN"]
     running = running_executions(sfn, state_machine)
     if running:
-        metrics.add_metric(name="TrainingTriggerSkipped", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=TRAINING_TRIGGER_SKIPPED, unit=MetricUnit.Count, value=1)
         logger.warning(
             "a training run is in progress; not starting another",
             extra={"running": running[0]["executionArn"], "manifest": key},
@@ -93,6 +94,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         name=name,
         input=json.dumps(training_request(f"s3://{data_bucket}/{key}")),
     )
-    metrics.add_metric(name="TrainingTriggered", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=TRAINING_TRIGGERED, unit=MetricUnit.Count, value=1)
     logger.info("training started", extra={"execution": started["executionArn"], "manifest": key})
     return {"started": True, "execution_arn": started["executionArn"]}

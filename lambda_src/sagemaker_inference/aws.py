@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.metrics import SERVICE_DIMENSION
 from sagemaker_inference.model import (
     ImageAccessDeniedError,
     ImageNotFoundError,
@@ -95,6 +96,8 @@ def emit_metric(
         value=value,
         namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImageClassification"),
     ) as metric:
-        metric.add_dimension(name="service", value=os.environ.get("POWERTOOLS_SERVICE_NAME", "-"))
+        metric.add_dimension(
+            name=SERVICE_DIMENSION, value=os.environ.get("POWERTOOLS_SERVICE_NAME", "-")
+        )
         for key, dimension in (dimensions or {}).items():
             metric.add_dimension(name=key, value=dimension)

@@ -24,6 +24,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.metrics import (
+    ENDPOINT_INVOCATIONS,
+    ENDPOINT_LATENCY,
+    IMAGES_CLASSIFIED,
+    LOW_CONFIDENCE,
+)
 from sagemaker_inference.aws import client, emit_metric, error_code, s3_error
 from sagemaker_inference.drift import publish_drift
 from sagemaker_inference.model import (
@@ -61,8 +67,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     inference, latency_ms = classify_image(
         client("s3"), endpoint, json.loads(os.environ["CLASS_NAMES"]), image
     )
-    emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=1)
-    emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    emit_metric(name=ENDPOINT_INVOCATIONS, unit=MetricUnit.Count, value=1)
+    emit_metric(name=ENDPOINT_LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
     _count_classification(counted_as, inference["confidence"])
     publish_drift(
         endpoint=endpoint,
@@ -132,9 +138,9 @@ def _count_classification(caller: tuple[str, float], confidence: float) -> None:
     """``ImagesClassified`` and ``LowConfidence`` (0 or 1) for the calling workflow."""
     workflow, threshold = caller
     dimensions = {"workflow": workflow}
-    emit_metric(name="ImagesClassified", unit=MetricUnit.Count, value=1, dimensions=dimensions)
+    emit_metric(name=IMAGES_CLASSIFIED, unit=MetricUnit.Count, value=1, dimensions=dimensions)
     emit_metric(
-        name="LowConfidence",
+        name=LOW_CONFIDENCE,
         unit=MetricUnit.Count,
         value=int(confidence < threshold),
         dimensions=dimensions,

@@ -35,6 +35,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.metrics import (
+    ENDPOINT_INVOCATIONS,
+    ENDPOINT_LATENCY,
+    IMAGES_CLASSIFIED,
+    IMAGES_VALIDATED,
+    LOW_CONFIDENCE,
+)
 from sagemaker_inference.aws import client, emit_metric, s3_error
 from sagemaker_inference.classify import ENDPOINT_READ_TIMEOUT, classify_image
 from sagemaker_inference.drift import publish_batch_drift
@@ -239,12 +246,12 @@ def _emit_counts(batch: _Batch, outcomes: list[tuple[dict[str, Any], float | Non
     classified = [r for r, _ in outcomes if r["status"] in ("classified", "low_confidence")]
     low = sum(1 for r in classified if r["confidence"] < batch.threshold)
     dimensions = {"workflow": batch.workflow}
-    emit_metric(name="ImagesValidated", unit=MetricUnit.Count, value=len(latencies))
-    emit_metric(name="EndpointInvocations", unit=MetricUnit.Count, value=len(latencies))
+    emit_metric(name=IMAGES_VALIDATED, unit=MetricUnit.Count, value=len(latencies))
+    emit_metric(name=ENDPOINT_INVOCATIONS, unit=MetricUnit.Count, value=len(latencies))
     for latency in latencies:
-        emit_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency)
+        emit_metric(name=ENDPOINT_LATENCY, unit=MetricUnit.Milliseconds, value=latency)
     emit_metric(
-        name="ImagesClassified", unit=MetricUnit.Count, value=len(classified), dimensions=dimensions
+        name=IMAGES_CLASSIFIED, unit=MetricUnit.Count, value=len(classified), dimensions=dimensions
     )
-    emit_metric(name="LowConfidence", unit=MetricUnit.Count, value=low, dimensions=dimensions)
+    emit_metric(name=LOW_CONFIDENCE, unit=MetricUnit.Count, value=low, dimensions=dimensions)
     publish_batch_drift(endpoint=batch.endpoint, threshold=batch.threshold, results=classified)

@@ -17,8 +17,6 @@ from typing import Any
 
 from shared.s3_location import S3Location
 
-#: Largest request body a real-time endpoint accepts (InvokeEndpoint: 6 MB).
-MAX_IMAGE_BYTES = 6 * 1024 * 1024
 #: At most this many failures are listed by name in a batch summary (all are counted).
 MAX_LISTED_FAILURES = 20
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.metrics import IMAGES_VALIDATED
 from sagemaker_inference.aws import client, emit_metric, s3_error
 from sagemaker_inference.model import (
     ImageTooLargeError,
@@ -38,7 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         default_threshold=float(os.environ["DEFAULT_THRESHOLD"]),
     )
     described = validate_image(client("s3"), request.image, int(os.environ["MAX_IMAGE_BYTES"]))
-    emit_metric(name="ImagesValidated", unit=MetricUnit.Count, value=1)
+    emit_metric(name=IMAGES_VALIDATED, unit=MetricUnit.Count, value=1)
     logger.info("image accepted", extra={"s3_uri": request.image.uri, "size": described["size"]})
     return {"image": described, "threshold": request.threshold}
 

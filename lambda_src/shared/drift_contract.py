@@ -10,7 +10,7 @@ name, or the SageMaker endpoint name), plus the one named:
 
 - :data:`IMAGES`: images classified (a result, abstained or not);
 - :data:`PREDICTIONS` per ``Label``: images whose top label it is (ASCII-safe dimension value,
-  ``shared.metric_dimensions``; past :data:`MAX_TRACKED_LABELS` distinct labels in one process,
+  ``contracts.metric_dimensions``; past :data:`MAX_TRACKED_LABELS` distinct labels in one process,
   :data:`OTHER_LABEL`);
 - :data:`ABSTENTIONS`: images without a usable label (Rekognition: no label above
   ``min_confidence``; SageMaker: top probability below the workflow's threshold);
@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import itertools
 from typing import Final
+
+from contracts import s3_layout
 
 PIPELINE: Final = "Pipeline"
 #: Powertools adds the publishing function's service name to every metric as ``service``.
@@ -120,7 +122,7 @@ BASELINE_SCHEMA: Final = "imgclf.drift.baseline/1"
 REPORT_SCHEMA: Final = "imgclf.drift.report/1"
 #: Drift reports: ``drift/<pipeline>/<model>/<window end>/drift.{json,html}``, and the latest
 #: one of each pipeline at ``drift/<pipeline>/latest.json``.
-DRIFT_PREFIX: Final = "drift/"
+DRIFT_PREFIX: Final = s3_layout.DRIFT_PREFIX
 DRIFT_JSON: Final = "drift.json"
 DRIFT_HTML: Final = "drift.html"
 LATEST_FILE: Final = "latest.json"
@@ -128,7 +130,7 @@ LATEST_FILE: Final = "latest.json"
 
 def rekognition_report_prefix(project: str, version: str) -> str:
     """Where the Evaluate step writes a Rekognition version's report (and its baseline)."""
-    return f"reports/{project}/{version}/"
+    return s3_layout.version_report_prefix(project, version)
 
 
 def sagemaker_report_prefix(job_name: str) -> str:

@@ -3,7 +3,7 @@
 Both inference paths count what they classified into a :class:`DriftTally` and publish it when
 the invocation ends (the Rekognition consumer once per batch, the SageMaker classify function
 once per image): the metrics of ``shared.drift_contract`` with dimensions ``Pipeline`` and
-``Model``. Label names become ASCII-safe dimension values (``shared.metric_dimensions``); a
+``Model``. Label names become ASCII-safe dimension values (``contracts.metric_dimensions``); a
 process publishes at most :data:`~shared.drift_contract.MAX_TRACKED_LABELS` distinct labels
 per model, and folds any later one into :data:`~shared.drift_contract.OTHER_LABEL`, so a
 model's label set cannot grow the metric count without bound.
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from contracts.metric_dimensions import label_dimension
 from shared import drift_contract as contract
-from shared.metric_dimensions import label_dimension
 
 _DEFAULT_NAMESPACE = "ImageClassification"
 

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from contracts.s3_layout import REPORTS_PREFIX, SAGEMAKER_REPORTS_PREFIX
+
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
 #: The ``pipeline`` of a record.
@@ -31,10 +33,10 @@ REKOGNITION: Final = "rekognition"
 SAGEMAKER: Final = "sagemaker"
 PIPELINES: tuple[str, ...] = (REKOGNITION, SAGEMAKER)
 #: Where each pipeline keeps its per-version reports (``metrics.json``, ``report.html``,
-#: ``lineage.json``) in the artifacts bucket: Rekognition per project and version name,
-#: SageMaker per training job name (the job, its model and its package share that name).
-REKOGNITION_REPORTS_PREFIX = "reports/"
-SAGEMAKER_REPORTS_PREFIX = "sagemaker/reports/"
+#: ``lineage.json``) in the artifacts bucket (``contracts.s3_layout``): Rekognition per project
+#: and version name, SageMaker per training job name (the job, its model and its package share
+#: that name).
+REKOGNITION_REPORTS_PREFIX = REPORTS_PREFIX
 #: The environment variable that carries the code version (the git commit at synth).
 CODE_VERSION_VARIABLE = "CODE_VERSION"
 #: The code version outside a git checkout.

@@ -8,16 +8,10 @@ without a redeploy. Used by the inference consumer, the model controller and ``p
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Same pattern as ``stacks/config/`` validates for the pinned ARN.
-MODEL_VERSION_ARN = re.compile(
-    r"arn:(?P<partition>aws[a-z-]*):rekognition:(?P<region>[a-z]{2}(-[a-z]+)+-\d):"
-    r"(?P<account>\d{12}):project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/"
-    r"(?P<version>[a-zA-Z0-9_.\-]{1,255})/(?P<created>\d{1,20})"
-)
+from contracts.arns import MODEL_VERSION_ARN
 
 
 class ModelNotConfiguredError(Exception):

@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks import LAMBDA_SOURCE
 from stacks.building_blocks.alarms import AlarmScope, kebab
 from stacks.building_blocks.iam import acknowledge_resources
 from stacks.building_blocks.network import (
@@ -40,7 +41,6 @@ ASSET_EXCLUDES = [
     "**/test_*.py",
     "**/*.md",
 ]
-LAMBDA_SOURCE = Path(__file__).resolve().parents[2] / "lambda_src"
 
 
 class Invocation(enum.Enum):

@@ -11,20 +11,23 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.limits import (
+    SQS_BATCH_WITHOUT_WINDOW,
+    SQS_MAX_BATCH_SIZE,
+    SQS_MAX_BATCHING_WINDOW_SECONDS,
+    SQS_MAX_CONCURRENCY_RANGE,
+    SQS_MAX_RECEIVE_COUNT,
+    SQS_MAX_RETENTION_DAYS,
+)
 from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.runbooks import Runbook
 
 #: AWS's advice for Lambda consumers: visibility timeout of at least six times the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
-MAX_RECEIVE_COUNT_LIMIT = 5
+MAX_RECEIVE_COUNT_LIMIT = SQS_MAX_RECEIVE_COUNT
 _MAX_VISIBILITY_SECONDS = 12 * 3600
-#: Lambda's SQS event source limits (batch size, batching window, maximum concurrency).
-_MAX_BATCH_SIZE = 10_000
-_BATCH_WITHOUT_WINDOW = 10
-_MAX_BATCHING_WINDOW_SECONDS = 300
-_CONCURRENCY_RANGE = (2, 1000)
 #: Longest SQS allows: a DLQ is where an operator looks after the fact.
-DEAD_LETTER_RETENTION = Duration.days(14)
+DEAD_LETTER_RETENTION = Duration.days(SQS_MAX_RETENTION_DAYS)
 
 
 class DeadLetterQueue(Construct):
@@ -163,17 +166,17 @@ class WorkQueue(Construct):
                 f"consumer_timeout the visibility timeout was sized for "
                 f"({self.consumer_timeout.to_seconds()} s)"
             )
-        if not 1 <= batch_size <= _MAX_BATCH_SIZE:
-            raise ValueError(f"{name}: batch_size must be 1..{_MAX_BATCH_SIZE}")
+        if not 1 <= batch_size <= SQS_MAX_BATCH_SIZE:
+            raise ValueError(f"{name}: batch_size must be 1..{SQS_MAX_BATCH_SIZE}")
         window = 0 if max_batching_window is None else max_batching_window.to_seconds()
-        if window > _MAX_BATCHING_WINDOW_SECONDS:
+        if window > SQS_MAX_BATCHING_WINDOW_SECONDS:
             raise ValueError(f"{name}: max_batching_window must be at most 300 seconds")
-        if batch_size > _BATCH_WITHOUT_WINDOW and window < 1:
+        if batch_size > SQS_BATCH_WITHOUT_WINDOW and window < 1:
             raise ValueError(
-                f"{name}: a batch_size above {_BATCH_WITHOUT_WINDOW} needs a max_batching_window "
-                "of at least 1 second"
+                f"{name}: a batch_size above {SQS_BATCH_WITHOUT_WINDOW} needs a "
+                "max_batching_window of at least 1 second"
             )
-        low, high = _CONCURRENCY_RANGE
+        low, high = SQS_MAX_CONCURRENCY_RANGE
         if max_concurrency is not None and not low <= max_concurrency <= high:
             raise ValueError(f"{name}: max_concurrency must be {low}..{high}")
         existing = [c for c in self.node.children if isinstance(c, lambda_.EventSourceMapping)]

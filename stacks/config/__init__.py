@@ -20,6 +20,11 @@ One module per concern; import from ``stacks.config`` (every public name is re-e
 
 from __future__ import annotations
 
+from contracts.consumer_capacity import ConsumerCapacity
+from contracts.limits import SQS_BATCH_WITHOUT_WINDOW, SQS_MAX_CONCURRENCY_RANGE
+from contracts.naming import STACK_CONCERNS
+from contracts.quality_gate import GATE_METRICS
+from contracts.s3_layout import RESERVED_ARTIFACT_PREFIXES
 from stacks.config.limits import (
     DEPLOY_DIRECT,
     DEPLOY_ON_APPROVAL,
@@ -27,7 +32,6 @@ from stacks.config.limits import (
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
     EXPECTED_MODEL_START_MINUTES,
-    GATE_METRICS,
     HISTORY_BUDGET,
     HISTORY_QUOTA,
     IMAGE_CLASSIFICATION_LAYERS,
@@ -44,9 +48,6 @@ from stacks.config.limits import (
     PRETRAINED_LAYERS,
     PROJECT_LOOKUP_MAX_PAGES,
     SAGEMAKER_DEPLOY_MODES,
-    SQS_BATCH_WITHOUT_WINDOW,
-    SQS_MAX_CONCURRENCY_RANGE,
-    STACK_CONCERNS,
     SUPPORTED_REGIONS,
     TRAINING_DATA_FORMATS,
     has_instance_storage,
@@ -54,14 +55,12 @@ from stacks.config.limits import (
 from stacks.config.loading import load_all, load_environment
 from stacks.config.reading import deep_merge
 from stacks.config.rules import (
-    RESERVED_ARTIFACT_PREFIXES,
     check_isolation,
     could_share_account_and_region,
 )
 from stacks.config.schedules import schedule_problem
 from stacks.config.schema import (
     ConfigError,
-    ConsumerCapacity,
     DriftConfig,
     EndpointAutoscalingConfig,
     EndpointDeploymentConfig,

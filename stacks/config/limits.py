@@ -1,15 +1,18 @@
 """The fixed values the configuration is checked against and the code relies on.
 
-AWS limits and quotas (regions, log retention periods, SQS event source ranges, name lengths,
-Step Functions' history quota) and the app's own vocabularies and budgets (stack concerns, gate
-metrics, model control modes, the history budget of the training workflow). They live apart from
-the parsers so that a component can read a limit (``SUPPORTED_REGIONS``,
+AWS limits and quotas the configuration alone checks (regions, log retention periods, name
+lengths) and the app's own vocabularies and budgets (model control modes, the history budget of
+the training workflow). What the functions rely on too (SQS event source ranges, the gate
+metrics, the stack concerns) is in ``lambda_src/contracts``; ``stacks.config`` re-exports it.
+They live apart from the parsers so that a component can read a limit (``SUPPORTED_REGIONS``,
 ``PROJECT_LOOKUP_MAX_PAGES``) without the reader, and a test can pin one without a cdk.json.
 """
 
 from __future__ import annotations
 
 import re
+
+from contracts.limits import STATES_HISTORY_QUOTA
 
 #: Regions where every service the pipelines use is offered (Rekognition Custom Labels is the
 #: narrowest; see "Custom Labels supported Regions" in the Rekognition developer guide).
@@ -36,26 +39,6 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     3288, 3653,
 )  # fmt: skip
 
-#: Aggregate metrics of the evaluation report the quality gate may compare.
-GATE_METRICS: tuple[str, ...] = (
-    "f1_score",  # the service's own F1 (EvaluationResult.F1Score)
-    "accuracy",
-    "balanced_accuracy",
-    "matthews_corrcoef",
-    "precision_micro",
-    "precision_macro",
-    "precision_weighted",
-    "recall_micro",
-    "recall_macro",
-    "recall_weighted",
-    "f1_micro",
-    "f1_macro",
-    "f1_weighted",
-    "jaccard_micro",
-    "jaccard_macro",
-    "jaccard_weighted",
-)
-
 #: Rekognition's longest project name (CreateProject ProjectName).
 _MAX_PROJECT_NAME = 255
 _MAX_INFERENCE_UNITS = 100
@@ -67,22 +50,8 @@ EXPECTED_MODEL_START_MINUTES = 10
 #: Longest "<prefix>-<env>" that keeps "<it>-artifacts-<account>-<region>" within 63 characters.
 _MAX_NAME_PREFIX = 24
 
-#: The stacks of every environment, by concern (``stacks/environment.py`` builds them).
-STACK_CONCERNS: tuple[str, ...] = (
-    "Storage",
-    "Alerting",
-    "RekognitionTraining",
-    "RekognitionInference",
-    "SageMaker",
-    "Relabel",
-    "Monitoring",
-)
-
 #: How the model controller runs the Rekognition model (see ``lambda_src/model_controller``).
 MODEL_CONTROL_MODES: tuple[str, ...] = ("off", "scheduled", "on_demand")
-#: Lambda's SQS event source: MaximumConcurrency range, and the largest batch without a window.
-SQS_MAX_CONCURRENCY_RANGE = (2, 1000)
-SQS_BATCH_WITHOUT_WINDOW = 10
 #: Upper bounds of the inference batching settings (see ``_rekognition``).
 MAX_INFERENCE_BATCH = 100
 MAX_DETECT_CONCURRENCY = 50
@@ -103,12 +72,13 @@ MAX_MAP_CONCURRENCY = 1000
 MAX_TRAINING_HOURS = 72
 
 #: Step Functions Standard workflows: history events per execution.
-HISTORY_QUOTA = 25_000
+HISTORY_QUOTA = STATES_HISTORY_QUOTA
 #: What the longest training run may use: half the quota (the README promises it).
 HISTORY_BUDGET = HISTORY_QUOTA // 2
 #: History events one iteration of a polling loop adds at most: Wait (2), the describe Task
 #: (5), the status Choice (2), the counter Pass (2), the deadline Choice (2). Measured per loop
-#: on the synthesized definition by tests/workflows/test_rekognition_training.py.
+#: on the synthesized definition by
+#: tests/workflows/rekognition_training/test_retries_and_deployment.py.
 EVENTS_PER_POLL = 13
 #: History events of the longest run outside its loops (every other state, the deletion Map's
 #: own events, a few retries); measured on that run by the same test, with room to spare.

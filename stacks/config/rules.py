@@ -8,27 +8,9 @@ environments: two that could share an account and region never give one name to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from contracts.s3_layout import RESERVED_ARTIFACT_PREFIXES
 from stacks.config.limits import _MAX_NAME_PREFIX, SUPPORTED_REGIONS
 from stacks.config.schema import ConfigError, EnvironmentConfig
-
-#: What the app writes under fixed prefixes of the artifacts bucket (the IAM of each writer is
-#: scoped to its prefix; ``tests/contract`` checks every synthesized grant against this table).
-RESERVED_ARTIFACT_PREFIXES: Mapping[str, str] = {
-    "results/rekognition/": "Rekognition inference results",
-    "results/sagemaker/batch/": "SageMaker batch results",
-    "review/rekognition/": "Rekognition review records",
-    "errors/rekognition/": "Rekognition inference error records",
-    "models/": "Rekognition model output and evaluation files",
-    "reports/": "evaluation reports and drift baselines",
-    # lambda_src/shared/drift_contract.py DRIFT_PREFIX (until the contracts module lands).
-    "drift/": "drift reports",
-    "sagemaker/models/": "SageMaker model artifacts",
-    "sagemaker/data-capture/": "SageMaker endpoint data capture",
-    "sagemaker/reports/": "SageMaker metrics and lineage records",
-    "relabel/": "Ground Truth relabel jobs, their output and the reviewed records",
-}
 
 #: What happens to a new object under each configurable prefix of the data bucket.
 _DATA_PREFIX_EFFECTS = {

@@ -8,17 +8,18 @@ physical names) are computed here, once, from the validated fields.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
+from contracts import naming
+from contracts.consumer_capacity import ConsumerCapacity, capacity_for
+from contracts.metrics import namespace
+from contracts.naming import STACK_CONCERNS
 from stacks.config.limits import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
     EXECUTION_TIMEOUT_SLACK_MINUTES,
     MAX_PROJECT_DATASETS,
     PROJECT_LOOKUP_MAX_PAGES,
-    SQS_MAX_CONCURRENCY_RANGE,
-    STACK_CONCERNS,
 )
 
 
@@ -75,19 +76,6 @@ class ModelControlConfig:
     schedule: ScheduleWindowConfig | None
 
 
-@dataclass(frozen=True)
-class ConsumerCapacity:
-    """The consumers sized to ``inference_units``: event source concurrency, per-invocation pace.
-
-    Same derivation as ``lambda_src/shared/consumer_capacity.py`` (the controller's, at run
-    time; a test checks that both agree).
-    """
-
-    inference_units: int
-    max_concurrency: int
-    invocation_tps: float
-
-
 @dataclass(frozen=True, kw_only=True)
 class RekognitionInferenceConfig:
     """Rekognition Custom Labels inference settings (confidences are fractions in [0, 1]).
@@ -132,11 +120,9 @@ class RekognitionInferenceConfig:
         return min(self.detect_concurrency, self.batch_size)
 
     def capacity_for(self, units: int) -> ConsumerCapacity:
-        """The consumers sized to ``units`` inference units in service."""
-        model_tps = units * self.tps_per_inference_unit
-        low, high = SQS_MAX_CONCURRENCY_RANGE
-        concurrency = max(low, min(high, math.ceil(model_tps / self.calls_in_flight)))
-        return ConsumerCapacity(units, concurrency, model_tps / concurrency)
+        """The consumers sized to ``units`` inference units in service (the derivation the
+        model controller applies at run time: ``contracts.consumer_capacity``)."""
+        return capacity_for(units, self.tps_per_inference_unit, self.calls_in_flight)
 
     def capacities(self) -> list[ConsumerCapacity]:
         """Every capacity the controller can apply: 1 to ``max_inference_units`` units (fewer
@@ -462,7 +448,7 @@ class SageMakerConfig:
     @staticmethod
     def job_name_prefix(resource_name_prefix: str) -> str:
         """Prefix of training job, model and endpoint-config names; IAM is scoped to it."""
-        return f"{resource_name_prefix}-ic"
+        return naming.sagemaker_job_prefix(resource_name_prefix)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -724,28 +710,27 @@ class EnvironmentConfig:
     @property
     def resource_name_prefix(self) -> str:
         """Prefix for physical names: unique per app and environment."""
-        return f"{self.resource_prefix}-{self.name}"
+        return naming.resource_name_prefix(self.resource_prefix, self.name)
 
     @property
     def metrics_namespace(self) -> str:
         """CloudWatch namespace of every metric the environment's functions publish."""
-        return f"ImageClassification/{self.name}"
+        return namespace(self.name)
 
     @property
     def dashboard_name(self) -> str:
         """The environment's detailed CloudWatch operations dashboard."""
-        return f"{self.resource_name_prefix}-operations"
+        return naming.dashboard_name(self.resource_name_prefix)
 
     @property
     def overview_dashboard_name(self) -> str:
         """The environment's one-screen CloudWatch dashboard."""
-        return f"{self.resource_name_prefix}-overview"
+        return naming.overview_dashboard_name(self.resource_name_prefix)
 
     def stack_name(self, concern: str) -> str:
         """CloudFormation name of one of the environment's stacks: ``RekognitionInference`` ->
         ``<prefix>-<env>-rekognition-inference`` (``SageMaker`` is one word: ``sagemaker``)."""
-        kebab = "sagemaker" if concern == "SageMaker" else re.sub(r"(?<!^)(?=[A-Z])", "-", concern)
-        return f"{self.resource_name_prefix}-{kebab.lower()}"
+        return naming.stack_name(self.resource_name_prefix, concern)
 
     def physical_names(self) -> dict[str, str]:
         """Every name the app gives an AWS resource of this environment, by what it names.
@@ -753,17 +738,18 @@ class EnvironmentConfig:
         Names ending in ``*`` are prefixes: IAM is scoped to everything that starts with them.
         """
         rnp = self.resource_name_prefix
-        where = f"{self.account or '<account>'}-{self.region or '<region>'}"
+        account, region = self.account or "<account>", self.region or "<region>"
         names = {f"stack {c}": self.stack_name(c) for c in STACK_CONCERNS}
         if self.network.isolated:
             names["stack Network"] = self.stack_name("Network")
             names["network flow-logs key alias"] = f"alias/{rnp}-network"
         names |= {
-            "data bucket": f"{rnp}-data-{where}",
-            "artifacts bucket": f"{rnp}-artifacts-{where}",
-            "access-logs bucket": f"{rnp}-access-logs-{where}",
-            "KMS key alias": f"alias/{rnp}",
-            "alert topic": f"{rnp}-alerts",
+            f"{purpose} bucket": naming.bucket_name(rnp, purpose, account, region)
+            for purpose in naming.BUCKET_PURPOSES
+        }
+        names |= {
+            "KMS key alias": naming.key_alias(rnp),
+            "alert topic": naming.alert_topic_name(rnp),
             "dashboard": self.dashboard_name,
             "overview dashboard": self.overview_dashboard_name,
             "model version parameter": self.model_version_parameter,
@@ -797,7 +783,7 @@ class EnvironmentConfig:
         inference and the model controller. Not created by CloudFormation, so a deploy never
         resets it.
         """
-        return f"/{self.resource_name_prefix}/rekognition/model-version-arn"
+        return naming.model_version_parameter(self.resource_name_prefix)
 
     @property
     def consumer_capacity_parameter(self) -> str:
@@ -807,4 +793,4 @@ class EnvironmentConfig:
         consumer (cached 30 s). Not created by CloudFormation: a deploy never resets what the
         controller measured.
         """
-        return f"/{self.resource_name_prefix}/rekognition/consumer-capacity"
+        return naming.consumer_capacity_parameter(self.resource_name_prefix)

@@ -23,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from contracts.metrics import EVALUATION_WIDGET_SERVICE
 from stacks.building_blocks.iam import acknowledge_prefix_wildcards, grant_objects
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.state_machine import Workflow
@@ -40,7 +41,7 @@ from stacks.pipelines.rekognition_training import RekognitionTraining
 #: The overview must fit one screen.
 OVERVIEW_ROWS = 18
 ALARMS_HEIGHT = 5
-WIDGET_SERVICE = "evaluation-widget"
+WIDGET_SERVICE = EVALUATION_WIDGET_SERVICE
 
 
 def dashboard_url(name: str) -> str:

@@ -12,7 +12,6 @@ functions publish with (imported from the Lambda source tree, so each name is sp
 from __future__ import annotations
 
 import json
-import sys
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -22,11 +21,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from drift.window import search
+from shared import drift_contract as contract
 from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import acknowledge_prefix_wildcards, acknowledge_resources
 from stacks.building_blocks.python_function import (
-    LAMBDA_SOURCE,
     FunctionDefaults,
     Invocation,
     PythonFunction,
@@ -34,12 +34,6 @@ from stacks.building_blocks.python_function import (
 from stacks.config import EnvironmentConfig
 from stacks.operations.panels import Panel
 from stacks.runbooks import Runbook
-
-if str(LAMBDA_SOURCE) not in sys.path:  # cdk synth runs app.py without lambda_src on the path
-    sys.path.append(str(LAMBDA_SOURCE))
-
-from drift.window import search
-from shared import drift_contract as contract
 
 #: The evaluator's service name: the ``service`` dimension of the figures it publishes.
 DRIFT_SERVICE = contract.EVALUATOR_SERVICE

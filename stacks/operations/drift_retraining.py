@@ -17,7 +17,6 @@ the monitoring stack and make the two stacks depend on each other.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
@@ -29,15 +28,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from relabel.request import DRIFT_TRIGGER
 from stacks.building_blocks.alarms import AlarmScope
-from stacks.building_blocks.python_function import LAMBDA_SOURCE
 from stacks.building_blocks.queue import DeadLetterQueue
 from stacks.runbooks import Runbook, runbook_line
-
-if str(LAMBDA_SOURCE) not in sys.path:  # cdk synth runs app.py without lambda_src on the path
-    sys.path.append(str(LAMBDA_SOURCE))
-
-from relabel.request import DRIFT_TRIGGER
 
 #: What the relabel workflow is started with (a request ``relabel.request`` accepts).
 RETRAINING_INPUT = {"trigger": DRIFT_TRIGGER}

@@ -23,6 +23,15 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 
+from contracts.metrics import (
+    CAPACITY_UPDATE_FAILURES,
+    DETECT_LATENCY,
+    IMAGES_CLASSIFIED,
+    IMAGES_PROCESSED,
+    LOW_CONFIDENCE,
+    MODEL_RUNNING,
+    QUEUE_WAITING,
+)
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import Workflow
 from stacks.operations.alarms import ratio_expression
@@ -202,10 +211,10 @@ def rekognition_training_panel(
 def rekognition_inference_panel(inference: RekognitionInference) -> Panel:
     """Backlog, model and its cost, images and capacity; the queue and controller in detail."""
     queue, dead_letter = inference.work.queue, inference.work.dead_letter.queue
-    processed = inference.consumer_metric("ImagesProcessed")
-    low = inference.consumer_metric("LowConfidence")
+    processed = inference.consumer_metric(IMAGES_PROCESSED)
+    low = inference.consumer_metric(LOW_CONFIDENCE)
     units = inference.controller_metric("InferenceUnitsServing", "Average")
-    capacity_failures = inference.controller_metric("CapacityUpdateFailures", "Maximum")
+    capacity_failures = inference.controller_metric(CAPACITY_UPDATE_FAILURES, "Maximum")
     waiting = queue.metric_approximate_number_of_messages_visible(
         period=FIVE_MINUTES, statistic="Maximum", label="images waiting"
     )
@@ -230,7 +239,7 @@ def rekognition_inference_panel(inference: RekognitionInference) -> Panel:
         numbers(
             "Rekognition model",
             [
-                inference.controller_metric("ModelRunning").with_(label="running (1 = yes)"),
+                inference.controller_metric(MODEL_RUNNING).with_(label="running (1 = yes)"),
                 units.with_(label="inference units"),
             ],
             width=QUARTER,
@@ -296,7 +305,7 @@ def rekognition_inference_panel(inference: RekognitionInference) -> Panel:
             width=QUARTER,
             height=HEIGHT,
             left=[
-                inference.consumer_metric("DetectLatency", statistic=statistic).with_(
+                inference.consumer_metric(DETECT_LATENCY, statistic=statistic).with_(
                     label=statistic
                 )
                 for statistic in ("p50", "p99")
@@ -306,8 +315,8 @@ def rekognition_inference_panel(inference: RekognitionInference) -> Panel:
             title="Model running (1 = RUNNING) and images waiting",
             width=QUARTER,
             height=HEIGHT,
-            left=[inference.controller_metric("ModelRunning").with_(label="running")],
-            right=[inference.controller_metric("QueueWaiting").with_(label="waiting")],
+            left=[inference.controller_metric(MODEL_RUNNING).with_(label="running")],
+            right=[inference.controller_metric(QUEUE_WAITING).with_(label="waiting")],
         ),
         cloudwatch.GraphWidget(
             title="Inference units: in service, consumers sized for",
@@ -338,8 +347,8 @@ def sagemaker_panel(
     dead_letter_queues: Mapping[str, sqs.IQueue],
 ) -> Panel:
     """Runs, endpoint (instances from its traffic, 5XX, latency) and drift; training runs."""
-    low = sagemaker.classification_metrics("LowConfidence")
-    total = sagemaker.classification_metrics("ImagesClassified")
+    low = sagemaker.classification_metrics(LOW_CONFIDENCE)
+    total = sagemaker.classification_metrics(IMAGES_CLASSIFIED)
     invocations = training.endpoint_metric("Invocations")
     per_instance = training.endpoint_metric("InvocationsPerInstance")
     instances = cloudwatch.MathExpression(

@@ -22,6 +22,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts import metrics, s3_layout
 from stacks.building_blocks.alarms import AlarmScope, alarm
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
@@ -37,12 +38,10 @@ MAX_RECEIVE_COUNT = 5
 #: queue keeps 14 days, so a message that fails on its last day still has a week there (SQS
 #: counts retention from the first enqueue).
 QUEUE_RETENTION = Duration.days(7)
-CONSUMER_SERVICE = "rekognition-inference"
-CONTROLLER_SERVICE = "rekognition-controller"
-#: Prefixes of the artifacts bucket this pipeline writes (see lambda_src/.../locations.py).
-RESULTS_PREFIX = "results/rekognition/"
-REVIEW_PREFIX = "review/rekognition/"
-ERRORS_PREFIX = "errors/rekognition/"
+#: Prefixes of the artifacts bucket this pipeline writes (the consumer writes under the same).
+RESULTS_PREFIX = s3_layout.REKOGNITION_RESULTS_PREFIX
+REVIEW_PREFIX = s3_layout.REKOGNITION_REVIEW_PREFIX
+ERRORS_PREFIX = s3_layout.REKOGNITION_ERRORS_PREFIX
 #: How often the controller runs; also bounds how late it notices work or a RUNNING model.
 CONTROL_INTERVAL = Duration.minutes(1)
 
@@ -73,8 +72,8 @@ class RekognitionInference(Construct):
         self._stack = Stack.of(self)
         self.config = config
         self.metrics_namespace = config.metrics_namespace
-        self.consumer_service = CONSUMER_SERVICE
-        self.controller_service = CONTROLLER_SERVICE
+        self.consumer_service = metrics.REKOGNITION_INFERENCE_SERVICE
+        self.controller_service = metrics.REKOGNITION_CONTROLLER_SERVICE
         consumer_timeout = Duration.seconds(settings.consumer_timeout_seconds)
         self.alarm_scope = AlarmScope(
             prefix=config.resource_name_prefix, pipeline="rekognition-inference"
@@ -420,7 +419,7 @@ class RekognitionInference(Construct):
                 "`python -m ops model status`."
             ),
             runbook=Runbook.MODEL_ATTENTION,
-            metric=self.controller_metric("ModelNeedsAttention", "Maximum"),
+            metric=self.controller_metric(metrics.MODEL_NEEDS_ATTENTION, "Maximum"),
             threshold=1,
             missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
@@ -437,7 +436,7 @@ class RekognitionInference(Construct):
                 "controller's logs."
             ),
             runbook=Runbook.CAPACITY_UPDATES,
-            metric=self.controller_metric("CapacityUpdateFailures", "Maximum"),
+            metric=self.controller_metric(metrics.CAPACITY_UPDATE_FAILURES, "Maximum"),
             threshold=1,
             evaluation_periods=3,
             datapoints_to_alarm=3,
@@ -448,9 +447,9 @@ class RekognitionInference(Construct):
     ) -> cloudwatch.Metric:
         """A metric the consumer publishes (ImagesProcessed, LowConfidence, DetectLatency,
         ImageErrors and TransientFailures by ``reason``, DuplicatesSkipped)."""
-        dimensions = {"service": self.consumer_service}
+        dimensions = {metrics.SERVICE_DIMENSION: self.consumer_service}
         if reason is not None:
-            dimensions["reason"] = reason
+            dimensions[metrics.REASON_DIMENSION] = reason
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=name,
@@ -462,15 +461,16 @@ class RekognitionInference(Construct):
     def errors_by_reason_search(self) -> str:
         """A ``SEARCH`` over the consumer's ``ImageErrors`` of every reason."""
         return (
-            f'SEARCH(\'{{{self.metrics_namespace},reason,service}} MetricName="ImageErrors" '
-            f"service=\"{self.consumer_service}\"', 'Sum', 300)"
+            f"SEARCH('{{{self.metrics_namespace},{metrics.REASON_DIMENSION},"
+            f'{metrics.SERVICE_DIMENSION}}} MetricName="{metrics.IMAGE_ERRORS}" '
+            f"{metrics.SERVICE_DIMENSION}=\"{self.consumer_service}\"', 'Sum', 300)"
         )
 
     def inference_units_search(self) -> str:
         """A ``SEARCH`` over the inference units Rekognition reports for the project's versions."""
         return (
-            "SEARCH('{AWS/Rekognition,ProjectName,VersionName} "
-            f'MetricName="InServiceInferenceUnits" '
+            f"SEARCH('{{{metrics.REKOGNITION_NAMESPACE},ProjectName,VersionName}} "
+            f'MetricName="{metrics.IN_SERVICE_INFERENCE_UNITS}" '
             f"ProjectName=\"{self.config.rekognition.project_name}\"', 'Average', 300)"
         )
 
@@ -480,7 +480,7 @@ class RekognitionInference(Construct):
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=name,
-            dimensions_map={"service": self.controller_service},
+            dimensions_map={metrics.SERVICE_DIMENSION: self.controller_service},
             statistic=statistic,
             period=Duration.minutes(5),
         )

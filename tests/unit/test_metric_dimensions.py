@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from shared.metric_dimensions import (
+from contracts.metric_dimensions import (
     ENCODED_PREFIX,
     MAX_DIMENSION_VALUE,
     SHORTENED_PREFIX,

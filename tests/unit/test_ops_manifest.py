@@ -22,6 +22,7 @@ import pytest
 from moto import mock_aws
 
 import ops.manifest as command
+from ops import common
 from ops.cli import main
 from rekognition_inference import images
 from shared import images as formats
@@ -169,7 +170,7 @@ def test_check_only_reads_the_folder_and_calls_no_aws(
     def no_aws(service: str, region: str | None) -> Any:
         raise AssertionError(f"{service} was called")
 
-    monkeypatch.setattr(command, "aws_client", no_aws)
+    monkeypatch.setattr(common, "client_factory", no_aws)
     monkeypatch.setenv("COLUMNS", "200")
     folder = photos(tmp_path / "flowers", {"rose": 5, "tulip": 3})
 

@@ -20,7 +20,8 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-import ops.rekognition as commands
+import ops.model as commands
+from ops import common, executions
 from ops.cli import main
 from ops.common import stack_name
 from rekognition_inference import handler as consumer
@@ -159,9 +160,9 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
             lambda_=raw["lambda"],
             cloudformation=raw["cloudformation"],
         )
-        monkeypatch.setattr(commands, "aws_clients", lambda config: aws)
+        monkeypatch.setattr(common, "client_factory", lambda service, region: raw[service])
         deployment = Deployed(aws, queue_url, dlq_url, mapping["UUID"], model, detect, set())
-        monkeypatch.setattr(commands, "sleep", deployment.pipeline_step)
+        monkeypatch.setattr(executions, "sleep", deployment.pipeline_step)
         yield deployment
         consumer.runtime.cache_clear()
 
@@ -217,7 +218,7 @@ def test_model_start_uses_the_configured_inference_units_and_waits(
     def becomes_running(_seconds: float) -> None:
         deployed.model.status = "RUNNING"
 
-    monkeypatch.setattr(commands, "sleep", becomes_running)
+    monkeypatch.setattr(executions, "sleep", becomes_running)
 
     assert main(["model", "start", "--env", "dev", "--wait"]) == 0
 
@@ -333,7 +334,7 @@ def test_classify_a_folder_uploads_waits_and_prints_results_and_errors(
                 )
         deployed.pipeline_step(seconds)
 
-    monkeypatch.setattr(commands, "sleep", step)
+    monkeypatch.setattr(executions, "sleep", step)
 
     code = main(["classify", "--env", "dev", str(images), "--poll", "1"])
 
@@ -401,7 +402,7 @@ def test_classify_collects_images_already_in_the_input_prefix(
 def test_classify_reports_pending_images_at_the_timeout(
     deployed: Deployed, images: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    monkeypatch.setattr(commands, "sleep", lambda seconds: None)  # the model never answers
+    monkeypatch.setattr(executions, "sleep", lambda seconds: None)  # the model never answers
 
     code = main(["classify", "--env", "dev", str(images / "circle.png"), "--timeout", "0.0001"])
 

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+import ops.common
 import ops.sagemaker
 from ops.cli import main
 
@@ -258,10 +259,10 @@ def test_an_undeployed_environment_is_a_one_line_error(monkeypatch, capsys):
 
 
 def test_a_missing_local_file_is_refused_before_any_aws_call(monkeypatch, capsys):
-    def no_aws(config):
+    def no_aws(service, region):
         raise AssertionError("AWS was called")
 
-    monkeypatch.setattr(ops.sagemaker, "_session", no_aws)
+    monkeypatch.setattr(ops.common, "client_factory", no_aws)
 
     assert main(["sagemaker", "classify", "--env", "dev", "x.jpg"]) == 2
     assert "x.jpg: no such file or directory" in one_line_error(capsys)

@@ -26,8 +26,8 @@ from moto import mock_aws
 from moto.sagemaker.models import sagemaker_backends
 
 import ops.teardown as teardown
+from ops import common
 from ops.cli import main
-from ops.common import aws_client
 from stacks.config import load_environment
 from stacks.storage_stack import bucket_name
 
@@ -180,21 +180,21 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
     monkeypatch.setenv("COLUMNS", "250")
     with mock_aws():
         rekognition = ScriptedRekognition()
-        real = teardown.client
+        real = common.client_factory
 
         def client(service: str, region: str | None) -> Any:
             return rekognition.client if service == "rekognition" else real(service, region)
 
-        monkeypatch.setattr(teardown, "client", client)
+        monkeypatch.setattr(common, "client_factory", client)
         now = [0.0]
         found = Account(
             rekognition=rekognition,
-            sagemaker=aws_client("sagemaker", REGION),
-            s3=aws_client("s3", REGION),
-            ssm=aws_client("ssm", REGION),
-            lambda_=aws_client("lambda", REGION),
-            stepfunctions=aws_client("stepfunctions", REGION),
-            cloudformation=aws_client("cloudformation", REGION),
+            sagemaker=common.boto3_client("sagemaker", REGION),
+            s3=common.boto3_client("s3", REGION),
+            ssm=common.boto3_client("ssm", REGION),
+            lambda_=common.boto3_client("lambda", REGION),
+            stepfunctions=common.boto3_client("stepfunctions", REGION),
+            cloudformation=common.boto3_client("cloudformation", REGION),
         )
 
         def pause(seconds: float) -> None:
@@ -304,7 +304,7 @@ def run(*arguments: str) -> int:
 def test_teardown_stops_and_deletes_everything_that_bills_and_says_what_remains(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     scripted = deployed.rekognition
     scripted.project()
     # Found: two pages. v3 is still starting: its first stop is refused.
@@ -376,13 +376,13 @@ def _sharing(account: Account) -> Any:
         "stepfunctions": account.stepfunctions,
         "cloudformation": account.cloudformation,
     }
-    return lambda service, region: clients.get(service) or aws_client(service, region)
+    return lambda service, region: clients.get(service) or common.boto3_client(service, region)
 
 
 def test_a_version_stuck_stopping_ends_the_wait_at_the_bound(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     scripted = deployed.rekognition
     scripted.project()
     scripted.pages(versions(v1="RUNNING"))
@@ -406,7 +406,7 @@ def test_a_version_stuck_stopping_ends_the_wait_at_the_bound(
 def test_throttled_calls_are_retried_with_backoff(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     scripted = deployed.rekognition
     scripted.throttle("describe_projects", {"ProjectNames": [PROJECT]})
     scripted.throttle("describe_projects", {"ProjectNames": [PROJECT]})
@@ -439,7 +439,7 @@ def test_throttling_that_never_ends_is_an_environment_problem(
 def test_lists_are_read_page_by_page(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     monkeypatch.setattr(teardown, "PAGE_SIZE", 2)
     pages: list[dict[str, Any]] = []
     deployed.sagemaker.meta.events.register(
@@ -467,7 +467,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_asked_or_done(
     def no_aws(service: str, region: str | None) -> Any:
         raise AssertionError(f"{service} was called")
 
-    monkeypatch.setattr(teardown, "client", no_aws)
+    monkeypatch.setattr(common, "client_factory", no_aws)
 
     assert run() == 2
 
@@ -481,7 +481,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_asked_or_done(
 def test_a_wrong_answer_changes_nothing(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     monkeypatch.setattr(teardown, "stdin_is_interactive", lambda: True)
     questions: list[str] = []
     monkeypatch.setattr(teardown, "ask", lambda question: questions.append(question) or "yes")
@@ -502,7 +502,7 @@ def test_a_wrong_answer_changes_nothing(
 def test_the_environment_name_confirms(
     deployed: Account, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(teardown, "client", _sharing(deployed))
+    monkeypatch.setattr(common, "client_factory", _sharing(deployed))
     monkeypatch.setattr(teardown, "stdin_is_interactive", lambda: True)
     monkeypatch.setattr(teardown, "ask", lambda question: " dev\n")
     deployed.rekognition.project(found=False)

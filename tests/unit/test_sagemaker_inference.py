@@ -15,6 +15,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from contracts.limits import SAGEMAKER_MAX_PAYLOAD_BYTES
 from sagemaker_inference import aws, classify, model, summarize, validate
 
 BUCKET = "data-bucket"
@@ -255,7 +256,7 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("DATA_BUCKET", BUCKET)
     monkeypatch.setenv("INPUT_PREFIX", PREFIX)
     monkeypatch.setenv("DEFAULT_THRESHOLD", "0.9")
-    monkeypatch.setenv("MAX_IMAGE_BYTES", str(model.MAX_IMAGE_BYTES))
+    monkeypatch.setenv("MAX_IMAGE_BYTES", str(SAGEMAKER_MAX_PAYLOAD_BYTES))
     monkeypatch.setenv("ENDPOINT_NAME", "imgclf-test-classifier")
     monkeypatch.setenv("CLASS_NAMES", json.dumps(CLASSES))
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")

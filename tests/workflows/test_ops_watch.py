@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-import ops.training as training
+from ops import common, executions
 from ops.cli import main
 from tests.workflows.conftest import state_machine_id
 from tests.workflows.harness import MOTO_CONFIG, LocalWorkflow, WorkflowRun
-from tests.workflows.test_rekognition_training import (
+from tests.workflows.rekognition_training.support import (
     ARTIFACTS_BUCKET,
     DATA_BUCKET,
     REGION,
@@ -97,11 +97,11 @@ def test_a_long_run_prints_its_steps_not_its_polls(
     assert run.status == "SUCCEEDED"
     assert len(run.history) > 500  # ~13 events per poll
     recorded = RecordedStepFunctions(run, definition, running_polls=6)
-    monkeypatch.setattr(training, "client", lambda service, region: recorded)
+    monkeypatch.setattr(common, "client_factory", lambda service, region: recorded)
     moment = [0.0]
-    monkeypatch.setattr(training, "clock", lambda: moment[0])
-    monkeypatch.setattr(training, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
-    monkeypatch.setattr(training, "now", lambda: run.history[-1]["timestamp"] + timedelta(1))
+    monkeypatch.setattr(executions, "clock", lambda: moment[0])
+    monkeypatch.setattr(executions, "sleep", lambda s: moment.__setitem__(0, moment[0] + s))
+    monkeypatch.setattr(executions, "now", lambda: run.history[-1]["timestamp"] + timedelta(1))
     monkeypatch.setenv("COLUMNS", "250")
 
     code = main(["train", "watch", run.execution_arn, "--interval", "600", "--status-every", "20"])

@@ -281,7 +281,7 @@ def test_approving_a_package_deploys_that_package(deploying):
     assert (update["EndpointName"], update["EndpointConfigName"]) == (ENDPOINT, name)
     # The same guarded rollout as training's (the shared deployment steps).
     rollback = update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    assert {"AlarmName": "imgclf-dev-sagemaker-rollback-5xx"} in rollback
+    assert {"AlarmName": "imgclf-dev-sagemaker-training-rollback-5xx"} in rollback
     assert run.output == {
         "outcome": "DEPLOYED",
         "endpoint": ENDPOINT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacks.config.limits import GATE_METRICS
+from contracts.quality_gate import GATE_METRICS
 from stacks.config.reading import _Reader, _required
 from stacks.config.schema import QualityGateConfig
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from contracts.arns import MODEL_VERSION_ARN
+from contracts.limits import SQS_BATCH_WITHOUT_WINDOW
 from stacks.config.limits import (
     _MAX_INFERENCE_UNITS,
     _MAX_PROJECT_NAME,
@@ -17,7 +19,6 @@ from stacks.config.limits import (
     MAX_DRAIN_MINUTES,
     MAX_INFERENCE_BATCH,
     MODEL_CONTROL_MODES,
-    SQS_BATCH_WITHOUT_WINDOW,
 )
 from stacks.config.reading import _INPUT_PREFIX, _Reader, _required
 from stacks.config.schema import (
@@ -28,10 +29,6 @@ from stacks.config.schema import (
 )
 
 _PROJECT_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")
-_MODEL_VERSION_ARN = re.compile(
-    r"arn:aws[a-z-]*:rekognition:[a-z]{2}(-[a-z]+)+-\d:\d{12}:project/"
-    r"(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/[a-zA-Z0-9_.\-]{1,255}/\d{1,20}"
-)
 
 
 def _rekognition(reader: _Reader, resource_name_prefix: str) -> RekognitionInferenceConfig:
@@ -57,7 +54,7 @@ def _rekognition(reader: _Reader, resource_name_prefix: str) -> RekognitionInfer
         max_inference_units=reader.integer("max_inference_units", 1, _MAX_INFERENCE_UNITS),
         model_version_arn=reader.optional_string(
             "model_version_arn",
-            _MODEL_VERSION_ARN,
+            MODEL_VERSION_ARN,
             "must be a Custom Labels model version ARN "
             "(arn:aws:rekognition:REGION:ACCOUNT:project/NAME/version/VERSION/TIMESTAMP)",
         ),
@@ -121,7 +118,7 @@ def _model_control(reader: _Reader) -> ModelControlConfig:
 
 def _check_inference_throughput(reader: _Reader, config: RekognitionInferenceConfig) -> None:
     if config.model_version_arn is not None:
-        match = _MODEL_VERSION_ARN.fullmatch(config.model_version_arn)
+        match = MODEL_VERSION_ARN.fullmatch(config.model_version_arn)
         assert match is not None  # validated by optional_string
         if match["project"] != config.project_name:
             raise ConfigError(

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts.s3_layout import REKOGNITION_MODELS_PREFIX
 from shared.promotion import APPROVAL_STATE, REJECTED_ERROR, TOKEN_ATTRIBUTE
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import TaskGuard
@@ -28,6 +29,9 @@ from stacks.pipelines.rekognition_training.statuses import COPY
 
 #: The ``ManagedBy`` tag of what the promotion creates (its project, the copied versions).
 MANAGED_BY = "rekognition-promotion-workflow"
+
+#: Where a promoted version's files go in the target's artifacts bucket (Rekognition writes them).
+PROMOTED_MODELS = f"{REKOGNITION_MODELS_PREFIX}promoted/"
 
 
 @dataclass(frozen=True)
@@ -258,7 +262,7 @@ def _copy(scope: _Scope, parts: _PromotionParts, tags: dict[str, str]) -> sfn.Ta
             "VersionName.$": "$.job.version_name",
             "OutputConfig": {
                 "S3Bucket": parts.artifacts_bucket.bucket_name,
-                "S3KeyPrefix.$": "States.Format('models/promoted/{}/', $.job.version_name)",
+                "S3KeyPrefix.$": f"States.Format('{PROMOTED_MODELS}{{}}/', $.job.version_name)",
             },
             "KmsKeyId": parts.encryption_key.key_arn,
             "Tags": tags,

@@ -24,8 +24,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from contracts.s3_layout import REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX
 from shared.drift_contract import BASELINE_FILE
-from shared.lineage import LINEAGE_FILE, REKOGNITION_REPORTS_PREFIX
+from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -83,7 +84,7 @@ class SourceLocation:
     def lineage_objects(self) -> str:
         return (
             f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/"
-            f"{REKOGNITION_REPORTS_PREFIX}{self.project_name}/*/{LINEAGE_FILE}"
+            f"{REPORTS_PREFIX}{self.project_name}/*/{LINEAGE_FILE}"
         )
 
     @property
@@ -91,7 +92,7 @@ class SourceLocation:
         """The drift baselines of the source project's versions."""
         return (
             f"arn:{Aws.PARTITION}:s3:::{self.bucket_name}/"
-            f"{REKOGNITION_REPORTS_PREFIX}{self.project_name}/*/{BASELINE_FILE}"
+            f"{REPORTS_PREFIX}{self.project_name}/*/{BASELINE_FILE}"
         )
 
     def decrypt_through_s3(self) -> iam.PolicyStatement:
@@ -157,9 +158,7 @@ def _grant_copy_baseline(
     target_project: str,
 ) -> None:
     """The baseline copy: the source's baselines (read), this project's baselines (write)."""
-    target = artifacts_bucket.arn_for_objects(
-        f"{REKOGNITION_REPORTS_PREFIX}{target_project}/*/{BASELINE_FILE}"
-    )
+    target = artifacts_bucket.arn_for_objects(f"{REPORTS_PREFIX}{target_project}/*/{BASELINE_FILE}")
     function.add_policy(
         "CopyBaselinePolicy",
         statements=[
@@ -208,7 +207,7 @@ def _grant_workflow(
     grant_objects(
         role,
         artifacts_bucket,
-        "models/",
+        REKOGNITION_MODELS_PREFIX,
         ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
         list_bucket=True,
     )
@@ -233,7 +232,7 @@ def _grant_workflow(
     acknowledge_prefix_wildcards(
         workflow,
         artifacts_bucket,
-        ["models/"],
+        [REKOGNITION_MODELS_PREFIX],
         "Rekognition writes the copied model's files under models/ with names it chooses.",
     )
     Validations.of(workflow).acknowledge(

@@ -17,6 +17,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts import metrics
+from contracts.s3_layout import project_reports_prefix
 from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
@@ -36,7 +38,7 @@ from stacks.pipelines.rekognition_training.permissions import (
 )
 from stacks.pipelines.rekognition_training.triggers import _triggers
 
-EVALUATION_SERVICE = "rekognition-evaluation"
+EVALUATION_SERVICE = metrics.REKOGNITION_EVALUATION_SERVICE
 
 
 class RekognitionTraining(Construct):
@@ -78,7 +80,7 @@ class RekognitionTraining(Construct):
         self.environment_name = config.name
         self.artifacts_bucket = artifacts_bucket
         #: Where the evaluation function writes each version's metrics.json and report.html.
-        self.reports_prefix = f"reports/{project}/"
+        self.reports_prefix = project_reports_prefix(project)
         common: dict[str, Any] = {
             "invocation": Invocation.SYNCHRONOUS,
             **FunctionDefaults.of(config, encryption_key).kwargs(),
@@ -90,7 +92,7 @@ class RekognitionTraining(Construct):
             description="Validates a Rekognition training request",
             memory_size=256,
             timeout=Duration.seconds(30),
-            service_name="rekognition-training",
+            service_name=metrics.REKOGNITION_TRAINING_SERVICE,
             environment={
                 "PROJECT_NAME": project,
                 "DATA_BUCKET": data_bucket.bucket_name,
@@ -187,7 +189,9 @@ class RekognitionTraining(Construct):
         function publishes for every label and version of this project (labels are only known
         once trained, so a search rather than fixed metrics)."""
         return (
-            f"SEARCH('{{{self.metrics_namespace},Label,Project,Version,service}} "
-            f'MetricName="{name}" Project="{self.project_name}" '
-            f"service=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
+            f"SEARCH('{{{self.metrics_namespace},{metrics.LABEL_DIMENSION},"
+            f"{metrics.PROJECT_DIMENSION},{metrics.VERSION_DIMENSION},"
+            f"{metrics.SERVICE_DIMENSION}}} "
+            f'MetricName="{name}" {metrics.PROJECT_DIMENSION}="{self.project_name}" '
+            f"{metrics.SERVICE_DIMENSION}=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
         )

@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from contracts.s3_layout import REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -31,8 +32,10 @@ def _grant_evaluation(
 ) -> None:
     """The evaluation function reads Rekognition's evaluation files and writes the reports
     (and the drift baseline, which lists the data bucket for the images' byte sizes)."""
-    grant_objects(evaluate_function.role, artifacts_bucket, "models/", ["s3:GetObject"])
-    grant_objects(evaluate_function.role, artifacts_bucket, "reports/", ["s3:PutObject"])
+    grant_objects(
+        evaluate_function.role, artifacts_bucket, REKOGNITION_MODELS_PREFIX, ["s3:GetObject"]
+    )
+    grant_objects(evaluate_function.role, artifacts_bucket, REPORTS_PREFIX, ["s3:PutObject"])
     evaluate_function.role.add_to_principal_policy(
         iam.PolicyStatement(actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn])
     )
@@ -40,7 +43,7 @@ def _grant_evaluation(
     acknowledge_prefix_wildcards(
         evaluate_function,
         artifacts_bucket,
-        ["models/", "reports/"],
+        [REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX],
         "Reads the evaluation files Rekognition writes under models/ and writes reports "
         "under reports/, object names unknown until training runs.",
     )
@@ -98,7 +101,7 @@ def _grant_workflow(
     grant_objects(
         role,
         artifacts_bucket,
-        "models/",
+        REKOGNITION_MODELS_PREFIX,
         ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
         list_bucket=True,
     )
@@ -146,7 +149,7 @@ def _grant_workflow(
     acknowledge_prefix_wildcards(
         workflow,
         artifacts_bucket,
-        ["models/"],
+        [REKOGNITION_MODELS_PREFIX],
         "Rekognition writes the model, its evaluation and manifest snapshots under models/ "
         "with names it chooses.",
     )

@@ -17,6 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts.metrics import REKOGNITION_TRAINING_TRIGGER_SERVICE
 from stacks.building_blocks.alarms import AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import Invocation, PythonFunction
@@ -42,7 +43,7 @@ def _triggers(
         description="Starts Rekognition training on a new manifest or on schedule",
         memory_size=256,
         timeout=Duration.seconds(30),
-        service_name="rekognition-training-trigger",
+        service_name=REKOGNITION_TRAINING_TRIGGER_SERVICE,
         environment={
             "STATE_MACHINE_ARN": state_machine.state_machine_arn,
             "DATA_BUCKET": data_bucket.bucket_name,

@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts import metrics, s3_layout
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -35,13 +36,13 @@ from stacks.pipelines.rekognition_inference import REVIEW_PREFIX as REKOGNITION_
 from stacks.pipelines.relabel.definition import RelabelParts, build_definition
 from stacks.pipelines.relabel.permissions import ground_truth_role, labeling_job_arn
 
-#: The relabel workflow's part of the artifacts bucket (``RESERVED_ARTIFACT_PREFIXES``).
-RELABEL_PREFIX = "relabel/"
+#: The relabel workflow's part of the artifacts bucket (``contracts.s3_layout``).
+RELABEL_PREFIX = s3_layout.RELABEL_PREFIX
 JOBS_PREFIX = f"{RELABEL_PREFIX}jobs/"
 OUTPUT_PREFIX = f"{RELABEL_PREFIX}output/"
 #: Review records whose label is in a manifest, under their original key.
 DONE_PREFIX = f"{RELABEL_PREFIX}done/"
-SERVICE_NAME = "relabel"
+SERVICE_NAME = metrics.RELABEL_SERVICE
 
 
 def covered_by_trigger(config: EnvironmentConfig) -> bool:

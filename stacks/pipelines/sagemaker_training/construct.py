@@ -21,7 +21,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker_cfn
 from constructs import Construct
 
-from shared.lineage import CODE_VERSION_VARIABLE, SAGEMAKER_REPORTS_PREFIX
+from contracts.s3_layout import SAGEMAKER_REPORTS_PREFIX
+from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,

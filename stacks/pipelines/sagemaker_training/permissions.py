@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts.s3_layout import SAGEMAKER_DATA_CAPTURE_PREFIX, SAGEMAKER_MODELS_PREFIX
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -29,8 +30,8 @@ from stacks.building_blocks.network import (
 )
 from stacks.config import EnvironmentConfig
 
-MODELS_PREFIX = "sagemaker/models/"
-DATA_CAPTURE_PREFIX = "sagemaker/data-capture/"
+MODELS_PREFIX = SAGEMAKER_MODELS_PREFIX
+DATA_CAPTURE_PREFIX = SAGEMAKER_DATA_CAPTURE_PREFIX
 
 
 def _arn(scope: Construct, resource: str, name: str) -> str:

@@ -1,0 +1,85 @@
+"""The metrics the functions publish and the stacks alarm on and chart: one spelling each.
+
+Every function publishes in its environment's namespace (:func:`namespace`, passed to it as
+``POWERTOOLS_METRICS_NAMESPACE``) with a ``service`` dimension (its ``POWERTOOLS_SERVICE_NAME``,
+one of the ``*_SERVICE`` names below). A name spelled differently on the two sides is an alarm
+that never fires; both sides import it from here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+def namespace(environment: str) -> str:
+    """CloudWatch namespace of every metric the environment's functions publish."""
+    return f"ImageClassification/{environment}"
+
+
+# -- services (POWERTOOLS_SERVICE_NAME, and the ``service`` dimension) --------------------------
+REKOGNITION_INFERENCE_SERVICE: Final = "rekognition-inference"
+REKOGNITION_CONTROLLER_SERVICE: Final = "rekognition-controller"
+REKOGNITION_TRAINING_SERVICE: Final = "rekognition-training"
+REKOGNITION_TRAINING_TRIGGER_SERVICE: Final = "rekognition-training-trigger"
+REKOGNITION_EVALUATION_SERVICE: Final = "rekognition-evaluation"
+EVALUATION_WIDGET_SERVICE: Final = "evaluation-widget"
+EXECUTION_NOTIFIER_SERVICE: Final = "execution-notifier"
+RELABEL_SERVICE: Final = "relabel"
+
+# -- dimensions ---------------------------------------------------------------------------------
+SERVICE_DIMENSION: Final = "service"
+#: Why an image failed (ImageErrors) or a call will be retried (TransientFailures).
+REASON_DIMENSION: Final = "reason"
+#: The SageMaker workflow (its state machine name) an image was classified for.
+WORKFLOW_DIMENSION: Final = "workflow"
+PROJECT_DIMENSION: Final = "Project"
+VERSION_DIMENSION: Final = "Version"
+#: A label's name as an ASCII-safe value (``contracts.metric_dimensions.label_dimension``).
+LABEL_DIMENSION: Final = "Label"
+
+# -- the Rekognition inference consumer ----------------------------------------------------------
+IMAGES_PROCESSED: Final = "ImagesProcessed"
+LOW_CONFIDENCE: Final = "LowConfidence"
+DUPLICATES_SKIPPED: Final = "DuplicatesSkipped"
+DETECT_LATENCY: Final = "DetectLatency"
+IMAGE_ERRORS: Final = "ImageErrors"
+TRANSIENT_FAILURES: Final = "TransientFailures"
+
+# -- the model controller ------------------------------------------------------------------------
+MODEL_RUNNING: Final = "ModelRunning"
+MODEL_NEEDS_ATTENTION: Final = "ModelNeedsAttention"
+QUEUE_WAITING: Final = "QueueWaiting"
+MODEL_START_REQUESTS: Final = "ModelStartRequests"
+MODEL_STOP_REQUESTS: Final = "ModelStopRequests"
+CAPACITY_UPDATE_FAILURES: Final = "CapacityUpdateFailures"
+INFERENCE_UNITS_SERVING: Final = "InferenceUnitsServing"
+
+# -- Rekognition's own (namespace AWS/Rekognition, by ProjectName and VersionName) ---------------
+REKOGNITION_NAMESPACE: Final = "AWS/Rekognition"
+IN_SERVICE_INFERENCE_UNITS: Final = "InServiceInferenceUnits"
+DESIRED_INFERENCE_UNITS: Final = "DesiredInferenceUnits"
+
+# -- training: the trigger and the evaluation -----------------------------------------------------
+TRAINING_TRIGGERED: Final = "TrainingTriggered"
+TRAINING_TRIGGER_SKIPPED: Final = "TrainingTriggerSkipped"
+TEST_IMAGES: Final = "TestImages"
+#: Per-label scores: ``Label<Score>`` for precision, recall and f1.
+LABEL_SCORES: Final = ("precision", "recall", "f1")
+
+
+def label_metric(score: str) -> str:
+    """``LabelPrecision``, ``LabelRecall`` or ``LabelF1`` (the per-label metric of ``score``)."""
+    return f"Label{score.capitalize()}"
+
+
+# -- SageMaker inference -------------------------------------------------------------------------
+IMAGES_VALIDATED: Final = "ImagesValidated"
+IMAGES_CLASSIFIED: Final = "ImagesClassified"
+ENDPOINT_INVOCATIONS: Final = "EndpointInvocations"
+ENDPOINT_LATENCY: Final = "EndpointLatency"
+
+# -- the execution notifier ----------------------------------------------------------------------
+EXECUTION_NOTIFICATIONS_SENT: Final = "ExecutionNotificationsSent"
+EXECUTION_NOTIFICATIONS_SKIPPED: Final = "ExecutionNotificationsSkipped"
+ALARM_NOTIFICATIONS_SENT: Final = "AlarmNotificationsSent"
+ALARM_NOTIFICATIONS_SKIPPED: Final = "AlarmNotificationsSkipped"

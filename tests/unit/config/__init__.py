@@ -1,0 +1,1 @@
+"""Tests for ``stacks/config/``, one module per configuration section."""
