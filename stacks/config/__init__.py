@@ -62,11 +62,7 @@ from stacks.config.schedules import schedule_problem
 from stacks.config.schema import (
     ConfigError,
     DriftConfig,
-    EndpointAutoscalingConfig,
-    EndpointDeploymentConfig,
-    EndpointServerlessConfig,
     EnvironmentConfig,
-    ImageClassificationHyperparameters,
     LifecycleConfig,
     ModelControlConfig,
     NetworkConfig,
@@ -79,13 +75,19 @@ from stacks.config.schema import (
     RekognitionInferenceConfig,
     RekognitionTrainingConfig,
     RelabelConfig,
+    ScheduleWindowConfig,
+    promotion_baseline_role_name,
+    promotion_reader_role_name,
+)
+from stacks.config.schema_sagemaker import (
+    EndpointAutoscalingConfig,
+    EndpointDeploymentConfig,
+    EndpointServerlessConfig,
+    ImageClassificationHyperparameters,
     SageMakerBatchConfig,
     SageMakerConfig,
     SageMakerEndpointConfig,
     SageMakerTrainingConfig,
-    ScheduleWindowConfig,
-    promotion_baseline_role_name,
-    promotion_reader_role_name,
 )
 from stacks.config.sections.promotion import (
     MAX_APPROVAL_TIMEOUT_HOURS,

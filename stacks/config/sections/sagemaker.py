@@ -20,6 +20,8 @@ from stacks.config.limits import (
 from stacks.config.reading import _INPUT_PREFIX, _PREFIX_HINT, _Reader, _required
 from stacks.config.schema import (
     ConfigError,
+)
+from stacks.config.schema_sagemaker import (
     EndpointAutoscalingConfig,
     EndpointDeploymentConfig,
     EndpointServerlessConfig,
