@@ -16,7 +16,7 @@ from ops.common import (
     EXIT_USAGE,
     AwsEnvironmentError,
 )
-from shared.evaluation.verdict import figures, verdict_word
+from shared.evaluation.verdict import figures, gate_line
 from stacks.config import EnvironmentConfig
 
 CONCERN = "RekognitionTraining"
@@ -71,15 +71,17 @@ def gate_text(gate: Mapping[str, Any], *, spelled_out: bool = False) -> str:
         value, threshold = float(gate["value"]), float(gate["threshold"])
     except (KeyError, TypeError, ValueError):
         return ""
+    if spelled_out:  # the workflow's notification prints this same line (the gate's summary)
+        gap = gate.get("gap")
+        return gate_line(
+            gate.get("passed") is True,
+            str(gate.get("metric")),
+            value,
+            threshold,
+            float(gap) if isinstance(gap, int | float) else None,
+        )
     shown, limit = figures(value, threshold)
-    text = f"{gate.get('metric')} = {shown} ({'threshold ' if spelled_out else ''}{limit})"
-    if not spelled_out:
-        return text
-    passed = gate.get("passed") is True
-    if not passed and isinstance(gate.get("gap"), int | float):
-        decimals = len(shown.partition(".")[2])
-        text += f", gap {float(gate['gap']):+.{decimals}f}"
-    return f"{verdict_word(passed)} {text}"
+    return f"{gate.get('metric')} = {shown} ({limit})"
 
 
 def timestamp(moment: Any) -> str:
