@@ -248,7 +248,9 @@ class MonitoringStack(Stack):
             alarm_name_of(self.notifications.function.dead_letter.alarm),
             *self.alarms.direct_names,
         ]
-        self.notifications.route_alarms([*direct, *self.alarms.quiet_names])
+        # The retraining composite only starts the relabel workflow: its drift alarms notify.
+        trigger_only = [self.retraining.alarm_name] if config.drift.start_retraining else []
+        self.notifications.route_alarms([*direct, *self.alarms.quiet_names, *trigger_only])
         dead_letters: dict[str, sqs.IQueue] = {
             readable_path(queue, config.name): queue.queue
             for queue in constructs_of([*pipelines, alerting, self], DeadLetterQueue)

@@ -76,11 +76,14 @@ class DriftRetraining(Construct):
         super().__init__(scope, construct_id)
         if not drift_alarms:
             raise ValueError("DriftRetraining: no drift alarms to watch")
+        #: Not routed to the notifier either (the monitoring stack leaves it out of the alarm
+        #: rule): each drift alarm already notifies; this one only starts the workflow.
+        self.alarm_name = retraining_alarm_name(resource_name_prefix)
         # No action of its own: each drift alarm already notifies.
         self.alarm = cloudwatch.CompositeAlarm(
             self,
             "AnyDrift",
-            composite_alarm_name=retraining_alarm_name(resource_name_prefix),
+            composite_alarm_name=self.alarm_name,
             alarm_description=(
                 "In ALARM while any drift alarm of this environment is; its change to ALARM "
                 "starts the relabel workflow (drift.start_retraining). "

@@ -160,6 +160,20 @@ def test_the_composite_is_any_of_exactly_the_drift_alarms_and_notifies_nobody(st
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_notifier_leaves_the_composite_out(stacks, configs, env):
+    """Its drift alarms already notify: the composite's own change would be a second message."""
+    template = monitoring(stacks, env)
+    (notifier_rule,) = [
+        r
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.cloudwatch"]
+        and r not in drift_rules(template)
+    ]
+    (excluded,) = notifier_rule["Properties"]["EventPattern"]["detail"]["alarmName"]
+    assert retraining_alarm_name(configs[env].resource_name_prefix) in excluded["anything-but"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_rule_matches_the_composites_change_to_alarm_by_its_exact_arn(stacks, env):
     template = monitoring(stacks, env)
     composite_id, _ = only(template, "AWS::CloudWatch::CompositeAlarm")
