@@ -12,7 +12,7 @@ The running model:
 - **SageMaker**: the endpoint's current endpoint configuration, named after the training job
   that made it (DescribeEndpoint); the live metrics carry the endpoint name, so the window
   starts no earlier than the endpoint's last update (``LastModifiedTime``): a new model's window
-  holds only its own answers. Its baseline is ``reports/sagemaker/<job>/baseline.json``, built
+  holds only its own answers. Its baseline is ``sagemaker/reports/<job>/baseline.json``, built
   by ``drift.sagemaker_baseline`` when missing (and stored, unless ``store_built`` is off:
   ``ops drift`` only reads).
 """

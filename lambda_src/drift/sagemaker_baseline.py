@@ -2,7 +2,7 @@
 
 The SageMaker workflow trains with the built-in algorithm and keeps no evaluation report (its
 gate reads the job's final ``validation:accuracy``), so the drift evaluator writes the baseline
-itself, at ``reports/sagemaker/<job>/baseline.json``, from the training data the job was
+itself, at ``sagemaker/reports/<job>/baseline.json``, from the training data the job was
 given (the configured channels of the data bucket):
 
 - label shares: the ``.lst`` lists of ``validation_lst/`` (the "test" side: the held-out set

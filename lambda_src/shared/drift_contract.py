@@ -134,5 +134,7 @@ def rekognition_report_prefix(project: str, version: str) -> str:
 
 
 def sagemaker_report_prefix(job_name: str) -> str:
-    """Where a SageMaker training job's baseline is kept (the job names the endpoint config)."""
-    return f"reports/sagemaker/{job_name}/"
+    """Where a SageMaker training job's baseline is kept: next to its metrics and lineage
+    record (``contracts.s3_layout.SAGEMAKER_REPORTS_PREFIX``; the job names the endpoint
+    config)."""
+    return f"{s3_layout.SAGEMAKER_REPORTS_PREFIX}{job_name}/"

@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts.s3_layout import SAGEMAKER_REPORTS_PREFIX
 from drift.window import search
 from shared import drift_contract as contract
 from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
@@ -37,9 +38,11 @@ from stacks.runbooks import Runbook
 
 #: The evaluator's service name: the ``service`` dimension of the figures it publishes.
 DRIFT_SERVICE = contract.EVALUATOR_SERVICE
-#: The evaluator reads the baselines (reports/) and writes the reports (drift/).
-_READ_PREFIXES = ("reports/", contract.DRIFT_PREFIX)
-_SAGEMAKER_BASELINES = "reports/sagemaker/"
+#: SageMaker baselines: the evaluator writes them next to the training job's lineage record.
+_SAGEMAKER_BASELINES = SAGEMAKER_REPORTS_PREFIX
+#: The evaluator reads the baselines (Rekognition's under reports/, SageMaker's it built
+#: itself) and its own reports (drift/); it writes SageMaker baselines and drift reports.
+_READ_PREFIXES = ("reports/", _SAGEMAKER_BASELINES, contract.DRIFT_PREFIX)
 _WIDTH, _HEIGHT = 8, 6
 
 
@@ -194,7 +197,7 @@ class DriftEvaluator(Construct):
         acknowledge_prefix_wildcards(
             self.function,
             artifacts_bucket,
-            sorted({*_READ_PREFIXES, _SAGEMAKER_BASELINES}),
+            sorted(_READ_PREFIXES),
             "Reads the baselines of versions named when trained, writes drift reports named by "
             "window and SageMaker baselines named by training job.",
         )
