@@ -26,10 +26,10 @@ this harness corrects it:
    strings (moto keeps them as objects, and ``States.JsonToString`` then fails on them).
 6b. SendTaskFailure keeps its ``cause`` (moto's response layer drops it, so a Catch of a task
    failed by a token holder would see no cause).
-7. What moto lacks entirely (``moto_extensions.py``): optimized integrations it only forwards
-   (``sagemaker:*``, with ``.sync``) go through the scripts; AWS calls made by handlers can be
-   scripted per operation; the Distributed Map lists S3 fully, enforces the tolerated failure
-   threshold and writes its ResultWriter files.
+7. What moto lacks entirely (the ``moto_extensions`` package, a module per concern): optimized
+   integrations it only forwards (``sagemaker:*``, with ``.sync``) go through the scripts; AWS
+   calls made by handlers can be scripted per operation; the Distributed Map lists S3 fully,
+   enforces the tolerated failure threshold and writes its ResultWriter files.
 """
 
 from __future__ import annotations
@@ -72,11 +72,9 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from tests.contract.service_models import SFN_TO_BOTOCORE
-from tests.workflows.moto_extensions import (
-    extension_patches,
-    handler_running,
-    moto_definition,
-)
+from tests.workflows.moto_extensions import extension_patches
+from tests.workflows.moto_extensions.definitions import moto_definition
+from tests.workflows.moto_extensions.handler_calls import handler_running
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

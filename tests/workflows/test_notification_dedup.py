@@ -19,7 +19,7 @@ from stacks.building_blocks.alarms import PIPELINES as ALARM_PIPELINES
 from stacks.building_blocks.state_machine import FAILURE_NOTIFICATION_STATE
 from stacks.runbooks import RUNBOOK_PREFIX
 from tests.workflows.harness import ACCOUNT, REGION, WorkflowRun
-from tests.workflows.moto_extensions import history_paging_patch
+from tests.workflows.moto_extensions.execution_history import history_paging_patch
 from tests.workflows.test_sagemaker_training import SageMaker
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")

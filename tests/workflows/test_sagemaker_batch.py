@@ -4,7 +4,7 @@ The ItemReader listing, the ItemBatcher, the Express child executions with the r
 handler (the single-image validation and classification, a few images at a time), the failure
 tolerance, the ResultWriter files and the real Summarize handler all run; moto lacks the
 Distributed Map's listing pages, batching, tolerance and result files, which the runner adds as
-AWS documents them (tests/workflows/moto_extensions.py). The endpoint is scripted.
+AWS documents them (tests/workflows/moto_extensions/distributed_map.py). The endpoint is scripted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from stacks.config import load_environment
 from stacks.environment import build_environment
 from tests.infra.conftest import make_app
 from tests.workflows.harness import MOTO_CONFIG, AwsError, LocalWorkflow, WorkflowRun
-from tests.workflows.moto_extensions import tolerance_exceeded
+from tests.workflows.moto_extensions.distributed_map import tolerance_exceeded
 from tests.workflows.sagemaker_support import (
     ARTIFACTS_BUCKET,
     DATA_BUCKET,
