@@ -33,6 +33,7 @@ from stacks.config import EnvironmentConfig
 from stacks.config.sections.drift import MAX_WINDOW_HOURS
 
 # isort: split
+from contracts import drift as contract
 from drift.evaluation import (
     NothingRunning,
     Settings,
@@ -45,7 +46,6 @@ from drift.figures import Thresholds
 from drift.report import moved_lines
 from drift.sagemaker_baseline import TrainingData
 from drift.window import WindowUnavailable
-from shared import drift_contract as contract
 
 _WINDOW = re.compile(r"(?P<value>[1-9]\d*)(?P<unit>[hd])")
 

@@ -12,9 +12,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from contracts import naming
+from contracts.drift import BASELINE_FILE
 from contracts.outputs import ARTIFACTS_BUCKET_NAME, DATA_BUCKET_NAME, ENCRYPTION_KEY_ARN
 from contracts.s3_layout import REPORTS_PREFIX, RESULTS_ROOT
-from shared.drift_contract import BASELINE_FILE
 from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import EnvironmentKey
 from stacks.building_blocks.network import PERIMETER_EXCLUSION_TAG, NetworkPlacement

@@ -7,6 +7,7 @@ the other grants, reads or alarms on is defined here, so the two cannot drift ap
 
 - :mod:`contracts.s3_layout`: the artifacts bucket's key layout, per pipeline;
 - :mod:`contracts.metrics`: the metric namespace, names, dimensions and service names;
+- :mod:`contracts.drift`: the drift signals' pipelines, buckets and figures, and its files;
 - :mod:`contracts.quality_gate`: the metrics a quality gate may compare;
 - :mod:`contracts.arns`: ARN patterns the code parses or validates;
 - :mod:`contracts.naming`: stack and resource names of an environment;

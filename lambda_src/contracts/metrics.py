@@ -25,6 +25,8 @@ REKOGNITION_EVALUATION_SERVICE: Final = "rekognition-evaluation"
 EVALUATION_WIDGET_SERVICE: Final = "evaluation-widget"
 EXECUTION_NOTIFIER_SERVICE: Final = "execution-notifier"
 RELABEL_SERVICE: Final = "relabel"
+#: The drift evaluator (its figures carry ``service=<this>``).
+DRIFT_EVALUATOR_SERVICE: Final = "drift-evaluator"
 
 # -- dimensions ---------------------------------------------------------------------------------
 SERVICE_DIMENSION: Final = "service"
@@ -36,6 +38,12 @@ PROJECT_DIMENSION: Final = "Project"
 VERSION_DIMENSION: Final = "Version"
 #: A label's name as an ASCII-safe value (``contracts.metric_dimensions.label_dimension``).
 LABEL_DIMENSION: Final = "Label"
+#: The inference pipeline a drift metric is of (``contracts.drift.PIPELINES``).
+PIPELINE_DIMENSION: Final = "Pipeline"
+#: The model a drift metric is of: the Rekognition version name, or the SageMaker endpoint name.
+MODEL_DIMENSION: Final = "Model"
+#: A histogram bucket of a drift metric (``contracts.drift.CONFIDENCE_BUCKETS``, ``SIZE_BUCKETS``).
+BUCKET_DIMENSION: Final = "Bucket"
 
 # -- the Rekognition inference consumer ----------------------------------------------------------
 IMAGES_PROCESSED: Final = "ImagesProcessed"
@@ -77,6 +85,28 @@ IMAGES_VALIDATED: Final = "ImagesValidated"
 IMAGES_CLASSIFIED: Final = "ImagesClassified"
 ENDPOINT_INVOCATIONS: Final = "EndpointInvocations"
 ENDPOINT_LATENCY: Final = "EndpointLatency"
+
+# -- drift: the live signals (both inference paths; ``contracts.drift``) -------------------------
+#: Images classified (a result, abstained or not).
+DRIFT_IMAGES: Final = "DriftImages"
+#: Per :data:`LABEL_DIMENSION`: images whose top label it is.
+DRIFT_PREDICTIONS: Final = "DriftPredictions"
+#: Images without a usable label.
+DRIFT_ABSTENTIONS: Final = "DriftAbstentions"
+#: The sum of the top confidences of the labelled images.
+DRIFT_TOP_CONFIDENCE_SUM: Final = "DriftTopConfidenceSum"
+#: Per :data:`BUCKET_DIMENSION`: a histogram of top confidence.
+DRIFT_TOP_CONFIDENCE: Final = "DriftTopConfidence"
+#: Per :data:`BUCKET_DIMENSION`: a histogram of input byte size.
+DRIFT_IMAGE_BYTES: Final = "DriftImageBytes"
+
+# -- drift: the evaluator's figures (``contracts.drift.FIGURES``) ---------------------------------
+DRIFT_LABEL_DIVERGENCE: Final = "DriftLabelDivergence"
+DRIFT_CONFIDENCE_DROP: Final = "DriftConfidenceDrop"
+DRIFT_ABSTENTION_INCREASE: Final = "DriftAbstentionIncrease"
+DRIFT_IMAGE_SIZE_DIVERGENCE: Final = "DriftImageSizeDivergence"
+#: Images in the window the figures were computed over.
+DRIFT_WINDOW_IMAGES: Final = "DriftWindowImages"
 
 # -- the execution notifier ----------------------------------------------------------------------
 EXECUTION_NOTIFICATIONS_SENT: Final = "ExecutionNotificationsSent"

@@ -39,7 +39,7 @@ SAGEMAKER_DATA_CAPTURE_PREFIX: Final = "sagemaker/data-capture/"
 SAGEMAKER_REPORTS_PREFIX: Final = "sagemaker/reports/"
 
 # -- Drift ----------------------------------------------------------------------------------
-#: The drift evaluator's reports (``shared/drift_contract.py`` writes under it).
+#: The drift evaluator's reports (``contracts.drift`` names the files under it).
 DRIFT_PREFIX: Final = "drift/"
 
 # -- Relabel --------------------------------------------------------------------------------
@@ -58,8 +58,15 @@ def project_reports_prefix(project: str) -> str:
 
 
 def version_report_prefix(project: str, version: str) -> str:
-    """One version's report: ``reports/<project>/<version>/``."""
+    """One Rekognition version's report (and drift baseline): ``reports/<project>/<version>/``."""
     return f"{project_reports_prefix(project)}{version}/"
+
+
+def sagemaker_report_prefix(job_name: str) -> str:
+    """One SageMaker version's reports, lineage record and drift baseline, by the training job
+    that made it (the job names its model, package and endpoint config):
+    ``sagemaker/reports/<job>/``."""
+    return f"{SAGEMAKER_REPORTS_PREFIX}{job_name}/"
 
 
 #: What the app writes under fixed prefixes of the artifacts bucket (the IAM of each writer is

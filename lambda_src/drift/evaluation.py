@@ -27,11 +27,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contracts import drift as contract
+from contracts.s3_layout import sagemaker_report_prefix, version_report_prefix
 from drift.figures import LiveWindow, Thresholds, compare
 from drift.report import report_document
 from drift.sagemaker_baseline import TrainingData, build_sagemaker_baseline
 from drift.window import Window, read_window
-from shared import drift_contract as contract
 from shared.drift_baseline import encode
 from shared.model_version import ModelNotConfiguredError, resolve_model_version
 
@@ -87,8 +88,7 @@ def running_rekognition(
         pipeline=contract.REKOGNITION,
         dimension=model.version,
         name=model.version,
-        baseline_key=contract.rekognition_report_prefix(model.project, model.version)
-        + contract.BASELINE_FILE,
+        baseline_key=version_report_prefix(model.project, model.version) + contract.BASELINE_FILE,
     )
 
 
@@ -105,7 +105,7 @@ def running_sagemaker(settings: Settings, sagemaker: Any) -> RunningModel:
         pipeline=contract.SAGEMAKER,
         dimension=settings.endpoint_name,
         name=job,
-        baseline_key=contract.sagemaker_report_prefix(job) + contract.BASELINE_FILE,
+        baseline_key=sagemaker_report_prefix(job) + contract.BASELINE_FILE,
         since=endpoint.get("LastModifiedTime"),
     )
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts import drift as contract
 from contracts.metric_dimensions import LabelNotReversible, label_dimension, label_from_dimension
-from shared import drift_contract as contract
 
 
 @dataclass(frozen=True)

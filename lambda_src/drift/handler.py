@@ -35,6 +35,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts import drift as contract
+from contracts.metrics import DRIFT_WINDOW_IMAGES, PIPELINE_DIMENSION
+from contracts.s3_layout import DRIFT_PREFIX
 from drift import report
 from drift.evaluation import (
     NothingRunning,
@@ -47,7 +50,6 @@ from drift.evaluation import (
     settings_from_environment,
 )
 from drift.window import WindowUnavailable
-from shared import drift_contract as contract
 
 logger = Logger()
 tracer = Tracer()
@@ -113,20 +115,20 @@ def publish(settings: Settings, document: dict[str, Any]) -> None:
         for figure, value in document["figures"].items()
         if value is not None
     }
-    values[contract.WINDOW_IMAGES] = document["live"]["images"]
+    values[DRIFT_WINDOW_IMAGES] = document["live"]["images"]
     for name, value in values.items():
-        unit = MetricUnit.Count if name == contract.WINDOW_IMAGES else MetricUnit.NoUnit
+        unit = MetricUnit.Count if name == DRIFT_WINDOW_IMAGES else MetricUnit.NoUnit
         with single_metric(
             name=name, unit=unit, value=value, namespace=settings.namespace
         ) as metric:
-            metric.add_dimension(name=contract.PIPELINE, value=document["pipeline"])
+            metric.add_dimension(name=PIPELINE_DIMENSION, value=document["pipeline"])
 
 
 def store(settings: Settings, document: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """Write the report and the pipeline's ``latest.json``; the report's URI and the previous
     latest document."""
     s3, bucket = client("s3"), settings.artifacts_bucket
-    pipeline_prefix = f"{contract.DRIFT_PREFIX}{document['pipeline']}/"
+    pipeline_prefix = f"{DRIFT_PREFIX}{document['pipeline']}/"
     stamp = document["window"]["end"].replace(":", "").replace("+0000", "Z")
     prefix = f"{pipeline_prefix}{document['model']}/{stamp}/"
     previous = read_json(s3, bucket, pipeline_prefix + contract.LATEST_FILE)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from contracts import drift as contract
 from drift.figures import DriftFigures, LiveWindow, Thresholds
 from drift.window import Window
-from shared import drift_contract as contract
 from shared.evaluation.report_html import REPORT_CSS
 from shared.notification import Notification, headline, subject
 

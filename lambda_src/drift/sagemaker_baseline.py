@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared import drift_contract as contract
+from contracts import drift as contract
 from shared.drift_baseline import build_baseline
 
 MAX_LIST_PAGES = 20

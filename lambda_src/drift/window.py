@@ -1,6 +1,6 @@
 """The live window read back from CloudWatch: one bounded GetMetricData call (plus its pages).
 
-Six ``SEARCH`` expressions, one per live metric of ``shared.drift_contract``, each restricted to
+Six ``SEARCH`` expressions, one per live drift metric (``contracts.metrics``), each restricted to
 one pipeline and one model (``Pipeline="..." Model="..."``), summed per period; the series of
 the per-label and per-bucket metrics are told apart by a dynamic label
 (``${PROP('Dim.Label')}``). The schema lists every dimension the functions publish with (the
@@ -15,21 +15,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from contracts.metrics import (
+    BUCKET_DIMENSION,
+    DRIFT_ABSTENTIONS,
+    DRIFT_IMAGE_BYTES,
+    DRIFT_IMAGES,
+    DRIFT_PREDICTIONS,
+    DRIFT_TOP_CONFIDENCE,
+    DRIFT_TOP_CONFIDENCE_SUM,
+    LABEL_DIMENSION,
+    MODEL_DIMENSION,
+    PIPELINE_DIMENSION,
+    SERVICE_DIMENSION,
+)
 from drift.figures import LiveWindow
-from shared import drift_contract as contract
 
 #: GetMetricData pages read at most (six searches fit in one page at any realistic size).
 MAX_PAGES = 10
 
 _SCALARS = {
-    "images": contract.IMAGES,
-    "abstentions": contract.ABSTENTIONS,
-    "confidencesum": contract.TOP_CONFIDENCE_SUM,
+    "images": DRIFT_IMAGES,
+    "abstentions": DRIFT_ABSTENTIONS,
+    "confidencesum": DRIFT_TOP_CONFIDENCE_SUM,
 }
 _SERIES = {
-    "labels": (contract.PREDICTIONS, contract.LABEL),
-    "confidences": (contract.CONFIDENCE, contract.BUCKET),
-    "sizes": (contract.IMAGE_BYTES, contract.BUCKET),
+    "labels": (DRIFT_PREDICTIONS, LABEL_DIMENSION),
+    "confidences": (DRIFT_TOP_CONFIDENCE, BUCKET_DIMENSION),
+    "sizes": (DRIFT_IMAGE_BYTES, BUCKET_DIMENSION),
 }
 
 
@@ -53,12 +65,17 @@ def search(
     """The SEARCH expression of one live metric of one pipeline's model (``None``: any model,
     as the dashboard shows them)."""
     names = sorted(
-        {contract.MODEL, contract.PIPELINE, contract.SERVICE, *([dimension] if dimension else [])}
+        {
+            MODEL_DIMENSION,
+            PIPELINE_DIMENSION,
+            SERVICE_DIMENSION,
+            *([dimension] if dimension else []),
+        }
     )
     schema = ",".join([namespace, *names])
-    terms = f'MetricName="{metric}" {contract.PIPELINE}="{pipeline}"'
+    terms = f'MetricName="{metric}" {PIPELINE_DIMENSION}="{pipeline}"'
     if model is not None:
-        terms += f' {contract.MODEL}="{model}"'
+        terms += f' {MODEL_DIMENSION}="{model}"'
     return f"SEARCH('{{{schema}}} {terms}', 'Sum', {period})"
 
 

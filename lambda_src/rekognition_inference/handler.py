@@ -45,6 +45,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contracts.consumer_capacity import pace_from_parameter
+from contracts.drift import REKOGNITION
 from contracts.metrics import (
     DETECT_LATENCY,
     DUPLICATES_SKIPPED,
@@ -61,7 +62,6 @@ from rekognition_inference.processing import (
     Settings,
 )
 from rekognition_inference.storage import TransientError
-from shared.drift_contract import REKOGNITION
 from shared.drift_signals import DriftTallies
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
 

@@ -4,7 +4,7 @@ into this environment's, where this environment's drift evaluator looks for it.
 The Evaluate step of the source's training wrote ``reports/<source project>/<version>/
 baseline.json``; the evaluator of this environment reads the running version's baseline at
 ``reports/<this project>/<version>/baseline.json`` (both keys from
-``shared.drift_contract.rekognition_report_prefix``; the copied version keeps its name). A
+``contracts.s3_layout.version_report_prefix``; the copied version keeps its name). A
 missing or unreadable baseline does not fail the promotion (the model is copied and approved;
 drift monitoring then stays quiet for this version, as its report says): the result says why,
 and the deployment notification repeats it. Other AWS errors (after botocore's own retries)
@@ -22,8 +22,9 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from contracts import drift as contract
+from contracts.s3_layout import version_report_prefix
 from rekognition_promotion.source import VERSION_NAME, PromotionRequestError
-from shared import drift_contract as contract
 
 logger = Logger()
 tracer = Tracer()
@@ -33,7 +34,7 @@ _ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "KMS.Access
 
 def baseline_key(project: str, version: str) -> str:
     """Where a Rekognition version's baseline is (the evaluator's and the Evaluate step's key)."""
-    return contract.rekognition_report_prefix(project, version) + contract.BASELINE_FILE
+    return version_report_prefix(project, version) + contract.BASELINE_FILE
 
 
 def _version(event: dict[str, Any], field: str) -> str:

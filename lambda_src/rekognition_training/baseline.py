@@ -21,8 +21,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts import drift as contract
+from contracts.s3_layout import version_report_prefix
 from rekognition_training.evaluation_sources import EvaluationSources, manifest_lines
-from shared import drift_contract as contract
 from shared.drift_baseline import ManifestTally, build_baseline, confidence_section, encode
 from shared.evaluation.metrics import MetricsReport
 from shared.s3_location import S3Location
@@ -87,7 +88,7 @@ def write_baseline(
     report: MetricsReport,
 ) -> str | None:
     """Write ``baseline.json`` beside the report; its S3 URI, or None when it could not be."""
-    prefix = contract.rekognition_report_prefix(job["project_name"], job["version_name"])
+    prefix = version_report_prefix(job["project_name"], job["version_name"])
     notes: list[str] = []
     try:
         test = ManifestTally()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared.drift_contract import SAGEMAKER
+from contracts.drift import SAGEMAKER
 from shared.drift_signals import DriftTallies
 
 

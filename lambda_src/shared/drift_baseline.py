@@ -1,7 +1,7 @@
 """A trained version's drift baseline: what its training and test sets looked like.
 
 Written next to the version's evaluation report as ``baseline.json``
-(``shared.drift_contract.BASELINE_FILE``) and read by the drift evaluator::
+(``contracts.drift.BASELINE_FILE``) and read by the drift evaluator::
 
     {"schema": "imgclf.drift.baseline/1", "pipeline": "rekognition", "model": "<version>",
      "created_at": "...", "notes": [...],
@@ -15,7 +15,7 @@ Written next to the version's evaluation report as ``baseline.json``
 
 A side that cannot be known is ``null`` (a SageMaker job's test confidences, for instance) and
 the evaluator leaves its figure out. Label names are the real names (the evaluator maps them
-to dimension values); histograms use the live signals' buckets (``shared.drift_contract``).
+to dimension values); histograms use the live signals' buckets (``contracts.drift``).
 
 Also here: the two readings of Ground Truth manifest lines the baseline needs and the
 evaluation report does not keep: each image's top counted prediction confidence (evaluation
@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared import drift_contract as contract
+from contracts import drift as contract
 
 _EVALUATION_PREFIX = "rekognition-custom-labels-evaluation"
 _EVALUATION_JOB = "rekognition-custom-labels-evaluation-job"

@@ -2,10 +2,10 @@
 
 Both inference paths count what they classified into a :class:`DriftTally` and publish it when
 the invocation ends (the Rekognition consumer once per batch, the SageMaker classify function
-once per image): the metrics of ``shared.drift_contract`` with dimensions ``Pipeline`` and
+once per image): the drift metrics of ``contracts.metrics`` with dimensions ``Pipeline`` and
 ``Model``. Label names become ASCII-safe dimension values (``contracts.metric_dimensions``); a
-process publishes at most :data:`~shared.drift_contract.MAX_TRACKED_LABELS` distinct labels
-per model, and folds any later one into :data:`~shared.drift_contract.OTHER_LABEL`, so a
+process publishes at most :data:`~contracts.drift.MAX_TRACKED_LABELS` distinct labels
+per model, and folds any later one into :data:`~contracts.drift.OTHER_LABEL`, so a
 model's label set cannot grow the metric count without bound.
 """
 
@@ -18,8 +18,20 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from contracts import drift as contract
 from contracts.metric_dimensions import label_dimension
-from shared import drift_contract as contract
+from contracts.metrics import (
+    BUCKET_DIMENSION,
+    DRIFT_ABSTENTIONS,
+    DRIFT_IMAGE_BYTES,
+    DRIFT_IMAGES,
+    DRIFT_PREDICTIONS,
+    DRIFT_TOP_CONFIDENCE,
+    DRIFT_TOP_CONFIDENCE_SUM,
+    LABEL_DIMENSION,
+    MODEL_DIMENSION,
+    PIPELINE_DIMENSION,
+)
 
 _DEFAULT_NAMESPACE = "ImageClassification"
 
@@ -92,21 +104,21 @@ class DriftTally:
         if not self.images:
             return
         namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", _DEFAULT_NAMESPACE)
-        plain = {contract.PIPELINE: self.pipeline, contract.MODEL: self.model}
-        self._emit(namespace, contract.IMAGES, self.images, plain)
-        self._emit(namespace, contract.ABSTENTIONS, self.abstentions, plain)
-        self._emit(namespace, contract.TOP_CONFIDENCE_SUM, self.confidence_sum, plain)
+        plain = {PIPELINE_DIMENSION: self.pipeline, MODEL_DIMENSION: self.model}
+        self._emit(namespace, DRIFT_IMAGES, self.images, plain)
+        self._emit(namespace, DRIFT_ABSTENTIONS, self.abstentions, plain)
+        self._emit(namespace, DRIFT_TOP_CONFIDENCE_SUM, self.confidence_sum, plain)
         for name, counts, dimension in (
-            (contract.PREDICTIONS, self.labels, contract.LABEL),
-            (contract.CONFIDENCE, self.confidences, contract.BUCKET),
-            (contract.IMAGE_BYTES, self.sizes, contract.BUCKET),
+            (DRIFT_PREDICTIONS, self.labels, LABEL_DIMENSION),
+            (DRIFT_TOP_CONFIDENCE, self.confidences, BUCKET_DIMENSION),
+            (DRIFT_IMAGE_BYTES, self.sizes, BUCKET_DIMENSION),
         ):
             for value, count in sorted(counts.items()):
                 self._emit(namespace, name, count, {**plain, dimension: value})
 
     @staticmethod
     def _emit(namespace: str, name: str, value: float, dimensions: dict[str, str]) -> None:
-        unit = MetricUnit.NoUnit if name == contract.TOP_CONFIDENCE_SUM else MetricUnit.Count
+        unit = MetricUnit.NoUnit if name == DRIFT_TOP_CONFIDENCE_SUM else MetricUnit.Count
         with single_metric(name=name, unit=unit, value=value, namespace=namespace) as metric:
             for key, dimension in dimensions.items():
                 metric.add_dimension(name=key, value=dimension)

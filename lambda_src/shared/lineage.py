@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from contracts.s3_layout import REPORTS_PREFIX, SAGEMAKER_REPORTS_PREFIX
+from contracts.s3_layout import sagemaker_report_prefix, version_report_prefix
 
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
@@ -32,11 +32,6 @@ LINEAGE_FILE = "lineage.json"
 REKOGNITION: Final = "rekognition"
 SAGEMAKER: Final = "sagemaker"
 PIPELINES: tuple[str, ...] = (REKOGNITION, SAGEMAKER)
-#: Where each pipeline keeps its per-version reports (``metrics.json``, ``report.html``,
-#: ``lineage.json``) in the artifacts bucket (``contracts.s3_layout``): Rekognition per project
-#: and version name, SageMaker per training job name (the job, its model and its package share
-#: that name).
-REKOGNITION_REPORTS_PREFIX = REPORTS_PREFIX
 #: The environment variable that carries the code version (the git commit at synth).
 CODE_VERSION_VARIABLE = "CODE_VERSION"
 #: The code version outside a git checkout.
@@ -58,12 +53,14 @@ class LineageError(ValueError):
 
 
 def reports_prefix(pipeline: str, project: str, version: str) -> str:
-    """The folder of a version's reports: ``reports/<project>/<version>/`` (Rekognition) or
-    ``sagemaker/reports/<training job>/`` (SageMaker, whose ``project`` is not in the key)."""
+    """The folder of a version's reports (``metrics.json``, ``report.html``, ``lineage.json``)
+    in the artifacts bucket (``contracts.s3_layout``): ``reports/<project>/<version>/``
+    (Rekognition) or ``sagemaker/reports/<training job>/`` (SageMaker, whose ``project`` is not
+    in the key: the job, its model and its package share the job's name)."""
     if pipeline == REKOGNITION:
-        return f"{REKOGNITION_REPORTS_PREFIX}{project}/{version}/"
+        return version_report_prefix(project, version)
     if pipeline == SAGEMAKER:
-        return f"{SAGEMAKER_REPORTS_PREFIX}{version}/"
+        return sagemaker_report_prefix(version)
     raise LineageError(f"pipeline: one of {', '.join(PIPELINES)}, got {pipeline!r}")
 
 

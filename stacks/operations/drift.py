@@ -5,8 +5,9 @@ running version's baseline and publishes one metric per figure; here each figure
 pipeline gets an alarm (threshold from the ``drift`` config section) and the dashboard a row of
 drift graphs (:meth:`DriftEvaluator.add_widgets`, called by the monitoring stack).
 
-Metric names and dimensions come from ``lambda_src/shared/drift_contract.py``, the module the
-functions publish with (imported from the Lambda source tree, so each name is spelt once).
+Metric names and dimensions come from ``contracts.metrics``, the pipelines, figures and their
+titles from ``contracts.drift``: the modules the functions publish with, so each name is spelt
+once.
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from contracts.s3_layout import SAGEMAKER_REPORTS_PREFIX
+from contracts import drift as contract
+from contracts.metrics import (
+    DRIFT_EVALUATOR_SERVICE,
+    DRIFT_PREDICTIONS,
+    DRIFT_WINDOW_IMAGES,
+    LABEL_DIMENSION,
+    PIPELINE_DIMENSION,
+    SERVICE_DIMENSION,
+)
+from contracts.s3_layout import DRIFT_PREFIX, REPORTS_PREFIX, SAGEMAKER_REPORTS_PREFIX
 from drift.window import search
-from shared import drift_contract as contract
 from stacks.building_blocks.alarms import AlarmScope, alarm, kebab
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import acknowledge_prefix_wildcards, acknowledge_resources
@@ -36,19 +45,17 @@ from stacks.config import EnvironmentConfig
 from stacks.operations.panels import Panel
 from stacks.runbooks import Runbook
 
-#: The evaluator's service name: the ``service`` dimension of the figures it publishes.
-DRIFT_SERVICE = contract.EVALUATOR_SERVICE
 #: SageMaker baselines: the evaluator writes them next to the training job's lineage record.
 _SAGEMAKER_BASELINES = SAGEMAKER_REPORTS_PREFIX
 #: The evaluator reads the baselines (Rekognition's under reports/, SageMaker's it built
 #: itself) and its own reports (drift/); it writes SageMaker baselines and drift reports.
-_READ_PREFIXES = ("reports/", _SAGEMAKER_BASELINES, contract.DRIFT_PREFIX)
+_READ_PREFIXES = (REPORTS_PREFIX, _SAGEMAKER_BASELINES, DRIFT_PREFIX)
 _WIDTH, _HEIGHT = 8, 6
 
 
 def _dimensions(pipeline: str) -> dict[str, str]:
     """The dimensions of the evaluator's metrics of one pipeline."""
-    return {contract.PIPELINE: pipeline, contract.SERVICE: DRIFT_SERVICE}
+    return {PIPELINE_DIMENSION: pipeline, SERVICE_DIMENSION: DRIFT_EVALUATOR_SERVICE}
 
 
 def alarm_period(schedule: str) -> Duration:
@@ -88,7 +95,7 @@ class DriftEvaluator(Construct):
             memory_size=512,
             timeout=Duration.minutes(2),
             invocation=Invocation.ASYNCHRONOUS,
-            service_name=DRIFT_SERVICE,
+            service_name=DRIFT_EVALUATOR_SERVICE,
             alarms=AlarmScope(prefix=config.resource_name_prefix, pipeline="operations"),
             reserved_concurrency=1,
             environment={
@@ -167,8 +174,7 @@ class DriftEvaluator(Construct):
         role = self.function.role
         artifacts_read = [artifacts_bucket.arn_for_objects(f"{p}*") for p in _READ_PREFIXES]
         artifacts_write = [
-            artifacts_bucket.arn_for_objects(f"{p}*")
-            for p in (_SAGEMAKER_BASELINES, contract.DRIFT_PREFIX)
+            artifacts_bucket.arn_for_objects(f"{p}*") for p in (_SAGEMAKER_BASELINES, DRIFT_PREFIX)
         ]
         data_objects = data_bucket.arn_for_objects(f"{data_prefix}*")
         statements = [
@@ -231,7 +237,7 @@ class DriftEvaluator(Construct):
         for pipeline in contract.PIPELINES:
             title = contract.PIPELINE_TITLES[pipeline]
             labels = search(
-                self.namespace, contract.PREDICTIONS, pipeline, None, contract.LABEL, 3600
+                self.namespace, DRIFT_PREDICTIONS, pipeline, None, LABEL_DIMENSION, 3600
             )
             rows.append(
                 [
@@ -252,11 +258,8 @@ class DriftEvaluator(Construct):
                         left=[
                             cloudwatch.Metric(
                                 namespace=self.namespace,
-                                metric_name=contract.WINDOW_IMAGES,
-                                dimensions_map={
-                                    contract.PIPELINE: pipeline,
-                                    contract.SERVICE: DRIFT_SERVICE,
-                                },
+                                metric_name=DRIFT_WINDOW_IMAGES,
+                                dimensions_map=_dimensions(pipeline),
                                 statistic="Maximum",
                                 period=Duration.hours(1),
                                 label="images in the window",

@@ -6,7 +6,7 @@ import fnmatch
 
 import pytest
 
-from shared import drift_contract
+from contracts.s3_layout import sagemaker_report_prefix
 from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import template_of
 from tests.infra.test_rekognition_inference import actions, resources, statements_of
@@ -26,7 +26,7 @@ def _granted(statements: list[dict], action: str, key: str) -> bool:
 def test_the_evaluator_reads_back_the_sagemaker_baselines_it_writes(templates, env):
     """It builds a SageMaker job's baseline once, then reads it on every later run."""
     statements = statements_of(template_of(templates, env, "Monitoring"), "DriftEvaluator")
-    baseline = drift_contract.sagemaker_report_prefix("imgclf-job-1") + "baseline.json"
+    baseline = sagemaker_report_prefix("imgclf-job-1") + "baseline.json"
     assert _granted(statements, "s3:PutObject", baseline)
     assert _granted(statements, "s3:GetObject", baseline)
     # Next to the training job's lineage record (contracts.s3_layout), not a layout of its own.

@@ -15,14 +15,22 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contracts import drift as contract
 from contracts.metric_dimensions import is_valid_dimension_value, label_dimension
+from contracts.metrics import (
+    DRIFT_ABSTENTIONS,
+    DRIFT_IMAGE_BYTES,
+    DRIFT_IMAGES,
+    DRIFT_PREDICTIONS,
+    DRIFT_TOP_CONFIDENCE,
+    DRIFT_TOP_CONFIDENCE_SUM,
+)
 from rekognition_inference import handler as consumer
 from rekognition_inference.handler import Tally
 from rekognition_inference.processing import MessageReport, Outcome
 from rekognition_training.baseline import write_baseline
 from rekognition_training.evaluation_sources import evaluation_sources
 from sagemaker_inference.drift import publish_batch_drift, publish_drift
-from shared import drift_contract as contract
 from shared.drift_signals import DriftObservation
 from shared.evaluation.manifest import load_summary, parse_manifest
 from shared.evaluation.metrics import compute_metrics
@@ -205,16 +213,16 @@ def test_the_rekognition_consumer_publishes_the_drift_signals(monkeypatch):
     assert {document["Pipeline"] for document in documents} == {"rekognition"}
     metrics = _drift_metrics(documents)
     assert metrics == {
-        (contract.IMAGES, ""): 3,
-        (contract.ABSTENTIONS, ""): 1,
-        (contract.TOP_CONFIDENCE_SUM, ""): pytest.approx(1.5),
-        (contract.PREDICTIONS, label_dimension("猫")): 1,
-        (contract.PREDICTIONS, "dog"): 1,
-        (contract.CONFIDENCE, "0.9-1.0"): 1,
-        (contract.CONFIDENCE, "0.5-0.6"): 1,
-        (contract.IMAGE_BYTES, "32KiB-64KiB"): 1,
-        (contract.IMAGE_BYTES, "256KiB-512KiB"): 1,
-        (contract.IMAGE_BYTES, "64KiB-128KiB"): 1,
+        (DRIFT_IMAGES, ""): 3,
+        (DRIFT_ABSTENTIONS, ""): 1,
+        (DRIFT_TOP_CONFIDENCE_SUM, ""): pytest.approx(1.5),
+        (DRIFT_PREDICTIONS, label_dimension("猫")): 1,
+        (DRIFT_PREDICTIONS, "dog"): 1,
+        (DRIFT_TOP_CONFIDENCE, "0.9-1.0"): 1,
+        (DRIFT_TOP_CONFIDENCE, "0.5-0.6"): 1,
+        (DRIFT_IMAGE_BYTES, "32KiB-64KiB"): 1,
+        (DRIFT_IMAGE_BYTES, "256KiB-512KiB"): 1,
+        (DRIFT_IMAGE_BYTES, "64KiB-128KiB"): 1,
     }
 
 
@@ -234,12 +242,12 @@ def test_sagemaker_counts_an_answer_under_the_threshold_as_an_abstention_with_it
     assert {document["Model"] for document in documents} == {"imgclf-dev-classifier"}
     assert {document["Pipeline"] for document in documents} == {"sagemaker"}
     assert _drift_metrics(documents) == {
-        (contract.IMAGES, ""): 1,
-        (contract.ABSTENTIONS, ""): 1,
-        (contract.TOP_CONFIDENCE_SUM, ""): pytest.approx(0.42),
-        (contract.PREDICTIONS, "bicycle"): 1,
-        (contract.CONFIDENCE, "0.4-0.5"): 1,
-        (contract.IMAGE_BYTES, "<16KiB"): 1,
+        (DRIFT_IMAGES, ""): 1,
+        (DRIFT_ABSTENTIONS, ""): 1,
+        (DRIFT_TOP_CONFIDENCE_SUM, ""): pytest.approx(0.42),
+        (DRIFT_PREDICTIONS, "bicycle"): 1,
+        (DRIFT_TOP_CONFIDENCE, "0.4-0.5"): 1,
+        (DRIFT_IMAGE_BYTES, "<16KiB"): 1,
     }
 
 
@@ -273,11 +281,11 @@ def test_a_batch_chunk_publishes_its_classified_images_at_once(monkeypatch):
         )
     )
     assert _drift_metrics(documents) == {
-        (contract.IMAGES, ""): 3,
-        (contract.ABSTENTIONS, ""): 1,
-        (contract.TOP_CONFIDENCE_SUM, ""): pytest.approx(2.3),
-        (contract.PREDICTIONS, "bicycle"): 2,
-        (contract.PREDICTIONS, "motorcycle"): 1,
-        (contract.CONFIDENCE, "0.9-1.0"): 2,
-        (contract.CONFIDENCE, "0.4-0.5"): 1,
+        (DRIFT_IMAGES, ""): 3,
+        (DRIFT_ABSTENTIONS, ""): 1,
+        (DRIFT_TOP_CONFIDENCE_SUM, ""): pytest.approx(2.3),
+        (DRIFT_PREDICTIONS, "bicycle"): 2,
+        (DRIFT_PREDICTIONS, "motorcycle"): 1,
+        (DRIFT_TOP_CONFIDENCE, "0.9-1.0"): 2,
+        (DRIFT_TOP_CONFIDENCE, "0.4-0.5"): 1,
     }

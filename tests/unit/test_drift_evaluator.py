@@ -16,9 +16,11 @@ from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 from moto import mock_aws
 
+from contracts import drift as contract
+from contracts.metrics import DRIFT_EVALUATOR_SERVICE
+from contracts.s3_layout import DRIFT_PREFIX, sagemaker_report_prefix, version_report_prefix
 from drift import handler
 from rekognition_promotion.copy_baseline import copy_baseline
-from shared import drift_contract as contract
 from shared.drift_baseline import build_baseline, encode
 from stacks.config import load_environment
 from tests.drift_streams import NAMESPACE, MetricStore, Stream, emf_lines
@@ -56,7 +58,7 @@ class FakeSageMaker:
 def aws(monkeypatch: pytest.MonkeyPatch, cdk_context: dict[str, Any]) -> Iterator[dict[str, Any]]:
     config = load_environment(cdk_context, "dev")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", contract.EVALUATOR_SERVICE)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", DRIFT_EVALUATOR_SERVICE)
     environment = {
         "ENVIRONMENT_NAME": "dev",
         "ARTIFACTS_BUCKET": ARTIFACTS,
@@ -112,7 +114,7 @@ def put_baseline(s3: Any, version: str, shares: dict[str, float]) -> None:
         },
         training=None,
     )
-    key = contract.rekognition_report_prefix(PROJECT, version) + contract.BASELINE_FILE
+    key = version_report_prefix(PROJECT, version) + contract.BASELINE_FILE
     s3.put_object(Bucket=ARTIFACTS, Key=key, Body=encode(document))
 
 
@@ -141,7 +143,7 @@ def messages(aws: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def latest(aws: dict[str, Any], pipeline: str) -> dict[str, Any]:
-    key = f"{contract.DRIFT_PREFIX}{pipeline}/{contract.LATEST_FILE}"
+    key = f"{DRIFT_PREFIX}{pipeline}/{contract.LATEST_FILE}"
     document: dict[str, Any] = json.loads(
         aws["s3"].get_object(Bucket=ARTIFACTS, Key=key)["Body"].read()
     )
@@ -266,7 +268,7 @@ def test_sagemaker_builds_its_baseline_and_watches_only_the_current_model(aws):
 
     result = run()["sagemaker"]
     assert (result["model"], result["drifted"]) == (ENDPOINT, False)
-    key = contract.sagemaker_report_prefix("imgclf-dev-ic-0123456789ab") + contract.BASELINE_FILE
+    key = sagemaker_report_prefix("imgclf-dev-ic-0123456789ab") + contract.BASELINE_FILE
     baseline = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read())
     assert baseline["test"]["label_counts"] == {"bicycle": 300, "motorcycle": 100}
     assert baseline["image_bytes"]["histogram"] == {"64KiB-128KiB": 30}
@@ -295,7 +297,7 @@ def test_a_promoted_version_finds_the_baseline_its_promotion_copied(aws):
         Bucket=source_bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
     put_baseline(aws["s3"], "v7", {"cat": 0.5, "dog": 0.5})
-    here = contract.rekognition_report_prefix(PROJECT, "v7") + contract.BASELINE_FILE
+    here = version_report_prefix(PROJECT, "v7") + contract.BASELINE_FILE
     trained = aws["s3"].get_object(Bucket=ARTIFACTS, Key=here)["Body"].read()
     aws["s3"].delete_object(Bucket=ARTIFACTS, Key=here)
     aws["s3"].put_object(

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scipy.spatial.distance import jensenshannon
 
+from contracts import drift as contract
 from contracts.metric_dimensions import label_dimension
 from drift.figures import LiveWindow, Thresholds, compare, js_divergence, label_name
 from drift.window import Window, read_window
-from shared import drift_contract as contract
 from shared.drift_baseline import build_baseline, confidence_section
 from shared.drift_signals import LabelCap
 from tests.drift_streams import NAMESPACE, MetricStore, Stream, emf_lines

@@ -11,8 +11,9 @@ import pytest
 from moto import mock_aws
 
 import ops.drift as drift_command
+from contracts import drift as contract
+from contracts.s3_layout import version_report_prefix
 from ops.cli import main
-from shared import drift_contract as contract
 from shared.drift_baseline import build_baseline, encode
 from tests.drift_streams import MetricStore, Stream, emf_lines
 from tests.unit.test_drift_evaluator import FakeSageMaker
@@ -54,7 +55,7 @@ def _serve_v1(aws: dict[str, Any], live: dict[str, float]) -> None:
         test={"images": 1000, "label_counts": {"cat": 500, "dog": 500}, "abstention_rate": None},
         training=None,
     )
-    key = contract.rekognition_report_prefix(PROJECT, "v1") + contract.BASELINE_FILE
+    key = version_report_prefix(PROJECT, "v1") + contract.BASELINE_FILE
     aws["s3"].put_object(Bucket=ARTIFACTS, Key=key, Body=encode(baseline))
     aws["ssm"].put_parameter(Name=PARAMETER, Value=ARN, Type="String")
     documents = emf_lines(

@@ -13,9 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from contracts import drift as contract
+from contracts.s3_layout import version_report_prefix
 from rekognition_promotion import copy_baseline as module
 from rekognition_promotion.source import PromotionRequestError
-from shared import drift_contract as contract
 from shared.drift_baseline import build_baseline, encode
 
 SOURCE, TARGET = "dev-artifacts", "prod-artifacts"
@@ -64,7 +65,7 @@ def test_the_copy_lands_at_the_key_the_evaluator_reads_for_the_promoted_version(
 
     # Where the target's evaluator reads a running version's baseline (the Evaluate step's
     # layout, under the target's project; the promoted copy keeps its version name).
-    key = contract.rekognition_report_prefix(TARGET_PROJECT, "v3") + contract.BASELINE_FILE
+    key = version_report_prefix(TARGET_PROJECT, "v3") + contract.BASELINE_FILE
     assert key == f"reports/{TARGET_PROJECT}/v3/baseline.json"
     assert result == {
         "copied": True,

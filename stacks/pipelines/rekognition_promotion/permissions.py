@@ -24,8 +24,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from contracts.drift import BASELINE_FILE
 from contracts.s3_layout import REKOGNITION_MODELS_PREFIX, REPORTS_PREFIX
-from shared.drift_contract import BASELINE_FILE
 from shared.lineage import LINEAGE_FILE
 from stacks.building_blocks.encryption import grant_service_grants
 from stacks.building_blocks.iam import (
