@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from contracts.outputs import LOW_CONFIDENCE_ERROR
 from ops import model as model_ops
 from ops.common import (  # puts lambda_src on sys.path
     EXIT_FAILING,
@@ -289,7 +290,7 @@ class SageMakerPipeline(Pipeline):
                 item.latency = (stop - item.sent_at).total_seconds()
             if status == "SUCCEEDED":
                 item.outcome = "classified"
-            elif described.get("error") == "LowConfidence":
+            elif described.get("error") == LOW_CONFIDENCE_ERROR:
                 item.outcome = "low confidence"
             else:
                 item.outcome = "failed"

@@ -22,6 +22,7 @@ from contracts.metrics import (
     LOW_CONFIDENCE,
     MODEL_RUNNING,
     QUEUE_WAITING,
+    SAGEMAKER_INVOCATION_5XX_ERRORS,
 )
 from contracts.outputs import DASHBOARD_URL, OVERVIEW_URL
 from stacks.alerting_stack import AlertingStack
@@ -216,7 +217,7 @@ class MonitoringStack(Stack):
             functions=watched_functions,
             endpoint=(
                 scopes["sagemaker-inference"],
-                sagemaker_training.endpoint_metric("Invocation5XXErrors"),
+                sagemaker_training.endpoint_metric(SAGEMAKER_INVOCATION_5XX_ERRORS),
             ),
             low_confidence={
                 scopes["rekognition-inference"]: (

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
+#: The first part of every environment's namespace (alone: a function run outside an
+#: environment, such as a local test, that was given no namespace).
+NAMESPACE_ROOT: Final = "ImageClassification"
+
 
 def namespace(environment: str) -> str:
     """CloudWatch namespace of every metric the environment's functions publish."""
-    return f"ImageClassification/{environment}"
+    return f"{NAMESPACE_ROOT}/{environment}"
 
 
 # -- services (POWERTOOLS_SERVICE_NAME, and the ``service`` dimension) --------------------------
@@ -25,6 +29,9 @@ REKOGNITION_EVALUATION_SERVICE: Final = "rekognition-evaluation"
 EVALUATION_WIDGET_SERVICE: Final = "evaluation-widget"
 EXECUTION_NOTIFIER_SERVICE: Final = "execution-notifier"
 RELABEL_SERVICE: Final = "relabel"
+REKOGNITION_PROMOTION_SERVICE: Final = "rekognition-promotion"
+SAGEMAKER_INFERENCE_SERVICE: Final = "sagemaker-inference"
+SAGEMAKER_TRAINING_SERVICE: Final = "sagemaker-training"
 #: The drift evaluator (its figures carry ``service=<this>``).
 DRIFT_EVALUATOR_SERVICE: Final = "drift-evaluator"
 
@@ -64,6 +71,8 @@ INFERENCE_UNITS_SERVING: Final = "InferenceUnitsServing"
 
 # -- Rekognition's own (namespace AWS/Rekognition, by ProjectName and VersionName) ---------------
 REKOGNITION_NAMESPACE: Final = "AWS/Rekognition"
+REKOGNITION_PROJECT_DIMENSION: Final = "ProjectName"
+REKOGNITION_VERSION_DIMENSION: Final = "VersionName"
 IN_SERVICE_INFERENCE_UNITS: Final = "InServiceInferenceUnits"
 DESIRED_INFERENCE_UNITS: Final = "DesiredInferenceUnits"
 
@@ -85,6 +94,19 @@ IMAGES_VALIDATED: Final = "ImagesValidated"
 IMAGES_CLASSIFIED: Final = "ImagesClassified"
 ENDPOINT_INVOCATIONS: Final = "EndpointInvocations"
 ENDPOINT_LATENCY: Final = "EndpointLatency"
+
+# -- SageMaker's own (namespace AWS/SageMaker, by EndpointName and VariantName) -----------------
+SAGEMAKER_NAMESPACE: Final = "AWS/SageMaker"
+SAGEMAKER_ENDPOINT_DIMENSION: Final = "EndpointName"
+SAGEMAKER_VARIANT_DIMENSION: Final = "VariantName"
+#: Requests the variant answered (``Sum``).
+SAGEMAKER_INVOCATIONS: Final = "Invocations"
+#: Invocations over the variant's instance count (SageMaker publishes no instance count).
+SAGEMAKER_INVOCATIONS_PER_INSTANCE: Final = "InvocationsPerInstance"
+#: The model's time to answer, in microseconds.
+SAGEMAKER_MODEL_LATENCY: Final = "ModelLatency"
+SAGEMAKER_INVOCATION_4XX_ERRORS: Final = "Invocation4XXErrors"
+SAGEMAKER_INVOCATION_5XX_ERRORS: Final = "Invocation5XXErrors"
 
 # -- drift: the live signals (both inference paths; ``contracts.drift``) -------------------------
 #: Images classified (a result, abstained or not).

@@ -13,7 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from contracts.metrics import DESIRED_INFERENCE_UNITS, IN_SERVICE_INFERENCE_UNITS
+from contracts.metrics import (
+    DESIRED_INFERENCE_UNITS,
+    IN_SERVICE_INFERENCE_UNITS,
+    REKOGNITION_NAMESPACE,
+    REKOGNITION_PROJECT_DIMENSION,
+    REKOGNITION_VERSION_DIMENSION,
+)
 from shared.model_version import ModelVersion
 from shared.rekognition_lookup import find_project, find_version
 
@@ -223,11 +229,11 @@ def units_in_service(
             "Id": f"u{index}",
             "MetricStat": {
                 "Metric": {
-                    "Namespace": "AWS/Rekognition",
+                    "Namespace": REKOGNITION_NAMESPACE,
                     "MetricName": metric,
                     "Dimensions": [
-                        {"Name": "ProjectName", "Value": model.project},
-                        {"Name": "VersionName", "Value": model.version},
+                        {"Name": REKOGNITION_PROJECT_DIMENSION, "Value": model.project},
+                        {"Name": REKOGNITION_VERSION_DIMENSION, "Value": model.version},
                     ],
                 },
                 "Period": 60,

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from contracts.quality_gate import AVERAGED_METRICS, AVERAGES, SCALAR_METRICS, SERVICE_F1
+from contracts.quality_gate import (
+    AVERAGED_METRICS,
+    AVERAGES,
+    SCALAR_METRICS,
+    SERVICE_F1,
+    averaged_metric,
+)
 from shared.evaluation.verdict import DECIMALS, compared, figures, gate_line, meets
 
 
@@ -44,7 +50,7 @@ def aggregate_metrics(metrics: Mapping[str, Any], service_f1: float | None) -> d
         for average in AVERAGES:
             value = metrics.get(name, {}).get(average)
             if value is not None:
-                flat[f"{name}_{average}"] = float(value)
+                flat[averaged_metric(name, average)] = float(value)
     return flat
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contracts.metrics import SERVICE_DIMENSION
+from contracts.metrics import NAMESPACE_ROOT, SERVICE_DIMENSION
 from sagemaker_inference.model import (
     ImageAccessDeniedError,
     ImageNotFoundError,
@@ -94,7 +94,7 @@ def emit_metric(
         name=name,
         unit=unit,
         value=value,
-        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ImageClassification"),
+        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE_ROOT),
     ) as metric:
         metric.add_dimension(
             name=SERVICE_DIMENSION, value=os.environ.get("POWERTOOLS_SERVICE_NAME", "-")

@@ -29,6 +29,7 @@ from contracts.metrics import (
     ENDPOINT_LATENCY,
     IMAGES_CLASSIFIED,
     LOW_CONFIDENCE,
+    WORKFLOW_DIMENSION,
 )
 from sagemaker_inference.aws import client, emit_metric, error_code, s3_error
 from sagemaker_inference.drift import publish_drift
@@ -137,7 +138,7 @@ def _caller(event: dict[str, Any]) -> tuple[str, float]:
 def _count_classification(caller: tuple[str, float], confidence: float) -> None:
     """``ImagesClassified`` and ``LowConfidence`` (0 or 1) for the calling workflow."""
     workflow, threshold = caller
-    dimensions = {"workflow": workflow}
+    dimensions = {WORKFLOW_DIMENSION: workflow}
     emit_metric(name=IMAGES_CLASSIFIED, unit=MetricUnit.Count, value=1, dimensions=dimensions)
     emit_metric(
         name=LOW_CONFIDENCE,

@@ -41,6 +41,7 @@ from contracts.metrics import (
     IMAGES_CLASSIFIED,
     IMAGES_VALIDATED,
     LOW_CONFIDENCE,
+    WORKFLOW_DIMENSION,
 )
 from sagemaker_inference.aws import client, emit_metric, s3_error
 from sagemaker_inference.classify import ENDPOINT_READ_TIMEOUT, classify_image
@@ -245,7 +246,7 @@ def _emit_counts(batch: _Batch, outcomes: list[tuple[dict[str, Any], float | Non
     latencies = [latency for _, latency in outcomes if latency is not None]
     classified = [r for r, _ in outcomes if r["status"] in ("classified", "low_confidence")]
     low = sum(1 for r in classified if r["confidence"] < batch.threshold)
-    dimensions = {"workflow": batch.workflow}
+    dimensions = {WORKFLOW_DIMENSION: batch.workflow}
     emit_metric(name=IMAGES_VALIDATED, unit=MetricUnit.Count, value=len(latencies))
     emit_metric(name=ENDPOINT_INVOCATIONS, unit=MetricUnit.Count, value=len(latencies))
     for latency in latencies:

@@ -30,10 +30,9 @@ from contracts.metrics import (
     DRIFT_TOP_CONFIDENCE_SUM,
     LABEL_DIMENSION,
     MODEL_DIMENSION,
+    NAMESPACE_ROOT,
     PIPELINE_DIMENSION,
 )
-
-_DEFAULT_NAMESPACE = "ImageClassification"
 
 
 class LabelCap:
@@ -103,7 +102,7 @@ class DriftTally:
         """The EMF lines of this tally (none when nothing was classified)."""
         if not self.images:
             return
-        namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", _DEFAULT_NAMESPACE)
+        namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE_ROOT)
         plain = {PIPELINE_DIMENSION: self.pipeline, MODEL_DIMENSION: self.model}
         self._emit(namespace, DRIFT_IMAGES, self.images, plain)
         self._emit(namespace, DRIFT_ABSTENTIONS, self.abstentions, plain)

@@ -25,6 +25,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts.metrics import EXECUTION_NOTIFIER_SERVICE
 from stacks.building_blocks.alarms import PIPELINES, AlarmScope
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import acknowledge_resources
@@ -37,7 +38,6 @@ REPORTED_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 #: Alarm states that are notified: a problem, and its end (an OK after ALARM; the function
 #: drops an OK that follows INSUFFICIENT_DATA, e.g. a new alarm's first evaluation).
 REPORTED_ALARM_STATES = ("ALARM", "OK")
-SERVICE_NAME = "execution-notifier"
 
 
 class ExecutionStatusNotifications(Construct):
@@ -78,7 +78,7 @@ class ExecutionStatusNotifications(Construct):
             timeout=Duration.seconds(30),
             invocation=Invocation.ASYNCHRONOUS,
             alarms=alarm_scope.direct(alerts.alarm_action),
-            service_name=SERVICE_NAME,
+            service_name=EXECUTION_NOTIFIER_SERVICE,
             **defaults.kwargs(),
             environment={
                 "ENVIRONMENT_NAME": environment_name,

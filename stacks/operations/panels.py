@@ -28,10 +28,17 @@ from contracts.metrics import (
     DETECT_LATENCY,
     IMAGES_CLASSIFIED,
     IMAGES_PROCESSED,
+    INFERENCE_UNITS_SERVING,
     LOW_CONFIDENCE,
     MODEL_RUNNING,
     QUEUE_WAITING,
+    SAGEMAKER_INVOCATION_4XX_ERRORS,
+    SAGEMAKER_INVOCATION_5XX_ERRORS,
+    SAGEMAKER_INVOCATIONS,
+    SAGEMAKER_INVOCATIONS_PER_INSTANCE,
+    SAGEMAKER_MODEL_LATENCY,
 )
+from contracts.quality_gate import ACCURACY, F1_MACRO
 from stacks.building_blocks.python_function import PythonFunction
 from stacks.building_blocks.state_machine import Workflow
 from stacks.operations.alarms import ratio_expression
@@ -179,7 +186,7 @@ def rekognition_training_panel(
                 )
             ],
         )
-        for name in ("f1_macro", "accuracy")
+        for name in (F1_MACRO, ACCURACY)
     ]
     duration = cloudwatch.GraphWidget(
         title="Training duration (minutes)",
@@ -213,7 +220,7 @@ def rekognition_inference_panel(inference: RekognitionInference) -> Panel:
     queue, dead_letter = inference.work.queue, inference.work.dead_letter.queue
     processed = inference.consumer_metric(IMAGES_PROCESSED)
     low = inference.consumer_metric(LOW_CONFIDENCE)
-    units = inference.controller_metric("InferenceUnitsServing", "Average")
+    units = inference.controller_metric(INFERENCE_UNITS_SERVING, "Average")
     capacity_failures = inference.controller_metric(CAPACITY_UPDATE_FAILURES, "Maximum")
     waiting = queue.metric_approximate_number_of_messages_visible(
         period=FIVE_MINUTES, statistic="Maximum", label="images waiting"
@@ -349,8 +356,8 @@ def sagemaker_panel(
     """Runs, endpoint (instances from its traffic, 5XX, latency) and drift; training runs."""
     low = sagemaker.classification_metrics(LOW_CONFIDENCE)
     total = sagemaker.classification_metrics(IMAGES_CLASSIFIED)
-    invocations = training.endpoint_metric("Invocations")
-    per_instance = training.endpoint_metric("InvocationsPerInstance")
+    invocations = training.endpoint_metric(SAGEMAKER_INVOCATIONS)
+    per_instance = training.endpoint_metric(SAGEMAKER_INVOCATIONS_PER_INSTANCE)
     instances = cloudwatch.MathExpression(
         # SageMaker publishes no instance count; invocations / invocations per instance is it
         # while there is traffic (0 without: `ops status` reads the endpoint itself).
@@ -361,7 +368,7 @@ def sagemaker_panel(
     )
     latency = cloudwatch.MathExpression(
         expression="latency / 1000",
-        using_metrics={"latency": training.endpoint_metric("ModelLatency", "p50")},
+        using_metrics={"latency": training.endpoint_metric(SAGEMAKER_MODEL_LATENCY, "p50")},
         label="latency p50 (ms)",
         period=FIVE_MINUTES,
     )
@@ -382,7 +389,7 @@ def sagemaker_panel(
             "SageMaker endpoint",
             [
                 instances,
-                training.endpoint_metric("Invocation5XXErrors").with_(label="5XX"),
+                training.endpoint_metric(SAGEMAKER_INVOCATION_5XX_ERRORS).with_(label="5XX"),
                 latency,
             ],
             width=9,
@@ -416,7 +423,10 @@ def sagemaker_panel(
             left=[invocations.with_(label="invocations")],
             right=[
                 training.endpoint_metric(name).with_(label=label)
-                for name, label in (("Invocation4XXErrors", "4XX"), ("Invocation5XXErrors", "5XX"))
+                for name, label in (
+                    (SAGEMAKER_INVOCATION_4XX_ERRORS, "4XX"),
+                    (SAGEMAKER_INVOCATION_5XX_ERRORS, "5XX"),
+                )
             ],
         ),
     ]
@@ -426,7 +436,7 @@ def sagemaker_panel(
             width=THIRD,
             height=HEIGHT,
             left=[
-                training.endpoint_metric("ModelLatency", statistic).with_(label=statistic)
+                training.endpoint_metric(SAGEMAKER_MODEL_LATENCY, statistic).with_(label=statistic)
                 for statistic in ("p50", "p99")
             ],
         ),

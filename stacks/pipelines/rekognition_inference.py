@@ -469,9 +469,11 @@ class RekognitionInference(Construct):
     def inference_units_search(self) -> str:
         """A ``SEARCH`` over the inference units Rekognition reports for the project's versions."""
         return (
-            f"SEARCH('{{{metrics.REKOGNITION_NAMESPACE},ProjectName,VersionName}} "
+            f"SEARCH('{{{metrics.REKOGNITION_NAMESPACE},{metrics.REKOGNITION_PROJECT_DIMENSION},"
+            f"{metrics.REKOGNITION_VERSION_DIMENSION}}} "
             f'MetricName="{metrics.IN_SERVICE_INFERENCE_UNITS}" '
-            f"ProjectName=\"{self.config.rekognition.project_name}\"', 'Average', 300)"
+            f"{metrics.REKOGNITION_PROJECT_DIMENSION}="
+            f"\"{self.config.rekognition.project_name}\"', 'Average', 300)"
         )
 
     def controller_metric(self, name: str, statistic: str = "Maximum") -> cloudwatch.Metric:

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from contracts.metrics import REKOGNITION_PROMOTION_SERVICE
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.retention import log_retention
@@ -65,7 +66,7 @@ class RekognitionPromotion(Construct):
             "to promote",
             memory_size=256,
             timeout=Duration.seconds(30),
-            service_name="rekognition-promotion",
+            service_name=REKOGNITION_PROMOTION_SERVICE,
             invocation=Invocation.SYNCHRONOUS,
             environment={
                 "SOURCE_ENVIRONMENT": source.environment,
@@ -86,7 +87,7 @@ class RekognitionPromotion(Construct):
             "into this environment's artifacts bucket",
             memory_size=256,
             timeout=Duration.seconds(30),
-            service_name="rekognition-promotion",
+            service_name=REKOGNITION_PROMOTION_SERVICE,
             invocation=Invocation.SYNCHRONOUS,
             environment={
                 "SOURCE_BUCKET": self.source.bucket_name,

@@ -125,7 +125,7 @@ class RekognitionTraining(Construct):
             description="Records the lineage of a trained model version next to its report",
             memory_size=256,
             timeout=Duration.seconds(60),
-            service_name="rekognition-training",
+            service_name=metrics.REKOGNITION_TRAINING_SERVICE,
             environment={
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
                 "ENVIRONMENT_NAME": config.name,
@@ -176,12 +176,14 @@ class RekognitionTraining(Construct):
         )
 
     def version_metric_search(self, name: str) -> str:
-        """A ``SEARCH`` over an aggregate (``f1_macro``, ``accuracy``, any gate metric) the
-        evaluation function publishes per version of this project: one series per version."""
+        """A ``SEARCH`` over an aggregate (``contracts.quality_gate.GATE_METRICS``: the
+        evaluation function publishes each under its name) per version of this project: one
+        series per version."""
         return (
-            f"SEARCH('{{{self.metrics_namespace},Project,Version,service}} "
-            f'MetricName="{name}" Project="{self.project_name}" '
-            f"service=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
+            f"SEARCH('{{{self.metrics_namespace},{metrics.PROJECT_DIMENSION},"
+            f"{metrics.VERSION_DIMENSION},{metrics.SERVICE_DIMENSION}}} "
+            f'MetricName="{name}" {metrics.PROJECT_DIMENSION}="{self.project_name}" '
+            f"{metrics.SERVICE_DIMENSION}=\"{EVALUATION_SERVICE}\"', 'Maximum', 86400)"
         )
 
     def label_metric_search(self, name: str) -> str:

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from contracts import metrics
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.python_function import FunctionDefaults, Invocation, PythonFunction
 from stacks.building_blocks.retention import log_retention
@@ -53,7 +54,7 @@ class SageMakerInference(Construct):
         self.data_bucket = data_bucket
         self.artifacts_bucket = artifacts_bucket
         self.metrics_namespace = config.metrics_namespace
-        self.service_name = "sagemaker-inference"
+        self.service_name = metrics.SAGEMAKER_INFERENCE_SERVICE
         self.endpoint_name = sagemaker.endpoint_full_name(config.resource_name_prefix)
         self.endpoint_arn = Stack.of(self).format_arn(
             service="sagemaker", resource="endpoint", resource_name=self.endpoint_name
@@ -184,7 +185,10 @@ class SageMakerInference(Construct):
         return cloudwatch.Metric(
             namespace=self.metrics_namespace,
             metric_name=name,
-            dimensions_map={"service": self.service_name, "workflow": workflow.workflow_name},
+            dimensions_map={
+                metrics.SERVICE_DIMENSION: self.service_name,
+                metrics.WORKFLOW_DIMENSION: workflow.workflow_name,
+            },
             statistic="Sum",
             period=Duration.minutes(5),
         )

@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker_cfn
 from constructs import Construct
 
+from contracts import metrics
 from contracts.s3_layout import SAGEMAKER_REPORTS_PREFIX
 from shared.lineage import CODE_VERSION_VARIABLE
 from stacks.building_blocks.alerting import AlertTopic
@@ -186,7 +187,7 @@ class SageMakerTraining(Construct):
             description="Records a SageMaker training job's metrics and lineage",
             memory_size=256,
             timeout=Duration.seconds(60),
-            service_name="sagemaker-training",
+            service_name=metrics.SAGEMAKER_TRAINING_SERVICE,
             invocation=Invocation.SYNCHRONOUS,
             environment={
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
@@ -338,12 +339,16 @@ class SageMakerTraining(Construct):
         return workflow
 
     def endpoint_metric(self, name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-        """A metric SageMaker publishes for the endpoint this workflow deploys (``Invocations``,
-        ``ModelLatency`` in microseconds, ``Invocation4XXErrors``, ``Invocation5XXErrors``)."""
+        """A metric SageMaker publishes for the endpoint this workflow deploys (the
+        ``SAGEMAKER_*`` names of ``contracts.metrics``: invocations, model latency in
+        microseconds, 4XX and 5XX errors)."""
         return cloudwatch.Metric(
-            namespace="AWS/SageMaker",
+            namespace=metrics.SAGEMAKER_NAMESPACE,
             metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT_NAME},
+            dimensions_map={
+                metrics.SAGEMAKER_ENDPOINT_DIMENSION: self.endpoint_name,
+                metrics.SAGEMAKER_VARIANT_DIMENSION: VARIANT_NAME,
+            },
             statistic=statistic,
             period=Duration.minutes(5),
         )

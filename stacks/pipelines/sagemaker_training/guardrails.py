@@ -16,6 +16,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from contracts.metrics import SAGEMAKER_INVOCATION_5XX_ERRORS, SAGEMAKER_MODEL_LATENCY
 from stacks.building_blocks.alarms import AlarmScope, alarm
 from stacks.config import EnvironmentConfig
 from stacks.runbooks import Runbook
@@ -70,7 +71,7 @@ class RollbackAlarms(Construct):
                 "Errors",
                 alarm_scope,
                 errors_name,
-                endpoint_metric("Invocation5XXErrors", "Sum").with_(period=_ONE_MINUTE),
+                endpoint_metric(SAGEMAKER_INVOCATION_5XX_ERRORS, "Sum").with_(period=_ONE_MINUTE),
                 1,
                 description + "It counts the endpoint's 5XX answers (1 or more in a minute).",
             ),
@@ -78,7 +79,7 @@ class RollbackAlarms(Construct):
                 "ModelLatency",
                 alarm_scope,
                 latency_name,
-                endpoint_metric("ModelLatency", "p99").with_(period=_ONE_MINUTE),
+                endpoint_metric(SAGEMAKER_MODEL_LATENCY, "p99").with_(period=_ONE_MINUTE),
                 MODEL_LATENCY_P99_MICROSECONDS,
                 description
                 + f"It watches p99 model latency (above {MODEL_LATENCY_P99_MICROSECONDS // 1000}"
