@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contracts.naming import PIPELINES, REKOGNITION, SAGEMAKER
 from ops.common import (  # puts lambda_src on sys.path
     EXIT_FAILING,
     OpsError,
@@ -31,9 +32,6 @@ from ops.common import (  # puts lambda_src on sys.path
     stack_outputs,
 )
 from shared.lineage import (
-    PIPELINES,
-    REKOGNITION,
-    SAGEMAKER,
     LineageError,
     LineageRecord,
     lineage_key,

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contracts.naming import REKOGNITION, SAGEMAKER
 from contracts.s3_layout import REKOGNITION_REVIEW_PREFIX
 from ops.common import (  # puts lambda_src on sys.path
     EXIT_OK,
@@ -71,7 +72,7 @@ def register(commands: Any) -> None:
 
 
 def review_prefixes(config: EnvironmentConfig) -> dict[str, str]:
-    return {"rekognition": REKOGNITION_REVIEW_PREFIX, "sagemaker": config.sagemaker.review_prefix}
+    return {REKOGNITION: REKOGNITION_REVIEW_PREFIX, SAGEMAKER: config.sagemaker.review_prefix}
 
 
 def _machine(config: EnvironmentConfig) -> str:

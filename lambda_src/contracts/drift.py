@@ -30,9 +30,11 @@ from typing import Final
 
 from contracts import metrics
 
-REKOGNITION: Final = "rekognition"
-SAGEMAKER: Final = "sagemaker"
-PIPELINES: Final = (REKOGNITION, SAGEMAKER)
+# The Pipeline dimension's values are the pipelines' names.
+from contracts.naming import PIPELINES as PIPELINES
+from contracts.naming import REKOGNITION as REKOGNITION
+from contracts.naming import SAGEMAKER as SAGEMAKER
+
 #: How the README, reports and notifications name each pipeline.
 PIPELINE_TITLES: Final = {REKOGNITION: "Rekognition inference", SAGEMAKER: "SageMaker inference"}
 
@@ -91,6 +93,10 @@ FIGURES: Final = {
     ABSTENTION_INCREASE: metrics.DRIFT_ABSTENTION_INCREASE,
     SIZE_DIVERGENCE: metrics.DRIFT_IMAGE_SIZE_DIVERGENCE,
 }
+#: The evaluator's thresholds (``DRIFT_THRESHOLDS``, JSON) besides one per figure key: the
+#: images a window needs before its figures count, and the share change that makes a label move.
+MIN_IMAGES: Final = "min_images"
+LABEL_SHIFT: Final = "label_shift"
 FIGURE_TITLES: Final = {
     LABEL_DIVERGENCE: "Predicted label shares vs test set (JS divergence, base 2)",
     CONFIDENCE_DROP: "Mean top confidence: test set minus live",

@@ -11,6 +11,12 @@ import re
 from typing import Final
 
 #: The stacks of every environment, by concern (``stacks/environment.py`` builds them).
+#: The two pipelines as records and metrics name them: a lineage record's ``pipeline``, the
+#: drift metrics' ``Pipeline`` dimension, the review queue a relabelling job reads.
+REKOGNITION: Final = "rekognition"
+SAGEMAKER: Final = "sagemaker"
+PIPELINES: Final = (REKOGNITION, SAGEMAKER)
+
 STACK_CONCERNS: Final[tuple[str, ...]] = (
     "Storage",
     "Alerting",

@@ -57,12 +57,12 @@ class Thresholds:
     def from_mapping(cls, values: Mapping[str, float]) -> Thresholds:
         """From the ``drift`` config section's ``thresholds()`` (or its JSON)."""
         return cls(
-            min_images=int(values["min_images"]),
-            label_divergence=float(values["label_divergence"]),
-            confidence_drop=float(values["confidence_drop"]),
-            abstention_increase=float(values["abstention_increase"]),
-            size_divergence=float(values["size_divergence"]),
-            label_shift=float(values["label_shift"]),
+            min_images=int(values[contract.MIN_IMAGES]),
+            label_divergence=float(values[contract.LABEL_DIVERGENCE]),
+            confidence_drop=float(values[contract.CONFIDENCE_DROP]),
+            abstention_increase=float(values[contract.ABSTENTION_INCREASE]),
+            size_divergence=float(values[contract.SIZE_DIVERGENCE]),
+            label_shift=float(values[contract.LABEL_SHIFT]),
         )
 
     def of(self, figure: str) -> float:

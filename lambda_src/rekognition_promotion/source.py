@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.lineage import REKOGNITION, LineageError, LineageRecord, lineage_key, parse_lineage
+from contracts.naming import REKOGNITION
+from shared.lineage import (
+    LineageError,
+    LineageRecord,
+    lineage_key,
+    parse_lineage,
+)
 from shared.model_version import ModelVersion
 
 VERSION_NAME = re.compile(r"[a-zA-Z0-9_.\-]{1,255}")

@@ -21,12 +21,12 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from contracts.naming import REKOGNITION
 from shared.lineage import (
     CODE_VERSION_TAG,
     CODE_VERSION_VARIABLE,
     GATE_PASSED_TAG,
     LINEAGE_TAG,
-    REKOGNITION,
     GateRecord,
     LineageRecord,
     S3ObjectRef,

@@ -22,6 +22,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.naming import REKOGNITION, SAGEMAKER
 from relabel import ground_truth
 from relabel.records import collect_pending, count_pending
 from relabel.request import parse_request
@@ -81,8 +82,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     execution = event.get("execution", {})
     execution_id = str(execution.get("id", ""))
     prefixes = {
-        "rekognition": env["REKOGNITION_REVIEW_PREFIX"],
-        "sagemaker": env["SAGEMAKER_REVIEW_PREFIX"],
+        REKOGNITION: env["REKOGNITION_REVIEW_PREFIX"],
+        SAGEMAKER: env["SAGEMAKER_REVIEW_PREFIX"],
     }
     bucket = env["ARTIFACTS_BUCKET"]
     busy = other_runs(env["STATE_MACHINE_ARN"], execution_id) + ground_truth.active_jobs(

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.naming import REKOGNITION
+
 #: Most records one run lists per prefix (ListObjectsV2 pages of 1,000).
 MAX_LISTED = 100_000
 
@@ -39,7 +41,7 @@ def source_ref(record: Any, pipeline: str) -> str:
     """The ``s3://bucket/key`` of the image a review record is about."""
     if not isinstance(record, dict):
         raise RecordError("the record is not a JSON object")
-    image = record.get("input" if pipeline == "rekognition" else "image")
+    image = record.get("input" if pipeline == REKOGNITION else "image")
     if not isinstance(image, dict):
         raise RecordError(f"the {pipeline} record has no image reference")
     bucket, key = image.get("bucket"), image.get("key")

@@ -26,13 +26,13 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from contracts.naming import SAGEMAKER
 from shared.lineage import (
     CODE_VERSION_TAG,
     CODE_VERSION_VARIABLE,
     GATE_PASSED_TAG,
     LINEAGE_FILE,
     LINEAGE_TAG,
-    SAGEMAKER,
     GateRecord,
     LineageRecord,
     S3ObjectRef,

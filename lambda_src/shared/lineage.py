@@ -22,16 +22,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
+from contracts.naming import PIPELINES, REKOGNITION, SAGEMAKER
 from contracts.s3_layout import sagemaker_report_prefix, version_report_prefix
 
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
-#: The ``pipeline`` of a record.
-REKOGNITION: Final = "rekognition"
-SAGEMAKER: Final = "sagemaker"
-PIPELINES: tuple[str, ...] = (REKOGNITION, SAGEMAKER)
+#: The ``pipeline`` of a record: ``contracts.naming.PIPELINES``.
 #: The environment variable that carries the code version (the git commit at synth).
 CODE_VERSION_VARIABLE = "CODE_VERSION"
 #: The code version outside a git checkout.

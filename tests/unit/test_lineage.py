@@ -10,9 +10,8 @@ from typing import Any
 import botocore.session
 import pytest
 
+from contracts.naming import REKOGNITION, SAGEMAKER
 from shared.lineage import (
-    REKOGNITION,
-    SAGEMAKER,
     SCHEMA_VERSION,
     LineageError,
     customer_metadata,

@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from contracts import metrics, s3_layout
+from contracts import metrics, naming, s3_layout
 from stacks.building_blocks.alerting import AlertTopic
 from stacks.building_blocks.iam import (
     acknowledge_prefix_wildcards,
@@ -72,8 +72,8 @@ class Relabel(Construct):
         self.service_name = SERVICE_NAME
         self.metrics_namespace = config.metrics_namespace
         self.review_prefixes = {
-            "rekognition": REKOGNITION_REVIEW_PREFIX,
-            "sagemaker": config.sagemaker.review_prefix,
+            naming.REKOGNITION: REKOGNITION_REVIEW_PREFIX,
+            naming.SAGEMAKER: config.sagemaker.review_prefix,
         }
         self.state_machine_arn = stack.format_arn(
             service="states",
@@ -96,8 +96,8 @@ class Relabel(Construct):
             timeout=Duration.minutes(10),
             environment={
                 "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
-                "REKOGNITION_REVIEW_PREFIX": self.review_prefixes["rekognition"],
-                "SAGEMAKER_REVIEW_PREFIX": self.review_prefixes["sagemaker"],
+                "REKOGNITION_REVIEW_PREFIX": self.review_prefixes[naming.REKOGNITION],
+                "SAGEMAKER_REVIEW_PREFIX": self.review_prefixes[naming.SAGEMAKER],
                 "JOBS_PREFIX": JOBS_PREFIX,
                 "JOB_NAME_PREFIX": config.labeling_job_prefix,
                 "STATE_MACHINE_ARN": self.state_machine_arn,
