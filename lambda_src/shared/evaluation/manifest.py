@@ -313,8 +313,9 @@ class _Reader:
         Documented form: every label attribute ``X`` is a value and an ``X-metadata`` object
         (besides ``source-ref``) of type single-label image classification with a class name;
         a prediction has version-1 details listing the labelling jobs the previous lines listed
-        (validated by the long way), its flags and a numeric confidence; on a line with
-        predictions every ground-truth attribute carries a listed job-name; the line is
+        (validated by the long way), its flags and a numeric confidence; an attribute without
+        details is ground truth by its name and job-name (neither the evaluation's); on a line
+        with predictions every ground-truth attribute carries a listed job-name; the line is
         single-label unless the file already is multi-label. Anything else, every error,
         ambiguity and note included, is left to :meth:`read_any`: this path decides nothing
         differently, and changes nothing unless it returns True.
@@ -337,9 +338,10 @@ class _Reader:
                 return False
             details = metadata.get(DETAILS)
             if details is None:
-                if key.startswith(EVALUATION_PREFIX):
-                    return False
-                if metadata.get("job-name") not in jobs:
+                job = metadata.get("job-name")
+                if key.startswith(EVALUATION_PREFIX) or job == EVALUATION_JOB:
+                    return False  # an undetailed prediction
+                if job not in jobs:
                     unlisted = True
                 truth.append(name)
                 continue
