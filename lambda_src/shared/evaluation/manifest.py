@@ -211,7 +211,7 @@ def parse_manifest_lines(
         )
     try:
         return EvaluationData.from_observations(
-            reader.observations(),
+            reader.counts,  # keys as lines listed them: the masks do not depend on the order
             multi_label=reader.multi_label,
             known_labels=summary.labels if summary else (),
             service_f1=summary.f1 if summary else None,
@@ -313,8 +313,9 @@ class _Reader:
         Documented form: every label attribute ``X`` is a value and an ``X-metadata`` object
         (besides ``source-ref``) of type single-label image classification with a class name;
         a prediction has version-1 details listing the labelling jobs the previous lines listed
-        (validated by the long way), its flags and a numeric confidence; on a line with
-        predictions every ground-truth attribute carries a listed job-name; the line is
+        (validated by the long way), its flags and a numeric confidence; an attribute without
+        details is ground truth by its name and job-name (neither the evaluation's); on a line
+        with predictions every ground-truth attribute carries a listed job-name; the line is
         single-label unless the file already is multi-label. Anything else, every error,
         ambiguity and note included, is left to :meth:`read_any`: this path decides nothing
         differently, and changes nothing unless it returns True.
@@ -337,9 +338,10 @@ class _Reader:
                 return False
             details = metadata.get(DETAILS)
             if details is None:
-                if key.startswith(EVALUATION_PREFIX):
-                    return False
-                if metadata.get("job-name") not in jobs:
+                job = metadata.get("job-name")
+                if key.startswith(EVALUATION_PREFIX) or job == EVALUATION_JOB:
+                    return False  # an undetailed prediction
+                if job not in jobs:
                     unlisted = True
                 truth.append(name)
                 continue
@@ -376,11 +378,11 @@ class _Reader:
         elif not n_truth:
             labels = ()
         elif multi:
-            labels = tuple(truth)  # put in order (and de-duplicated) by observations()
+            labels = tuple(truth)  # a set: its order and repeats do not count
         else:
             return False  # the file may turn multi-label here
         if len(scores) < 2 or multi:
-            predicted = tuple(scores)  # multi-label: a set, put in order by observations()
+            predicted = tuple(scores)  # multi-label: a set, its order does not count
         else:
             best = min(scores, key=lambda name: (-scores[name], name))
             predicted = (best, *sorted(name for name in scores if name != best))
@@ -519,8 +521,10 @@ class _Reader:
         """The image count of each observation, every key in its canonical order.
 
         Multi-label lines are counted under their labels and predictions as the line lists
-        them (sorting every line's sets is a third of the hot loop's time); the few distinct
-        keys are put in order once, here, and lines that differ only in order merge.
+        them (sorting every line's sets is a third of the hot loop's time). The parse hands
+        ``counts`` as they are to ``EvaluationData.from_observations``, whose masks do not
+        depend on the order; this canonical view (lines that differ only in order merged) is
+        how two readings are compared.
         """
         if not self.multi_label:
             return self.counts
