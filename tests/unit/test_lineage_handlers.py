@@ -193,5 +193,22 @@ def test_the_code_version_is_the_checkouts_commit_or_unknown(tmp_path: Path):
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     # Uncached: the commit now, even if HEAD moved since another test read it.
-    assert code_version.__wrapped__().removesuffix("-dirty") == head
+    assert code_version.__wrapped__().removesuffix("+dirty") == head
     assert code_version.__wrapped__(tmp_path) == "unknown"
+
+
+def test_a_checkout_with_local_changes_is_its_commit_plus_dirty(tmp_path: Path):
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "app.py").write_text("one\n", encoding="utf-8")
+    git("add", "app.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    head = git("rev-parse", "HEAD")
+    assert code_version.__wrapped__(tmp_path) == head
+    (tmp_path / "app.py").write_text("two\n", encoding="utf-8")
+    assert code_version.__wrapped__(tmp_path) == f"{head}+dirty"
