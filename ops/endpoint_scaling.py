@@ -20,7 +20,7 @@ def find_scaling(teardown: Teardown, found: Findings) -> None:
     resource_id = scaling_resource_id(teardown.endpoint)
     found.scalable_target = any(
         item["ResourceId"] == resource_id
-        for item in teardown._pages(
+        for item in teardown.pages(
             "application-autoscaling",
             "describe_scalable_targets",
             "ScalableTargets",
@@ -30,7 +30,7 @@ def find_scaling(teardown: Teardown, found: Findings) -> None:
     )
     found.scaling_policies = [
         str(item["PolicyName"])
-        for item in teardown._pages(
+        for item in teardown.pages(
             "application-autoscaling",
             "describe_scaling_policies",
             "ScalingPolicies",

@@ -179,7 +179,7 @@ class Teardown:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _pages(self, service: str, operation: str, key: str, **parameters: Any) -> Iterator[Any]:
+    def pages(self, service: str, operation: str, key: str, **parameters: Any) -> Iterator[Any]:
         """Every item under ``key`` of every page (``NextToken`` paging)."""
         token: str | None = None
         while True:
@@ -216,7 +216,7 @@ class Teardown:
             if machine:
                 found.executions += [
                     str(item["executionArn"])
-                    for item in self._pages(
+                    for item in self.pages(
                         "stepfunctions",
                         "list_executions",
                         "executions",
@@ -249,7 +249,7 @@ class Teardown:
     def _version_statuses(self, project_arn: str) -> dict[str, str]:
         return {
             str(version["ProjectVersionArn"]): str(version.get("Status", "?"))
-            for version in self._pages(
+            for version in self.pages(
                 "rekognition",
                 "describe_project_versions",
                 "ProjectVersionDescriptions",
@@ -264,7 +264,7 @@ class Teardown:
         ours = f"{self.job_prefix}-"
         found.endpoint_configs = [
             str(item["EndpointConfigName"])
-            for item in self._pages(
+            for item in self.pages(
                 "sagemaker",
                 "list_endpoint_configs",
                 "EndpointConfigs",
@@ -275,7 +275,7 @@ class Teardown:
         ]
         found.models = [
             str(item["ModelName"])
-            for item in self._pages(
+            for item in self.pages(
                 "sagemaker",
                 "list_models",
                 "Models",
@@ -286,7 +286,7 @@ class Teardown:
         ]
         found.training_jobs = [
             str(item["TrainingJobName"])
-            for item in self._pages(
+            for item in self.pages(
                 "sagemaker",
                 "list_training_jobs",
                 "TrainingJobSummaries",
