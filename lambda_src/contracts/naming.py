@@ -10,13 +10,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
-#: The stacks of every environment, by concern (``stacks/environment.py`` builds them).
+#: An environment's name (cdk.json ``environments`` keys, ``promotion.source_environment``): it
+#: goes into stack names, resource name prefixes and bucket names.
+ENVIRONMENT_NAME: Final = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
 #: The two pipelines as records and metrics name them: a lineage record's ``pipeline``, the
 #: drift metrics' ``Pipeline`` dimension, the review queue a relabelling job reads.
 REKOGNITION: Final = "rekognition"
 SAGEMAKER: Final = "sagemaker"
 PIPELINES: Final = (REKOGNITION, SAGEMAKER)
 
+#: The stacks of every environment, by concern (``stacks/environment.py`` builds them).
 STACK_CONCERNS: Final[tuple[str, ...]] = (
     "Storage",
     "Alerting",

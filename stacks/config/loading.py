@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.naming import ENVIRONMENT_NAME
 from stacks.config.limits import LOG_RETENTION_DAYS
 from stacks.config.reading import _Reader, deep_merge
 from stacks.config.rules import (
@@ -32,7 +33,6 @@ from stacks.config.sections.rekognition_training import _rekognition_training
 from stacks.config.sections.relabel import _relabel
 from stacks.config.sections.sagemaker import _sagemaker
 
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -64,7 +64,7 @@ def _environments(context: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _load_one(context: Mapping[str, Any], name: str) -> EnvironmentConfig:
     environments = _environments(context)
-    if not _ENV_NAME.fullmatch(name):
+    if not ENVIRONMENT_NAME.fullmatch(name):
         raise ConfigError(
             f"environments.{name}", "environment names are 1-16 lowercase letters or digits"
         )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
+from contracts.naming import ENVIRONMENT_NAME
 from stacks.config.limits import (
     EVENTS_OUTSIDE_LOOPS,
     EVENTS_PER_POLL,
@@ -33,7 +33,6 @@ from stacks.config.schema import (
     promotion_reader_role_name,
 )
 
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 #: The longest approval wait the configuration accepts: a Standard execution (and a task
 #: token's TimeoutSeconds) lasts at most a year, and the copy and the start come after it.
 MAX_APPROVAL_TIMEOUT_HOURS = MAX_STANDARD_EXECUTION_SECONDS // 3600 - 24
@@ -42,7 +41,9 @@ MAX_APPROVAL_TIMEOUT_HOURS = MAX_STANDARD_EXECUTION_SECONDS // 3600 - 24
 def _promotion(reader: _Reader) -> PromotionConfig | None:
     """The section as configured; ``None`` when ``source_environment`` is null."""
     source = reader.optional_string(
-        "source_environment", _ENV_NAME, "must be the name of another environment of cdk.json"
+        "source_environment",
+        ENVIRONMENT_NAME,
+        "must be the name of another environment of cdk.json",
     )
     config = PromotionConfig(
         source_environment=source or "",

@@ -18,9 +18,13 @@ from stacks.config import (
     load_environment,
     promotion_timeout_minutes,
 )
+from tests.conftest import ENVIRONMENTS
 from tests.unit.config.support import Context, Mutation, all_of, set_key
 
 ONE_YEAR_SECONDS = 365 * 24 * 3600  # Step Functions quotas: a Standard execution's duration
+#: A well-formed environment name that cdk.json does not have (whatever environments it has).
+UNKNOWN_ENVIRONMENT = "nosuchenv"
+assert UNKNOWN_ENVIRONMENT not in ENVIRONMENTS
 
 
 def test_prod_promotes_from_dev_with_approval(context_copy: Context) -> None:
@@ -89,9 +93,10 @@ def test_a_source_in_another_account_is_resolved_with_its_account(context_copy: 
 
 INVALID: list[Any] = [
     pytest.param(
-        set_key("environments.prod.promotion.source_environment", "staging"),
+        set_key("environments.prod.promotion.source_environment", UNKNOWN_ENVIRONMENT),
         "environments.prod.promotion.source_environment",
-        "'staging' is not an environment of cdk.json; choose one of: dev",
+        f"{UNKNOWN_ENVIRONMENT!r} is not an environment of cdk.json; choose one of: "
+        + ", ".join(sorted(set(ENVIRONMENTS) - {"prod"})),
         id="unknown-source",
     ),
     pytest.param(
