@@ -17,6 +17,7 @@ from ops.common import stack_name
 from stacks.config import load_all
 from stacks.environment import build_environment
 from stacks.runbooks import RUNBOOK_PREFIX, Runbook
+from tests.conftest import ENVIRONMENTS
 from tests.infra.conftest import make_app
 
 FIRING = "imgclf-dev-rekognition-training-runs-failed"
@@ -123,8 +124,9 @@ def _failing_client() -> Any:
 
 
 def test_unknown_environment_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["alarms", "--env", "staging"]) == 2
-    assert "staging" in capsys.readouterr().err
+    assert "nosuchenv" not in ENVIRONMENTS
+    assert main(["alarms", "--env", "nosuchenv"]) == 2
+    assert "nosuchenv" in capsys.readouterr().err
 
 
 def test_concerns_are_every_stack_of_an_environment(cdk_context: dict[str, Any]) -> None:

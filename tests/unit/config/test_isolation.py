@@ -24,6 +24,7 @@ from stacks.config import (
     load_environment,
     schedule_problem,
 )
+from tests.conftest import ENVIRONMENTS
 from tests.contract.cfn import Environment
 from tests.unit.config.support import Context, Mutation, all_of, set_key
 
@@ -129,7 +130,7 @@ def test_a_name_under_another_environments_iam_prefix_is_refused(context_copy: C
 
 def test_environments_in_different_accounts_may_share_names(context_copy: Context) -> None:
     context_copy["environments"]["dev"].update(account="222222222222", region="eu-west-1")
-    context_copy["environments"]["staging"] = {
+    context_copy["environments"]["other"] = {
         "account": "333333333333",
         "region": "eu-west-1",
         "resource_prefix": "imgclf",
@@ -138,7 +139,7 @@ def test_environments_in_different_accounts_may_share_names(context_copy: Contex
 
     names = {c.name for c in load_all(context_copy)}
 
-    assert names == {"dev", "prod", "staging"}
+    assert names == {*ENVIRONMENTS, "other"}
 
 
 def test_selecting_one_environment_still_checks_the_others(context_copy: Context) -> None:

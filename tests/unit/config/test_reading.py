@@ -15,6 +15,7 @@ from stacks.config import (
     deep_merge,
     load_environment,
 )
+from tests.conftest import ENVIRONMENTS
 from tests.unit.config.support import (
     ROOT,
     Context,
@@ -192,13 +193,13 @@ def test_invalid_context_raises_config_error_naming_the_key(
 
 
 def test_unconfigured_environment_lists_every_configured_name(context_copy: Context) -> None:
-    context_copy["environments"]["staging"] = {}
+    context_copy["environments"]["other"] = {}
 
     with pytest.raises(ConfigError) as caught:
         load_environment(context_copy, "nope")
 
     configured = ", ".join(sorted(context_copy["environments"]))
-    assert configured == "dev, prod, staging"
+    assert configured == ", ".join(sorted([*ENVIRONMENTS, "other"]))
     assert caught.value.key == "environments.nope"
     assert f"choose one of: {configured}" in caught.value.problem
 
