@@ -132,6 +132,22 @@ def _not_an_object(line: dict[str, Any], attribute: str) -> None:
     line[f"{attribute}-metadata"] = "classification"
 
 
+def _no_source_ref(line: dict[str, Any], attribute: str) -> None:
+    line.pop("source-ref", None)
+
+
+def _stray_metadata(line: dict[str, Any], attribute: str) -> None:
+    """A metadata that is not an object, and no value for it: the key count still adds up."""
+    line[f"{attribute}-metadata"] = "classification"
+    line.pop(attribute, None)
+
+
+def _named_like_metadata(line: dict[str, Any], attribute: str) -> None:
+    """An attribute whose own name ends in -metadata (its value is then a bad metadata)."""
+    line[f"{attribute}-metadata-metadata"] = line.pop(f"{attribute}-metadata")
+    line[f"{attribute}-metadata"] = line.pop(attribute, 0)
+
+
 def _line_level_details(line: dict[str, Any], attribute: str) -> None:
     details = line[f"{attribute}-metadata"].pop(DETAILS, None)
     if details is not None:
@@ -155,6 +171,8 @@ MUTATIONS: dict[str, Mutation] = {
     "confidence a word": _set("confidence", "high"),
     "confidence absent": _drop("confidence"),
     "confidence an int": _set("confidence", 1),
+    "confidence far below zero": _set("confidence", -2.0),
+    "confidence not a number (NaN)": _set("confidence", float("nan")),
     "details absent": _drop(DETAILS),
     "details a list": _set(DETAILS, [1]),
     "details on ground truth": _set(
@@ -184,6 +202,9 @@ MUTATIONS: dict[str, Mutation] = {
     "extra object": _extra_object,
     "class-map form": _class_map,
     "metadata not an object": _not_an_object,
+    "stray metadata": _stray_metadata,
+    "named like a metadata": _named_like_metadata,
+    "no source-ref": _no_source_ref,
     "line-level details": _line_level_details,
 }
 
@@ -205,7 +226,7 @@ def lines(draw: st.DrawFn) -> dict[str, Any]:
         )
     attributes = [key[: -len("-metadata")] for key in line if key.endswith("-metadata")]
     if attributes:
-        for _ in range(draw(st.integers(0, 2))):
+        for _ in range(draw(st.integers(0, 3))):
             attribute = draw(st.sampled_from(attributes))
             if f"{attribute}-metadata" in line and type(line[f"{attribute}-metadata"]) is dict:
                 draw(st.sampled_from(list(MUTATIONS.values())))(line, attribute)

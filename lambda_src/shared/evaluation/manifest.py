@@ -311,7 +311,8 @@ class _Reader:
         """The parser's hot loop: a line in the documented form, or False to read it the long way.
 
         Documented form: every label attribute ``X`` is a value and an ``X-metadata`` object
-        (besides ``source-ref``) of type single-label image classification with a class name;
+        (besides ``source-ref``; no ``-metadata`` key holds anything but an object) of type
+        single-label image classification with a class name;
         a prediction has version-1 details listing the labelling jobs the previous lines listed
         (validated by the long way), its flags and a numeric confidence; an attribute without
         details is ground truth by its name and job-name (neither the evaluation's); on a line
@@ -323,12 +324,16 @@ class _Reader:
         truth: list[str] = []
         scores: dict[str, float] = {}
         jobs = self.valid_jobs
-        multi = self.multi_label  # a multi-label prediction is a set: its confidences do not count
+        multi = self.multi_label
         metadata_count = 0
         unlisted = False  # a ground-truth attribute whose job-name is not a listed job
         for key, metadata in document.items():
             if type(metadata) is not dict:
-                continue  # attribute values and source-ref (the key count below checks the rest)
+                # Attribute values and source-ref (the key count below checks the rest); a
+                # -metadata that is not an object is the long way's error ("a" first: cheap).
+                if key[-1:] == "a" and key.endswith("-metadata"):
+                    return False
+                continue
             if not key.endswith("-metadata"):
                 return False
             metadata_count += 1
@@ -354,7 +359,9 @@ class _Reader:
             if type(confidence) is not float and type(confidence) is not int:
                 return False
             if details.get("is-true-positive") is True or details.get("is-false-positive") is True:
-                if multi or confidence >= scores.get(name, -1.0):
+                # A multi-label prediction is a set: any confidence the long way counts will do
+                # (NaN and below -1 never count there).
+                if (multi and confidence >= -1.0) or confidence >= scores.get(name, -1.0):
                     scores[name] = confidence
             elif (
                 "is-true-positive" not in details
