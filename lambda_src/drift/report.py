@@ -55,9 +55,9 @@ def report_document(
             "size_histogram": dict(live.sizes),
         },
         "thresholds": {
-            "min_images": thresholds.min_images,
+            contract.MIN_IMAGES: thresholds.min_images,
             **{figure: thresholds.of(figure) for figure in contract.FIGURES},
-            "label_shift": thresholds.label_shift,
+            contract.LABEL_SHIFT: thresholds.label_shift,
         },
         "figures": dict(figures.values) if figures else dict.fromkeys(contract.FIGURES),
         "quiet": (

@@ -29,7 +29,6 @@ from contracts.s3_layout import sagemaker_report_prefix, version_report_prefix
 
 SCHEMA_VERSION = 1
 LINEAGE_FILE = "lineage.json"
-#: The ``pipeline`` of a record: ``contracts.naming.PIPELINES``.
 #: The environment variable that carries the code version (the git commit at synth).
 CODE_VERSION_VARIABLE = "CODE_VERSION"
 #: The code version outside a git checkout.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from contracts import drift, naming
+from contracts import drift as drift_contract
+from contracts import naming
 from contracts.consumer_capacity import ConsumerCapacity, capacity_for
 from contracts.metrics import namespace
 from contracts.naming import STACK_CONCERNS
@@ -394,12 +395,12 @@ class DriftConfig:
     def thresholds(self) -> dict[str, float | int]:
         """The evaluator's ``DRIFT_THRESHOLDS`` (``drift.figures.Thresholds``' fields)."""
         return {
-            drift.MIN_IMAGES: self.min_images,
-            drift.LABEL_DIVERGENCE: self.label_divergence_threshold,
-            drift.CONFIDENCE_DROP: self.confidence_drop_threshold,
-            drift.ABSTENTION_INCREASE: self.abstention_increase_threshold,
-            drift.SIZE_DIVERGENCE: self.size_divergence_threshold,
-            drift.LABEL_SHIFT: self.label_shift_threshold,
+            drift_contract.MIN_IMAGES: self.min_images,
+            drift_contract.LABEL_DIVERGENCE: self.label_divergence_threshold,
+            drift_contract.CONFIDENCE_DROP: self.confidence_drop_threshold,
+            drift_contract.ABSTENTION_INCREASE: self.abstention_increase_threshold,
+            drift_contract.SIZE_DIVERGENCE: self.size_divergence_threshold,
+            drift_contract.LABEL_SHIFT: self.label_shift_threshold,
         }
 
 

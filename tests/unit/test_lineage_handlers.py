@@ -207,7 +207,8 @@ def test_a_checkout_with_local_changes_is_its_commit_plus_dirty(tmp_path: Path):
     git("init", "-q")
     (tmp_path / "app.py").write_text("one\n", encoding="utf-8")
     git("add", "app.py")
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    author = ("-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false")
+    git(*author, "commit", "-qm", "one")
     head = git("rev-parse", "HEAD")
     assert code_version.__wrapped__(tmp_path) == head
     (tmp_path / "app.py").write_text("two\n", encoding="utf-8")

@@ -130,6 +130,7 @@ def test_a_name_under_another_environments_iam_prefix_is_refused(context_copy: C
 
 def test_environments_in_different_accounts_may_share_names(context_copy: Context) -> None:
     context_copy["environments"]["dev"].update(account="222222222222", region="eu-west-1")
+    assert "other" not in ENVIRONMENTS
     context_copy["environments"]["other"] = {
         "account": "333333333333",
         "region": "eu-west-1",

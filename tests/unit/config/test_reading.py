@@ -193,6 +193,7 @@ def test_invalid_context_raises_config_error_naming_the_key(
 
 
 def test_unconfigured_environment_lists_every_configured_name(context_copy: Context) -> None:
+    assert "other" not in ENVIRONMENTS
     context_copy["environments"]["other"] = {}
 
     with pytest.raises(ConfigError) as caught:
