@@ -13,11 +13,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from stacks.config.schedules import schedule_problem
 from stacks.config.schema import ConfigError
 
 #: An S3 key prefix as the sections write them (no leading '/', ending in '/').
 _INPUT_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()=-]+(/[A-Za-z0-9!_.*'()=-]+)*/")
 _PREFIX_HINT = "must be a key prefix of letters, digits and !_.*'()=- segments ending in '/'"
+#: An S3 object key as the sections write them (no spaces, S3's 1,024-byte limit).
+_S3_KEY = re.compile(r"[^\s]{1,1024}")
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,6 +80,35 @@ class _Reader:
         if pattern is not None and not pattern.fullmatch(value):
             raise ConfigError(self.key(name), f"{hint}, got {value!r}")
         return value
+
+    def optional_object_key(self, name: str, example: str) -> str | None:
+        """An optional object key of the data bucket, written as S3 keys are (no ``s3://``,
+        bucket or leading ``/``); ``example`` shows the operator one in the error."""
+        value = self.optional_value(name)
+        if isinstance(value, str) and value.startswith(("s3://", "/")):
+            raise ConfigError(
+                self.key(name),
+                f"give the key within the data bucket, such as {example!r} "
+                f"(no s3:// scheme, bucket or leading '/'), got {value!r}",
+            )
+        key = self.optional_string(name, _S3_KEY, "must be an S3 object key without spaces")
+        if key is not None and key.endswith("/"):
+            raise ConfigError(self.key(name), f"must name an object, not a prefix, got {key!r}")
+        return key
+
+    def schedule(self, name: str) -> str:
+        """An EventBridge schedule expression, checked as EventBridge checks it."""
+        return self._check_schedule(name, self.string(name))
+
+    def optional_schedule(self, name: str) -> str | None:
+        expression = self.optional_string(name)
+        return None if expression is None else self._check_schedule(name, expression)
+
+    def _check_schedule(self, name: str, expression: str) -> str:
+        problem = schedule_problem(expression)
+        if problem:
+            raise ConfigError(self.key(name), f"{problem}, got {expression!r}")
+        return expression
 
     def boolean(self, name: str) -> bool:
         value = self._get(name, required=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from stacks.config.reading import _Reader, _required
-from stacks.config.schedules import schedule_problem
 from stacks.config.schema import ConfigError, DriftConfig
 
 #: CloudWatch keeps 1-minute (and 5-minute) data points 15 days; the window stays within a week.
@@ -21,10 +20,7 @@ _UNIT_HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
 
 
 def _drift(reader: _Reader) -> DriftConfig:
-    schedule = reader.string("schedule")
-    problem = schedule_problem(schedule)
-    if problem:
-        raise ConfigError(reader.key("schedule"), problem)
+    schedule = reader.schedule("schedule")
     config = DriftConfig(
         schedule=schedule,
         window_hours=reader.integer("window_hours", 1, MAX_WINDOW_HOURS),

@@ -8,14 +8,9 @@ leading ``/``), and a schedule goes with the manifest it trains on.
 
 from __future__ import annotations
 
-import re
-
 from stacks.config.limits import HISTORY_BUDGET, HISTORY_QUOTA
 from stacks.config.reading import _INPUT_PREFIX, _PREFIX_HINT, _Reader
-from stacks.config.schedules import schedule_problem
 from stacks.config.schema import ConfigError, RekognitionTrainingConfig
-
-_S3_KEY = re.compile(r"[^\s]{1,1024}")
 
 
 def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
@@ -29,8 +24,10 @@ def _rekognition_training(reader: _Reader) -> RekognitionTrainingConfig:
         start_deadline_minutes=reader.integer("start_deadline_minutes", 5, 180),
         stop_previous_version=reader.boolean("stop_previous_version"),
         trigger_manifest_prefix=_key_prefix(triggers, "manifest_prefix"),
-        trigger_schedule=_schedule(triggers, "schedule"),
-        scheduled_manifest_key=_object_key(triggers, "scheduled_manifest_key"),
+        trigger_schedule=triggers.optional_schedule("schedule"),
+        scheduled_manifest_key=triggers.optional_object_key(
+            "scheduled_manifest_key", "training/manifests/latest.manifest"
+        ),
     )
     triggers.reject_unknown()
     reader.reject_unknown()
@@ -71,26 +68,3 @@ def _key_prefix(reader: _Reader, name: str) -> str | None:
             f"(S3 keys have no leading '/' and no s3:// scheme), got {value!r}",
         )
     return reader.optional_string(name, _INPUT_PREFIX, _PREFIX_HINT)
-
-
-def _object_key(reader: _Reader, name: str) -> str | None:
-    value = reader.optional_value(name)
-    if isinstance(value, str) and value.startswith(("s3://", "/")):
-        raise ConfigError(
-            reader.key(name),
-            f"give the key within the data bucket, such as 'training/manifests/latest.manifest' "
-            f"(no s3:// scheme, bucket or leading '/'), got {value!r}",
-        )
-    key = reader.optional_string(name, _S3_KEY, "must be an S3 object key without spaces")
-    if key is not None and key.endswith("/"):
-        raise ConfigError(reader.key(name), f"must name an object, not a prefix, got {key!r}")
-    return key
-
-
-def _schedule(reader: _Reader, name: str) -> str | None:
-    expression = reader.optional_string(name)
-    if expression is not None:
-        problem = schedule_problem(expression)
-        if problem:
-            raise ConfigError(reader.key(name), f"{problem}, got {expression!r}")
-    return expression

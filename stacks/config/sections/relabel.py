@@ -11,7 +11,6 @@ import re
 
 from stacks.config.limits import EVENTS_PER_POLL, HISTORY_BUDGET, HISTORY_QUOTA
 from stacks.config.reading import _INPUT_PREFIX, _PREFIX_HINT, _Reader
-from stacks.config.schedules import schedule_problem
 from stacks.config.schema import ConfigError, RelabelConfig
 
 #: botocore's WorkteamArn pattern, narrowed to private workforces (the only kind the
@@ -20,7 +19,6 @@ WORKTEAM_ARN = re.compile(
     r"arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/private-crowd/.+"
 )
 _LABEL = re.compile(r"[^\s].{0,254}")
-_S3_KEY = re.compile(r"[^\s]{1,1024}")
 #: CreateLabelingJob HumanTaskConfig ranges (botocore's model of the SageMaker API).
 TASK_TIME_LIMIT_RANGE = (30, 28_800)
 #: TaskAvailabilityLifetimeInSeconds of a private workforce: up to 10 days (864,000 s).
@@ -57,9 +55,9 @@ def _relabel(reader: _Reader, class_names: tuple[str, ...]) -> RelabelConfig:
     config = RelabelConfig(
         workteam_arn=workteam,
         labels=labels,
-        schedule=_schedule(reader, "schedule"),
+        schedule=reader.optional_schedule("schedule"),
         pending_threshold=_optional_integer(reader, "pending_threshold", 1, 100_000),
-        threshold_check_schedule=_schedule(reader, "threshold_check_schedule"),
+        threshold_check_schedule=reader.optional_schedule("threshold_check_schedule"),
         max_images_per_job=reader.integer("max_images_per_job", 1, 10_000),
         workers_per_image=reader.integer("workers_per_image", 1, MAX_WORKERS_PER_IMAGE),
         task_time_limit_seconds=reader.integer("task_time_limit_seconds", *TASK_TIME_LIMIT_RANGE),
@@ -68,7 +66,9 @@ def _relabel(reader: _Reader, class_names: tuple[str, ...]) -> RelabelConfig:
         ),
         poll_minutes=reader.integer("poll_minutes", 1, 240),
         manifest_prefix=reader.string("manifest_prefix", _INPUT_PREFIX, _PREFIX_HINT),
-        base_manifest_key=_object_key(reader, "base_manifest_key"),
+        base_manifest_key=reader.optional_object_key(
+            "base_manifest_key", "training/manifests/base.manifest"
+        ),
         sample_confident_share=_share(reader, "sample_confident_share"),
     )
     reader.reject_unknown()
@@ -99,15 +99,6 @@ def _relabel(reader: _Reader, class_names: tuple[str, ...]) -> RelabelConfig:
     return config
 
 
-def _schedule(reader: _Reader, name: str) -> str | None:
-    expression = reader.optional_string(name)
-    if expression is not None:
-        problem = schedule_problem(expression)
-        if problem:
-            raise ConfigError(reader.key(name), f"{problem}, got {expression!r}")
-    return expression
-
-
 def _optional_integer(reader: _Reader, name: str, minimum: int, maximum: int) -> int | None:
     if reader.optional_value(name) is None:
         return None
@@ -123,17 +114,3 @@ def _share(reader: _Reader, name: str) -> float:
             f"at most half of the confident predictions can be sampled for review, got {share}",
         )
     return share
-
-
-def _object_key(reader: _Reader, name: str) -> str | None:
-    value = reader.optional_value(name)
-    if isinstance(value, str) and value.startswith(("s3://", "/")):
-        raise ConfigError(
-            reader.key(name),
-            f"give the key within the data bucket (no s3:// scheme, bucket or leading '/'), "
-            f"got {value!r}",
-        )
-    key = reader.optional_string(name, _S3_KEY, "must be an S3 object key without spaces")
-    if key is not None and key.endswith("/"):
-        raise ConfigError(reader.key(name), f"must name an object, not a prefix, got {key!r}")
-    return key
