@@ -22,7 +22,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts.limits import REKOGNITION_MAX_OBJECT_BYTES
@@ -37,6 +36,7 @@ from ops.common import (
     environment,
     error_code,
     minutes,
+    progress_bar,
     seconds,
 )
 from ops.model import (
@@ -166,7 +166,7 @@ def _transfer(
     transfer: Callable[[str, Any], Any],
     console: Console,
 ) -> None:
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task(label, total=len(pairs))
         for key, item in pairs:
             try:
@@ -205,7 +205,7 @@ def _wait_for_records(
     records: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + arguments.timeout * 60
     status = "?"
-    with _progress(console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("classifying", total=len(keys))
         for poll in range(1_000_000):
             found = {k for p in listing_prefixes for k in _list_keys(aws.s3, artifacts, p)}
@@ -277,17 +277,6 @@ def _report(keys: dict[str, str], records: dict[str, dict[str, Any]], console: C
         )
         return EXIT_STILL_RUNNING
     return EXIT_OK
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 # --------------------------------------------------------------------------------------------

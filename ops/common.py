@@ -40,6 +40,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stacks.config import ConfigError, EnvironmentConfig, load_environment
 
@@ -220,6 +221,17 @@ def aws_client(service: str, region: str | None) -> Any:
 def make_console() -> Console:
     """The console commands print to (a seam: tests force a terminal to see the live line)."""
     return Console()
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress line of commands that work through many images: what, bar, n/total, time."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def load_context(cdk_json: Path = ROOT / "cdk.json") -> dict[str, Any]:

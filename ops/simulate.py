@@ -32,7 +32,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from contracts.outputs import LOW_CONFIDENCE_ERROR
@@ -46,6 +45,7 @@ from ops.common import (  # puts lambda_src on sys.path
     count_between,
     environment,
     minutes,
+    progress_bar,
     stack_outputs,
 )
 from stacks.config import EnvironmentConfig
@@ -426,7 +426,7 @@ def command_simulate(arguments: argparse.Namespace) -> int:
     console = Console()
     try:
         pipeline = _pipeline(config, arguments, source)
-        with _progress(console) as bar:
+        with progress_bar(console) as bar:
             task = bar.add_task("sending", total=len(times))
 
             def show(summary: Summary, total: int) -> None:
@@ -470,14 +470,4 @@ def _pipeline(
     folder = f"{config.sagemaker.input_prefix}simulate/{run}/"
     return SageMakerPipeline(
         s3, data, folder, source, aws_client("stepfunctions", config.region), machine, run
-    )
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
     )
