@@ -46,6 +46,7 @@ from drift.figures import Thresholds
 from drift.report import moved_lines
 from drift.sagemaker_baseline import TrainingData
 from drift.window import WindowUnavailable
+from shared.ssm_parameters import read_optional_parameter
 
 _WINDOW = re.compile(r"(?P<value>[1-9]\d*)(?P<unit>[hd])")
 
@@ -113,12 +114,7 @@ def command_drift(arguments: argparse.Namespace) -> int:
     ssm, sagemaker = aws_client("ssm", region), aws_client("sagemaker", region)
 
     def read_parameter(name: str) -> str | None:
-        try:
-            return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-                return None
-            raise
+        return read_optional_parameter(ssm, name)
 
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     console = Console()

@@ -50,6 +50,7 @@ from drift.evaluation import (
     settings_from_environment,
 )
 from drift.window import WindowUnavailable
+from shared.ssm_parameters import read_optional_parameter
 
 logger = Logger()
 tracer = Tracer()
@@ -73,12 +74,7 @@ def client(service: str) -> Any:
 
 
 def read_parameter(name: str) -> str | None:
-    try:
-        return str(client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return None
-        raise
+    return read_optional_parameter(client("ssm"), name)
 
 
 def check_event(event: Any) -> None:

@@ -22,6 +22,7 @@ from contracts.metrics import (
 )
 from shared.model_version import ModelVersion
 from shared.rekognition_lookup import find_project, find_version
+from shared.ssm_parameters import read_optional_parameter
 
 #: Queue attributes that together say how much work is waiting.
 WAITING_ATTRIBUTES = (
@@ -272,12 +273,7 @@ def units_in_service(
 
 def read_capacity(ssm: Any, name: str) -> str | None:
     """The published consumer capacity (``contracts.consumer_capacity``), None when not yet."""
-    try:
-        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    except ClientError as error:
-        if error_code(error) == "ParameterNotFound":
-            return None
-        raise
+    return read_optional_parameter(ssm, name)
 
 
 def publish_capacity(ssm: Any, name: str, value: str) -> None:

@@ -64,6 +64,7 @@ from rekognition_inference.processing import (
 from rekognition_inference.storage import TransientError
 from shared.drift_signals import DriftTallies
 from shared.model_version import ModelNotConfiguredError, ModelVersion, resolve_model_version
+from shared.ssm_parameters import read_optional_parameter
 
 logger = Logger()
 tracer = Tracer()
@@ -209,12 +210,7 @@ def runtime() -> Runtime:
 
 def read_pace(ssm: Any, name: str) -> str | None:
     """The controller's published capacity, or None while it has published none."""
-    try:
-        return str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            return None
-        raise
+    return read_optional_parameter(ssm, name)
 
 
 def read_parameter(name: str) -> str | None:
